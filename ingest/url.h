@@ -1,0 +1,39 @@
+/*
+ * Small, allocation-free helpers for URLs as they appear in logs: query
+ * parameters (percent-decoded, '+' read as space) and referer hosts.
+ */
+#ifndef BSL_URL_H
+#define BSL_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Finds parameter NAME in QUERY (QLEN bytes, without the leading '?').
+ * Returns the decoded length (truncated to CAP-1 bytes; out is always
+ * NUL-terminated) or -1 when the parameter is absent.  A parameter present
+ * with an empty value returns 0.  Invalid %-escapes are kept literally.
+ */
+int bsl_query_param(const char *query, size_t qlen, const char *name,
+                    char *out, size_t cap);
+
+/* Lower-cases ASCII letters of S in place. */
+void bsl_ascii_lower(char *s);
+
+/*
+ * Extracts the host of a referer URL "scheme://[user@]host[:port]/...":
+ * lower-cased, without port and without a leading "www.".  Writes it
+ * NUL-terminated to out (CAP bytes) and returns true; returns false when the
+ * referer is empty, "-" or has no parsable host.
+ */
+bool bsl_referer_host(const char *ref, size_t len, char *out, size_t cap);
+
+/*
+ * Path part of a referer URL (from the first '/' after the host up to '?' or
+ * '#'), NUL-terminated in out; "/" when the URL has no path.  Returns false
+ * when the referer has no parsable host.  Used as the default page of a
+ * beacon.
+ */
+bool bsl_referer_path(const char *ref, size_t len, char *out, size_t cap);
+
+#endif
