@@ -1,1 +1,1073 @@
-/* placeholder: being written */
+/*
+ * The audience model (see model.h).
+ *
+ * Visitors are keyed hashes (SipHash, keyed with a random salt per day) of
+ * the site, the client address and the user agent, so no raw address ever
+ * leaves this file.  Each visitor has at most one visit in memory; a visit is
+ * written back at every flush while it changes and dropped from memory once
+ * the site's clock has moved two session timeouts past it.
+ *
+ * Counter deltas (hits per status, beacon events) live in small hash tables
+ * keyed by their dimensions and are added to the database at each flush.
+ */
+#include "model.h"
+
+#include <pcre2.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "url.h"
+
+#define SALT_LEN crypto_shorthash_KEYBYTES
+#define MAX_GOALS 64
+
+/* ---- time zone: Unix time -> local day number ---- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = (unsigned)(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t yy = (int64_t)yoe + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+  *y = (int)(yy + (*m <= 2));
+}
+
+static void day_to_string(int32_t day, char out[11]) {
+  int y, m, d;
+  civil_from_days(day, &y, &m, &d);
+  if (y < 0 || y > 9999)
+    y = y < 0 ? 0 : 9999;
+  snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+}
+
+static int day_from_string(const char *s) {
+  int y, m, d;
+  if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
+    return 0;
+  return (int)days_from_civil(y, (unsigned)m, (unsigned)d);
+}
+
+/* ---- a small open-addressing table for counter deltas ---- */
+
+typedef struct counter {
+  uint64_t hash;
+  char *key; /* NULL for an empty slot */
+  size_t key_len;
+  int64_t a, b;
+} counter;
+
+typedef struct counter_table {
+  counter *slots;
+  size_t cap, used;
+} counter_table;
+
+static uint64_t hash_bytes(const void *data, size_t len) {
+  const unsigned char *p = data;
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ p[i]) * 1099511628211ULL;
+  return h ^ (h >> 29);
+}
+
+static counter *counter_get(counter_table *t, const void *key, size_t len) {
+  if ((t->used + 1) * 4 >= t->cap * 3) {
+    size_t ncap = t->cap ? t->cap * 2 : 256;
+    counter *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+      return NULL;
+    for (size_t i = 0; i < t->cap; i++) {
+      if (!t->slots[i].key)
+        continue;
+      size_t j = t->slots[i].hash & (ncap - 1);
+      while (ns[j].key)
+        j = (j + 1) & (ncap - 1);
+      ns[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+  }
+  uint64_t h = hash_bytes(key, len);
+  size_t i = h & (t->cap - 1);
+  while (t->slots[i].key) {
+    counter *c = &t->slots[i];
+    if (c->hash == h && c->key_len == len && memcmp(c->key, key, len) == 0)
+      return c;
+    i = (i + 1) & (t->cap - 1);
+  }
+  char *copy = malloc(len ? len : 1);
+  if (!copy)
+    return NULL;
+  memcpy(copy, key, len);
+  t->slots[i] = (counter){.hash = h, .key = copy, .key_len = len};
+  t->used++;
+  return &t->slots[i];
+}
+
+static void counter_clear(counter_table *t) {
+  for (size_t i = 0; i < t->cap; i++)
+    free(t->slots[i].key);
+  free(t->slots);
+  *t = (counter_table){0};
+}
+
+/* ---- visits ---- */
+
+typedef struct page_stat {
+  char *path;
+  int32_t pageviews, entries;
+  int16_t max_scroll;
+  bool dirty;
+} page_stat;
+
+typedef struct visit {
+  int64_t id;
+  uint64_t visitor;
+  int32_t site, day;
+  int64_t start, last, last_pageview;
+  int32_t pageviews, clicks;
+  int16_t max_scroll;
+  enum bsl_channel channel;
+  enum bsl_device device;
+  char *source, *medium, *campaign, *landing, *exit;
+  page_stat *pages;
+  uint32_t n_pages, cap_pages;
+  uint64_t goals, goals_written;
+  bool dirty;
+} visit;
+
+typedef struct visit_map {
+  visit **slots; /* NULL = empty */
+  size_t cap, used;
+} visit_map;
+
+typedef struct day_salt {
+  int32_t day;
+  uint8_t salt[SALT_LEN];
+  bool dirty;
+} day_salt;
+
+typedef struct site_info {
+  char *name;
+  char *host; /* name without scheme, port or path: the internal host */
+  int64_t clock; /* newest hit time seen */
+} site_info;
+
+struct bsl_model {
+  int session_timeout;
+  char *beacon_path;
+  size_t beacon_len;
+  bsl_classifier *cls;
+  bsl_store *store;
+
+  /* time zone */
+  bool fixed_offset;
+  int32_t offset_seconds;
+  int64_t cached_block;
+  int32_t cached_day;
+
+  site_info *sites;
+  size_t n_sites;
+
+  counter_table hits;   /* key: day, site, status -> hits, bot hits */
+  counter_table events; /* key: day, site, path\0event\0target -> events */
+
+  visit_map open;
+  visit **closed; /* closed since the last flush, still to be written */
+  size_t n_closed, cap_closed;
+  size_t n_closed_written;
+
+  day_salt *salts;
+  size_t n_salts, cap_salts;
+  int32_t newest_day;
+
+  int64_t next_visit_id;
+  int64_t hits_since_sweep;
+  visit **loading; /* open visits by id, only while resuming */
+  size_t n_loading, cap_loading;
+
+  char **goal_names;
+  pcre2_code **goal_re;
+  size_t n_goals;
+  pcre2_match_data *goal_md;
+};
+
+static void visit_free(visit *v) {
+  if (!v)
+    return;
+  for (uint32_t i = 0; i < v->n_pages; i++)
+    free(v->pages[i].path);
+  free(v->pages);
+  free(v->source);
+  free(v->medium);
+  free(v->campaign);
+  free(v->landing);
+  free(v->exit);
+  free(v);
+}
+
+static size_t map_index(const visit_map *m, uint64_t key) {
+  return (size_t)(key * 0x9E3779B97F4A7C15ULL >> 7) & (m->cap - 1);
+}
+
+static visit *map_find(const visit_map *m, uint64_t key) {
+  if (!m->cap)
+    return NULL;
+  for (size_t i = map_index(m, key); m->slots[i]; i = (i + 1) & (m->cap - 1))
+    if (m->slots[i]->visitor == key)
+      return m->slots[i];
+  return NULL;
+}
+
+static int map_put(visit_map *m, visit *v) {
+  if ((m->used + 1) * 4 >= m->cap * 3) {
+    size_t ncap = m->cap ? m->cap * 2 : 1024;
+    visit **ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+      return -1;
+    visit_map nm = {.slots = ns, .cap = ncap};
+    for (size_t i = 0; i < m->cap; i++) {
+      if (!m->slots[i])
+        continue;
+      size_t j = map_index(&nm, m->slots[i]->visitor);
+      while (ns[j])
+        j = (j + 1) & (ncap - 1);
+      ns[j] = m->slots[i];
+    }
+    free(m->slots);
+    nm.used = m->used;
+    *m = nm;
+  }
+  size_t i = map_index(m, v->visitor);
+  while (m->slots[i])
+    i = (i + 1) & (m->cap - 1);
+  m->slots[i] = v;
+  m->used++;
+  return 0;
+}
+
+/* Linear-probing delete with backward shift, so lookups need no tombstones. */
+static void map_remove(visit_map *m, uint64_t key) {
+  if (!m->cap)
+    return;
+  size_t i = map_index(m, key);
+  while (m->slots[i] && m->slots[i]->visitor != key)
+    i = (i + 1) & (m->cap - 1);
+  if (!m->slots[i])
+    return;
+  m->slots[i] = NULL;
+  m->used--;
+  for (size_t j = (i + 1) & (m->cap - 1); m->slots[j];
+       j = (j + 1) & (m->cap - 1)) {
+    size_t home = map_index(m, m->slots[j]->visitor);
+    /* move j back to i when its home is not in the cyclic range (i, j] */
+    bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (!between) {
+      m->slots[i] = m->slots[j];
+      m->slots[j] = NULL;
+      i = j;
+    }
+  }
+}
+
+/* ---- helpers ---- */
+
+static char *dup_slice(const char *p, size_t len) {
+  char *s = malloc(len + 1);
+  if (s) {
+    memcpy(s, p, len);
+    s[len] = '\0';
+  }
+  return s;
+}
+
+static void replace_str(char **dst, const char *p, size_t len) {
+  if (*dst && strlen(*dst) == len && memcmp(*dst, p, len) == 0)
+    return;
+  char *s = dup_slice(p, len);
+  if (s) {
+    free(*dst);
+    *dst = s;
+  }
+}
+
+static bool slice_eq(bsl_str s, const char *lit) {
+  size_t n = strlen(lit);
+  return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static int32_t day_of(bsl_model *m, int64_t t) {
+  if (m->fixed_offset) {
+    int64_t local = t + m->offset_seconds;
+    return (int32_t)((local >= 0 ? local : local - 86399) / 86400);
+  }
+  /* Every zone offset in use is a multiple of 15 minutes, so a quarter of an
+   * hour never straddles midnight: cache the day per quarter. */
+  int64_t block = t >= 0 ? t / 900 : (t - 899) / 900;
+  if (block == m->cached_block)
+    return m->cached_day;
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!localtime_r(&tt, &tm))
+    return (int32_t)(t / 86400);
+  m->cached_block = block;
+  m->cached_day = (int32_t)days_from_civil(tm.tm_year + 1900,
+                                           (unsigned)tm.tm_mon + 1,
+                                           (unsigned)tm.tm_mday);
+  return m->cached_day;
+}
+
+void bsl_model_day_string(bsl_model *m, int64_t t, char out[11]) {
+  day_to_string(day_of(m, t), out);
+}
+
+static day_salt *salt_for(bsl_model *m, int32_t day) {
+  for (size_t i = 0; i < m->n_salts; i++)
+    if (m->salts[i].day == day)
+      return &m->salts[i];
+  if (m->n_salts == m->cap_salts) {
+    size_t ncap = m->cap_salts ? m->cap_salts * 2 : 8;
+    day_salt *ns = realloc(m->salts, ncap * sizeof *ns);
+    if (!ns)
+      return NULL;
+    m->salts = ns;
+    m->cap_salts = ncap;
+  }
+  day_salt *s = &m->salts[m->n_salts++];
+  s->day = day;
+  randombytes_buf(s->salt, sizeof s->salt);
+  s->dirty = true;
+  return s;
+}
+
+/* The client is the first address of a forwarded-for list. */
+static bsl_str client_address(bsl_str addr) {
+  for (size_t i = 0; i < addr.len; i++)
+    if (addr.ptr[i] == ',') {
+      addr.len = i;
+      break;
+    }
+  return addr;
+}
+
+static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
+                            const bsl_hit *hit) {
+  day_salt *salt = salt_for(m, day);
+  unsigned char buf[2048];
+  size_t n = 0;
+  const site_info *si = &m->sites[site];
+  bsl_str addr = client_address(hit->remote_addr);
+  /* Truncating a huge user agent only merges visitors whose first bytes
+   * all agree: harmless, and it keeps the key computation allocation-free. */
+  const struct {
+    const char *p;
+    size_t len;
+  } parts[3] = {{si->name, strlen(si->name)},
+                {addr.ptr, addr.len},
+                {hit->user_agent.ptr, hit->user_agent.len}};
+  for (int i = 0; i < 3; i++) {
+    size_t take = parts[i].len;
+    if (take > sizeof buf - n - 1)
+      take = sizeof buf - n - 1;
+    if (take)
+      memcpy(buf + n, parts[i].p, take);
+    n += take;
+    buf[n++] = 0;
+    if (n >= sizeof buf - 1)
+      break;
+  }
+  static const uint8_t zero_key[SALT_LEN];
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, buf, n, salt ? salt->salt : zero_key);
+  uint64_t key;
+  memcpy(&key, out, sizeof key);
+  /* 0 marks nothing special, but keep keys non-zero for readability */
+  return key ? key : 1;
+}
+
+static page_stat *visit_page(visit *v, const char *path, size_t len) {
+  for (uint32_t i = 0; i < v->n_pages; i++)
+    if (strlen(v->pages[i].path) == len &&
+        memcmp(v->pages[i].path, path, len) == 0)
+      return &v->pages[i];
+  if (v->n_pages == v->cap_pages) {
+    uint32_t ncap = v->cap_pages ? v->cap_pages * 2 : 4;
+    page_stat *np = realloc(v->pages, ncap * sizeof *np);
+    if (!np)
+      return NULL;
+    v->pages = np;
+    v->cap_pages = ncap;
+  }
+  char *copy = dup_slice(path, len);
+  if (!copy)
+    return NULL;
+  page_stat *p = &v->pages[v->n_pages++];
+  *p = (page_stat){.path = copy, .dirty = true};
+  return p;
+}
+
+static int close_visit(bsl_model *m, visit *v) {
+  map_remove(&m->open, v->visitor);
+  if (m->n_closed == m->cap_closed) {
+    size_t ncap = m->cap_closed ? m->cap_closed * 2 : 256;
+    visit **nc = realloc(m->closed, ncap * sizeof *nc);
+    if (!nc) {
+      /* Out of memory: keep it open rather than lose it. */
+      map_put(&m->open, v);
+      return -1;
+    }
+    m->closed = nc;
+    m->cap_closed = ncap;
+  }
+  m->closed[m->n_closed++] = v;
+  return 0;
+}
+
+static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
+                        enum bsl_device device) {
+  bsl_channel_info ci;
+  bsl_classify_channel(m->cls, &hit->query, &hit->referer,
+                       m->sites[site].host, &ci);
+  v->channel = ci.channel;
+  v->device = device;
+  replace_str(&v->source, ci.source, strlen(ci.source));
+  replace_str(&v->medium, ci.medium, strlen(ci.medium));
+  replace_str(&v->campaign, ci.campaign, strlen(ci.campaign));
+  replace_str(&v->landing, hit->path.ptr, hit->path.len);
+}
+
+static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
+                        const bsl_hit *hit, enum bsl_device device) {
+  visit *v = calloc(1, sizeof *v);
+  if (!v)
+    return NULL;
+  v->id = m->next_visit_id++;
+  v->visitor = key;
+  v->site = site;
+  v->day = day;
+  v->start = v->last = v->last_pageview = hit->time;
+  set_landing(m, v, site, hit, device);
+  replace_str(&v->exit, hit->path.ptr, hit->path.len);
+  if (!v->source || !v->medium || !v->campaign || !v->landing || !v->exit ||
+      map_put(&m->open, v) != 0) {
+    visit_free(v);
+    return NULL;
+  }
+  return v;
+}
+
+/* A pageview carrying a utm_source or utm_campaign different from the
+ * visit's own starts a new visit (SPEC §5). */
+static bool campaign_changes(const visit *v, const bsl_hit *hit) {
+  if (hit->query.len < 4 || !memmem(hit->query.ptr, hit->query.len, "utm_", 4))
+    return false;
+  char value[BSL_DIM_MAX];
+  int n = bsl_query_param(hit->query.ptr, hit->query.len, "utm_source", value,
+                          sizeof value);
+  if (n > 0) {
+    bsl_ascii_lower(value);
+    if (strcmp(value, v->source) != 0)
+      return true;
+  }
+  n = bsl_query_param(hit->query.ptr, hit->query.len, "utm_campaign", value,
+                      sizeof value);
+  if (n > 0) {
+    bsl_ascii_lower(value);
+    if (strcmp(value, v->campaign) != 0)
+      return true;
+  }
+  return false;
+}
+
+/* True when T belongs to visit V's stretch of activity: no gap longer than
+ * the timeout on either side (lines may arrive slightly out of order). */
+static bool within_visit(const bsl_model *m, const visit *v, int64_t t) {
+  return t >= v->start - m->session_timeout &&
+         t <= v->last + m->session_timeout;
+}
+
+static void count_goals(bsl_model *m, visit *v, const bsl_hit *hit) {
+  for (size_t g = 0; g < m->n_goals; g++) {
+    if (v->goals & (1ULL << g))
+      continue;
+    int rc = pcre2_match(m->goal_re[g], (PCRE2_SPTR)hit->path.ptr,
+                         hit->path.len, 0, 0, m->goal_md, NULL);
+    if (rc >= 0) {
+      v->goals |= 1ULL << g;
+      v->dirty = true;
+    }
+  }
+}
+
+static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
+                     enum bsl_device device) {
+  uint64_t key = visitor_key(m, site, day, hit);
+  visit *v = map_find(&m->open, key);
+  if (v && (!within_visit(m, v, hit->time) || campaign_changes(v, hit))) {
+    if (close_visit(m, v) == 0)
+      v = NULL;
+  }
+  bool fresh = false;
+  if (!v) {
+    v = new_visit(m, key, site, day, hit, device);
+    if (!v)
+      return;
+    fresh = true;
+  }
+  page_stat *p = visit_page(v, hit->path.ptr, hit->path.len);
+  if (!p)
+    return;
+  p->pageviews++;
+  p->dirty = true;
+  v->pageviews++;
+  v->dirty = true;
+  if (fresh) {
+    p->entries = 1;
+  } else if (hit->time < v->start) {
+    /* An earlier pageview arrived late: it is the real landing. */
+    page_stat *old = visit_page(v, v->landing, strlen(v->landing));
+    if (old && old->entries) {
+      old->entries = 0;
+      old->dirty = true;
+    }
+    p->entries = 1;
+    set_landing(m, v, site, hit, device);
+  }
+  if (hit->time < v->start)
+    v->start = hit->time;
+  if (hit->time > v->last)
+    v->last = hit->time;
+  if (hit->time >= v->last_pageview) {
+    v->last_pageview = hit->time;
+    replace_str(&v->exit, hit->path.ptr, hit->path.len);
+  }
+  count_goals(m, v, hit);
+}
+
+static int parse_depth(const char *s) {
+  char *end;
+  double d = strtod(s, &end);
+  if (end == s || (*end && *end != ' '))
+    return -1;
+  if (!(d >= 0))
+    return d < 0 ? 0 : -1;
+  return d > 100 ? 100 : (int)d;
+}
+
+static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
+  char event[BSL_DIM_MAX], page[1024], depth[32], target[BSL_DIM_MAX];
+  const char *q = hit->query.ptr;
+  size_t ql = hit->query.len;
+  if (bsl_query_param(q, ql, "e", event, sizeof event) < 0)
+    event[0] = '\0';
+  if (bsl_query_param(q, ql, "p", page, sizeof page) <= 0 &&
+      !bsl_referer_path(hit->referer.ptr, hit->referer.len, page, sizeof page))
+    page[0] = '\0';
+  if (bsl_query_param(q, ql, "d", depth, sizeof depth) < 0)
+    depth[0] = '\0';
+  if (bsl_query_param(q, ql, "t", target, sizeof target) <= 0)
+    snprintf(target, sizeof target, "%s", depth);
+
+  /* events_daily key: day, site, then path\0event\0target */
+  char key[8 + sizeof page + sizeof event + sizeof target];
+  int32_t dims[2] = {day, site};
+  memcpy(key, dims, sizeof dims);
+  size_t n = sizeof dims;
+  const char *parts[3] = {page, event, target};
+  for (int i = 0; i < 3; i++) {
+    size_t len = strlen(parts[i]);
+    memcpy(key + n, parts[i], len + 1);
+    n += len + 1;
+  }
+  counter *c = counter_get(&m->events, key, n);
+  if (c)
+    c->a++;
+
+  uint64_t vkey = visitor_key(m, site, day, hit);
+  visit *v = map_find(&m->open, vkey);
+  if (!v || !within_visit(m, v, hit->time))
+    return; /* no open visit: the event still counts above */
+  if (hit->time > v->last)
+    v->last = hit->time;
+  if (hit->time < v->start)
+    v->start = hit->time;
+  v->dirty = true;
+  if (strcmp(event, "click") == 0) {
+    v->clicks++;
+  } else if (strcmp(event, "scroll") == 0 && depth[0]) {
+    int d = parse_depth(depth);
+    if (d < 0)
+      return;
+    if (d > v->max_scroll)
+      v->max_scroll = (int16_t)d;
+    page_stat *p = visit_page(v, page, strlen(page));
+    if (p && d > p->max_scroll) {
+      p->max_scroll = (int16_t)d;
+      p->dirty = true;
+    }
+  }
+}
+
+/* Drops from memory the visits no line can extend any more: their site's
+ * clock is two timeouts past their last activity. */
+static void sweep(bsl_model *m) {
+  for (size_t i = 0; i < m->open.cap;) {
+    visit *v = m->open.slots[i];
+    if (v && v->last + 2 * (int64_t)m->session_timeout <
+                 m->sites[v->site].clock) {
+      if (close_visit(m, v) != 0)
+        break;
+      continue; /* backward shift may have moved another visit into i */
+    }
+    i++;
+  }
+}
+
+void bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
+  int32_t day = day_of(m, hit->time);
+  if (day > m->newest_day)
+    m->newest_day = day;
+  site_info *si = &m->sites[site];
+  if (hit->time > si->clock)
+    si->clock = hit->time;
+
+  bool bot;
+  enum bsl_device device;
+  bsl_classify_ua(m->cls, hit->user_agent.ptr, hit->user_agent.len, &bot,
+                  &device);
+
+  struct {
+    int32_t day, site, status;
+  } hk = {day, site, hit->status};
+  counter *c = counter_get(&m->hits, &hk, sizeof hk);
+  if (c) {
+    c->a++;
+    c->b += bot;
+  }
+  if (bot || !hit->has_request || !slice_eq(hit->method, "GET"))
+    return;
+  if (hit->path.len == m->beacon_len &&
+      memcmp(hit->path.ptr, m->beacon_path, m->beacon_len) == 0) {
+    beacon(m, site, day, hit);
+    return;
+  }
+  bool ok_status =
+      (hit->status >= 200 && hit->status <= 299) || hit->status == 304;
+  if (!ok_status || bsl_classify_is_static(m->cls, hit->path.ptr, hit->path.len))
+    return;
+  pageview(m, site, day, hit, device);
+  if (++m->hits_since_sweep >= 65536) {
+    m->hits_since_sweep = 0;
+    sweep(m);
+  }
+}
+
+/* ---- persistence ---- */
+
+static int write_visit(bsl_model *m, visit *v, bool is_open) {
+  char day[11];
+  day_to_string(v->day, day);
+  int conversions = __builtin_popcountll(v->goals);
+  bsl_visit_row row = {
+      .visit_id = v->id,
+      .site = m->sites[v->site].name,
+      .day = day,
+      .visitor = (int64_t)v->visitor,
+      .started_at = v->start,
+      .ended_at = v->last,
+      .pageviews = v->pageviews,
+      .clicks = v->clicks,
+      .conversions = conversions,
+      .max_scroll = v->max_scroll,
+      .channel = bsl_channel_name(v->channel),
+      .source = v->source,
+      .medium = v->medium,
+      .campaign = v->campaign,
+      .device = bsl_device_name(v->device),
+      .landing_path = v->landing,
+      .exit_path = v->exit,
+      .is_open = is_open,
+  };
+  if (bsl_store_put_visit(m->store, &row) != 0)
+    return -1;
+  for (uint32_t i = 0; i < v->n_pages; i++) {
+    page_stat *p = &v->pages[i];
+    if (p->dirty && bsl_store_put_visit_page(m->store, v->id, p->path,
+                                             p->pageviews, p->entries,
+                                             p->max_scroll) != 0)
+      return -1;
+  }
+  uint64_t fresh = v->goals & ~v->goals_written;
+  for (size_t g = 0; g < m->n_goals; g++)
+    if ((fresh & (1ULL << g)) &&
+        bsl_store_put_visit_goal(m->store, v->id, m->goal_names[g]) != 0)
+      return -1;
+  return 0;
+}
+
+int bsl_model_flush(bsl_model *m) {
+  sweep(m);
+  char day[11];
+  for (size_t i = 0; i < m->hits.cap; i++) {
+    counter *c = &m->hits.slots[i];
+    if (!c->key || (!c->a && !c->b))
+      continue;
+    int32_t dims[3];
+    memcpy(dims, c->key, sizeof dims);
+    day_to_string(dims[0], day);
+    if (bsl_store_add_hits(m->store, day, m->sites[dims[1]].name, dims[2],
+                           c->a, c->b) != 0)
+      return -1;
+  }
+  for (size_t i = 0; i < m->events.cap; i++) {
+    counter *c = &m->events.slots[i];
+    if (!c->key || !c->a)
+      continue;
+    int32_t dims[2];
+    memcpy(dims, c->key, sizeof dims);
+    day_to_string(dims[0], day);
+    const char *path = c->key + sizeof dims;
+    const char *event = path + strlen(path) + 1;
+    const char *target = event + strlen(event) + 1;
+    if (bsl_store_add_event(m->store, day, m->sites[dims[1]].name, path,
+                            event, target, c->a) != 0)
+      return -1;
+  }
+  for (size_t i = 0; i < m->n_closed; i++)
+    if (write_visit(m, m->closed[i], false) != 0)
+      return -1;
+  m->n_closed_written = m->n_closed;
+  for (size_t i = 0; i < m->open.cap; i++) {
+    visit *v = m->open.slots[i];
+    if (v && v->dirty && write_visit(m, v, true) != 0)
+      return -1;
+  }
+  for (size_t i = 0; i < m->n_salts; i++) {
+    day_salt *s = &m->salts[i];
+    if (s->dirty && s->day >= m->newest_day - 1) {
+      day_to_string(s->day, day);
+      if (bsl_store_put_salt(m->store, day, s->salt, sizeof s->salt) != 0)
+        return -1;
+    }
+  }
+  /* A day's salt is forgotten once the day after next has begun, so visitor
+   * keys cannot be linked across days (SPEC §5). */
+  day_to_string(m->newest_day - 1, day);
+  if (bsl_store_delete_salts_before(m->store, day) != 0)
+    return -1;
+  return bsl_store_meta_set(m->store, "next_visit_id", m->next_visit_id);
+}
+
+void bsl_model_flush_done(bsl_model *m) {
+  for (size_t i = 0; i < m->hits.cap; i++)
+    m->hits.slots[i].a = m->hits.slots[i].b = 0;
+  /* Dimensions repeat across flushes; drop the tables only when they grow
+   * large so memory stays bounded by what one flush interval sees. */
+  if (m->hits.used > 4096)
+    counter_clear(&m->hits);
+  for (size_t i = 0; i < m->events.cap; i++)
+    m->events.slots[i].a = 0;
+  if (m->events.used > 4096)
+    counter_clear(&m->events);
+  for (size_t i = 0; i < m->n_closed_written; i++)
+    visit_free(m->closed[i]);
+  memmove(m->closed, m->closed + m->n_closed_written,
+          (m->n_closed - m->n_closed_written) * sizeof *m->closed);
+  m->n_closed -= m->n_closed_written;
+  m->n_closed_written = 0;
+  for (size_t i = 0; i < m->open.cap; i++) {
+    visit *v = m->open.slots[i];
+    if (!v || !v->dirty)
+      continue;
+    v->dirty = false;
+    v->goals_written = v->goals;
+    for (uint32_t j = 0; j < v->n_pages; j++)
+      v->pages[j].dirty = false;
+  }
+  size_t keep = 0;
+  for (size_t i = 0; i < m->n_salts; i++) {
+    if (m->salts[i].day < m->newest_day - 1)
+      continue;
+    m->salts[i].dirty = false;
+    m->salts[keep++] = m->salts[i];
+  }
+  m->n_salts = keep;
+}
+
+size_t bsl_model_open_visits(const bsl_model *m) {
+  return m->open.used;
+}
+
+/* ---- creation: resume from the store ---- */
+
+static void load_salt(void *ctx, const char *day, const uint8_t *salt,
+                      size_t len) {
+  bsl_model *m = ctx;
+  if (len != SALT_LEN || m->n_salts == m->cap_salts)
+    return;
+  day_salt *s = &m->salts[m->n_salts++];
+  s->day = day_from_string(day);
+  memcpy(s->salt, salt, SALT_LEN);
+  s->dirty = false;
+  if (s->day > m->newest_day)
+    m->newest_day = s->day;
+}
+
+static enum bsl_channel channel_from_name(const char *name) {
+  for (int c = BSL_CHANNEL_DIRECT; c <= BSL_CHANNEL_REFERRAL; c++)
+    if (strcmp(bsl_channel_name((enum bsl_channel)c), name) == 0)
+      return (enum bsl_channel)c;
+  return BSL_CHANNEL_DIRECT;
+}
+
+static enum bsl_device device_from_name(const char *name) {
+  for (int d = BSL_DEVICE_DESKTOP; d <= BSL_DEVICE_TABLET; d++)
+    if (strcmp(bsl_device_name((enum bsl_device)d), name) == 0)
+      return (enum bsl_device)d;
+  return BSL_DEVICE_DESKTOP;
+}
+
+/* Open visits arrive ordered by id while resuming; pages and goals find
+ * theirs by binary search in that order. */
+static visit *find_by_id(bsl_model *m, int64_t id) {
+  size_t lo = 0, hi = m->n_loading;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->loading[mid]->id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < m->n_loading && m->loading[lo]->id == id ? m->loading[lo] : NULL;
+}
+
+static void load_visit(void *ctx, const bsl_visit_row *row) {
+  bsl_model *m = ctx;
+  int site = bsl_model_site(m, row->site);
+  visit *v = calloc(1, sizeof *v);
+  if (!v || site < 0) {
+    free(v);
+    return;
+  }
+  v->id = row->visit_id;
+  v->visitor = (uint64_t)row->visitor;
+  v->site = site;
+  v->day = day_from_string(row->day);
+  v->start = row->started_at;
+  v->last = v->last_pageview = row->ended_at;
+  v->pageviews = (int32_t)row->pageviews;
+  v->clicks = (int32_t)row->clicks;
+  v->max_scroll = (int16_t)row->max_scroll;
+  v->channel = channel_from_name(row->channel);
+  v->device = device_from_name(row->device);
+  v->source = strdup(row->source);
+  v->medium = strdup(row->medium);
+  v->campaign = strdup(row->campaign);
+  v->landing = strdup(row->landing_path);
+  v->exit = strdup(row->exit_path);
+  if (row->ended_at > m->sites[site].clock)
+    m->sites[site].clock = row->ended_at;
+  if (map_find(&m->open, v->visitor) || map_put(&m->open, v) != 0) {
+    visit_free(v);
+    return;
+  }
+  if (m->n_loading == m->cap_loading) {
+    size_t ncap = m->cap_loading ? m->cap_loading * 2 : 1024;
+    visit **nl = realloc(m->loading, ncap * sizeof *nl);
+    if (!nl)
+      return;
+    m->loading = nl;
+    m->cap_loading = ncap;
+  }
+  m->loading[m->n_loading++] = v;
+}
+
+static void load_page(void *ctx, int64_t visit_id, const char *path,
+                      int64_t pageviews, int64_t entries, int max_scroll) {
+  bsl_model *m = ctx;
+  visit *v = find_by_id(m, visit_id);
+  page_stat *p = v ? visit_page(v, path, strlen(path)) : NULL;
+  if (!p)
+    return;
+  p->pageviews = (int32_t)pageviews;
+  p->entries = (int32_t)entries;
+  p->max_scroll = (int16_t)max_scroll;
+  p->dirty = false;
+}
+
+static void load_goal(void *ctx, int64_t visit_id, const char *goal) {
+  bsl_model *m = ctx;
+  visit *v = find_by_id(m, visit_id);
+  if (!v)
+    return;
+  for (size_t g = 0; g < m->n_goals; g++)
+    if (strcmp(m->goal_names[g], goal) == 0)
+      v->goals |= 1ULL << g;
+  v->goals_written = v->goals;
+}
+
+static int parse_fixed_offset(const char *tz, int32_t *seconds) {
+  int h, mi;
+  char sign;
+  if (sscanf(tz, "%c%2d:%2d", &sign, &h, &mi) == 3 &&
+      (sign == '+' || sign == '-') && h <= 14 && mi < 60) {
+    *seconds = (sign == '-' ? -1 : 1) * (h * 3600 + mi * 60);
+    return 0;
+  }
+  return -1;
+}
+
+int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
+                     size_t errlen) {
+  *out = NULL;
+  if (sodium_init() < 0) {
+    snprintf(err, errlen, "cannot initialise libsodium");
+    return -1;
+  }
+  if (o->n_goals > MAX_GOALS) {
+    snprintf(err, errlen, "too many goals (%zu; at most %d)", o->n_goals,
+             MAX_GOALS);
+    return -1;
+  }
+  bsl_model *m = calloc(1, sizeof *m);
+  if (!m)
+    goto out_oom;
+  m->session_timeout = o->session_timeout > 0 ? o->session_timeout : 1800;
+  m->beacon_path = strdup(o->beacon_path ? o->beacon_path : "/collect");
+  if (!m->beacon_path)
+    goto out_oom;
+  m->beacon_len = strlen(m->beacon_path);
+  m->cls = o->classifier;
+  m->store = o->store;
+  m->cached_block = INT64_MIN;
+  m->newest_day = INT32_MIN / 2;
+  const char *tz = o->timezone ? o->timezone : "UTC";
+  if (strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0) {
+    m->fixed_offset = true;
+  } else if (parse_fixed_offset(tz, &m->offset_seconds) == 0) {
+    m->fixed_offset = true;
+  } else {
+    setenv("TZ", tz, 1);
+    tzset();
+  }
+
+  m->goal_names = calloc(o->n_goals + 1, sizeof *m->goal_names);
+  m->goal_re = calloc(o->n_goals + 1, sizeof *m->goal_re);
+  if (!m->goal_names || !m->goal_re)
+    goto out_oom;
+  for (size_t g = 0; g < o->n_goals; g++) {
+    int ec;
+    PCRE2_SIZE eo;
+    m->goal_names[g] = strdup(o->goal_names[g]);
+    m->goal_re[g] = pcre2_compile((PCRE2_SPTR)o->goal_patterns[g],
+                                  PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+    m->n_goals = g + 1;
+    if (!m->goal_re[g] || !m->goal_names[g]) {
+      snprintf(err, errlen, "goal %s: invalid path pattern", o->goal_names[g]);
+      bsl_model_destroy(m);
+      return -1;
+    }
+    pcre2_jit_compile(m->goal_re[g], PCRE2_JIT_COMPLETE);
+  }
+  m->goal_md = pcre2_match_data_create(4, NULL);
+  m->cap_salts = 64;
+  m->salts = calloc(m->cap_salts, sizeof *m->salts);
+  if (!m->goal_md || !m->salts)
+    goto out_oom;
+
+  if (bsl_store_load_salts(m->store, load_salt, m) != 0 ||
+      bsl_store_meta_get(m->store, "next_visit_id", 1, &m->next_visit_id) !=
+          0) {
+    snprintf(err, errlen, "%s", bsl_store_error(m->store));
+    bsl_model_destroy(m);
+    return -1;
+  }
+  bsl_open_visit_cbs cbs = {load_visit, load_page, load_goal, m};
+  int rc = bsl_store_load_open_visits(m->store, &cbs);
+  free(m->loading);
+  m->loading = NULL;
+  m->n_loading = m->cap_loading = 0;
+  if (rc != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(m->store));
+    bsl_model_destroy(m);
+    return -1;
+  }
+  *out = m;
+  return 0;
+
+out_oom:
+  snprintf(err, errlen, "out of memory");
+  bsl_model_destroy(m);
+  return -1;
+}
+
+int bsl_model_site(bsl_model *m, const char *site) {
+  for (size_t i = 0; i < m->n_sites; i++)
+    if (strcmp(m->sites[i].name, site) == 0)
+      return (int)i;
+  site_info *ns = realloc(m->sites, (m->n_sites + 1) * sizeof *ns);
+  if (!ns)
+    return -1;
+  m->sites = ns;
+  site_info *si = &m->sites[m->n_sites];
+  si->name = strdup(site);
+  /* "https://www.example.com:8443/x" -> "www.example.com" */
+  const char *h = strstr(site, "://");
+  h = h ? h + 3 : site;
+  size_t len = strcspn(h, ":/?#");
+  si->host = dup_slice(h, len);
+  si->clock = INT64_MIN / 4;
+  if (!si->name || !si->host) {
+    free(si->name);
+    free(si->host);
+    return -1;
+  }
+  if (si->host)
+    bsl_ascii_lower(si->host);
+  return (int)m->n_sites++;
+}
+
+void bsl_model_destroy(bsl_model *m) {
+  if (!m)
+    return;
+  for (size_t i = 0; i < m->open.cap; i++)
+    visit_free(m->open.slots[i]);
+  free(m->open.slots);
+  for (size_t i = 0; i < m->n_closed; i++)
+    visit_free(m->closed[i]);
+  free(m->closed);
+  counter_clear(&m->hits);
+  counter_clear(&m->events);
+  for (size_t i = 0; i < m->n_sites; i++) {
+    free(m->sites[i].name);
+    free(m->sites[i].host);
+  }
+  free(m->sites);
+  free(m->salts);
+  for (size_t g = 0; g < m->n_goals; g++) {
+    free(m->goal_names[g]);
+    pcre2_code_free(m->goal_re[g]);
+  }
+  free(m->goal_names);
+  free(m->goal_re);
+  pcre2_match_data_free(m->goal_md);
+  free(m->beacon_path);
+  free(m);
+}

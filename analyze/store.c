@@ -1,1 +1,458 @@
-/* placeholder: being written */
+/*
+ * The SQLite store (see store.h).  This file is the only one that includes
+ * sqlite3.h: it turns SQLite result codes into -1 plus a message naming the
+ * database and the operation, so callers never see a raw SQLite code.
+ *
+ * Every statement is prepared once (SQLITE_PREPARE_PERSISTENT) and reset on
+ * every path, so the hot flush loop only binds and steps.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sql.h"
+
+enum stmt_id {
+  ST_META_GET,
+  ST_META_SET,
+  ST_SALT_LOAD,
+  ST_SALT_PUT,
+  ST_SALT_DELETE,
+  ST_FP_LENS,
+  ST_FILE_FIND,
+  ST_FILE_INSERT,
+  ST_FILE_UPDATE,
+  ST_REJECT_ADD,
+  ST_HITS_ADD,
+  ST_EVENT_ADD,
+  ST_VISIT_PUT,
+  ST_VISIT_PAGE_PUT,
+  ST_VISIT_GOAL_PUT,
+  ST_OPEN_VISITS,
+  ST_OPEN_PAGES,
+  ST_OPEN_GOALS,
+  ST_GOAL_SYNC,
+  ST_COUNT
+};
+
+static const char *const STMT_SQL[ST_COUNT] = {
+    [ST_META_GET] = SQL_META_GET,
+    [ST_META_SET] = SQL_META_SET,
+    [ST_SALT_LOAD] = SQL_SALT_LOAD,
+    [ST_SALT_PUT] = SQL_SALT_PUT,
+    [ST_SALT_DELETE] = SQL_SALT_DELETE,
+    [ST_FP_LENS] = SQL_FP_LENS,
+    [ST_FILE_FIND] = SQL_FILE_FIND,
+    [ST_FILE_INSERT] = SQL_FILE_INSERT,
+    [ST_FILE_UPDATE] = SQL_FILE_UPDATE,
+    [ST_REJECT_ADD] = SQL_REJECT_ADD,
+    [ST_HITS_ADD] = SQL_HITS_ADD,
+    [ST_EVENT_ADD] = SQL_EVENT_ADD,
+    [ST_VISIT_PUT] = SQL_VISIT_PUT,
+    [ST_VISIT_PAGE_PUT] = SQL_VISIT_PAGE_PUT,
+    [ST_VISIT_GOAL_PUT] = SQL_VISIT_GOAL_PUT,
+    [ST_OPEN_VISITS] = SQL_OPEN_VISITS,
+    [ST_OPEN_PAGES] = SQL_OPEN_PAGES,
+    [ST_OPEN_GOALS] = SQL_OPEN_GOALS,
+    [ST_GOAL_SYNC] = SQL_GOAL_SYNC,
+};
+
+struct bsl_store {
+  sqlite3 *db;
+  char *path;
+  sqlite3_stmt *stmt[ST_COUNT];
+  bool in_tx;
+  char error[512];
+};
+
+static int fail(bsl_store *s, const char *what) {
+  const char *msg = s->db ? sqlite3_errmsg(s->db) : "out of memory";
+  snprintf(s->error, sizeof s->error, "%s: %s: %s", s->path, what, msg);
+  return -1;
+}
+
+const char *bsl_store_error(const bsl_store *s) {
+  return s ? s->error : "";
+}
+
+static int exec(bsl_store *s, const char *sql, const char *what) {
+  if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return fail(s, what);
+  return 0;
+}
+
+/* Brings the schema to BSL_SCHEMA_VERSION, one migration per transaction so
+ * an interrupted upgrade resumes where it stopped. */
+static int migrate(bsl_store *s) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) !=
+      SQLITE_OK)
+    return fail(s, "reading schema version");
+  int version = 0;
+  if (sqlite3_step(st) == SQLITE_ROW)
+    version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  int known = (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]);
+  if (version > known) {
+    snprintf(s->error, sizeof s->error,
+             "%s: schema version %d is newer than this boussole (%d); "
+             "upgrade boussole",
+             s->path, version, known);
+    return -1;
+  }
+  for (; version < known; version++) {
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+    if (exec(s, "BEGIN IMMEDIATE", "starting migration") != 0)
+      return -1;
+    if (exec(s, MIGRATIONS[version], "migrating schema") != 0 ||
+        exec(s, pragma, "recording schema version") != 0) {
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
+    if (exec(s, "COMMIT", "committing migration") != 0)
+      return -1;
+  }
+  return 0;
+}
+
+int bsl_store_open(bsl_store **out, const char *path, char *err,
+                   size_t errlen) {
+  *out = NULL;
+  bsl_store *s = calloc(1, sizeof *s);
+  if (!s || !(s->path = strdup(path))) {
+    free(s);
+    snprintf(err, errlen, "%s: out of memory", path);
+    return -1;
+  }
+  int rc = sqlite3_open_v2(path, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc != SQLITE_OK) {
+    fail(s, "cannot open database");
+    goto out_fail;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  /* An analyst's long read must not fail ingestion: WAL lets readers and the
+   * writer proceed together, and the busy timeout rides out short locks. */
+  sqlite3_busy_timeout(s->db, 10000);
+  if (exec(s, "PRAGMA journal_mode = WAL", "enabling WAL") != 0 ||
+      exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
+      exec(s, "PRAGMA foreign_keys = OFF", "setting pragmas") != 0)
+    goto out_fail;
+  if (migrate(s) != 0)
+    goto out_fail;
+  for (int i = 0; i < ST_COUNT; i++) {
+    if (sqlite3_prepare_v3(s->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->stmt[i], NULL) != SQLITE_OK) {
+      fail(s, "preparing statement");
+      goto out_fail;
+    }
+  }
+  *out = s;
+  return 0;
+
+out_fail:
+  snprintf(err, errlen, "%s", s->error);
+  bsl_store_close(s);
+  return -1;
+}
+
+void bsl_store_close(bsl_store *s) {
+  if (!s)
+    return;
+  if (s->in_tx)
+    bsl_store_rollback(s);
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(s->stmt[i]);
+  sqlite3_close(s->db);
+  free(s->path);
+  free(s);
+}
+
+int bsl_store_begin(bsl_store *s) {
+  /* IMMEDIATE takes the write lock now, so a busy database is reported here
+   * rather than half-way through a flush. */
+  if (exec(s, "BEGIN IMMEDIATE", "starting transaction") != 0)
+    return -1;
+  s->in_tx = true;
+  return 0;
+}
+
+int bsl_store_commit(bsl_store *s) {
+  if (exec(s, "COMMIT", "committing") != 0) {
+    bsl_store_rollback(s);
+    return -1;
+  }
+  s->in_tx = false;
+  return 0;
+}
+
+void bsl_store_rollback(bsl_store *s) {
+  if (s->in_tx || !sqlite3_get_autocommit(s->db))
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_tx = false;
+}
+
+/* Steps a bound write statement to completion and resets it. */
+static int run(bsl_store *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    fail(s, what);
+    sqlite3_reset(st);
+    return -1;
+  }
+  sqlite3_reset(st);
+  return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *text) {
+  sqlite3_bind_text(st, i, text ? text : "", -1, SQLITE_TRANSIENT);
+}
+
+int bsl_store_meta_get(bsl_store *s, const char *key, int64_t def,
+                       int64_t *out) {
+  sqlite3_stmt *st = s->stmt[ST_META_GET];
+  bind_text(st, 1, key);
+  int rc = sqlite3_step(st);
+  *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : def;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return fail(s, "reading meta");
+  return 0;
+}
+
+int bsl_store_meta_set(bsl_store *s, const char *key, int64_t value) {
+  sqlite3_stmt *st = s->stmt[ST_META_SET];
+  bind_text(st, 1, key);
+  sqlite3_bind_int64(st, 2, value);
+  return run(s, st, "writing meta");
+}
+
+int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx) {
+  sqlite3_stmt *st = s->stmt[ST_SALT_LOAD];
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    cb(ctx, (const char *)sqlite3_column_text(st, 0),
+       sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : fail(s, "loading day salts");
+}
+
+int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
+                       size_t len) {
+  sqlite3_stmt *st = s->stmt[ST_SALT_PUT];
+  bind_text(st, 1, day);
+  sqlite3_bind_blob(st, 2, salt, (int)len, SQLITE_TRANSIENT);
+  return run(s, st, "saving day salt");
+}
+
+int bsl_store_delete_salts_before(bsl_store *s, const char *day) {
+  sqlite3_stmt *st = s->stmt[ST_SALT_DELETE];
+  bind_text(st, 1, day);
+  return run(s, st, "deleting old day salts");
+}
+
+int bsl_store_fp_lengths(bsl_store *s, int *lens, size_t cap, size_t *n) {
+  sqlite3_stmt *st = s->stmt[ST_FP_LENS];
+  int rc;
+  *n = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    if (*n < cap)
+      lens[(*n)++] = sqlite3_column_int(st, 0);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : fail(s, "listing fingerprints");
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+int bsl_store_file_find(bsl_store *s, int fp_len, const char *fingerprint,
+                        bsl_file_state *out) {
+  sqlite3_stmt *st = s->stmt[ST_FILE_FIND];
+  sqlite3_bind_int(st, 1, fp_len);
+  bind_text(st, 2, fingerprint);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    out->file_id = sqlite3_column_int64(st, 0);
+    copy_col(out->source, sizeof out->source, st, 1);
+    copy_col(out->path, sizeof out->path, st, 2);
+    copy_col(out->fingerprint, sizeof out->fingerprint, st, 3);
+    out->fp_len = sqlite3_column_int(st, 4);
+    out->offset = sqlite3_column_int64(st, 5);
+    out->lines = sqlite3_column_int64(st, 6);
+    out->hits = sqlite3_column_int64(st, 7);
+    out->rejects = sqlite3_column_int64(st, 8);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return fail(s, "looking up file");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int bsl_store_file_save(bsl_store *s, bsl_file_state *f) {
+  bool insert = f->file_id == 0;
+  sqlite3_stmt *st = s->stmt[insert ? ST_FILE_INSERT : ST_FILE_UPDATE];
+  bind_text(st, 1, f->source);
+  bind_text(st, 2, f->path);
+  bind_text(st, 3, f->fingerprint);
+  sqlite3_bind_int(st, 4, f->fp_len);
+  sqlite3_bind_int64(st, 5, f->offset);
+  sqlite3_bind_int64(st, 6, f->lines);
+  sqlite3_bind_int64(st, 7, f->hits);
+  sqlite3_bind_int64(st, 8, f->rejects);
+  if (!insert)
+    sqlite3_bind_int64(st, 9, f->file_id);
+  if (run(s, st, "saving read position") != 0)
+    return -1;
+  if (insert)
+    f->file_id = sqlite3_last_insert_rowid(s->db);
+  return 0;
+}
+
+int bsl_store_add_reject(bsl_store *s, const char *source, const char *path,
+                         int64_t offset, const char *reason,
+                         const char *excerpt, size_t excerpt_len) {
+  sqlite3_stmt *st = s->stmt[ST_REJECT_ADD];
+  bind_text(st, 1, source);
+  bind_text(st, 2, path);
+  sqlite3_bind_int64(st, 3, offset);
+  bind_text(st, 4, reason);
+  sqlite3_bind_text(st, 5, excerpt, (int)excerpt_len, SQLITE_TRANSIENT);
+  return run(s, st, "saving reject sample");
+}
+
+int bsl_store_add_hits(bsl_store *s, const char *day, const char *site,
+                       int status, int64_t hits, int64_t bot_hits) {
+  sqlite3_stmt *st = s->stmt[ST_HITS_ADD];
+  bind_text(st, 1, day);
+  bind_text(st, 2, site);
+  sqlite3_bind_int(st, 3, status);
+  sqlite3_bind_int64(st, 4, hits);
+  sqlite3_bind_int64(st, 5, bot_hits);
+  return run(s, st, "adding hit counts");
+}
+
+int bsl_store_add_event(bsl_store *s, const char *day, const char *site,
+                        const char *path, const char *event,
+                        const char *target, int64_t events) {
+  sqlite3_stmt *st = s->stmt[ST_EVENT_ADD];
+  bind_text(st, 1, day);
+  bind_text(st, 2, site);
+  bind_text(st, 3, path);
+  bind_text(st, 4, event);
+  bind_text(st, 5, target);
+  sqlite3_bind_int64(st, 6, events);
+  return run(s, st, "adding event counts");
+}
+
+int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
+  sqlite3_stmt *st = s->stmt[ST_VISIT_PUT];
+  sqlite3_bind_int64(st, 1, v->visit_id);
+  bind_text(st, 2, v->site);
+  bind_text(st, 3, v->day);
+  sqlite3_bind_int64(st, 4, v->visitor);
+  sqlite3_bind_int64(st, 5, v->started_at);
+  sqlite3_bind_int64(st, 6, v->ended_at);
+  sqlite3_bind_int64(st, 7, v->pageviews);
+  sqlite3_bind_int64(st, 8, v->clicks);
+  sqlite3_bind_int64(st, 9, v->conversions);
+  sqlite3_bind_int(st, 10, v->max_scroll);
+  bind_text(st, 11, v->channel);
+  bind_text(st, 12, v->source);
+  bind_text(st, 13, v->medium);
+  bind_text(st, 14, v->campaign);
+  bind_text(st, 15, v->device);
+  bind_text(st, 16, v->landing_path);
+  bind_text(st, 17, v->exit_path);
+  sqlite3_bind_int(st, 18, v->is_open);
+  return run(s, st, "saving visit");
+}
+
+int bsl_store_put_visit_page(bsl_store *s, int64_t visit_id, const char *path,
+                             int64_t pageviews, int64_t entries,
+                             int max_scroll) {
+  sqlite3_stmt *st = s->stmt[ST_VISIT_PAGE_PUT];
+  sqlite3_bind_int64(st, 1, visit_id);
+  bind_text(st, 2, path);
+  sqlite3_bind_int64(st, 3, pageviews);
+  sqlite3_bind_int64(st, 4, entries);
+  sqlite3_bind_int(st, 5, max_scroll);
+  return run(s, st, "saving visit page");
+}
+
+int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id,
+                             const char *goal) {
+  sqlite3_stmt *st = s->stmt[ST_VISIT_GOAL_PUT];
+  sqlite3_bind_int64(st, 1, visit_id);
+  bind_text(st, 2, goal);
+  return run(s, st, "saving conversion");
+}
+
+static const char *col_text(sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  return t ? (const char *)t : "";
+}
+
+int bsl_store_load_open_visits(bsl_store *s, const bsl_open_visit_cbs *cbs) {
+  sqlite3_stmt *st = s->stmt[ST_OPEN_VISITS];
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bsl_visit_row v = {
+        .visit_id = sqlite3_column_int64(st, 0),
+        .site = col_text(st, 1),
+        .day = col_text(st, 2),
+        .visitor = sqlite3_column_int64(st, 3),
+        .started_at = sqlite3_column_int64(st, 4),
+        .ended_at = sqlite3_column_int64(st, 5),
+        .pageviews = sqlite3_column_int64(st, 6),
+        .clicks = sqlite3_column_int64(st, 7),
+        .conversions = sqlite3_column_int64(st, 8),
+        .max_scroll = sqlite3_column_int(st, 9),
+        .channel = col_text(st, 10),
+        .source = col_text(st, 11),
+        .medium = col_text(st, 12),
+        .campaign = col_text(st, 13),
+        .device = col_text(st, 14),
+        .landing_path = col_text(st, 15),
+        .exit_path = col_text(st, 16),
+        .is_open = true,
+    };
+    cbs->visit(cbs->ctx, &v);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return fail(s, "loading open visits");
+  st = s->stmt[ST_OPEN_PAGES];
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    cbs->page(cbs->ctx, sqlite3_column_int64(st, 0), col_text(st, 1),
+              sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+              sqlite3_column_int(st, 4));
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return fail(s, "loading open visit pages");
+  st = s->stmt[ST_OPEN_GOALS];
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    cbs->goal(cbs->ctx, sqlite3_column_int64(st, 0), col_text(st, 1));
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return fail(s, "loading open visit goals");
+  return 0;
+}
+
+int bsl_store_sync_goals(bsl_store *s, const char *const *names,
+                         const char *const *patterns, size_t n) {
+  sqlite3_stmt *st = s->stmt[ST_GOAL_SYNC];
+  for (size_t i = 0; i < n; i++) {
+    bind_text(st, 1, names[i]);
+    bind_text(st, 2, patterns[i]);
+    if (run(s, st, "saving goals") != 0)
+      return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * The audience model (SPEC §5): turns parsed hits into hit counts, visits,
+ * pageviews per page, scroll depth, beacon events and conversions.
+ *
+ * The model keeps open visits and not-yet-written counter deltas in memory;
+ * its memory depends on the number of open visits and on how often it is
+ * flushed, never on the size of the input.  Flushing is two-phase so it can
+ * share the caller's transaction with the read positions:
+ *   bsl_store_begin -> bsl_model_flush -> (positions) -> bsl_store_commit
+ *   -> bsl_model_flush_done
+ * If the commit fails, skip flush_done: the next flush writes the same
+ * deltas again.  The model borrows the store and the classifier; it owns
+ * everything else.
+ */
+#ifndef BSL_MODEL_H
+#define BSL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "hit.h"
+#include "store.h"
+
+typedef struct bsl_model bsl_model;
+
+typedef struct bsl_model_options {
+  int session_timeout;     /* seconds */
+  const char *beacon_path; /* e.g. "/collect" */
+  const char *timezone;    /* zoneinfo name, "UTC" or "+HH:MM"/"-HH:MM" */
+  const char *const *goal_names;
+  const char *const *goal_patterns; /* PCRE2, matched against the path */
+  size_t n_goals;                   /* at most 64 */
+  bsl_classifier *classifier;       /* borrowed */
+  bsl_store *store;                 /* borrowed */
+} bsl_model_options;
+
+/*
+ * Creates a model and resumes its state from the store: day salts, the next
+ * visit id and the visits left open by an earlier run.  Returns 0, or -1 with
+ * a message in err.
+ */
+int bsl_model_create(bsl_model **out, const bsl_model_options *opts,
+                     char *err, size_t errlen);
+void bsl_model_destroy(bsl_model *m);
+
+/* Interns a site name; returns its id for bsl_model_hit(), or -1 (OOM). */
+int bsl_model_site(bsl_model *m, const char *site);
+
+/* Accounts one parsed hit of site SITE_ID. */
+void bsl_model_hit(bsl_model *m, int site_id, const bsl_hit *hit);
+
+/* Writes all pending changes through the store, inside the caller's
+ * transaction.  Returns 0, or -1 (bsl_store_error() says why). */
+int bsl_model_flush(bsl_model *m);
+/* Forgets what the last flush wrote, once it is committed. */
+void bsl_model_flush_done(bsl_model *m);
+
+/* Number of visits currently held in memory. */
+size_t bsl_model_open_visits(const bsl_model *m);
+
+/* Day (YYYY-MM-DD, in the model's time zone) of Unix time T. */
+void bsl_model_day_string(bsl_model *m, int64_t t, char out[11]);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * The SQLite store: the only module that talks SQL.  It owns the database
+ * connection, the schema and its migrations (PRAGMA user_version), and one
+ * persistent prepared statement per operation.  Every write happens inside a
+ * transaction opened with bsl_store_begin(): callers put the aggregate
+ * deltas, the visit state and the read positions in the same transaction, which
+ * is what makes ingestion exactly-once.
+ *
+ * Errors: functions return 0 (or a documented positive value) on success and
+ * -1 on failure; bsl_store_error() then holds "DB: what failed: sqlite
+ * message".  Strings passed in are copied by SQLite (bound as transient) and
+ * stay owned by the caller.
+ */
+#ifndef BSL_STORE_H
+#define BSL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bsl_store bsl_store;
+
+/* Schema version this build writes; older databases are migrated at open. */
+#define BSL_SCHEMA_VERSION 1
+
+/*
+ * Opens (creating if needed) the database at PATH, enables WAL, sets a busy
+ * timeout and migrates the schema.  Returns 0, or -1 with "PATH: reason" in
+ * err.  The caller owns *out.
+ */
+int bsl_store_open(bsl_store **out, const char *path, char *err,
+                   size_t errlen);
+void bsl_store_close(bsl_store *s);
+
+/* The last error message, "" if none. */
+const char *bsl_store_error(const bsl_store *s);
+
+int bsl_store_begin(bsl_store *s);
+int bsl_store_commit(bsl_store *s);
+/* Rolls back if a transaction is open; never fails visibly. */
+void bsl_store_rollback(bsl_store *s);
+
+/* meta: small named integers (next visit id, ...). */
+int bsl_store_meta_get(bsl_store *s, const char *key, int64_t def,
+                       int64_t *out);
+int bsl_store_meta_set(bsl_store *s, const char *key, int64_t value);
+
+/* Day salts for visitor hashing. */
+typedef void (*bsl_salt_cb)(void *ctx, const char *day, const uint8_t *salt,
+                            size_t len);
+int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx);
+int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
+                       size_t len);
+int bsl_store_delete_salts_before(bsl_store *s, const char *day);
+
+/* Read positions of known files, identified by content fingerprint. */
+typedef struct bsl_file_state {
+  int64_t file_id; /* 0 for a file not yet stored */
+  char source[128];
+  char path[4096];
+  char fingerprint[64];
+  int fp_len;
+  int64_t offset;
+  int64_t lines;
+  int64_t hits;
+  int64_t rejects;
+} bsl_file_state;
+
+/* Distinct fingerprint lengths in use (at most CAP), for lookups. */
+int bsl_store_fp_lengths(bsl_store *s, int *lens, size_t cap, size_t *n);
+/* Returns 1 and fills *out when (fp_len, fingerprint) is known, 0 if not. */
+int bsl_store_file_find(bsl_store *s, int fp_len, const char *fingerprint,
+                        bsl_file_state *out);
+/* Inserts (file_id == 0, then set) or updates the file's row. */
+int bsl_store_file_save(bsl_store *s, bsl_file_state *st);
+
+/* Sampled bad lines. */
+int bsl_store_add_reject(bsl_store *s, const char *source, const char *path,
+                         int64_t offset, const char *reason,
+                         const char *excerpt, size_t excerpt_len);
+
+/* Additive counters. */
+int bsl_store_add_hits(bsl_store *s, const char *day, const char *site,
+                       int status, int64_t hits, int64_t bot_hits);
+int bsl_store_add_event(bsl_store *s, const char *day, const char *site,
+                        const char *path, const char *event,
+                        const char *target, int64_t events);
+
+/* One visit, as persisted; times are Unix seconds UTC. */
+typedef struct bsl_visit_row {
+  int64_t visit_id;
+  const char *site;
+  const char *day;
+  int64_t visitor;
+  int64_t started_at, ended_at;
+  int64_t pageviews, clicks, conversions;
+  int max_scroll;
+  const char *channel, *source, *medium, *campaign, *device;
+  const char *landing_path, *exit_path;
+  bool is_open;
+} bsl_visit_row;
+
+int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v);
+int bsl_store_put_visit_page(bsl_store *s, int64_t visit_id, const char *path,
+                             int64_t pageviews, int64_t entries,
+                             int max_scroll);
+int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id,
+                             const char *goal);
+
+/* Open visits, with their pages and goals, to resume sessions. */
+typedef struct bsl_open_visit_cbs {
+  void (*visit)(void *ctx, const bsl_visit_row *v);
+  void (*page)(void *ctx, int64_t visit_id, const char *path,
+               int64_t pageviews, int64_t entries, int max_scroll);
+  void (*goal)(void *ctx, int64_t visit_id, const char *goal);
+  void *ctx;
+} bsl_open_visit_cbs;
+int bsl_store_load_open_visits(bsl_store *s, const bsl_open_visit_cbs *cbs);
+
+/* Makes the goals table list these goals (adds new ones, keeps history). */
+int bsl_store_sync_goals(bsl_store *s, const char *const *names,
+                         const char *const *patterns, size_t n);
+
+#endif

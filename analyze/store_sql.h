@@ -1,0 +1,164 @@
+/*
+ * All SQL text of the store, in one place.  Internal tables may change
+ * between versions (each change is a new entry in MIGRATIONS); the views are
+ * the analysts' stable interface (SPEC §6).
+ */
+#ifndef BSL_STORE_SQL_H
+#define BSL_STORE_SQL_H
+
+/* MIGRATIONS[i] brings the schema from user_version i to i + 1. */
+static const char *const MIGRATIONS[] = {
+    /* 0 -> 1: the batch-ingest model */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE day_salts(day TEXT PRIMARY KEY, salt BLOB NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE files("
+    " file_id INTEGER PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, fp_len INTEGER NOT NULL,"
+    " offset INTEGER NOT NULL DEFAULT 0, lines INTEGER NOT NULL DEFAULT 0,"
+    " hits INTEGER NOT NULL DEFAULT 0, rejects INTEGER NOT NULL DEFAULT 0,"
+    " updated_at TEXT NOT NULL, UNIQUE(fp_len, fingerprint));"
+    "CREATE TABLE reject_samples(reject_id INTEGER PRIMARY KEY,"
+    " source TEXT NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL,"
+    " reason TEXT NOT NULL, excerpt TEXT NOT NULL);"
+    "CREATE TABLE hit_counts(day TEXT NOT NULL, site TEXT NOT NULL,"
+    " status INTEGER NOT NULL, hits INTEGER NOT NULL,"
+    " bot_hits INTEGER NOT NULL, PRIMARY KEY(day, site, status))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE event_counts(day TEXT NOT NULL, site TEXT NOT NULL,"
+    " path TEXT NOT NULL, event TEXT NOT NULL, target TEXT NOT NULL,"
+    " events INTEGER NOT NULL,"
+    " PRIMARY KEY(day, site, path, event, target)) WITHOUT ROWID;"
+    "CREATE TABLE visit_log(visit_id INTEGER PRIMARY KEY,"
+    " site TEXT NOT NULL, day TEXT NOT NULL, visitor INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,"
+    " pageviews INTEGER NOT NULL, clicks INTEGER NOT NULL,"
+    " conversions INTEGER NOT NULL, max_scroll INTEGER NOT NULL,"
+    " channel TEXT NOT NULL, source TEXT NOT NULL, medium TEXT NOT NULL,"
+    " campaign TEXT NOT NULL, device TEXT NOT NULL,"
+    " landing_path TEXT NOT NULL, exit_path TEXT NOT NULL,"
+    " is_open INTEGER NOT NULL);"
+    "CREATE INDEX visit_log_day ON visit_log(day, site);"
+    "CREATE INDEX visit_log_open ON visit_log(is_open) WHERE is_open = 1;"
+    "CREATE TABLE visit_pages(visit_id INTEGER NOT NULL, path TEXT NOT NULL,"
+    " pageviews INTEGER NOT NULL, entries INTEGER NOT NULL,"
+    " max_scroll INTEGER NOT NULL, PRIMARY KEY(visit_id, path))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE visit_goals(visit_id INTEGER NOT NULL, goal TEXT NOT NULL,"
+    " PRIMARY KEY(visit_id, goal)) WITHOUT ROWID;"
+    "CREATE TABLE goals(goal TEXT PRIMARY KEY, path TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    /* the analyst API */
+    "CREATE VIEW status_daily AS"
+    " SELECT day, site, status, hits, bot_hits FROM hit_counts;"
+    "CREATE VIEW traffic_daily AS"
+    " WITH h AS (SELECT day, site, SUM(hits) AS hits,"
+    "   SUM(bot_hits) AS bot_hits FROM hit_counts GROUP BY day, site),"
+    " v AS (SELECT day, site, COUNT(*) AS visits,"
+    "   SUM(pageviews) AS pageviews, COUNT(DISTINCT visitor) AS visitors,"
+    "   SUM(pageviews = 1 AND clicks = 0) AS bounces"
+    "   FROM visit_log GROUP BY day, site)"
+    " SELECT h.day, h.site, h.hits, h.bot_hits,"
+    "  COALESCE(v.pageviews, 0) AS pageviews, COALESCE(v.visits, 0) AS visits,"
+    "  COALESCE(v.visitors, 0) AS visitors, COALESCE(v.bounces, 0) AS bounces"
+    " FROM h LEFT JOIN v ON v.day = h.day AND v.site = h.site;"
+    "CREATE VIEW pages_daily AS"
+    " SELECT v.day, v.site, p.path, SUM(p.pageviews) AS pageviews,"
+    "  SUM(p.entries) AS entries,"
+    "  SUM(p.pageviews * p.max_scroll) * 1.0 / SUM(p.pageviews)"
+    "   AS avg_scroll_depth,"
+    "  SUM(CASE WHEN p.max_scroll >= 75 THEN p.pageviews ELSE 0 END)"
+    "   AS scroll_75"
+    " FROM visit_pages p JOIN visit_log v ON v.visit_id = p.visit_id"
+    " WHERE p.pageviews > 0 GROUP BY v.day, v.site, p.path;"
+    "CREATE VIEW channels_daily AS"
+    " SELECT day, site, channel, source, medium, campaign,"
+    "  COUNT(*) AS visits, COUNT(DISTINCT visitor) AS visitors,"
+    "  SUM(pageviews) AS pageviews,"
+    "  SUM(pageviews = 1 AND clicks = 0) AS bounces,"
+    "  SUM(conversions) AS conversions"
+    " FROM visit_log GROUP BY day, site, channel, source, medium, campaign;"
+    "CREATE VIEW events_daily AS"
+    " SELECT day, site, path, event, target, events FROM event_counts;"
+    "CREATE VIEW goals_daily AS"
+    " SELECT v.day, v.site, g.goal, v.channel,"
+    "  COUNT(vg.visit_id) AS conversions, COUNT(*) AS visits"
+    " FROM visit_log v CROSS JOIN goals g"
+    " LEFT JOIN visit_goals vg ON vg.visit_id = v.visit_id"
+    "  AND vg.goal = g.goal"
+    " GROUP BY v.day, v.site, g.goal, v.channel;"
+    "CREATE VIEW visits AS"
+    " SELECT visit_id, site, day,"
+    "  strftime('%Y-%m-%dT%H:%M:%SZ', started_at, 'unixepoch') AS started_at,"
+    "  strftime('%Y-%m-%dT%H:%M:%SZ', ended_at, 'unixepoch') AS ended_at,"
+    "  pageviews, channel, source, medium, campaign, device, landing_path,"
+    "  exit_path, max_scroll, (pageviews = 1 AND clicks = 0) AS bounced,"
+    "  clicks, conversions, ended_at - started_at AS duration,"
+    "  is_open FROM visit_log;"
+    "CREATE VIEW sources AS"
+    " SELECT source, path, fingerprint, offset, lines, rejects, updated_at,"
+    "  hits FROM files;"
+    "CREATE VIEW rejects AS"
+    " SELECT source, path, offset, reason, excerpt FROM reject_samples;",
+};
+
+#define SQL_META_GET "SELECT value FROM meta WHERE key = ?1"
+#define SQL_META_SET                                                           \
+  "INSERT INTO meta(key, value) VALUES(?1, ?2)"                               \
+  " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+#define SQL_SALT_LOAD "SELECT day, salt FROM day_salts"
+#define SQL_SALT_PUT "INSERT OR REPLACE INTO day_salts(day, salt) VALUES(?1, ?2)"
+#define SQL_SALT_DELETE "DELETE FROM day_salts WHERE day < ?1"
+#define SQL_FP_LENS "SELECT DISTINCT fp_len FROM files ORDER BY fp_len"
+#define SQL_FILE_FIND                                                          \
+  "SELECT file_id, source, path, fingerprint, fp_len, offset, lines, hits,"  \
+  " rejects FROM files WHERE fp_len = ?1 AND fingerprint = ?2"
+#define SQL_FILE_INSERT                                                        \
+  "INSERT INTO files(source, path, fingerprint, fp_len, offset, lines, hits," \
+  " rejects, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"              \
+  " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
+#define SQL_FILE_UPDATE                                                        \
+  "UPDATE files SET source = ?1, path = ?2, fingerprint = ?3, fp_len = ?4,"  \
+  " offset = ?5, lines = ?6, hits = ?7, rejects = ?8,"                        \
+  " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE file_id = ?9"
+#define SQL_REJECT_ADD                                                         \
+  "INSERT INTO reject_samples(source, path, offset, reason, excerpt)"         \
+  " VALUES(?1, ?2, ?3, ?4, ?5)"
+#define SQL_HITS_ADD                                                           \
+  "INSERT INTO hit_counts(day, site, status, hits, bot_hits)"                 \
+  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, site, status) DO UPDATE"      \
+  " SET hits = hits + excluded.hits, bot_hits = bot_hits + excluded.bot_hits"
+#define SQL_EVENT_ADD                                                          \
+  "INSERT INTO event_counts(day, site, path, event, target, events)"          \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"                                           \
+  " ON CONFLICT(day, site, path, event, target) DO UPDATE"                    \
+  " SET events = events + excluded.events"
+#define SQL_VISIT_PUT                                                          \
+  "INSERT OR REPLACE INTO visit_log(visit_id, site, day, visitor,"            \
+  " started_at, ended_at, pageviews, clicks, conversions, max_scroll,"        \
+  " channel, source, medium, campaign, device, landing_path, exit_path,"      \
+  " is_open) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"  \
+  " ?14, ?15, ?16, ?17, ?18)"
+#define SQL_VISIT_PAGE_PUT                                                     \
+  "INSERT OR REPLACE INTO visit_pages(visit_id, path, pageviews, entries,"    \
+  " max_scroll) VALUES(?1, ?2, ?3, ?4, ?5)"
+#define SQL_VISIT_GOAL_PUT                                                     \
+  "INSERT OR IGNORE INTO visit_goals(visit_id, goal) VALUES(?1, ?2)"
+#define SQL_OPEN_VISITS                                                        \
+  "SELECT visit_id, site, day, visitor, started_at, ended_at, pageviews,"     \
+  " clicks, conversions, max_scroll, channel, source, medium, campaign,"      \
+  " device, landing_path, exit_path FROM visit_log WHERE is_open = 1"         \
+  " ORDER BY visit_id"
+#define SQL_OPEN_PAGES                                                         \
+  "SELECT p.visit_id, p.path, p.pageviews, p.entries, p.max_scroll"           \
+  " FROM visit_pages p JOIN visit_log v ON v.visit_id = p.visit_id"           \
+  " WHERE v.is_open = 1"
+#define SQL_OPEN_GOALS                                                         \
+  "SELECT g.visit_id, g.goal FROM visit_goals g"                              \
+  " JOIN visit_log v ON v.visit_id = g.visit_id WHERE v.is_open = 1"
+#define SQL_GOAL_SYNC                                                          \
+  "INSERT INTO goals(goal, path) VALUES(?1, ?2)"                              \
+  " ON CONFLICT(goal) DO UPDATE SET path = excluded.path"
+
+#endif
