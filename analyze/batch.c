@@ -163,13 +163,14 @@ static bsl_format *format_get(batch *b, const char *name, char *err,
   } else {
     const bsl_format_conf *fc = bsl_config_find_format(b->cfg, name);
     if (!fc) {
-      snprintf(err, errlen, "unknown format \"%s\" (built in: combined, "
-                            "common, vcombined; or a [format] section)",
+      snprintf(err, errlen,
+               "unknown format \"%s\" (built in: combined, "
+               "common, vcombined; or a [format] section)",
                name);
       return NULL;
     }
-    if (bsl_format_create(&f, name, fc->regex, fc->time_format, err,
-                          errlen) != 0)
+    if (bsl_format_create(&f, name, fc->regex, fc->time_format, err, errlen) !=
+        0)
       return NULL;
   }
   format_slot *ns = realloc(b->formats, (b->n_formats + 1) * sizeof *ns);
@@ -205,9 +206,9 @@ static void draw_progress(batch *b, uint64_t current_raw, bool final) {
   for (int i = 0; i < 30; i++)
     bar[i] = i < fill ? '#' : '.';
   bar[30] = '\0';
-  fprintf(stderr, "\r[%s] %3.0f%% %7.1f/%.1f MB %9.0f lines/s ETA %4.0fs ",
-          bar, frac * 100, (double)done / 1e6, (double)b->total_bytes / 1e6,
-          rate, eta);
+  fprintf(stderr, "\r[%s] %3.0f%% %7.1f/%.1f MB %9.0f lines/s ETA %4.0fs ", bar,
+          frac * 100, (double)done / 1e6, (double)b->total_bytes / 1e6, rate,
+          eta);
   b->drew = true;
   if (final)
     fputc('\n', stderr);
@@ -341,8 +342,8 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
   (void)cfg;
 
   char ferr[512];
-  bsl_format *fmt = format_get(b, format_name ? format_name : "combined",
-                               ferr, sizeof ferr);
+  bsl_format *fmt =
+      format_get(b, format_name ? format_name : "combined", ferr, sizeof ferr);
   if (!fmt) {
     snprintf(err, errlen, "%s: %s", j->path, ferr);
     return -1;
@@ -399,8 +400,8 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
       st.hits++;
       b->stats->hits++;
       bsl_model_hit(b->model, site_id, &hit);
-    } else if (reject(b, &st, &line, reason ? reason : "unparsable line",
-                      err, errlen) != 0) {
+    } else if (reject(b, &st, &line, reason ? reason : "unparsable line", err,
+                      errlen) != 0) {
       rc = -1;
       goto out_close;
     }
@@ -516,8 +517,8 @@ out_oom:
 }
 
 int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
-                     const char *const *files, size_t n,
-                     bsl_batch_stats *stats, char *err, size_t errlen) {
+                     const char *const *files, size_t n, bsl_batch_stats *stats,
+                     char *err, size_t errlen) {
   memset(stats, 0, sizeof *stats);
   batch b = {.cfg = cfg, .opts = opts, .stats = stats};
   b.log = opts->log ? opts->log : stderr;

@@ -13,21 +13,21 @@
 #include "config.h"
 
 typedef struct bsl_batch_options {
-  const char *db_path; /* overrides the config's db when non-NULL */
-  const char *format;  /* format of files matching no source (default
-                          "combined") */
-  const char *site;    /* site of files matching no source (default "") */
-  bool progress;       /* draw a progress bar on stderr */
-  FILE *log;           /* per-file notes and errors; NULL: stderr */
+  const char *db_path;  /* overrides the config's db when non-NULL */
+  const char *format;   /* format of files matching no source (default
+                           "combined") */
+  const char *site;     /* site of files matching no source (default "") */
+  bool progress;        /* draw a progress bar on stderr */
+  FILE *log;            /* per-file notes and errors; NULL: stderr */
   uint64_t flush_lines; /* commit at least every N lines (0: default) */
 } bsl_batch_options;
 
 typedef struct bsl_batch_stats {
-  uint64_t files;         /* files read (fully or from their last offset) */
-  uint64_t files_known;   /* files with nothing new */
-  uint64_t files_failed;  /* files that could not be read */
+  uint64_t files;        /* files read (fully or from their last offset) */
+  uint64_t files_known;  /* files with nothing new */
+  uint64_t files_failed; /* files that could not be read */
   uint64_t lines, hits, rejects;
-  uint64_t bytes;         /* decompressed bytes read */
+  uint64_t bytes; /* decompressed bytes read */
   double seconds;
   bool interrupted;
 } bsl_batch_stats;
@@ -40,7 +40,7 @@ typedef struct bsl_batch_stats {
  * a one-line message in err.  Work committed before a failure is kept.
  */
 int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
-                     const char *const *files, size_t n,
-                     bsl_batch_stats *stats, char *err, size_t errlen);
+                     const char *const *files, size_t n, bsl_batch_stats *stats,
+                     char *err, size_t errlen);
 
 #endif

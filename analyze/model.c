@@ -166,7 +166,7 @@ typedef struct day_salt {
 
 typedef struct site_info {
   char *name;
-  char *host; /* name without scheme, port or path: the internal host */
+  char *host;    /* name without scheme, port or path: the internal host */
   int64_t clock; /* newest hit time seen */
 } site_info;
 
@@ -328,9 +328,8 @@ static int32_t day_of(bsl_model *m, int64_t t) {
   if (!localtime_r(&tt, &tm))
     return (int32_t)(t / 86400);
   m->cached_block = block;
-  m->cached_day = (int32_t)days_from_civil(tm.tm_year + 1900,
-                                           (unsigned)tm.tm_mon + 1,
-                                           (unsigned)tm.tm_mday);
+  m->cached_day = (int32_t)days_from_civil(
+      tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
   return m->cached_day;
 }
 
@@ -443,8 +442,8 @@ static int close_visit(bsl_model *m, visit *v) {
 static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
                         enum bsl_device device) {
   bsl_channel_info ci;
-  bsl_classify_channel(m->cls, &hit->query, &hit->referer,
-                       m->sites[site].host, &ci);
+  bsl_classify_channel(m->cls, &hit->query, &hit->referer, m->sites[site].host,
+                       &ci);
   v->channel = ci.channel;
   v->device = device;
   replace_str(&v->source, ci.source, strlen(ci.source));
@@ -630,8 +629,8 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
 static void sweep(bsl_model *m) {
   for (size_t i = 0; i < m->open.cap;) {
     visit *v = m->open.slots[i];
-    if (v && v->last + 2 * (int64_t)m->session_timeout <
-                 m->sites[v->site].clock) {
+    if (v &&
+        v->last + 2 * (int64_t)m->session_timeout < m->sites[v->site].clock) {
       if (close_visit(m, v) != 0)
         break;
       continue; /* backward shift may have moved another visit into i */
@@ -670,7 +669,8 @@ void bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
   }
   bool ok_status =
       (hit->status >= 200 && hit->status <= 299) || hit->status == 304;
-  if (!ok_status || bsl_classify_is_static(m->cls, hit->path.ptr, hit->path.len))
+  if (!ok_status ||
+      bsl_classify_is_static(m->cls, hit->path.ptr, hit->path.len))
     return;
   pageview(m, site, day, hit, device);
   if (++m->hits_since_sweep >= 65536) {
@@ -709,9 +709,9 @@ static int write_visit(bsl_model *m, visit *v, bool is_open) {
     return -1;
   for (uint32_t i = 0; i < v->n_pages; i++) {
     page_stat *p = &v->pages[i];
-    if (p->dirty && bsl_store_put_visit_page(m->store, v->id, p->path,
-                                             p->pageviews, p->entries,
-                                             p->max_scroll) != 0)
+    if (p->dirty &&
+        bsl_store_put_visit_page(m->store, v->id, p->path, p->pageviews,
+                                 p->entries, p->max_scroll) != 0)
       return -1;
   }
   uint64_t fresh = v->goals & ~v->goals_written;
@@ -732,8 +732,8 @@ int bsl_model_flush(bsl_model *m) {
     int32_t dims[3];
     memcpy(dims, c->key, sizeof dims);
     day_to_string(dims[0], day);
-    if (bsl_store_add_hits(m->store, day, m->sites[dims[1]].name, dims[2],
-                           c->a, c->b) != 0)
+    if (bsl_store_add_hits(m->store, day, m->sites[dims[1]].name, dims[2], c->a,
+                           c->b) != 0)
       return -1;
   }
   for (size_t i = 0; i < m->events.cap; i++) {
@@ -746,8 +746,8 @@ int bsl_model_flush(bsl_model *m) {
     const char *path = c->key + sizeof dims;
     const char *event = path + strlen(path) + 1;
     const char *target = event + strlen(event) + 1;
-    if (bsl_store_add_event(m->store, day, m->sites[dims[1]].name, path,
-                            event, target, c->a) != 0)
+    if (bsl_store_add_event(m->store, day, m->sites[dims[1]].name, path, event,
+                            target, c->a) != 0)
       return -1;
   }
   for (size_t i = 0; i < m->n_closed; i++)

@@ -40,8 +40,8 @@ typedef struct bsl_model_options {
  * visit id and the visits left open by an earlier run.  Returns 0, or -1 with
  * a message in err.
  */
-int bsl_model_create(bsl_model **out, const bsl_model_options *opts,
-                     char *err, size_t errlen);
+int bsl_model_create(bsl_model **out, const bsl_model_options *opts, char *err,
+                     size_t errlen);
 void bsl_model_destroy(bsl_model *m);
 
 /* Interns a site name; returns its id for bsl_model_hit(), or -1 (OOM). */

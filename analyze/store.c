@@ -339,8 +339,8 @@ int bsl_store_add_hits(bsl_store *s, const char *day, const char *site,
 }
 
 int bsl_store_add_event(bsl_store *s, const char *day, const char *site,
-                        const char *path, const char *event,
-                        const char *target, int64_t events) {
+                        const char *path, const char *event, const char *target,
+                        int64_t events) {
   sqlite3_stmt *st = s->stmt[ST_EVENT_ADD];
   bind_text(st, 1, day);
   bind_text(st, 2, site);
@@ -386,8 +386,7 @@ int bsl_store_put_visit_page(bsl_store *s, int64_t visit_id, const char *path,
   return run(s, st, "saving visit page");
 }
 
-int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id,
-                             const char *goal) {
+int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal) {
   sqlite3_stmt *st = s->stmt[ST_VISIT_GOAL_PUT];
   sqlite3_bind_int64(st, 1, visit_id);
   bind_text(st, 2, goal);

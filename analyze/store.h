@@ -28,8 +28,7 @@ typedef struct bsl_store bsl_store;
  * timeout and migrates the schema.  Returns 0, or -1 with "PATH: reason" in
  * err.  The caller owns *out.
  */
-int bsl_store_open(bsl_store **out, const char *path, char *err,
-                   size_t errlen);
+int bsl_store_open(bsl_store **out, const char *path, char *err, size_t errlen);
 void bsl_store_close(bsl_store *s);
 
 /* The last error message, "" if none. */
@@ -83,8 +82,8 @@ int bsl_store_add_reject(bsl_store *s, const char *source, const char *path,
 int bsl_store_add_hits(bsl_store *s, const char *day, const char *site,
                        int status, int64_t hits, int64_t bot_hits);
 int bsl_store_add_event(bsl_store *s, const char *day, const char *site,
-                        const char *path, const char *event,
-                        const char *target, int64_t events);
+                        const char *path, const char *event, const char *target,
+                        int64_t events);
 
 /* One visit, as persisted; times are Unix seconds UTC. */
 typedef struct bsl_visit_row {
@@ -104,14 +103,13 @@ int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v);
 int bsl_store_put_visit_page(bsl_store *s, int64_t visit_id, const char *path,
                              int64_t pageviews, int64_t entries,
                              int max_scroll);
-int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id,
-                             const char *goal);
+int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal);
 
 /* Open visits, with their pages and goals, to resume sessions. */
 typedef struct bsl_open_visit_cbs {
   void (*visit)(void *ctx, const bsl_visit_row *v);
-  void (*page)(void *ctx, int64_t visit_id, const char *path,
-               int64_t pageviews, int64_t entries, int max_scroll);
+  void (*page)(void *ctx, int64_t visit_id, const char *path, int64_t pageviews,
+               int64_t entries, int max_scroll);
   void (*goal)(void *ctx, int64_t visit_id, const char *goal);
   void *ctx;
 } bsl_open_visit_cbs;

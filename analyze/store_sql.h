@@ -105,60 +105,61 @@ static const char *const MIGRATIONS[] = {
 
 #define SQL_META_GET "SELECT value FROM meta WHERE key = ?1"
 #define SQL_META_SET                                                           \
-  "INSERT INTO meta(key, value) VALUES(?1, ?2)"                               \
+  "INSERT INTO meta(key, value) VALUES(?1, ?2)"                                \
   " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
 #define SQL_SALT_LOAD "SELECT day, salt FROM day_salts"
-#define SQL_SALT_PUT "INSERT OR REPLACE INTO day_salts(day, salt) VALUES(?1, ?2)"
+#define SQL_SALT_PUT                                                           \
+  "INSERT OR REPLACE INTO day_salts(day, salt) VALUES(?1, ?2)"
 #define SQL_SALT_DELETE "DELETE FROM day_salts WHERE day < ?1"
 #define SQL_FP_LENS "SELECT DISTINCT fp_len FROM files ORDER BY fp_len"
 #define SQL_FILE_FIND                                                          \
-  "SELECT file_id, source, path, fingerprint, fp_len, offset, lines, hits,"  \
+  "SELECT file_id, source, path, fingerprint, fp_len, offset, lines, hits,"    \
   " rejects FROM files WHERE fp_len = ?1 AND fingerprint = ?2"
 #define SQL_FILE_INSERT                                                        \
-  "INSERT INTO files(source, path, fingerprint, fp_len, offset, lines, hits," \
-  " rejects, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"              \
+  "INSERT INTO files(source, path, fingerprint, fp_len, offset, lines, hits,"  \
+  " rejects, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"               \
   " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
 #define SQL_FILE_UPDATE                                                        \
-  "UPDATE files SET source = ?1, path = ?2, fingerprint = ?3, fp_len = ?4,"  \
-  " offset = ?5, lines = ?6, hits = ?7, rejects = ?8,"                        \
+  "UPDATE files SET source = ?1, path = ?2, fingerprint = ?3, fp_len = ?4,"    \
+  " offset = ?5, lines = ?6, hits = ?7, rejects = ?8,"                         \
   " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE file_id = ?9"
 #define SQL_REJECT_ADD                                                         \
-  "INSERT INTO reject_samples(source, path, offset, reason, excerpt)"         \
+  "INSERT INTO reject_samples(source, path, offset, reason, excerpt)"          \
   " VALUES(?1, ?2, ?3, ?4, ?5)"
 #define SQL_HITS_ADD                                                           \
-  "INSERT INTO hit_counts(day, site, status, hits, bot_hits)"                 \
-  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, site, status) DO UPDATE"      \
+  "INSERT INTO hit_counts(day, site, status, hits, bot_hits)"                  \
+  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, site, status) DO UPDATE"       \
   " SET hits = hits + excluded.hits, bot_hits = bot_hits + excluded.bot_hits"
 #define SQL_EVENT_ADD                                                          \
-  "INSERT INTO event_counts(day, site, path, event, target, events)"          \
-  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"                                           \
-  " ON CONFLICT(day, site, path, event, target) DO UPDATE"                    \
+  "INSERT INTO event_counts(day, site, path, event, target, events)"           \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"                                            \
+  " ON CONFLICT(day, site, path, event, target) DO UPDATE"                     \
   " SET events = events + excluded.events"
 #define SQL_VISIT_PUT                                                          \
-  "INSERT OR REPLACE INTO visit_log(visit_id, site, day, visitor,"            \
-  " started_at, ended_at, pageviews, clicks, conversions, max_scroll,"        \
-  " channel, source, medium, campaign, device, landing_path, exit_path,"      \
-  " is_open) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"  \
+  "INSERT OR REPLACE INTO visit_log(visit_id, site, day, visitor,"             \
+  " started_at, ended_at, pageviews, clicks, conversions, max_scroll,"         \
+  " channel, source, medium, campaign, device, landing_path, exit_path,"       \
+  " is_open) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"   \
   " ?14, ?15, ?16, ?17, ?18)"
 #define SQL_VISIT_PAGE_PUT                                                     \
-  "INSERT OR REPLACE INTO visit_pages(visit_id, path, pageviews, entries,"    \
+  "INSERT OR REPLACE INTO visit_pages(visit_id, path, pageviews, entries,"     \
   " max_scroll) VALUES(?1, ?2, ?3, ?4, ?5)"
 #define SQL_VISIT_GOAL_PUT                                                     \
   "INSERT OR IGNORE INTO visit_goals(visit_id, goal) VALUES(?1, ?2)"
 #define SQL_OPEN_VISITS                                                        \
-  "SELECT visit_id, site, day, visitor, started_at, ended_at, pageviews,"     \
-  " clicks, conversions, max_scroll, channel, source, medium, campaign,"      \
-  " device, landing_path, exit_path FROM visit_log WHERE is_open = 1"         \
+  "SELECT visit_id, site, day, visitor, started_at, ended_at, pageviews,"      \
+  " clicks, conversions, max_scroll, channel, source, medium, campaign,"       \
+  " device, landing_path, exit_path FROM visit_log WHERE is_open = 1"          \
   " ORDER BY visit_id"
 #define SQL_OPEN_PAGES                                                         \
-  "SELECT p.visit_id, p.path, p.pageviews, p.entries, p.max_scroll"           \
-  " FROM visit_pages p JOIN visit_log v ON v.visit_id = p.visit_id"           \
+  "SELECT p.visit_id, p.path, p.pageviews, p.entries, p.max_scroll"            \
+  " FROM visit_pages p JOIN visit_log v ON v.visit_id = p.visit_id"            \
   " WHERE v.is_open = 1"
 #define SQL_OPEN_GOALS                                                         \
-  "SELECT g.visit_id, g.goal FROM visit_goals g"                              \
+  "SELECT g.visit_id, g.goal FROM visit_goals g"                               \
   " JOIN visit_log v ON v.visit_id = g.visit_id WHERE v.is_open = 1"
 #define SQL_GOAL_SYNC                                                          \
-  "INSERT INTO goals(goal, path) VALUES(?1, ?2)"                              \
+  "INSERT INTO goals(goal, path) VALUES(?1, ?2)"                               \
   " ON CONFLICT(goal) DO UPDATE SET path = excluded.path"
 
 #endif

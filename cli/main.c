@@ -145,8 +145,9 @@ static int cmd_ingest(int argc, char **argv) {
       char *end;
       unsigned long long v = strtoull(optarg, &end, 10);
       if (*end || v == 0) {
-        fprintf(stderr, "boussole ingest: --flush-lines: not a positive "
-                        "number: '%s'\n",
+        fprintf(stderr,
+                "boussole ingest: --flush-lines: not a positive "
+                "number: '%s'\n",
                 optarg);
         return EXIT_ERROR;
       }
@@ -191,9 +192,9 @@ static int cmd_ingest(int argc, char **argv) {
            st.interrupted ? "interrupted, progress saved; " : "",
            (unsigned long long)st.files, st.files == 1 ? "" : "s",
            (unsigned long long)st.files_known,
-           (unsigned long long)st.files_failed,
-           (unsigned long long)st.lines, (unsigned long long)st.hits,
-           (unsigned long long)st.rejects, st.seconds, rate);
+           (unsigned long long)st.files_failed, (unsigned long long)st.lines,
+           (unsigned long long)st.hits, (unsigned long long)st.rejects,
+           st.seconds, rate);
   }
   return rc == 0 ? 0 : EXIT_ERROR;
 }

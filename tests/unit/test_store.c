@@ -1,0 +1,251 @@
+/*
+ * Unit tests of the store: migrations, transactions, additive counters,
+ * read positions and open-visit persistence, checked with plain SQL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static char dir[] = "/tmp/bsl-store-XXXXXX";
+static char db_path[256];
+
+static int setup(void **state) {
+  (void)state;
+  strcpy(dir, "/tmp/bsl-store-XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  snprintf(db_path, sizeof db_path, "%s/t.db", dir);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static long long query_int(const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  long long v = -1;
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+static void test_schema_and_views(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("PRAGMA user_version"), BSL_SCHEMA_VERSION);
+  assert_int_equal(
+      query_int("SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND "
+                "name IN ('traffic_daily', 'status_daily', 'pages_daily', "
+                "'channels_daily', 'events_daily', 'goals_daily', 'visits', "
+                "'sources', 'rejects')"),
+      9);
+  /* reopening an up-to-date database migrates nothing and works */
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  bsl_store_close(s);
+}
+
+static void test_newer_schema_is_refused(void **state) {
+  (void)state;
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+  sqlite3_close(db);
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), -1);
+  assert_non_null(strstr(err, "newer than this boussole"));
+  assert_non_null(strstr(err, db_path));
+}
+
+static void test_unwritable_path(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, "/nonexistent-dir/x.db", err, sizeof err),
+                   -1);
+  assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
+}
+
+static void test_counters_add_up_and_rollback(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_add_hits(s, "2026-11-02", "a", 200, 3, 1), 0);
+  assert_int_equal(bsl_store_add_hits(s, "2026-11-02", "a", 200, 2, 0), 0);
+  assert_int_equal(
+      bsl_store_add_event(s, "2026-11-02", "a", "/p", "click", "x", 4), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  /* a rolled-back transaction leaves no trace */
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_add_hits(s, "2026-11-02", "a", 200, 100, 0), 0);
+  bsl_store_rollback(s);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT hits FROM status_daily"), 5);
+  assert_int_equal(query_int("SELECT bot_hits FROM traffic_daily"), 1);
+  assert_int_equal(query_int("SELECT events FROM events_daily"), 4);
+}
+
+static void test_file_state_round_trip(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  bsl_file_state f = {0};
+  strcpy(f.source, "www");
+  strcpy(f.path, "/var/log/a.log");
+  strcpy(f.fingerprint, "abc");
+  f.fp_len = 100;
+  f.offset = 42;
+  f.lines = 3;
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_file_save(s, &f), 0);
+  assert_true(f.file_id > 0);
+  f.offset = 84;
+  f.fp_len = 4096;
+  strcpy(f.fingerprint, "def");
+  assert_int_equal(bsl_store_file_save(s, &f), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_file_state g;
+  assert_int_equal(bsl_store_file_find(s, 100, "abc", &g), 0);
+  assert_int_equal(bsl_store_file_find(s, 4096, "def", &g), 1);
+  assert_int_equal(g.offset, 84);
+  assert_string_equal(g.path, "/var/log/a.log");
+  int lens[4];
+  size_t n;
+  assert_int_equal(bsl_store_fp_lengths(s, lens, 4, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(lens[0], 4096);
+  bsl_store_close(s);
+}
+
+struct loaded {
+  int visits, pages, goals;
+  int64_t pageviews;
+};
+
+static void on_visit(void *ctx, const bsl_visit_row *v) {
+  struct loaded *l = ctx;
+  l->visits++;
+  l->pageviews += v->pageviews;
+  assert_string_equal(v->landing_path, "/in");
+}
+static void on_page(void *ctx, int64_t id, const char *path, int64_t pv,
+                    int64_t entries, int max_scroll) {
+  (void)id;
+  (void)path;
+  (void)pv;
+  (void)entries;
+  (void)max_scroll;
+  ((struct loaded *)ctx)->pages++;
+}
+static void on_goal(void *ctx, int64_t id, const char *goal) {
+  (void)id;
+  assert_string_equal(goal, "signup");
+  ((struct loaded *)ctx)->goals++;
+}
+
+static void test_open_visits_resume(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  bsl_visit_row v = {.visit_id = 1,
+                     .site = "a",
+                     .day = "2026-11-02",
+                     .visitor = 99,
+                     .started_at = 1000,
+                     .ended_at = 1100,
+                     .pageviews = 2,
+                     .channel = "direct",
+                     .source = "(direct)",
+                     .medium = "(none)",
+                     .campaign = "",
+                     .device = "desktop",
+                     .landing_path = "/in",
+                     .exit_path = "/out",
+                     .is_open = true};
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_put_visit(s, &v), 0);
+  v.visit_id = 2;
+  v.is_open = false;
+  assert_int_equal(bsl_store_put_visit(s, &v), 0);
+  assert_int_equal(bsl_store_put_visit_page(s, 1, "/in", 1, 1, 50), 0);
+  assert_int_equal(bsl_store_put_visit_page(s, 1, "/out", 1, 0, 0), 0);
+  assert_int_equal(bsl_store_put_visit_page(s, 2, "/in", 2, 1, 0), 0);
+  assert_int_equal(bsl_store_put_visit_goal(s, 1, "signup"), 0);
+  assert_int_equal(bsl_store_put_visit_goal(s, 1, "signup"), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  struct loaded l = {0};
+  bsl_open_visit_cbs cbs = {on_visit, on_page, on_goal, &l};
+  assert_int_equal(bsl_store_load_open_visits(s, &cbs), 0);
+  assert_int_equal(l.visits, 1); /* only the open one */
+  assert_int_equal(l.pages, 2);
+  assert_int_equal(l.goals, 1);
+  assert_int_equal(l.pageviews, 2);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT SUM(pageviews) FROM pages_daily"), 4);
+  assert_int_equal(query_int("SELECT entries FROM pages_daily WHERE path = "
+                             "'/in'"),
+                   2);
+}
+
+static void test_locked_database_reports_error(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  sqlite3 *other;
+  assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                   SQLITE_OK);
+  /* the store waits for its busy timeout, then reports the lock; nothing
+   * is lost because nothing was written */
+  assert_int_equal(bsl_store_begin(s), -1);
+  assert_non_null(strstr(bsl_store_error(s), "locked"));
+  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(other);
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_schema_and_views, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_unwritable_path, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_counters_add_up_and_rollback, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_file_state_round_trip, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_open_visits_resume, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_locked_database_reports_error, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
