@@ -395,6 +395,13 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
     st.lines++;
     b->stats->lines++;
     const char *reason = line.reason;
+    if (line.kind == BSL_LINE_TRUNCATED && line.len == 0 &&
+        line.offset == start_offset && start_offset > 0) {
+      /* the damage at the end of a gzip file read before: counted then */
+      st.lines--;
+      b->stats->lines--;
+      continue;
+    }
     if (line.kind == BSL_LINE_OK &&
         bsl_format_parse(fmt, line.ptr, line.len, &hit, &reason) == 0) {
       st.hits++;

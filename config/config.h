@@ -31,6 +31,10 @@ typedef struct bsl_format_conf {
   char *regex;
   char *time_format; /* NULL: CLF or ISO 8601 */
   int line;
+  /* The optional `type` key: which kind of source this layout is for.  A
+   * source naming this format takes it as its type when it sets none. */
+  enum bsl_source_type type;
+  bool has_type;
 } bsl_format_conf;
 
 typedef struct bsl_goal_conf {

@@ -1,1 +1,606 @@
-/* placeholder: being written */
+/*
+ * Line formats: the hot path that turns one raw access-log line into a
+ * bsl_hit.
+ *
+ * Every format, built-in or user-defined, is one PCRE2 pattern with named
+ * groups; the group numbers are resolved once at creation, so the per-line
+ * work is one JIT match into match data the format owns, followed by a few
+ * scans over the captured slices (request split, status, bytes, timestamp).
+ * Nothing is allocated per line.  The built-in patterns are written for the
+ * logs real servers produce rather than for the documented formats: the
+ * client field may be a forwarded-for list, a vhost prefix or IPv6; quoted
+ * fields carry backslash escapes; `combined` also takes `common` lines; and
+ * trailing fields after the user agent are ignored.  Timestamps are parsed by
+ * hand (CLF, ISO 8601) or with strptime for user time formats, and converted
+ * with days-from-civil arithmetic so the process time zone never matters.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strptime, tm_gmtoff, memrchr */
+#endif
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+
+#include "format.h"
+
+#include <errno.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum group {
+  G_REMOTE_ADDR,
+  G_TIME,
+  G_METHOD,
+  G_PATH,
+  G_QUERY,
+  G_REQUEST,
+  G_STATUS,
+  G_BYTES,
+  G_REFERER,
+  G_USER_AGENT,
+  G_HOST,
+  G_COUNT
+};
+
+static const char *const group_names[G_COUNT] = {
+    "remote_addr", "time",   "method",  "path",       "query", "request",
+    "status",      "bytes",  "referer", "user_agent", "host"};
+
+enum time_mode {
+  TIME_CLF,      /* built-ins: nothing else is valid there */
+  TIME_CLF_ISO,  /* user format without time_format */
+  TIME_STRPTIME, /* user time_format */
+};
+
+struct bsl_format {
+  char *name;
+  char *time_format;
+  enum time_mode time_mode;
+  pcre2_code *code;
+  pcre2_match_data *md;
+  pcre2_match_context *mctx;
+  pcre2_jit_stack *jit_stack;
+  PCRE2_SIZE *ovector; /* owned by md; the pointer is stable */
+  bool jit;
+  int group[G_COUNT]; /* capture number, 0 when the pattern lacks it */
+};
+
+/*
+ * The built-in patterns.  The only reliable anchor at the start of a line is
+ * " ident user [", so the client is matched lazily, a printable word at a
+ * time, and is whatever precedes it, as logged: an address, a hostname, a
+ * forwarded-for list with spaces, a quoted list plus an address, a vhost
+ * prefix.  Printable ASCII only, because servers escape everything else there
+ * and a line glued to binary junk must not pass for a hit.  Quoted fields use
+ * the unrolled loop [^"\\]*(?:\\.[^"\\]*)* with possessive quantifiers: a quote
+ * ends the field unless escaped, so there is nothing to backtrack into, and
+ * the JIT needs no stack frame per escape (garbage TLS requests are long runs
+ * of \xHH).
+ */
+#define Q_FIELD(name) "\"(?<" name ">[^\"\\\\]*+(?:\\\\.[^\"\\\\]*+)*+)\""
+#define CLIENT_TO_BYTES                                                        \
+  "(?<remote_addr>[!-~]++(?: [!-~]++)*?) [!-~]++ [!-~]++ "                     \
+  "\\[(?<time>[^\\]]*+)\\] " Q_FIELD("request") " (?<status>\\d{3}) "           \
+  "(?<bytes>-|\\d++)"
+/* Either the referer and user agent, then anything, or the common layout.  A
+ * user agent missing its closing quote (a truncated line) matches neither. */
+#define COMBINED_TAIL                                                          \
+  "(?: " Q_FIELD("referer") " " Q_FIELD(                                       \
+      "user_agent") "(?:[ \\t].*+)?+|[ \\t]*+)\\z"
+
+static const struct builtin {
+  const char *name;
+  const char *regex;
+} builtins[] = {
+    {"combined", "^" CLIENT_TO_BYTES COMBINED_TAIL},
+    /* trailing fields ignored, so common also reads combined lines */
+    {"common", "^" CLIENT_TO_BYTES "(?:[ \\t].*+)?+\\z"},
+    /* Apache's %v:%p or %v before the combined fields; the port is dropped */
+    {"vcombined", "^(?<host>[!-~]+?)(?::\\d+)? " CLIENT_TO_BYTES COMBINED_TAIL},
+};
+
+#define N_BUILTINS (sizeof builtins / sizeof builtins[0])
+
+/* A user pattern on a 64 KiB line may need more than the JIT's default 32 KiB
+ * machine-stack area; the stack grows lazily, so the cap costs nothing. */
+#define JIT_STACK_START (32 * 1024)
+#define JIT_STACK_MAX (4 * 1024 * 1024)
+
+/* strptime needs a NUL-terminated copy; no real timestamp comes close. */
+#define TIME_TEXT_MAX 128
+
+static const struct builtin *find_builtin(const char *name) {
+  for (size_t i = 0; name && i < N_BUILTINS; i++)
+    if (strcmp(builtins[i].name, name) == 0)
+      return &builtins[i];
+  return NULL;
+}
+
+bool bsl_format_is_builtin(const char *name) {
+  return find_builtin(name) != NULL;
+}
+
+const char *bsl_format_name(const bsl_format *f) {
+  return f->name;
+}
+
+void bsl_format_destroy(bsl_format *f) {
+  if (!f)
+    return;
+  pcre2_match_context_free(f->mctx);
+  pcre2_jit_stack_free(f->jit_stack);
+  pcre2_match_data_free(f->md);
+  pcre2_code_free(f->code);
+  free(f->time_format);
+  free(f->name);
+  free(f);
+}
+
+/*
+ * Compiles the pattern, prepares the JIT and the match data, and resolves the
+ * named groups.  Errors name the format so a config loader can pass the
+ * message through with only its file:line in front.
+ */
+int bsl_format_create(bsl_format **out, const char *name, const char *regex,
+                      const char *time_format, char *err, size_t errlen) {
+  *out = NULL;
+  if (!name || !*name) {
+    snprintf(err, errlen, "format: missing name");
+    return -EINVAL;
+  }
+  const struct builtin *b = find_builtin(name);
+  uint32_t options = PCRE2_NEVER_UTF; /* lines are bytes, not text */
+  if (b) {
+    if (regex || time_format) {
+      snprintf(err, errlen,
+               "format \"%s\": built-in format takes no regex or time_format",
+               name);
+      return -EINVAL;
+    }
+    regex = b->regex;
+    options |= PCRE2_DOTALL; /* escaped or trailing bytes may be anything */
+  } else if (!regex) {
+    snprintf(err, errlen, "format \"%s\": unknown format (no regex given)",
+             name);
+    return -EINVAL;
+  }
+
+  bsl_format *f = calloc(1, sizeof *f);
+  if (!f)
+    goto out_nomem;
+  f->name = strdup(name);
+  if (!f->name)
+    goto out_nomem;
+  if (time_format) {
+    f->time_format = strdup(time_format);
+    if (!f->time_format)
+      goto out_nomem;
+  }
+  f->time_mode = b ? TIME_CLF : time_format ? TIME_STRPTIME : TIME_CLF_ISO;
+
+  int errcode;
+  PCRE2_SIZE erroff;
+  f->code = pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, options,
+                          &errcode, &erroff, NULL);
+  if (!f->code) {
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(errcode, msg, sizeof msg) < 0)
+      snprintf((char *)msg, sizeof msg, "error %d", errcode);
+    snprintf(err, errlen, "format \"%s\": bad regex at offset %zu: %s", name,
+             (size_t)erroff, (const char *)msg);
+    bsl_format_destroy(f);
+    return -EINVAL;
+  }
+
+  for (int g = 0; g < G_COUNT; g++) {
+    int n = pcre2_substring_number_from_name(f->code,
+                                             (PCRE2_SPTR)group_names[g]);
+    f->group[g] = n > 0 ? n : 0;
+  }
+  if (!f->group[G_TIME]) {
+    snprintf(err, errlen, "format \"%s\": regex has no (?<time>...) group",
+             name);
+    bsl_format_destroy(f);
+    return -EINVAL;
+  }
+
+  /* Without JIT (unsupported CPU, or SELinux forbidding executable memory)
+   * the interpreter gives the same answers, only slower. */
+  f->jit = pcre2_jit_compile(f->code, PCRE2_JIT_COMPLETE) == 0;
+  f->md = pcre2_match_data_create_from_pattern(f->code, NULL);
+  f->mctx = pcre2_match_context_create(NULL);
+  if (!f->md || !f->mctx)
+    goto out_nomem;
+  if (f->jit) {
+    f->jit_stack = pcre2_jit_stack_create(JIT_STACK_START, JIT_STACK_MAX, NULL);
+    if (f->jit_stack)
+      pcre2_jit_stack_assign(f->mctx, NULL, f->jit_stack);
+  }
+  f->ovector = pcre2_get_ovector_pointer(f->md);
+  *out = f;
+  return 0;
+
+out_nomem:
+  bsl_format_destroy(f);
+  snprintf(err, errlen, "format \"%s\": out of memory", name);
+  return -ENOMEM;
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+/* Howard Hinnant's days_from_civil: proleptic Gregorian, any year. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static unsigned days_in_month(int64_t y, unsigned m) {
+  static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30,
+                                        31, 31, 30, 31, 30, 31};
+  if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+    return 29;
+  return dim[m - 1];
+}
+
+/* Validates the broken-down time and converts it; sec 60 (a leap second as
+ * some servers log it) folds into the next minute like timegm does. */
+static int civil_to_unix(int64_t y, unsigned mon, unsigned d, unsigned h,
+                         unsigned mi, unsigned s, int64_t offset,
+                         int64_t *out) {
+  if (mon < 1 || mon > 12 || d < 1 || d > days_in_month(y, mon) || h > 23 ||
+      mi > 59 || s > 60)
+    return -1;
+  *out = days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+  return 0;
+}
+
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/* Reads N digits at P; -1 if any is not a digit. */
+static int digits(const char *p, int n) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!is_digit(p[i]))
+      return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  return v;
+}
+
+/* Case-insensitive English month abbreviation to 1..12, else 0.  Packing
+ * the three lower-cased letters into one integer makes it a single switch. */
+static unsigned month_abbr(const char *p) {
+  uint32_t k = (uint32_t)(unsigned char)(p[0] | 0x20) << 16 |
+               (uint32_t)(unsigned char)(p[1] | 0x20) << 8 |
+               (uint32_t)(unsigned char)(p[2] | 0x20);
+#define M3(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
+  switch (k) {
+  case M3('j', 'a', 'n'): return 1;
+  case M3('f', 'e', 'b'): return 2;
+  case M3('m', 'a', 'r'): return 3;
+  case M3('a', 'p', 'r'): return 4;
+  case M3('m', 'a', 'y'): return 5;
+  case M3('j', 'u', 'n'): return 6;
+  case M3('j', 'u', 'l'): return 7;
+  case M3('a', 'u', 'g'): return 8;
+  case M3('s', 'e', 'p'): return 9;
+  case M3('o', 'c', 't'): return 10;
+  case M3('n', 'o', 'v'): return 11;
+  case M3('d', 'e', 'c'): return 12;
+  default: return 0;
+  }
+#undef M3
+}
+
+/* "+hhmm" or "-hhmm" (COLON false) / "+hh:mm" (COLON true) to seconds. */
+static int parse_offset(const char *p, bool colon, int64_t *off) {
+  if (p[0] != '+' && p[0] != '-')
+    return -1;
+  int hh = digits(p + 1, 2);
+  int mm = digits(p + (colon ? 4 : 3), 2);
+  if (hh < 0 || mm < 0 || hh > 23 || mm > 59 || (colon && p[3] != ':'))
+    return -1;
+  *off = (int64_t)(hh * 3600 + mm * 60) * (p[0] == '-' ? -1 : 1);
+  return 0;
+}
+
+/*
+ * "10/Oct/2000:13:55:36 -0700" or without the offset (UTC).  Fixed widths
+ * only: every server that writes CLF zero-pads, and the strictness keeps
+ * this a handful of compares per line.
+ */
+int bsl_time_parse_clf(const char *t, size_t len, int64_t *out) {
+  if (len != 20 && len != 26)
+    return -1;
+  if (t[2] != '/' || t[6] != '/' || t[11] != ':' || t[14] != ':' ||
+      t[17] != ':')
+    return -1;
+  int d = digits(t, 2), y = digits(t + 7, 4), h = digits(t + 12, 2),
+      mi = digits(t + 15, 2), s = digits(t + 18, 2);
+  unsigned mon = month_abbr(t + 3);
+  if (d < 0 || y < 0 || h < 0 || mi < 0 || s < 0 || mon == 0)
+    return -1;
+  int64_t off = 0;
+  if (len == 26 && (t[20] != ' ' || parse_offset(t + 21, false, &off) != 0))
+    return -1;
+  return civil_to_unix(y, mon, (unsigned)d, (unsigned)h, (unsigned)mi,
+                       (unsigned)s, off, out);
+}
+
+/*
+ * YYYY-MM-DD, optionally followed by 'T' or ' ' and HH:MM[:SS[.frac]], then
+ * optionally Z or an offset (+hh:mm, +hhmm, +hh), possibly after one space.
+ * Fractions are truncated: the pipeline counts in whole seconds.
+ */
+int bsl_time_parse_iso8601(const char *t, size_t len, int64_t *out) {
+  if (len < 10 || t[4] != '-' || t[7] != '-')
+    return -1;
+  int y = digits(t, 4), mon = digits(t + 5, 2), d = digits(t + 8, 2);
+  if (y < 0 || mon < 0 || d < 0)
+    return -1;
+  int h = 0, mi = 0, s = 0;
+  int64_t off = 0;
+  size_t i = 10;
+  if (i < len) {
+    if (len < i + 6 || (t[i] != 'T' && t[i] != 't' && t[i] != ' ') ||
+        t[i + 3] != ':')
+      return -1;
+    h = digits(t + i + 1, 2);
+    mi = digits(t + i + 4, 2);
+    i += 6;
+    if (i < len && t[i] == ':') {
+      if (len < i + 3)
+        return -1;
+      s = digits(t + i + 1, 2);
+      i += 3;
+      if (i < len && (t[i] == '.' || t[i] == ',')) {
+        size_t start = ++i;
+        while (i < len && is_digit(t[i]))
+          i++;
+        if (i == start)
+          return -1;
+      }
+    }
+    if (h < 0 || mi < 0 || s < 0)
+      return -1;
+    if (i < len && t[i] == ' ')
+      i++;
+    if (i < len) {
+      size_t rest = len - i;
+      if ((t[i] == 'Z' || t[i] == 'z') && rest == 1)
+        i = len;
+      else if (rest == 6 && parse_offset(t + i, true, &off) == 0)
+        i = len;
+      else if (rest == 5 && parse_offset(t + i, false, &off) == 0)
+        i = len;
+      else if (rest == 3 && (t[i] == '+' || t[i] == '-') &&
+               digits(t + i + 1, 2) >= 0 && digits(t + i + 1, 2) <= 23) {
+        off = (int64_t)digits(t + i + 1, 2) * 3600 * (t[i] == '-' ? -1 : 1);
+        i = len;
+      } else
+        return -1;
+    }
+  }
+  return civil_to_unix(y, (unsigned)mon, (unsigned)d, (unsigned)h,
+                       (unsigned)mi, (unsigned)s, off, out);
+}
+
+/*
+ * glibc strptime fills a struct tm (tm_gmtoff from %z); the conversion is
+ * ours, so TZ plays no part.  Fields absent from FMT default to
+ * 1970-01-01 00:00:00 UTC.  Trailing text left unparsed is an error.
+ */
+int bsl_time_parse_format(const char *fmt, const char *text, size_t len,
+                          int64_t *out) {
+  char buf[TIME_TEXT_MAX];
+  if (len >= sizeof buf || memchr(text, '\0', len))
+    return -1;
+  memcpy(buf, text, len);
+  buf[len] = '\0';
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  tm.tm_year = 70;
+  tm.tm_mday = 1;
+  const char *end = strptime(buf, fmt, &tm);
+  if (!end || *end != '\0')
+    return -1;
+  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_hour < 0 ||
+      tm.tm_min < 0 || tm.tm_sec < 0)
+    return -1;
+  return civil_to_unix((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                       (unsigned)tm.tm_mday, (unsigned)tm.tm_hour,
+                       (unsigned)tm.tm_min, (unsigned)tm.tm_sec,
+                       (int64_t)tm.tm_gmtoff, out);
+}
+
+/* ---- line parsing -------------------------------------------------------- */
+
+/* The slice of group G; ptr is NULL when the pattern lacks the group or it
+ * did not take part in the match, non-NULL (perhaps with len 0) otherwise. */
+static bsl_str slice(const char *line, const bsl_format *f, int rc,
+                     enum group g) {
+  int n = f->group[g];
+  if (n <= 0 || n >= rc)
+    return (bsl_str){NULL, 0};
+  PCRE2_SIZE a = f->ovector[2 * n], b = f->ovector[2 * n + 1];
+  if (a == PCRE2_UNSET || b < a)
+    return (bsl_str){NULL, 0};
+  return (bsl_str){line + a, b - a};
+}
+
+/* A logged "-" stands for an absent value. */
+static bsl_str dash_is_empty(bsl_str s) {
+  if (s.len == 1 && s.ptr[0] == '-')
+    s.len = 0;
+  return s;
+}
+
+static void split_target(bsl_str target, bsl_str *path, bsl_str *query) {
+  const char *q = target.len ? memchr(target.ptr, '?', target.len) : NULL;
+  *path = target;
+  query->ptr = NULL;
+  query->len = 0;
+  if (q) {
+    path->len = (size_t)(q - target.ptr);
+    query->ptr = q + 1;
+    query->len = target.len - path->len - 1;
+  }
+}
+
+/*
+ * "METHOD TARGET PROTOCOL".  A last word starting "HTTP/" is the protocol
+ * and everything between it and the method is the target, so a target with
+ * an unescaped space survives; otherwise the second word is the target.
+ * Scanner garbage without spaces becomes a method nobody counts.
+ */
+static void split_request(bsl_str req, bsl_str *method, bsl_str *target,
+                          bsl_str *protocol) {
+  const char *p = req.ptr, *end = req.ptr + req.len;
+  *method = *target = *protocol = (bsl_str){NULL, 0};
+  if (req.len == 0 || (req.len == 1 && p[0] == '-'))
+    return;
+  const char *sp = memchr(p, ' ', req.len);
+  *method = (bsl_str){p, sp ? (size_t)(sp - p) : req.len};
+  if (!sp)
+    return;
+  const char *t = sp;
+  while (t < end && *t == ' ')
+    t++;
+  if (t == end)
+    return;
+  const char *last = memrchr(t, ' ', (size_t)(end - t));
+  if (last && end - last > 5 && memcmp(last + 1, "HTTP/", 5) == 0) {
+    const char *tend = last;
+    while (tend > t && tend[-1] == ' ')
+      tend--;
+    *target = (bsl_str){t, (size_t)(tend - t)};
+    *protocol = (bsl_str){last + 1, (size_t)(end - last - 1)};
+    return;
+  }
+  const char *sp2 = memchr(t, ' ', (size_t)(end - t));
+  *target = (bsl_str){t, sp2 ? (size_t)(sp2 - t) : (size_t)(end - t)};
+  if (sp2) {
+    while (sp2 < end && *sp2 == ' ')
+      sp2++;
+    *protocol = (bsl_str){sp2, (size_t)(end - sp2)};
+  }
+}
+
+static bool all_blank(const char *p, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+      return false;
+  return true;
+}
+
+static int parse_time(const bsl_format *f, bsl_str s, int64_t *out) {
+  switch (f->time_mode) {
+  case TIME_CLF:
+    return bsl_time_parse_clf(s.ptr, s.len, out);
+  case TIME_CLF_ISO:
+    if (bsl_time_parse_clf(s.ptr, s.len, out) == 0)
+      return 0;
+    return bsl_time_parse_iso8601(s.ptr, s.len, out);
+  case TIME_STRPTIME:
+    return bsl_time_parse_format(f->time_format, s.ptr, s.len, out);
+  }
+  return -1;
+}
+
+/*
+ * Matches LINE and fills *hit.  The slices point into LINE; a reject leaves
+ * *hit partly filled and sets *reason to a static string.
+ */
+int bsl_format_parse(bsl_format *f, const char *line, size_t len,
+                     bsl_hit *hit, const char **reason) {
+  if (len == 0) {
+    *reason = "empty line";
+    return -1;
+  }
+  int rc = f->jit ? pcre2_jit_match(f->code, (PCRE2_SPTR)line, len, 0, 0,
+                                    f->md, f->mctx)
+                  : pcre2_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
+                                f->mctx);
+  if (rc <= 0) {
+    if (rc == PCRE2_ERROR_NOMATCH)
+      *reason = all_blank(line, len) ? "empty line" : "no match";
+    else
+      *reason = "match limit exceeded";
+    return -1;
+  }
+
+  bsl_str t = slice(line, f, rc, G_TIME);
+  if (!t.ptr || parse_time(f, t, &hit->time) != 0) {
+    *reason = "bad timestamp";
+    return -1;
+  }
+
+  hit->status = 0;
+  bsl_str st = slice(line, f, rc, G_STATUS);
+  if (st.ptr) {
+    int v = st.len == 3 ? digits(st.ptr, 3) : -1;
+    if (v < 100) {
+      *reason = "bad status";
+      return -1;
+    }
+    hit->status = v;
+  }
+
+  hit->bytes = -1;
+  bsl_str by = dash_is_empty(slice(line, f, rc, G_BYTES));
+  if (by.len) {
+    int64_t v = 0;
+    for (size_t i = 0; i < by.len; i++) {
+      /* 18 digits keep the sum inside int64_t */
+      if (!is_digit(by.ptr[i]) || i >= 18) {
+        *reason = "bad bytes";
+        return -1;
+      }
+      v = v * 10 + (by.ptr[i] - '0');
+    }
+    hit->bytes = v;
+  }
+
+  hit->remote_addr = slice(line, f, rc, G_REMOTE_ADDR);
+  hit->host = slice(line, f, rc, G_HOST);
+  hit->referer = dash_is_empty(slice(line, f, rc, G_REFERER));
+  hit->user_agent = dash_is_empty(slice(line, f, rc, G_USER_AGENT));
+
+  /* Request fields: explicit groups win; whatever is missing comes from
+   * splitting `request`, and a path still holding '?' is split last. */
+  bsl_str method = slice(line, f, rc, G_METHOD);
+  bsl_str path = slice(line, f, rc, G_PATH);
+  bsl_str query = slice(line, f, rc, G_QUERY);
+  bsl_str protocol = {NULL, 0};
+  bsl_str req = slice(line, f, rc, G_REQUEST);
+  if (req.ptr && (!method.len || !path.len)) {
+    bsl_str m, target;
+    split_request(req, &m, &target, &protocol);
+    if (!method.len)
+      method = m;
+    if (!path.len)
+      path = target;
+  }
+  bsl_str p2, q2;
+  split_target(path, &p2, &q2);
+  if (q2.ptr) {
+    path = p2;
+    if (!query.len)
+      query = q2;
+  }
+  hit->method = method;
+  hit->path = path;
+  hit->query = query;
+  hit->protocol = protocol;
+  hit->has_request = method.len > 0 || path.len > 0;
+  return 0;
+}

@@ -1,1 +1,199 @@
-/* placeholder: being written */
+/*
+ * URL pieces as they appear in access logs: query parameters and the host
+ * and path of a referer.  Everything here runs on untrusted bytes at line
+ * rate, so nothing allocates, every write is bounded by the caller's
+ * capacity, and anything that does not look like a URL is reported as
+ * unparsable rather than guessed at: a wrong host would invent a referral
+ * source, while "unparsable" only makes the visit direct (SPEC §5 rule 8).
+ */
+#include "url.h"
+
+#include <string.h>
+
+static int hex_value(unsigned char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+static unsigned char lower(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Decodes V (VLEN bytes) into out, keeping at most CAP-1 bytes. */
+static int decode_value(const char *v, size_t vlen, char *out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; i < vlen && n + 1 < cap; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%' && i + 2 < vlen) {
+      int hi = hex_value((unsigned char)v[i + 1]);
+      int lo = hex_value((unsigned char)v[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        c = (unsigned char)(hi * 16 + lo);
+        i += 2;
+      }
+    }
+    out[n++] = (char)c;
+  }
+  if (cap > 0)
+    out[n] = '\0';
+  return (int)n;
+}
+
+/*
+ * Only '&' separates parameters: ';' appears inside real values (Google's
+ * "ved=1t:429,r:13" and friends) far more often than as a separator.
+ */
+int bsl_query_param(const char *query, size_t qlen, const char *name,
+                    char *out, size_t cap) {
+  if (cap > 0)
+    out[0] = '\0';
+  if (!query || !name)
+    return -1;
+  size_t nlen = strlen(name);
+  size_t pos = 0;
+  while (pos <= qlen) {
+    const char *start = query + pos;
+    const char *amp = memchr(start, '&', qlen - pos);
+    size_t plen = amp ? (size_t)(amp - start) : qlen - pos;
+    const char *eq = memchr(start, '=', plen);
+    size_t klen = eq ? (size_t)(eq - start) : plen;
+    if (klen == nlen && nlen > 0 && memcmp(start, name, nlen) == 0) {
+      if (!eq)
+        return 0;
+      return decode_value(eq + 1, plen - klen - 1, out, cap);
+    }
+    if (!amp)
+      break;
+    pos += plen + 1;
+  }
+  return -1;
+}
+
+void bsl_ascii_lower(char *s) {
+  for (; *s; s++)
+    *s = (char)lower((unsigned char)*s);
+}
+
+/*
+ * Locates the authority of REF: after "scheme://" (or "//"), up to the first
+ * '/', '\\', '?' or '#'.  Browsers treat '\\' as '/' in http URLs, so a
+ * referer forged with one must not smuggle its path into the host.
+ */
+static bool find_authority(const char *ref, size_t len, size_t *a_start,
+                           size_t *a_end) {
+  size_t i = 0;
+  if (len >= 2 && ref[0] == '/' && ref[1] == '/') {
+    i = 2;
+  } else {
+    unsigned char c0 = len ? (unsigned char)ref[0] : 0;
+    if (!((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z')))
+      return false;
+    for (i = 1; i < len; i++) {
+      unsigned char c = (unsigned char)ref[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
+        break;
+    }
+    if (len - i < 3 || memcmp(ref + i, "://", 3) != 0)
+      return false;
+    i += 3;
+  }
+  size_t s = i;
+  while (i < len && ref[i] != '/' && ref[i] != '\\' && ref[i] != '?' &&
+         ref[i] != '#')
+    i++;
+  *a_start = s;
+  *a_end = i;
+  return true;
+}
+
+static bool host_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
+bool bsl_referer_host(const char *ref, size_t len, char *out, size_t cap) {
+  if (cap > 0)
+    out[0] = '\0';
+  if (!ref || len == 0 || (len == 1 && ref[0] == '-') || cap == 0)
+    return false;
+  size_t as, ae;
+  if (!find_authority(ref, len, &as, &ae))
+    return false;
+  /* The last '@' ends the userinfo: passwords may contain '@' unescaped. */
+  for (size_t i = ae; i > as; i--) {
+    if (ref[i - 1] == '@') {
+      as = i;
+      break;
+    }
+  }
+  size_t hs = as, he = ae;
+  bool ipv6 = false;
+  if (hs < he && ref[hs] == '[') {
+    const char *close = memchr(ref + hs, ']', he - hs);
+    if (!close)
+      return false;
+    he = (size_t)(close - ref) + 1;
+    ipv6 = true;
+  } else {
+    const char *colon = memchr(ref + hs, ':', he - hs);
+    if (colon)
+      he = (size_t)(colon - ref);
+  }
+  while (he > hs && ref[he - 1] == '.') /* "example.com." is example.com */
+    he--;
+  if (he - hs >= 4 && !ipv6) {
+    if (lower((unsigned char)ref[hs]) == 'w' &&
+        lower((unsigned char)ref[hs + 1]) == 'w' &&
+        lower((unsigned char)ref[hs + 2]) == 'w' && ref[hs + 3] == '.')
+      hs += 4;
+  }
+  if (he <= hs || he - hs >= cap)
+    return false;
+  for (size_t i = hs; i < he; i++) {
+    unsigned char c = lower((unsigned char)ref[i]);
+    bool ok = ipv6 ? (c == '[' || c == ']' || c == ':' || c == '.' ||
+                      (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
+                   : host_char(c);
+    if (!ok)
+      return false;
+    out[i - hs] = (char)c;
+  }
+  out[he - hs] = '\0';
+  if (!ipv6 && (out[0] == '.' || strstr(out, "..")))
+    return false;
+  return true;
+}
+
+bool bsl_referer_path(const char *ref, size_t len, char *out, size_t cap) {
+  char host[256];
+  if (cap > 0)
+    out[0] = '\0';
+  if (cap < 2 || !bsl_referer_host(ref, len, host, sizeof host))
+    return false;
+  size_t as, ae;
+  find_authority(ref, len, &as, &ae);
+  size_t end = ae;
+  while (end < len && ref[end] != '?' && ref[end] != '#')
+    end++;
+  if (end == ae) {
+    out[0] = '/';
+    out[1] = '\0';
+    return true;
+  }
+  size_t n = end - ae;
+  if (n > cap - 1)
+    n = cap - 1;
+  memcpy(out, ref + ae, n);
+  out[n] = '\0';
+  if (out[0] == '\\') /* browsers read a leading backslash as '/' */
+    out[0] = '/';
+  return true;
+}

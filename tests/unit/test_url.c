@@ -1,0 +1,252 @@
+/*
+ * Unit tests for ingest/url.c: query parameters and referer hosts and paths,
+ * with the odd shapes real access logs contain (bare IPs, IPv6, userinfo,
+ * Android app referers, junk) and the buffer limits callers rely on.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "url.h"
+
+static int param(const char *q, const char *name, char *out, size_t cap) {
+  return bsl_query_param(q, strlen(q), name, out, cap);
+}
+
+static void test_query_basic(void **state) {
+  (void)state;
+  char v[64];
+  assert_int_equal(param("a=1&b=2", "a", v, sizeof v), 1);
+  assert_string_equal(v, "1");
+  assert_int_equal(param("a=1&b=2", "b", v, sizeof v), 1);
+  assert_string_equal(v, "2");
+  assert_int_equal(param("a=1&b=2", "c", v, sizeof v), -1);
+  assert_string_equal(v, "");
+  assert_int_equal(param("", "a", v, sizeof v), -1);
+  /* A name is not matched as a prefix or suffix of another. */
+  assert_int_equal(param("utm_source_x=1&xutm_source=2", "utm_source", v,
+                         sizeof v),
+                   -1);
+}
+
+static void test_query_repeated_and_case(void **state) {
+  (void)state;
+  char v[64];
+  assert_int_equal(param("a=1&a=2", "a", v, sizeof v), 1);
+  assert_string_equal(v, "1");
+  assert_int_equal(param("A=1&a=2", "a", v, sizeof v), 1);
+  assert_string_equal(v, "2");
+  assert_int_equal(param("A=1", "a", v, sizeof v), -1);
+}
+
+static void test_query_empty_values(void **state) {
+  (void)state;
+  char v[64];
+  assert_int_equal(param("a=&b=2", "a", v, sizeof v), 0);
+  assert_string_equal(v, "");
+  assert_int_equal(param("a&b=2", "a", v, sizeof v), 0);
+  assert_int_equal(param("b=2&a", "a", v, sizeof v), 0);
+  assert_int_equal(param("&&a=3&", "a", v, sizeof v), 1);
+  assert_string_equal(v, "3");
+  assert_int_equal(param("=x&a=1", "", v, sizeof v), -1);
+}
+
+static void test_query_decoding(void **state) {
+  (void)state;
+  char v[64];
+  assert_int_equal(param("q=hello+world%21", "q", v, sizeof v), 12);
+  assert_string_equal(v, "hello world!");
+  assert_int_equal(param("q=%2B%2b", "q", v, sizeof v), 2);
+  assert_string_equal(v, "++");
+  assert_int_equal(param("q=caf%C3%A9", "q", v, sizeof v), 5);
+  assert_string_equal(v, "caf\xc3\xa9");
+  /* Invalid or cut escapes are kept as they are. */
+  assert_int_equal(param("q=%zz%4", "q", v, sizeof v), 5);
+  assert_string_equal(v, "%zz%4");
+  assert_int_equal(param("q=100%", "q", v, sizeof v), 4);
+  assert_string_equal(v, "100%");
+  assert_int_equal(param("q=%%41", "q", v, sizeof v), 2);
+  assert_string_equal(v, "%A");
+  /* '=' inside a value belongs to the value. */
+  assert_int_equal(param("q=a=b", "q", v, sizeof v), 3);
+  assert_string_equal(v, "a=b");
+}
+
+static void test_query_separators(void **state) {
+  (void)state;
+  char v[64];
+  /* Only '&' separates: ';' is common inside values (Google's "ved"). */
+  assert_int_equal(param("a=1;b=2", "b", v, sizeof v), -1);
+  assert_int_equal(param("a=1;b=2", "a", v, sizeof v), 5);
+  assert_string_equal(v, "1;b=2");
+  /* qlen bounds the scan even without a NUL. */
+  assert_int_equal(bsl_query_param("a=1&b=2", 3, "b", v, sizeof v), -1);
+  assert_int_equal(bsl_query_param("a=123", 4, "a", v, sizeof v), 2);
+  assert_string_equal(v, "12");
+  const char raw[] = {'a', '=', 'x', '\0', 'y', '&', 'b', '=', '1'};
+  assert_int_equal(bsl_query_param(raw, sizeof raw, "b", v, sizeof v), 1);
+}
+
+static void test_query_truncation(void **state) {
+  (void)state;
+  char v[8];
+  memset(v, 'Z', sizeof v);
+  assert_int_equal(param("q=abcdefghijkl", "q", v, 4), 3);
+  assert_string_equal(v, "abc");
+  assert_int_equal(v[4], 'Z'); /* nothing written past cap */
+  assert_int_equal(param("q=%41%42%43%44", "q", v, 3), 2);
+  assert_string_equal(v, "AB");
+  assert_int_equal(param("q=abc", "q", v, 1), 0);
+  assert_string_equal(v, "");
+}
+
+static void test_ascii_lower(void **state) {
+  (void)state;
+  char s[] = "MiXeD-Case 123 \xc3\x89";
+  bsl_ascii_lower(s);
+  assert_string_equal(s, "mixed-case 123 \xc3\x89");
+}
+
+static bool host(const char *ref, char *out, size_t cap) {
+  return bsl_referer_host(ref, strlen(ref), out, cap);
+}
+
+static void test_host_common(void **state) {
+  (void)state;
+  char h[256];
+  assert_true(host("https://www.Google.com:443/search?q=x", h, sizeof h));
+  assert_string_equal(h, "google.com");
+  assert_true(host("http://m.facebook.com/l.php?u=x", h, sizeof h));
+  assert_string_equal(h, "m.facebook.com");
+  assert_true(host("HTTP://WWW.EXAMPLE.COM./", h, sizeof h));
+  assert_string_equal(h, "example.com");
+  assert_true(host("https://example.com?x=1", h, sizeof h));
+  assert_string_equal(h, "example.com");
+  assert_true(host("https://example.com#top", h, sizeof h));
+  assert_string_equal(h, "example.com");
+  assert_true(host("//cdn.example.com/x", h, sizeof h));
+  assert_string_equal(h, "cdn.example.com");
+  assert_true(host("https://www2.example.com/", h, sizeof h));
+  assert_string_equal(h, "www2.example.com");
+}
+
+static void test_host_userinfo_ip(void **state) {
+  (void)state;
+  char h[256];
+  assert_true(host("http://user@host/", h, sizeof h));
+  assert_string_equal(h, "host");
+  assert_true(host("http://user:p@ss@Evil.com:8080/", h, sizeof h));
+  assert_string_equal(h, "evil.com");
+  assert_true(host("http://208.113.171.66", h, sizeof h));
+  assert_string_equal(h, "208.113.171.66");
+  assert_true(host("http://[::1]:8080/", h, sizeof h));
+  assert_string_equal(h, "[::1]");
+  assert_true(host("http://[2001:DB8::1]/x", h, sizeof h));
+  assert_string_equal(h, "[2001:db8::1]");
+  assert_false(host("http://[::1/", h, sizeof h));
+  assert_false(host("http://[::g]/", h, sizeof h));
+}
+
+static void test_host_app_referers(void **state) {
+  (void)state;
+  char h[256];
+  assert_true(host("android-app://com.google.android.gm/", h, sizeof h));
+  assert_string_equal(h, "com.google.android.gm");
+  assert_true(host("android-app://com.google.android.googlequicksearchbox",
+                   h, sizeof h));
+  assert_string_equal(h, "com.google.android.googlequicksearchbox");
+}
+
+static void test_host_unparsable(void **state) {
+  (void)state;
+  char h[256];
+  assert_false(host("-", h, sizeof h));
+  assert_string_equal(h, "");
+  assert_false(host("", h, sizeof h));
+  assert_false(bsl_referer_host(NULL, 0, h, sizeof h));
+  assert_false(host("www.example.com/x", h, sizeof h));
+  assert_false(host("example.com", h, sizeof h));
+  assert_false(host("http://", h, sizeof h));
+  assert_false(host("http:///path", h, sizeof h));
+  assert_false(host("http://:80/", h, sizeof h));
+  assert_false(host("http://user@/", h, sizeof h));
+  assert_false(host("http://exa mple.com/", h, sizeof h));
+  assert_false(host("http://ex%41mple.com/", h, sizeof h));
+  assert_false(host("http://a..b/", h, sizeof h));
+  assert_false(host("http://.a.b/", h, sizeof h));
+  assert_false(host("javascript:alert(1)", h, sizeof h));
+  assert_false(host("1http://example.com/", h, sizeof h));
+  assert_false(host("http://\xc3\xa9t\xc3\xa9.fr/", h, sizeof h));
+  assert_false(host("\\x16\\x03\\x01", h, sizeof h));
+}
+
+static void test_host_tricks_and_limits(void **state) {
+  (void)state;
+  char h[256];
+  /* Browsers read '\\' as '/', so the host ends before it. */
+  assert_true(host("http://example.com\\@evil.com/", h, sizeof h));
+  assert_string_equal(h, "example.com");
+  /* Hosts that do not fit are refused rather than cut. */
+  char small[5];
+  memset(small, 'Z', sizeof small);
+  assert_false(host("http://example.com/", small, sizeof small));
+  assert_int_equal(small[0], '\0');
+  assert_true(host("http://abcd/", small, sizeof small));
+  assert_string_equal(small, "abcd");
+  char big[600] = "http://";
+  memset(big + 7, 'a', 500);
+  big[507] = '\0';
+  assert_false(host(big, h, sizeof h));
+  assert_false(host("http://example.com", h, 0));
+  /* LEN bounds the parse. */
+  assert_true(bsl_referer_host("http://example.com/x", 14, h, sizeof h));
+  assert_string_equal(h, "example");
+}
+
+static bool path(const char *ref, char *out, size_t cap) {
+  return bsl_referer_path(ref, strlen(ref), out, cap);
+}
+
+static void test_referer_path(void **state) {
+  (void)state;
+  char p[64];
+  assert_true(path("https://example.com/a/b?x=1#f", p, sizeof p));
+  assert_string_equal(p, "/a/b");
+  assert_true(path("https://example.com/a/b#f", p, sizeof p));
+  assert_string_equal(p, "/a/b");
+  assert_true(path("https://example.com", p, sizeof p));
+  assert_string_equal(p, "/");
+  assert_true(path("https://example.com?x=1", p, sizeof p));
+  assert_string_equal(p, "/");
+  assert_true(path("http://[::1]:8080/x%20y", p, sizeof p));
+  assert_string_equal(p, "/x%20y");
+  assert_true(path("http://example.com\\foo", p, sizeof p));
+  assert_string_equal(p, "/foo");
+  assert_false(path("-", p, sizeof p));
+  assert_false(path("/relative/path", p, sizeof p));
+  assert_true(path("https://example.com/abcdef", p, 4));
+  assert_string_equal(p, "/ab");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_query_basic),
+      cmocka_unit_test(test_query_repeated_and_case),
+      cmocka_unit_test(test_query_empty_values),
+      cmocka_unit_test(test_query_decoding),
+      cmocka_unit_test(test_query_separators),
+      cmocka_unit_test(test_query_truncation),
+      cmocka_unit_test(test_ascii_lower),
+      cmocka_unit_test(test_host_common),
+      cmocka_unit_test(test_host_userinfo_ip),
+      cmocka_unit_test(test_host_app_referers),
+      cmocka_unit_test(test_host_unparsable),
+      cmocka_unit_test(test_host_tricks_and_limits),
+      cmocka_unit_test(test_referer_path),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
