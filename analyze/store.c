@@ -141,7 +141,9 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
   sqlite3_busy_timeout(s->db, 10000);
   if (exec(s, "PRAGMA journal_mode = WAL", "enabling WAL") != 0 ||
       exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
-      exec(s, "PRAGMA foreign_keys = OFF", "setting pragmas") != 0)
+      exec(s, "PRAGMA foreign_keys = OFF", "setting pragmas") != 0 ||
+      /* big flushes would otherwise spill pages to the WAL mid-transaction */
+      exec(s, "PRAGMA cache_size = -16384", "setting cache size") != 0)
     goto out_fail;
   if (migrate(s) != 0)
     goto out_fail;

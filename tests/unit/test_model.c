@@ -1,0 +1,234 @@
+/*
+ * Unit tests of the audience model: session timeout boundaries, the day
+ * split in a non-UTC zone, late (out-of-order) landings, resuming open
+ * visits from the store, and salt expiry.  Hits are built by hand; results
+ * are read back with SQL from the store's views.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "model.h"
+#include "store.h"
+
+static const char *const STATICS[] = {"css", "js", "png"};
+static char dir[64];
+static char db_path[128];
+
+typedef struct fixture {
+  bsl_store *store;
+  bsl_classifier *cls;
+  bsl_model *model;
+  int site;
+} fixture;
+
+static const char UA[] =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+
+static bsl_str S(const char *s) {
+  return (bsl_str){s, strlen(s)};
+}
+
+static bsl_hit pageview(const char *addr, int64_t t, const char *path,
+                        const char *query) {
+  bsl_hit h = {0};
+  h.remote_addr = S(addr);
+  h.method = S("GET");
+  h.path = S(path);
+  h.query = S(query ? query : "");
+  h.user_agent = S(UA);
+  h.time = t;
+  h.status = 200;
+  h.bytes = 1;
+  h.has_request = true;
+  return h;
+}
+
+static void open_model(fixture *f, const char *tz) {
+  char err[512];
+  assert_int_equal(bsl_store_open(&f->store, db_path, err, sizeof err), 0);
+  bsl_classifier_options co = {.static_extensions = STATICS,
+                               .n_static_extensions = 3};
+  assert_int_equal(bsl_classifier_create(&f->cls, &co, err, sizeof err), 0);
+  static const char *const goal_names[] = {"signup"};
+  static const char *const goal_paths[] = {"^/thank-you"};
+  bsl_model_options mo = {.session_timeout = 1800,
+                          .beacon_path = "/collect",
+                          .timezone = tz,
+                          .goal_names = goal_names,
+                          .goal_patterns = goal_paths,
+                          .n_goals = 1,
+                          .classifier = f->cls,
+                          .store = f->store};
+  assert_int_equal(bsl_model_create(&f->model, &mo, err, sizeof err), 0);
+  f->site = bsl_model_site(f->model, "www.example.com");
+  assert_true(f->site >= 0);
+}
+
+static void flush_and_close(fixture *f) {
+  assert_int_equal(bsl_store_begin(f->store), 0);
+  assert_int_equal(bsl_model_flush(f->model), 0);
+  assert_int_equal(bsl_store_commit(f->store), 0);
+  bsl_model_flush_done(f->model);
+  bsl_model_destroy(f->model);
+  bsl_classifier_destroy(f->cls);
+  bsl_store_close(f->store);
+}
+
+static char *query(const char *sql) {
+  static char out[4096];
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  out[0] = '\0';
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  size_t n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    for (int c = 0; c < sqlite3_column_count(st); c++) {
+      const unsigned char *t = sqlite3_column_text(st, c);
+      n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", c ? "|" : "",
+                            t ? (const char *)t : "");
+    }
+    n += (size_t)snprintf(out + n, sizeof out - n, ";");
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+static int setup(void **state) {
+  (void)state;
+  strcpy(dir, "/tmp/bsl-model-XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  snprintf(db_path, sizeof db_path, "%s/m.db", dir);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* 2026-11-02T10:00:00Z */
+#define T0 1793613600
+
+static void test_timeout_boundary(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  bsl_hit h = pageview("1.1.1.1", T0, "/a", NULL);
+  bsl_model_hit(f.model, f.site, &h);
+  h = pageview("1.1.1.1", T0 + 1800, "/b", NULL); /* gap == timeout */
+  bsl_model_hit(f.model, f.site, &h);
+  h = pageview("1.1.1.1", T0 + 3601, "/c", NULL); /* gap > timeout */
+  bsl_model_hit(f.model, f.site, &h);
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT pageviews, landing_path, exit_path, bounced FROM visits "
+            "ORDER BY visit_id"),
+      "2|/a|/b|0;1|/c|/c|1;");
+}
+
+static void test_day_split_in_zone(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "Europe/Paris");
+  /* 22:50Z and 23:10Z on 2 Nov are 23:50 and 00:10 in Paris (UTC+1) */
+  int64_t t = T0 + 12 * 3600 + 50 * 60;
+  bsl_hit h = pageview("2.2.2.2", t, "/a", NULL);
+  bsl_model_hit(f.model, f.site, &h);
+  h = pageview("2.2.2.2", t + 20 * 60, "/b", NULL);
+  bsl_model_hit(f.model, f.site, &h);
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT day, hits, visits, bounces FROM traffic_daily ORDER BY "
+            "day"),
+      "2026-11-02|1|1|1;2026-11-03|1|1|1;");
+}
+
+static void test_late_landing_and_goal(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  bsl_hit h = pageview("3.3.3.3", T0 + 60, "/thank-you", NULL);
+  bsl_model_hit(f.model, f.site, &h);
+  /* the real landing arrives late (logs are not always in time order) */
+  h = pageview("3.3.3.3", T0, "/landing", NULL);
+  h.referer = S("https://www.google.com/search?q=x");
+  bsl_model_hit(f.model, f.site, &h);
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT landing_path, exit_path, channel, started_at, ended_at "
+            "FROM visits"),
+      "/landing|/"
+      "thank-you|organic_search|2026-11-02T10:00:00Z|2026-11-02T10:01:00Z;");
+  assert_string_equal(query("SELECT path, entries FROM pages_daily ORDER BY "
+                            "path"),
+                      "/landing|1;/thank-you|0;");
+  assert_string_equal(query("SELECT channel, conversions, visits FROM "
+                            "goals_daily"),
+                      "organic_search|1|1;");
+}
+
+static void test_resume_open_visit(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  bsl_hit h = pageview("4.4.4.4", T0, "/a", NULL);
+  bsl_model_hit(f.model, f.site, &h);
+  flush_and_close(&f);
+  /* a later run continues the same visit, converts, and scrolls */
+  open_model(&f, "UTC");
+  assert_int_equal(bsl_model_open_visits(f.model), 1);
+  h = pageview("4.4.4.4", T0 + 600, "/thank-you", NULL);
+  bsl_model_hit(f.model, f.site, &h);
+  bsl_hit b = pageview("4.4.4.4", T0 + 620, "/collect", "e=scroll&d=90");
+  b.referer = S("https://www.example.com/thank-you");
+  bsl_model_hit(f.model, f.site, &b);
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT COUNT(*), SUM(pageviews), MAX(max_scroll) FROM visits"),
+      "1|2|90;");
+  assert_string_equal(query("SELECT conversions FROM channels_daily"), "1;");
+  assert_string_equal(query("SELECT path, scroll_75 FROM pages_daily ORDER BY "
+                            "path"),
+                      "/a|0;/thank-you|1;");
+}
+
+static void test_salts_expire(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  for (int d = 0; d < 4; d++) {
+    bsl_hit h = pageview("5.5.5.5", T0 + d * 86400, "/a", NULL);
+    bsl_model_hit(f.model, f.site, &h);
+  }
+  flush_and_close(&f);
+  /* days 2..5 Nov seen: only the newest two days keep a salt */
+  assert_string_equal(query("SELECT day FROM day_salts ORDER BY day"),
+                      "2026-11-04;2026-11-05;");
+  assert_string_equal(query("SELECT COUNT(*) FROM visits"), "4;");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_timeout_boundary, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_day_split_in_zone, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_late_landing_and_goal, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_resume_open_visit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_salts_expire, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
