@@ -570,17 +570,7 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
       .store = b.store,
   };
   int setup = bsl_classifier_create(&b.cls, &copts, err, errlen);
-  if (setup == 0) {
-    mopts.classifier = b.cls;
-    if (bsl_store_begin(b.store) != 0 ||
-        bsl_store_sync_goals(b.store, goal_names, goal_paths, cfg->n_goals) !=
-            0 ||
-        bsl_store_commit(b.store) != 0) {
-      snprintf(err, errlen, "%s", bsl_store_error(b.store));
-      bsl_store_rollback(b.store);
-      setup = -1;
-    }
-  }
+  mopts.classifier = b.cls;
   if (setup == 0)
     setup = bsl_model_create(&b.model, &mopts, err, errlen);
   free(goal_names);

@@ -1003,7 +1003,10 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
   if (!m->goal_md || !m->salts)
     goto out_oom;
 
-  if (bsl_store_load_salts(m->store, load_salt, m) != 0 ||
+  /* goals_daily lists every configured goal, converted or not */
+  if (bsl_store_sync_goals(m->store, o->goal_names, o->goal_patterns,
+                           o->n_goals) != 0 ||
+      bsl_store_load_salts(m->store, load_salt, m) != 0 ||
       bsl_store_meta_get(m->store, "next_visit_id", 1, &m->next_visit_id) !=
           0) {
     snprintf(err, errlen, "%s", bsl_store_error(m->store));
