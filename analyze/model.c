@@ -799,8 +799,9 @@ void bsl_model_flush_done(bsl_model *m) {
     counter_clear(&m->events);
   for (size_t i = 0; i < m->n_closed_written; i++)
     visit_free(m->closed[i]);
-  memmove(m->closed, m->closed + m->n_closed_written,
-          (m->n_closed - m->n_closed_written) * sizeof *m->closed);
+  if (m->n_closed > m->n_closed_written)
+    memmove(m->closed, m->closed + m->n_closed_written,
+            (m->n_closed - m->n_closed_written) * sizeof *m->closed);
   m->n_closed -= m->n_closed_written;
   m->n_closed_written = 0;
   for (size_t i = 0; i < m->open.cap; i++) {

@@ -25,6 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Byte-identical output needs the same floating-point rounding everywhere:
+ * no fused multiply-add. GCC in ISO C mode already does not contract; clang
+ * does unless told (and GCC warns about the pragma, hence the guard). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #define PROG "boussole-genlog"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1053,12 +1060,9 @@ static int64_t next_arrival(gen_t *g, int64_t now) {
   uint64_t remaining = g->lines > g->emitted ? g->lines - g->emitted : 1;
   /* lines per arrival, learnt from what has been written so far */
   double per = ((double)g->emitted + 12.0 * 50) / ((double)g->arrivals + 50);
-  /* visits in progress will still write about half their lines */
-  double pending = (double)(g->nsess - g->nfree) * per * 0.5;
-  double want = (double)remaining - pending;
-  if (want < (double)remaining * 0.05)
-    want = (double)remaining * 0.05;
-  double mean_gap = left * per / want / f;
+  /* Visits in progress are not subtracted: they make the output reach
+   * LINES a little before the end rather than trail past it. */
+  double mean_gap = left * per / (double)remaining / f;
   return now + 1 + (int64_t)rng_exp(&g->rng, mean_gap);
 }
 

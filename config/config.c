@@ -1069,7 +1069,6 @@ static char *read_line(char *buf, int num, void *stream) {
   }
   char *key, *value;
   bool quoted;
-  size_t raw_len = n;
   if (!split_pair(start, &key, &value, &quoted)) {
     fail(p, p->lineno, -EINVAL,
          "expected \"key = value\", \"[section]\" or a comment");
@@ -1082,7 +1081,7 @@ static char *read_line(char *buf, int num, void *stream) {
   p->have_prev_key = true;
   snprintf(p->prev_key, sizeof p->prev_key, "%s", key);
   size_t key_len = strlen(key);
-  if (!quoted && key_len < INIH_MAX_NAME && raw_len < (size_t)num) {
+  if (!quoted && key_len < INIH_MAX_NAME && n < (size_t)num) {
     memcpy(buf, s, n);
     buf[n] = '\0';
     /* The BOM and CR are gone; inih strips the rest as we did. */

@@ -18,6 +18,7 @@
 #include "classify.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,13 +118,19 @@ static uint64_t hash_ua(const char *p, size_t len) {
     uint64_t w;
     memcpy(&w, p + i, 8);
     h = (h ^ w) * k;
-    h ^= h >> 29;
+    h = (h << 31) | (h >> 33);
   }
   uint64_t w = 0;
   if (len > i)
     memcpy(&w, p + i, len - i);
-  h = (h ^ w) * k;
-  h ^= h >> 32;
+  h ^= w;
+  /* murmur3's finaliser: the slot index takes the low bits, so every input
+   * bit must reach them. */
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
   return h;
 }
 
@@ -224,7 +231,7 @@ struct alternation {
 
 static int alt_append(struct alternation *a, const char *s, size_t n) {
   if (a->len + n + 1 > a->cap) {
-    size_t cap = a->cap ? a->cap * 2 : 4096;
+    size_t cap = a->cap ? a->cap * 2 : 1024;
     while (cap < a->len + n + 1)
       cap *= 2;
     char *p = realloc(a->buf, cap);
@@ -239,28 +246,152 @@ static int alt_append(struct alternation *a, const char *s, size_t n) {
   return 0;
 }
 
+/*
+ * A plain alternation of a thousand patterns is slow: PCRE2 tries every
+ * alternative at every position of the agent, about 200 us per new agent.
+ * So the alternatives are bucketed by their first literal character and
+ * each bucket is guarded by a one-character lookahead, "(?=[gG])(?:...)":
+ * at a given position only the bucket of that character is tried.  Buckets
+ * 0-35 are a-z and 0-9; the last holds alternatives with no literal first
+ * character (anchors, classes, lookbehinds...).
+ */
+#define BOT_BUCKETS 37
+
+struct bot_builder {
+  struct alternation bucket[BOT_BUCKETS];
+};
+
+static int first_char_bucket(const char *alt, size_t len) {
+  size_t i = 0;
+  while (i + 1 < len && alt[i] == '\\' && alt[i + 1] == 'b')
+    i += 2; /* a word boundary does not consume the character after it */
+  if (i >= len)
+    return BOT_BUCKETS - 1;
+  char ch = alt[i];
+  char next = i + 1 < len ? alt[i + 1] : '\0';
+  if (next == '?' || next == '*' || next == '{')
+    return BOT_BUCKETS - 1; /* the character is optional */
+  if (ch >= 'A' && ch <= 'Z')
+    ch = (char)(ch + 32);
+  if (ch >= 'a' && ch <= 'z')
+    return ch - 'a';
+  if (ch >= '0' && ch <= '9')
+    return 26 + (ch - '0');
+  return BOT_BUCKETS - 1;
+}
+
+/*
+ * Splits LINE at its top-level '|' into the builder's buckets.  A line with
+ * a top-level inline option such as "(?-i)", a \Q quote or a (*VERB) is kept
+ * whole: splitting would change what the option or quote applies to.
+ */
+static int add_alternatives(struct bot_builder *b, const char *line,
+                            size_t len) {
+  bool whole = false;
+  size_t cuts[512], ncuts = 0;
+  int depth = 0;
+  for (size_t i = 0; i < len && !whole; i++) {
+    char ch = line[i];
+    if (ch == '\\') {
+      if (i + 1 < len && line[i + 1] == 'Q')
+        whole = true;
+      i++;
+    } else if (ch == '[') {
+      size_t j = i + 1;
+      if (j < len && line[j] == '^')
+        j++;
+      if (j < len && line[j] == ']')
+        j++; /* a leading ']' is literal */
+      while (j < len && line[j] != ']') {
+        if (line[j] == '\\')
+          j++;
+        j++;
+      }
+      i = j;
+    } else if (ch == '(') {
+      if (i + 1 < len && line[i + 1] == '*')
+        whole = true;
+      if (depth == 0 && i + 2 < len && line[i + 1] == '?') {
+        size_t j = i + 2;
+        while (j < len && ((line[j] >= 'a' && line[j] <= 'z') ||
+                           (line[j] >= 'A' && line[j] <= 'Z') ||
+                           line[j] == '-' || line[j] == '^'))
+          j++;
+        if (j > i + 2 && j < len && line[j] == ')')
+          whole = true;
+      }
+      depth++;
+    } else if (ch == ')') {
+      depth--;
+    } else if (ch == '|' && depth == 0) {
+      if (ncuts == sizeof cuts / sizeof cuts[0])
+        whole = true;
+      else
+        cuts[ncuts++] = i;
+    }
+  }
+  if (whole)
+    ncuts = 0;
+  size_t from = 0;
+  for (size_t k = 0; k <= ncuts; k++) {
+    size_t to = k < ncuts ? cuts[k] : len;
+    const char *alt = line + from;
+    size_t n = to - from;
+    struct alternation *a =
+        &b->bucket[whole ? BOT_BUCKETS - 1 : first_char_bucket(alt, n)];
+    if ((a->len > 0 && alt_append(a, "|", 1) != 0) ||
+        alt_append(a, "(?:", 3) != 0 || alt_append(a, alt, n) != 0 ||
+        alt_append(a, ")", 1) != 0)
+      return -1;
+    from = to + 1;
+  }
+  return 0;
+}
+
+/* Joins the buckets into one pattern in out. */
+static int join_buckets(const struct bot_builder *b, struct alternation *out) {
+  for (int k = 0; k < BOT_BUCKETS; k++) {
+    const struct alternation *a = &b->bucket[k];
+    if (a->len == 0)
+      continue;
+    if (out->len > 0 && alt_append(out, "|", 1) != 0)
+      return -1;
+    char guard[16];
+    if (k < 26)
+      snprintf(guard, sizeof guard, "(?=[%c%c])(?:", 'a' + k, 'A' + k);
+    else if (k < 36)
+      snprintf(guard, sizeof guard, "(?=%c)(?:", '0' + (k - 26));
+    else
+      snprintf(guard, sizeof guard, "(?:");
+    if (alt_append(out, guard, strlen(guard)) != 0 ||
+        alt_append(out, a->buf, a->len) != 0 || alt_append(out, ")", 1) != 0)
+      return -1;
+  }
+  return 0;
+}
+
 static int bot_line(bsl_classifier *c, const char *file, int lineno,
                     const char *line, size_t len, void *ctx, char *err,
                     size_t errlen) {
   (void)c;
-  struct alternation *a = ctx;
-  size_t start = a->len;
-  if ((a->len > 0 && alt_append(a, "|", 1) != 0) ||
-      alt_append(a, "(?:", 3) != 0 || alt_append(a, line, len) != 0 ||
-      alt_append(a, ")", 1) != 0) {
-    set_err(err, errlen, file, lineno, "out of memory");
-    return -1;
-  }
+  struct bot_builder *b = ctx;
   /*
    * Compiling each line alone (without the JIT) finds its errors with a line
    * number, and catches a line that would leak into its neighbours once
    * joined, such as an unbalanced ')' or a \Q without \E.
    */
-  size_t off = start + (start > 0 ? 1 : 0);
+  struct alternation one = {0};
+  if (alt_append(&one, "(?:", 3) != 0 || alt_append(&one, line, len) != 0 ||
+      alt_append(&one, ")", 1) != 0) {
+    free(one.buf);
+    set_err(err, errlen, file, lineno, "out of memory");
+    return -1;
+  }
   int code;
   PCRE2_SIZE where;
-  pcre2_code *re = pcre2_compile((PCRE2_SPTR)a->buf + off, a->len - off,
-                                 BOT_FLAGS, &code, &where, NULL);
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)one.buf, one.len, BOT_FLAGS,
+                                 &code, &where, NULL);
+  free(one.buf);
   if (!re) {
     char msg[160], reason[256];
     pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof msg);
@@ -271,6 +402,10 @@ static int bot_line(bsl_classifier *c, const char *file, int lineno,
     return -1;
   }
   pcre2_code_free(re);
+  if (add_alternatives(b, line, len) != 0) {
+    set_err(err, errlen, file, lineno, "out of memory");
+    return -1;
+  }
   return 0;
 }
 
@@ -553,6 +688,14 @@ static int set_extensions(bsl_classifier *c, const bsl_classifier_options *o,
   return 0;
 }
 
+static void free_builder(struct bot_builder *b) {
+  if (!b)
+    return;
+  for (int k = 0; k < BOT_BUCKETS; k++)
+    free(b->bucket[k].buf);
+  free(b);
+}
+
 int bsl_classifier_create(bsl_classifier **out,
                           const bsl_classifier_options *opts, char *err,
                           size_t errlen) {
@@ -564,12 +707,24 @@ int bsl_classifier_create(bsl_classifier **out,
     set_err(err, errlen, "classifier", 0, "out of memory");
     return -1;
   }
+  int rc = 0;
+  struct bot_builder *bots = calloc(1, sizeof *bots);
   struct alternation alt = {0};
-  int rc = load_rules(c, "bots.rules", bsl_default_bots_rules,
-                      opts ? opts->extra_bot_rules : NULL, bot_line, &alt, err,
-                      errlen);
+  if (!bots) {
+    set_err(err, errlen, "bots.rules", 0, "out of memory");
+    rc = -1;
+    goto out_free_alt;
+  }
+  rc = load_rules(c, "bots.rules", bsl_default_bots_rules,
+                  opts ? opts->extra_bot_rules : NULL, bot_line, bots, err,
+                  errlen);
   if (rc != 0)
     goto out_free_alt;
+  if (join_buckets(bots, &alt) != 0) {
+    set_err(err, errlen, "bots.rules", 0, "out of memory");
+    rc = -1;
+    goto out_free_alt;
+  }
   if (alt.len > 0) {
     int code;
     PCRE2_SIZE where;
@@ -606,11 +761,13 @@ int bsl_classifier_create(bsl_classifier **out,
     rc = -1;
     goto out_free_alt;
   }
+  free_builder(bots);
   free(alt.buf);
   *out = c;
   return 0;
 
 out_free_alt:
+  free_builder(bots);
   free(alt.buf);
   bsl_classifier_destroy(c);
   return rc;
@@ -693,16 +850,28 @@ void bsl_classify_ua(bsl_classifier *c, const char *ua, size_t len,
     *device = detect_device(ua, len);
     return;
   }
+  /*
+   * Two-way sets: with one slot per hash, two busy agents that collide would
+   * evict each other on every line.  A miss moves the set's newer entry to
+   * the second way, so the older of the two is the one dropped.
+   */
   uint64_t h = hash_ua(ua, len);
-  struct ua_slot *s = &c->cache[h & (UA_CACHE_SLOTS - 1)];
-  if (s->used && s->hash == h && s->len == len &&
-      (len == 0 || memcmp(s->ua, ua, len) == 0)) {
-    *is_bot = s->is_bot;
-    *device = (enum bsl_device)s->device;
-    return;
+  struct ua_slot *set = &c->cache[h & (UA_CACHE_SLOTS - 2)];
+  for (int w = 0; w < 2; w++) {
+    struct ua_slot *s = &set[w];
+    if (s->used && s->hash == h && s->len == len &&
+        (len == 0 || memcmp(s->ua, ua, len) == 0)) {
+      *is_bot = s->is_bot;
+      *device = (enum bsl_device)s->device;
+      return;
+    }
   }
   *is_bot = detect_bot(c, ua, len);
   *device = detect_device(ua, len);
+  if (set[0].used)
+    memcpy(&set[1], &set[0],
+           offsetof(struct ua_slot, ua) + (size_t)set[0].len);
+  struct ua_slot *s = &set[0];
   s->used = true;
   s->hash = h;
   s->len = (uint16_t)len;

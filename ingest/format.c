@@ -46,8 +46,8 @@ enum group {
 };
 
 static const char *const group_names[G_COUNT] = {
-    "remote_addr", "time",   "method",  "path",       "query", "request",
-    "status",      "bytes",  "referer", "user_agent", "host"};
+    "remote_addr", "time",  "method",  "path",       "query", "request",
+    "status",      "bytes", "referer", "user_agent", "host"};
 
 enum time_mode {
   TIME_CLF,      /* built-ins: nothing else is valid there */
@@ -83,8 +83,8 @@ struct bsl_format {
 #define Q_FIELD(name) "\"(?<" name ">[^\"\\\\]*+(?:\\\\.[^\"\\\\]*+)*+)\""
 #define CLIENT_TO_BYTES                                                        \
   "(?<remote_addr>[!-~]++(?: [!-~]++)*?) [!-~]++ [!-~]++ "                     \
-  "\\[(?<time>[^\\]]*+)\\] " Q_FIELD("request") " (?<status>\\d{3}) "           \
-  "(?<bytes>-|\\d++)"
+  "\\[(?<time>[^\\]]*+)\\] " Q_FIELD("request") " (?<status>\\d{3}) "          \
+                                                "(?<bytes>-|\\d++)"
 /* Either the referer and user agent, then anything, or the common layout.  A
  * user agent missing its closing quote (a truncated line) matches neither. */
 #define COMBINED_TAIL                                                          \
@@ -196,8 +196,8 @@ int bsl_format_create(bsl_format **out, const char *name, const char *regex,
   }
 
   for (int g = 0; g < G_COUNT; g++) {
-    int n = pcre2_substring_number_from_name(f->code,
-                                             (PCRE2_SPTR)group_names[g]);
+    int n =
+        pcre2_substring_number_from_name(f->code, (PCRE2_SPTR)group_names[g]);
     f->group[g] = n > 0 ? n : 0;
   }
   if (!f->group[G_TIME]) {
@@ -284,19 +284,32 @@ static unsigned month_abbr(const char *p) {
                (uint32_t)(unsigned char)(p[2] | 0x20);
 #define M3(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
   switch (k) {
-  case M3('j', 'a', 'n'): return 1;
-  case M3('f', 'e', 'b'): return 2;
-  case M3('m', 'a', 'r'): return 3;
-  case M3('a', 'p', 'r'): return 4;
-  case M3('m', 'a', 'y'): return 5;
-  case M3('j', 'u', 'n'): return 6;
-  case M3('j', 'u', 'l'): return 7;
-  case M3('a', 'u', 'g'): return 8;
-  case M3('s', 'e', 'p'): return 9;
-  case M3('o', 'c', 't'): return 10;
-  case M3('n', 'o', 'v'): return 11;
-  case M3('d', 'e', 'c'): return 12;
-  default: return 0;
+  case M3('j', 'a', 'n'):
+    return 1;
+  case M3('f', 'e', 'b'):
+    return 2;
+  case M3('m', 'a', 'r'):
+    return 3;
+  case M3('a', 'p', 'r'):
+    return 4;
+  case M3('m', 'a', 'y'):
+    return 5;
+  case M3('j', 'u', 'n'):
+    return 6;
+  case M3('j', 'u', 'l'):
+    return 7;
+  case M3('a', 'u', 'g'):
+    return 8;
+  case M3('s', 'e', 'p'):
+    return 9;
+  case M3('o', 'c', 't'):
+    return 10;
+  case M3('n', 'o', 'v'):
+    return 11;
+  case M3('d', 'e', 'c'):
+    return 12;
+  default:
+    return 0;
   }
 #undef M3
 }
@@ -390,8 +403,8 @@ int bsl_time_parse_iso8601(const char *t, size_t len, int64_t *out) {
         return -1;
     }
   }
-  return civil_to_unix(y, (unsigned)mon, (unsigned)d, (unsigned)h,
-                       (unsigned)mi, (unsigned)s, off, out);
+  return civil_to_unix(y, (unsigned)mon, (unsigned)d, (unsigned)h, (unsigned)mi,
+                       (unsigned)s, off, out);
 }
 
 /*
@@ -520,14 +533,14 @@ static int parse_time(const bsl_format *f, bsl_str s, int64_t *out) {
  * Matches LINE and fills *hit.  The slices point into LINE; a reject leaves
  * *hit partly filled and sets *reason to a static string.
  */
-int bsl_format_parse(bsl_format *f, const char *line, size_t len,
-                     bsl_hit *hit, const char **reason) {
+int bsl_format_parse(bsl_format *f, const char *line, size_t len, bsl_hit *hit,
+                     const char **reason) {
   if (len == 0) {
     *reason = "empty line";
     return -1;
   }
-  int rc = f->jit ? pcre2_jit_match(f->code, (PCRE2_SPTR)line, len, 0, 0,
-                                    f->md, f->mctx)
+  int rc = f->jit ? pcre2_jit_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
+                                    f->mctx)
                   : pcre2_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
                                 f->mctx);
   if (rc <= 0) {

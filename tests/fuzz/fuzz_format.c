@@ -66,9 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       continue;
     }
-    const bsl_str *all[] = {&h.remote_addr, &h.method,  &h.path,
-                            &h.query,       &h.protocol, &h.referer,
-                            &h.user_agent,  &h.host};
+    const bsl_str *all[] = {&h.remote_addr, &h.method,  &h.path,       &h.query,
+                            &h.protocol,    &h.referer, &h.user_agent, &h.host};
     for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
       check_slice(*all[j], line, size);
     if (h.status != 0 && (h.status < 100 || h.status > 999))

@@ -61,7 +61,7 @@ static const char *parse_reject(bsl_format *f, const char *line) {
     bsl_str s_ = (s);                                                          \
     const char *l_ = (lit);                                                    \
     if (s_.len != strlen(l_) || (s_.len && memcmp(s_.ptr, l_, s_.len) != 0))   \
-      fail_msg("%s is \"%.*s\", expected \"%s\"", #s, (int)s_.len,            \
+      fail_msg("%s is \"%.*s\", expected \"%s\"", #s, (int)s_.len,             \
                s_.len ? s_.ptr : "", l_);                                      \
   } while (0)
 
@@ -79,24 +79,27 @@ static int teardown_format(void **state) {
 
 static void combined_plain_line(void **state) {
   bsl_hit h = parse_ok(
-      *state, "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET "
-              "/presentations/logstash-monitorama-2013/images/kibana-search.png "
-              "HTTP/1.1\" 200 203023 "
-              "\"http://semicomplete.com/presentations/"
-              "logstash-monitorama-2013/\" \"Mozilla/5.0 (Macintosh; Intel "
-              "Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/32.0.1700.77 Safari/537.36\"");
+      *state,
+      "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET "
+      "/presentations/logstash-monitorama-2013/images/kibana-search.png "
+      "HTTP/1.1\" 200 203023 "
+      "\"http://semicomplete.com/presentations/"
+      "logstash-monitorama-2013/\" \"Mozilla/5.0 (Macintosh; Intel "
+      "Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/32.0.1700.77 Safari/537.36\"");
   assert_slice(h.remote_addr, "83.149.9.216");
   assert_int_equal(h.time, 1431857103);
   assert_slice(h.method, "GET");
-  assert_slice(h.path,
-               "/presentations/logstash-monitorama-2013/images/kibana-search.png");
+  assert_slice(
+      h.path,
+      "/presentations/logstash-monitorama-2013/images/kibana-search.png");
   assert_slice(h.query, "");
   assert_slice(h.protocol, "HTTP/1.1");
   assert_int_equal(h.status, 200);
   assert_int_equal(h.bytes, 203023);
-  assert_slice(h.referer,
-               "http://semicomplete.com/presentations/logstash-monitorama-2013/");
+  assert_slice(
+      h.referer,
+      "http://semicomplete.com/presentations/logstash-monitorama-2013/");
   assert_slice(h.user_agent,
                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) "
                "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.77 "
@@ -106,10 +109,10 @@ static void combined_plain_line(void **state) {
 }
 
 static void combined_query_split(void **state) {
-  bsl_hit h = parse_ok(*state,
-                       "\"10.5.102.222, 199.96.1.1, 204.246.1.1\" 10.2.1.185 - "
-                       "- [22/Jan/2016:13:18:29 +0000] \"GET /assets/xxxx?q=100 "
-                       "HTTP/1.1\" 200 25507 \"-\" \"Amazon CloudFront\"");
+  bsl_hit h = parse_ok(
+      *state, "\"10.5.102.222, 199.96.1.1, 204.246.1.1\" 10.2.1.185 - "
+              "- [22/Jan/2016:13:18:29 +0000] \"GET /assets/xxxx?q=100 "
+              "HTTP/1.1\" 200 25507 \"-\" \"Amazon CloudFront\"");
   /* a quoted forwarded-for list then an address: the client as logged */
   assert_slice(h.remote_addr,
                "\"10.5.102.222, 199.96.1.1, 204.246.1.1\" 10.2.1.185");
@@ -138,8 +141,9 @@ static void combined_forwarded_for_list(void **state) {
                "404 8571 \"-\" \"Mozilla/5.0 (compatible; Facebot 1.0; "
                "https://developers.facebook.com/docs/sharing/webmasters/"
                "crawler)\"");
-  assert_slice(h.remote_addr,
-               "2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17 10.2.2.121");
+  assert_slice(
+      h.remote_addr,
+      "2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17 10.2.2.121");
   assert_int_equal(h.status, 404);
 }
 
@@ -195,8 +199,9 @@ static void combined_hostname_and_trailing_field(void **state) {
                "+http://ahrefs.com/robot/)\" \"-\"");
   assert_int_equal(h.time, 1548116774);
   assert_slice(h.path, "/filter/27|13%20%D9%85%DA%AF,p53");
-  assert_slice(h.user_agent,
-               "Mozilla/5.0 (compatible; AhrefsBot/6.1; +http://ahrefs.com/robot/)");
+  assert_slice(
+      h.user_agent,
+      "Mozilla/5.0 (compatible; AhrefsBot/6.1; +http://ahrefs.com/robot/)");
 
   h = parse_ok(*state, "1.2.3.4 - - [22/Jan/2019:03:56:14 +0330] \"GET / "
                        "HTTP/1.1\" 200 1 \"-\" \"ua\" \"5.6.7.8\" 0.004");
@@ -259,12 +264,13 @@ static void combined_empty_request_400(void **state) {
 static void combined_garbage_requests(void **state) {
   /* a TLS handshake sent to port 80, escaped by nginx */
   bsl_hit h = parse_ok(
-      *state, "178.62.3.221 - - [21/Nov/2021:10:48:12 +0000] "
-              "\"\\x16\\x03\\x01\\x01\\xFD\\x01\\x00\\x01\\xF9\\x03\\x03b\\x8Dp"
-              "\\x17\\xF5\\xA4u\\x7F\\xA3T6\\xC6\\xC5e\\xF7\\x1DyOhl$}\\xD4\\xC8+"
-              "\\xA4\\x9E\\xA8\\xE5\\x82,\\x8A\\x00\\x01<\\xCC\\x14\\xCC\\x13"
-              "\\xCC\\x15\\xC00\\xC0,\\xC0(\\xC0$\\xC0\\x14\\xC0\" 400 166 \"-\" "
-              "\"-\"");
+      *state,
+      "178.62.3.221 - - [21/Nov/2021:10:48:12 +0000] "
+      "\"\\x16\\x03\\x01\\x01\\xFD\\x01\\x00\\x01\\xF9\\x03\\x03b\\x8Dp"
+      "\\x17\\xF5\\xA4u\\x7F\\xA3T6\\xC6\\xC5e\\xF7\\x1DyOhl$}\\xD4\\xC8+"
+      "\\xA4\\x9E\\xA8\\xE5\\x82,\\x8A\\x00\\x01<\\xCC\\x14\\xCC\\x13"
+      "\\xCC\\x15\\xC00\\xC0,\\xC0(\\xC0$\\xC0\\x14\\xC0\" 400 166 \"-\" "
+      "\"-\"");
   assert_true(h.has_request);
   assert_true(h.method.len > 10);
   assert_memory_equal(h.method.ptr, "\\x16\\x03", 8);
@@ -272,9 +278,10 @@ static void combined_garbage_requests(void **state) {
   assert_int_equal(h.time, 1637491692);
   assert_int_equal(h.status, 400);
 
-  h = parse_ok(*state, "94.232.43.63 - - [22/Nov/2021:01:32:31 +0000] "
-                       "\"\\x03\\x00\\x00,'\\xE0\\x00\\x00\\x00\\x00\\x00Cookie: "
-                       "mstshash=Domain\" 400 166 \"-\" \"-\"");
+  h = parse_ok(*state,
+               "94.232.43.63 - - [22/Nov/2021:01:32:31 +0000] "
+               "\"\\x03\\x00\\x00,'\\xE0\\x00\\x00\\x00\\x00\\x00Cookie: "
+               "mstshash=Domain\" 400 166 \"-\" \"-\"");
   assert_slice(h.method,
                "\\x03\\x00\\x00,'\\xE0\\x00\\x00\\x00\\x00\\x00Cookie:");
   assert_slice(h.path, "mstshash=Domain");
@@ -297,9 +304,9 @@ static void combined_request_without_protocol(void **state) {
 }
 
 static void combined_absolute_target_and_connect(void **state) {
-  bsl_hit h =
-      parse_ok(*state, "1.2.3.4 - - [21/Nov/2021:10:34:59 +0000] \"GET "
-                       "http://example.com/p/q?x=1&y HTTP/1.1\" 200 5 \"-\" \"-\"");
+  bsl_hit h = parse_ok(
+      *state, "1.2.3.4 - - [21/Nov/2021:10:34:59 +0000] \"GET "
+              "http://example.com/p/q?x=1&y HTTP/1.1\" 200 5 \"-\" \"-\"");
   assert_slice(h.path, "http://example.com/p/q");
   assert_slice(h.query, "x=1&y");
 
@@ -320,9 +327,10 @@ static void combined_absolute_target_and_connect(void **state) {
 
 static void combined_escapes_in_quoted_fields(void **state) {
   bsl_hit h = parse_ok(
-      *state, "45.146.164.110 - - [22/Nov/2021:03:32:01 +0000] \"GET "
-              "/index.php?s=/Index/\\x5Cthink\\x5Capp/invokefunction HTTP/1.1\" "
-              "404 209 \"-\" \"Mozilla/5.0 \\\"quoted\\\" agent\"");
+      *state,
+      "45.146.164.110 - - [22/Nov/2021:03:32:01 +0000] \"GET "
+      "/index.php?s=/Index/\\x5Cthink\\x5Capp/invokefunction HTTP/1.1\" "
+      "404 209 \"-\" \"Mozilla/5.0 \\\"quoted\\\" agent\"");
   assert_slice(h.path, "/index.php");
   assert_slice(h.query, "s=/Index/\\x5Cthink\\x5Capp/invokefunction");
   assert_slice(h.user_agent, "Mozilla/5.0 \\\"quoted\\\" agent");
@@ -375,11 +383,11 @@ static void combined_rejects(void **state) {
       "no match");
   /* user agent without its closing quote */
   assert_string_equal(
-      parse_reject(*state,
-                   "46.118.127.106 - - [20/May/2015:12:05:17 +0000] \"GET "
-                   "/scripts/grok-py-test/configlib.py HTTP/1.1\" 200 235 \"-\" "
-                   "\"Mozilla/5.0 (compatible; Googlebot/2.1; "
-                   "+http://www.google.com/bot.html"),
+      parse_reject(
+          *state, "46.118.127.106 - - [20/May/2015:12:05:17 +0000] \"GET "
+                  "/scripts/grok-py-test/configlib.py HTTP/1.1\" 200 235 \"-\" "
+                  "\"Mozilla/5.0 (compatible; Googlebot/2.1; "
+                  "+http://www.google.com/bot.html"),
       "no match");
   /* status must be three digits */
   assert_string_equal(parse_reject(*state, "1.2.3.4 - - [20/May/2015:12:05:17 "
@@ -390,9 +398,10 @@ static void combined_rejects(void **state) {
                       "no match");
   /* a log line glued to binary junk is not a hit */
   assert_string_equal(
-      parse_reject(*state, "\x1f\x8b\x08\x08\xd0\xd1x`\x03 1.2.3.4 - - "
-                           "[20/May/2015:12:05:17 +0000] \"GET / HTTP/1.1\" 200 "
-                           "5 \"-\" \"-\""),
+      parse_reject(*state,
+                   "\x1f\x8b\x08\x08\xd0\xd1x`\x03 1.2.3.4 - - "
+                   "[20/May/2015:12:05:17 +0000] \"GET / HTTP/1.1\" 200 "
+                   "5 \"-\" \"-\""),
       "no match");
   assert_string_equal(parse_reject(*state, "not a log line at all"),
                       "no match");
@@ -468,12 +477,12 @@ static void vcombined_format(void **state) {
 
 static void user_format_request_split(void **state) {
   (void)state;
-  bsl_format *f = make(
-      "mine",
-      "^(?<remote_addr>\\S+) \\S+ \\S+ \\[(?<time>[^\\]]+)\\] "
-      "\"(?<request>[^\"]*)\" (?<status>\\d{3}) (?<bytes>\\S+) "
-      "\"(?<referer>[^\"]*)\" \"(?<user_agent>[^\"]*)\" (?<host>\\S+)$",
-      "%d/%b/%Y:%H:%M:%S %z");
+  bsl_format *f =
+      make("mine",
+           "^(?<remote_addr>\\S+) \\S+ \\S+ \\[(?<time>[^\\]]+)\\] "
+           "\"(?<request>[^\"]*)\" (?<status>\\d{3}) (?<bytes>\\S+) "
+           "\"(?<referer>[^\"]*)\" \"(?<user_agent>[^\"]*)\" (?<host>\\S+)$",
+           "%d/%b/%Y:%H:%M:%S %z");
   assert_false(bsl_format_is_builtin("mine"));
   assert_string_equal(bsl_format_name(f), "mine");
   bsl_hit h = parse_ok(f, "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"POST "
@@ -503,10 +512,11 @@ static void user_format_request_split(void **state) {
 
 static void user_format_time_format(void **state) {
   (void)state;
-  bsl_format *f = make("tsv",
-                       "^(?<time>[^\\t]+)\\t(?<remote_addr>[^\\t]+)\\t(?<method>"
-                       "[A-Z]+)\\t(?<path>[^\\t]*)\\t(?<status>[^\\t]*)$",
-                       "%Y-%m-%d %H:%M:%S");
+  bsl_format *f =
+      make("tsv",
+           "^(?<time>[^\\t]+)\\t(?<remote_addr>[^\\t]+)\\t(?<method>"
+           "[A-Z]+)\\t(?<path>[^\\t]*)\\t(?<status>[^\\t]*)$",
+           "%Y-%m-%d %H:%M:%S");
   bsl_hit h = parse_ok(f, "2024-02-29 23:59:59\t10.1.2.3\tGET\t/p?utm_source=x"
                           "\t200");
   assert_int_equal(h.time, 1709251199);
@@ -553,8 +563,8 @@ static void user_format_defaults(void **state) {
   assert_false(h.has_request);
   assert_slice(h.path, "");
 
-  assert_string_equal(
-      parse_reject(f, "{\"t\":\"yesterday\",\"ip\":\"::1\"}"), "bad timestamp");
+  assert_string_equal(parse_reject(f, "{\"t\":\"yesterday\",\"ip\":\"::1\"}"),
+                      "bad timestamp");
   assert_string_equal(parse_reject(f, "{}"), "no match");
   bsl_format_destroy(f);
 }
@@ -564,8 +574,8 @@ static void create_errors(void **state) {
   bsl_format *f = (bsl_format *)1;
   char err[256];
 
-  assert_true(bsl_format_create(&f, "bad", "^(?<time>[a-", NULL, err,
-                                sizeof err) < 0);
+  assert_true(
+      bsl_format_create(&f, "bad", "^(?<time>[a-", NULL, err, sizeof err) < 0);
   assert_null(f);
   assert_non_null(strstr(err, "bad"));
   assert_non_null(strstr(err, "offset 12"));
@@ -579,8 +589,7 @@ static void create_errors(void **state) {
 
   assert_true(bsl_format_create(&f, "combined", "^(?<time>.*)$", NULL, err,
                                 sizeof err) < 0);
-  assert_true(bsl_format_create(&f, "nosuch", NULL, NULL, err, sizeof err) <
-              0);
+  assert_true(bsl_format_create(&f, "nosuch", NULL, NULL, err, sizeof err) < 0);
   assert_non_null(strstr(err, "nosuch"));
   /* (*UTF) would make invalid UTF-8 lines errors instead of bytes */
   assert_true(bsl_format_create(&f, "utf", "(*UTF)^(?<time>.*)$", NULL, err,
@@ -617,13 +626,13 @@ static void time_clf(void **state) {
     assert_int_equal(t, ok[i].want);
   }
   static const char *const bad[] = {
-      "32/Jan/2020:10:00:00 +0000", "30/Feb/2020:10:00:00 +0000",
-      "29/Feb/2100:10:00:00 +0000", "31/Apr/2020:10:00:00 +0000",
-      "10/Oct/2000:24:00:00 -0700", "10/Oct/2000:13:55:61 -0700",
-      "10/Oct/2000:13:55:36 *0700", "10/Oct/2000:13:55:36 -0760",
-      "10/Oct/2000:13:55:36 -07:0", "1/Oct/2000:13:55:36 -0700",
+      "32/Jan/2020:10:00:00 +0000",  "30/Feb/2020:10:00:00 +0000",
+      "29/Feb/2100:10:00:00 +0000",  "31/Apr/2020:10:00:00 +0000",
+      "10/Oct/2000:24:00:00 -0700",  "10/Oct/2000:13:55:61 -0700",
+      "10/Oct/2000:13:55:36 *0700",  "10/Oct/2000:13:55:36 -0760",
+      "10/Oct/2000:13:55:36 -07:0",  "1/Oct/2000:13:55:36 -0700",
       "10/Oct/2000:13:55:36 -0700 ", "10/Okt/2000:13:55:36 -0700",
-      "10/Oct/20x0:13:55:36 -0700", "",
+      "10/Oct/20x0:13:55:36 -0700",  "",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int64_t t;
@@ -656,9 +665,15 @@ static void time_iso8601(void **state) {
     assert_int_equal(t, ok[i].want);
   }
   static const char *const bad[] = {
-      "2026-02-30",          "2026-13-01",           "2026-11-26T24:00:00Z",
-      "2026-11-26T05:58:50Zjunk", "2026-11-26T05:58:50.Z", "2026-11-26X05:58",
-      "2026-11-26T05",       "26/11/2026",           "2026-11-26T05:58:50+1",
+      "2026-02-30",
+      "2026-13-01",
+      "2026-11-26T24:00:00Z",
+      "2026-11-26T05:58:50Zjunk",
+      "2026-11-26T05:58:50.Z",
+      "2026-11-26X05:58",
+      "2026-11-26T05",
+      "26/11/2026",
+      "2026-11-26T05:58:50+1",
       "",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -689,15 +704,19 @@ static void time_strptime(void **state) {
   assert_int_equal(t, 1709251199);
 
   static const char *const bad[] = {
-      "2024-02-29 23:59:59 and more", "2023-02-29 10:00:00",
-      "2024-02-30 10:00:00", "2024-02-29", "", "2024-02-29 24:00:00",
+      "2024-02-29 23:59:59 and more",
+      "2023-02-29 10:00:00",
+      "2024-02-30 10:00:00",
+      "2024-02-29",
+      "",
+      "2024-02-29 24:00:00",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     if (bsl_time_parse_format("%Y-%m-%d %H:%M:%S", bad[i], strlen(bad[i]),
                               &t) == 0)
       fail_msg("accepted %s", bad[i]);
-  assert_int_equal(
-      bsl_time_parse_format("%Y-%m-%d", "2024-01-01\0x", 12, &t), -1);
+  assert_int_equal(bsl_time_parse_format("%Y-%m-%d", "2024-01-01\0x", 12, &t),
+                   -1);
 }
 
 /* ---- whole sample files -------------------------------------------------- */
@@ -805,12 +824,12 @@ int main(void) {
                                       teardown_format),
       cmocka_unit_test_setup_teardown(combined_user_field, setup_combined,
                                       teardown_format),
-      cmocka_unit_test_setup_teardown(combined_request_dash_408,
-                                      setup_combined, teardown_format),
+      cmocka_unit_test_setup_teardown(combined_request_dash_408, setup_combined,
+                                      teardown_format),
       cmocka_unit_test_setup_teardown(combined_empty_request_400,
                                       setup_combined, teardown_format),
-      cmocka_unit_test_setup_teardown(combined_garbage_requests,
-                                      setup_combined, teardown_format),
+      cmocka_unit_test_setup_teardown(combined_garbage_requests, setup_combined,
+                                      teardown_format),
       cmocka_unit_test_setup_teardown(combined_request_without_protocol,
                                       setup_combined, teardown_format),
       cmocka_unit_test_setup_teardown(combined_absolute_target_and_connect,

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# bench/run.sh: throughput benchmark of `boussole ingest`.
+#
+# THIS IS A BENCHMARK, NOT A TEST. It measures and prints numbers; it never
+# passes or fails on them, and ctest does not run it. Run it on a quiet
+# machine from a Release build, e.g.:
+#
+#   cmake -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build
+#   bench/run.sh 1000000 10000000
+#
+# usage: bench/run.sh [N ...]        (default N: 1000000)
+# environment: BUILD (default ./build)  the build directory holding boussole,
+#                                        boussole-genlog and bench-parse
+#              RUNS  (default 3)        timed runs per tool; the median counts
+#              SITE  (default www.example.com)  --site given to genlog and
+#                                        boussole, so internal referers match
+#
+# For each N it generates a deterministic combined log of N lines with
+# boussole-genlog (seed 1, 7 days), gzips a copy, then times on the same files:
+#   boussole       boussole ingest on f.log, into a fresh database each run
+#   boussole.gz    the same on f.log.gz
+#   goaccess       goaccess f.log --log-format=COMBINED -o out.json (if found)
+#   zcat|wc -l     the floor for just decompressing the .gz
+#   wc -l          the floor for just reading the file
+#   bare-parse     bench-parse: one PCRE2-JIT regex per line, nothing kept
+# Times are wall-clock seconds from /usr/bin/time (%e), memory is its peak
+# RSS (%M) of the largest process; for a pipeline that is its largest member.
+# Ratios are throughput ratios: above 1 means boussole is the faster one.
+set -euo pipefail
+
+BUILD=${BUILD:-./build}
+RUNS=${RUNS:-3}
+SITE=${SITE:-www.example.com}
+BOUSSOLE=$BUILD/boussole
+GENLOG=$BUILD/boussole-genlog
+PARSE=$BUILD/bench-parse
+TIME=/usr/bin/time
+
+die() {
+  echo "bench/run.sh: $*" >&2
+  exit 2
+}
+
+for exe in "$BOUSSOLE" "$GENLOG" "$PARSE"; do
+  [ -x "$exe" ] || die "$exe not found; build first or set BUILD=dir"
+done
+[ -x "$TIME" ] || die "$TIME (GNU time) is required for wall time and peak RSS"
+"$TIME" -f '%e %M' true 2>/dev/null || die "$TIME does not accept -f (need GNU time)"
+case $RUNS in '' | *[!0-9]* | 0) die "RUNS must be a positive integer" ;; esac
+for n in "$@"; do
+  case $n in '' | *[!0-9]* | 0) die "size '$n' is not a positive integer" ;; esac
+done
+[ $# -gt 0 ] || set -- 1000000
+
+# Absolute paths: the timed commands run from the scratch directory.
+abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$PWD" "$(basename "$1")"); }
+BOUSSOLE=$(abs "$BOUSSOLE")
+GENLOG=$(abs "$GENLOG")
+PARSE=$(abs "$PARSE")
+
+HAVE_GOACCESS=0
+if command -v goaccess >/dev/null 2>&1; then HAVE_GOACCESS=1; fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/boussole-bench.XXXXXX")
+cleanup() { rm -rf "$TMP"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cd "$TMP"
+
+echo "boussole benchmark (a benchmark, not a test): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "host: $(uname -srm), $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs; build: $BUILD; $RUNS runs per tool, median shown"
+"$BOUSSOLE" --version 2>&1 | head -n 1 || true
+if [ "$HAVE_GOACCESS" = 1 ]; then
+  goaccess --version 2>&1 | head -n 1 || true
+else
+  echo "note: goaccess not found, its row and the boussole/goaccess ratio are skipped"
+fi
+
+# measure NAME CMD...: runs CMD $RUNS times (stdout/stderr to files; a fresh
+# database before each run) and sets MED_S (median seconds) and PEAK_KB
+# (largest peak RSS over the runs).
+MED_S=0
+PEAK_KB=0
+measure() {
+  local name=$1
+  shift
+  local secs=() i s kb
+  PEAK_KB=0
+  for ((i = 0; i < RUNS; i++)); do
+    rm -f fresh.db fresh.db-wal fresh.db-shm fresh.db-journal out.json
+    if ! "$TIME" -f '%e %M' -o time.txt "$@" >out.txt 2>err.txt; then
+      echo "bench/run.sh: '$name' failed (run $((i + 1))): $*" >&2
+      tail -n 5 err.txt >&2
+      exit 1
+    fi
+    read -r s kb <time.txt
+    secs+=("$s")
+    if [ "$kb" -gt "$PEAK_KB" ]; then PEAK_KB=$kb; fi
+  done
+  MED_S=$(printf '%s\n' "${secs[@]}" | sort -g | awk '{a[NR] = $1}
+    END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+}
+
+# A single number from a tool's output, to check it saw every line.
+expect_lines() {
+  local name=$1 got=$2 want=$3
+  if [ "$got" != "$want" ]; then
+    echo "warning: $name counted '$got' lines, expected $want" >&2
+  fi
+}
+
+# row NAME: records the last measure() as a table row and its lines/s.
+ROWS=()
+declare -A RATE=()
+row() {
+  local lps
+  lps=$(awk -v n="$N" -v s="$MED_S" 'BEGIN { if (s < 0.01) s = 0.01; printf "%.0f", n / s }')
+  RATE[$1]=$lps
+  if awk -v s="$MED_S" 'BEGIN { exit !(s < 0.1) }'; then COARSE=1; fi
+  ROWS+=("$(printf '%-14s %10s %14s %12s' "$1" "$MED_S" "$lps" \
+    "$(awk -v k="$PEAK_KB" 'BEGIN { printf "%.1f", k / 1024 }')")")
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+
+for N in "$@"; do
+  echo
+  echo "== $N lines =="
+  "$GENLOG" -n "$N" -s 1 --site "$SITE" >f.log
+  gzip -n -c f.log >f.log.gz
+  echo "input: f.log $(du -k f.log | cut -f1) KB, f.log.gz $(du -k f.log.gz | cut -f1) KB"
+
+  ROWS=()
+  RATE=()
+  COARSE=0
+  measure boussole "$BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log
+  row boussole
+  measure boussole.gz "$BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log.gz
+  row boussole.gz
+  if [ "$HAVE_GOACCESS" = 1 ]; then
+    # --no-progress only stops the progress display; the parsing is the same.
+    measure goaccess goaccess f.log --log-format=COMBINED --no-progress -o out.json
+    row goaccess
+  fi
+  # shellcheck disable=SC2016 # $1 is expanded by the inner sh
+  measure "zcat|wc -l" sh -c 'zcat "$1" | wc -l' sh f.log.gz
+  expect_lines "zcat|wc -l" "$(tr -d ' ' <out.txt)" "$N"
+  row "zcat|wc -l"
+  measure "wc -l" wc -l f.log
+  expect_lines "wc -l" "$(awk '{print $1}' out.txt)" "$N"
+  row "wc -l"
+  measure bare-parse "$PARSE" f.log
+  expect_lines bare-parse "$(awk '{print $2}' out.txt)" "$N"
+  row bare-parse
+
+  printf '%-14s %10s %14s %12s\n' tool "median s" "lines/s" "peak RSS MB"
+  printf '%s\n' "${ROWS[@]}"
+  echo "throughput ratios (above 1: boussole faster):"
+  if [ "$HAVE_GOACCESS" = 1 ]; then
+    echo "  boussole / goaccess        $(ratio "${RATE[boussole]}" "${RATE[goaccess]}")"
+  else
+    echo "  boussole / goaccess        skipped (goaccess not installed)"
+  fi
+  echo "  boussole / bare-parse      $(ratio "${RATE[boussole]}" "${RATE[bare-parse]}")"
+  echo "  boussole.gz / (zcat|wc -l) $(ratio "${RATE[boussole.gz]}" "${RATE[zcat|wc -l]}")"
+  if [ "$COARSE" = 1 ]; then
+    echo "note: some medians are under 0.1 s, where 10 ms timer steps dominate; use a larger N"
+  fi
+  rm -f f.log f.log.gz fresh.db* out.json
+done
