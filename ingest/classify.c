@@ -50,6 +50,7 @@ struct host_rule {
  */
 #define UA_CACHE_SLOTS 16384
 #define UA_CACHE_MAX 512
+#define UA_CACHE_WAYS 4 /* a power of two dividing UA_CACHE_SLOTS */
 
 struct ua_slot {
   uint64_t hash;
@@ -81,9 +82,8 @@ struct bsl_classifier {
 
 /* The SPEC §3 example list, for callers that pass no options. */
 static const char *const default_static_exts[] = {
-    "css", "js",  "mjs",  "png",   "jpg", "jpeg", "gif", "svg",
-    "ico", "webp", "avif", "woff", "woff2", "ttf", "eot", "map",
-    "txt", "xml", "json"};
+    "css",  "js",   "mjs",   "png", "jpg", "jpeg", "gif", "svg", "ico", "webp",
+    "avif", "woff", "woff2", "ttf", "eot", "map",  "txt", "xml", "json"};
 
 static void set_err(char *err, size_t errlen, const char *file, int line,
                     const char *reason) {
@@ -146,9 +146,9 @@ static bool is_blank(char ch) {
          ch == '\f';
 }
 
-static int for_each_line(bsl_classifier *c, const char *file,
-                         const char *text, size_t len, line_fn fn, void *ctx,
-                         char *err, size_t errlen) {
+static int for_each_line(bsl_classifier *c, const char *file, const char *text,
+                         size_t len, line_fn fn, void *ctx, char *err,
+                         size_t errlen) {
   int lineno = 0;
   size_t pos = 0;
   while (pos < len) {
@@ -214,7 +214,8 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err,
   return 0;
 }
 
-/* ---- bot rules ------------------------------------------------------------ */
+/* ---- bot rules ------------------------------------------------------------
+ */
 
 /*
  * No capture groups: the match only answers yes or no, and numbered groups
@@ -389,8 +390,8 @@ static int bot_line(bsl_classifier *c, const char *file, int lineno,
   }
   int code;
   PCRE2_SIZE where;
-  pcre2_code *re = pcre2_compile((PCRE2_SPTR)one.buf, one.len, BOT_FLAGS,
-                                 &code, &where, NULL);
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)one.buf, one.len, BOT_FLAGS, &code,
+                                 &where, NULL);
   free(one.buf);
   if (!re) {
     char msg[160], reason[256];
@@ -819,12 +820,11 @@ static enum bsl_device detect_device(const char *ua, size_t len) {
       has(ua, len, "PlayBook") || has(ua, len, "Nexus 7") ||
       has(ua, len, "Nexus 9") || has(ua, len, "Nexus 10"))
     return BSL_DEVICE_TABLET;
-  if (has(ua, len, "Mobi") || has(ua, len, "iPhone") ||
-      has(ua, len, "iPod") || has(ua, len, "Windows Phone") ||
-      has(ua, len, "BlackBerry") || has(ua, len, "BB10") ||
-      has(ua, len, "Opera Mini") || has(ua, len, "IEMobile") ||
-      has(ua, len, "J2ME") || has(ua, len, "Symbian") ||
-      has(ua, len, "BREW") || has(ua, len, "iphone"))
+  if (has(ua, len, "Mobi") || has(ua, len, "iPhone") || has(ua, len, "iPod") ||
+      has(ua, len, "Windows Phone") || has(ua, len, "BlackBerry") ||
+      has(ua, len, "BB10") || has(ua, len, "Opera Mini") ||
+      has(ua, len, "IEMobile") || has(ua, len, "J2ME") ||
+      has(ua, len, "Symbian") || has(ua, len, "BREW") || has(ua, len, "iphone"))
     return BSL_DEVICE_MOBILE;
   if (has(ua, len, "Android"))
     return BSL_DEVICE_TABLET;
@@ -851,13 +851,13 @@ void bsl_classify_ua(bsl_classifier *c, const char *ua, size_t len,
     return;
   }
   /*
-   * Two-way sets: with one slot per hash, two busy agents that collide would
-   * evict each other on every line.  A miss moves the set's newer entry to
-   * the second way, so the older of the two is the one dropped.
+   * Four-way sets: with one slot per hash, a few busy agents that collide
+   * would evict each other on every line.  A miss shifts the set down one
+   * way, dropping the entry inserted longest ago.
    */
   uint64_t h = hash_ua(ua, len);
-  struct ua_slot *set = &c->cache[h & (UA_CACHE_SLOTS - 2)];
-  for (int w = 0; w < 2; w++) {
+  struct ua_slot *set = &c->cache[h & (UA_CACHE_SLOTS - UA_CACHE_WAYS)];
+  for (int w = 0; w < UA_CACHE_WAYS; w++) {
     struct ua_slot *s = &set[w];
     if (s->used && s->hash == h && s->len == len &&
         (len == 0 || memcmp(s->ua, ua, len) == 0)) {
@@ -868,9 +868,10 @@ void bsl_classify_ua(bsl_classifier *c, const char *ua, size_t len,
   }
   *is_bot = detect_bot(c, ua, len);
   *device = detect_device(ua, len);
-  if (set[0].used)
-    memcpy(&set[1], &set[0],
-           offsetof(struct ua_slot, ua) + (size_t)set[0].len);
+  for (int w = UA_CACHE_WAYS - 1; w > 0; w--)
+    if (set[w - 1].used)
+      memcpy(&set[w], &set[w - 1],
+             offsetof(struct ua_slot, ua) + (size_t)set[w - 1].len);
   struct ua_slot *s = &set[0];
   s->used = true;
   s->hash = h;
@@ -990,8 +991,9 @@ void bsl_classify_channel(bsl_classifier *c, const bsl_str *query,
 
   /* What the referer says, needed for rules 5-9 and for source fallbacks. */
   char host[256], self[256];
-  bool has_host = referer && referer->ptr &&
-                  bsl_referer_host(referer->ptr, referer->len, host, sizeof host);
+  bool has_host =
+      referer && referer->ptr &&
+      bsl_referer_host(referer->ptr, referer->len, host, sizeof host);
   if (has_host) {
     site_key(site_host, self, sizeof self);
     if (self[0] && strcmp(host, self) == 0)
@@ -1002,8 +1004,8 @@ void bsl_classify_channel(bsl_classifier *c, const bsl_str *query,
   if (has_host && !host_lookup(c, host, &kind, &known))
     kind = KIND_COUNT;
 
-  if ((has_medium && (is_one_of(medium, paid_media) ||
-                      strncmp(medium, "paid", 4) == 0)) ||
+  if ((has_medium &&
+       (is_one_of(medium, paid_media) || strncmp(medium, "paid", 4) == 0)) ||
       gclid || dclid || msclkid)
     out->channel = BSL_CHANNEL_PAID;
   else if ((has_medium && is_one_of(medium, email_media)) ||

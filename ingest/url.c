@@ -50,8 +50,8 @@ static int decode_value(const char *v, size_t vlen, char *out, size_t cap) {
  * Only '&' separates parameters: ';' appears inside real values (Google's
  * "ved=1t:429,r:13" and friends) far more often than as a separator.
  */
-int bsl_query_param(const char *query, size_t qlen, const char *name,
-                    char *out, size_t cap) {
+int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
+                    size_t cap) {
   if (cap > 0)
     out[0] = '\0';
   if (!query || !name)

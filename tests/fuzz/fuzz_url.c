@@ -32,8 +32,8 @@ static char *dup_exact(const uint8_t *p, size_t n) {
 }
 
 static void exercise_query(const char *q, size_t n) {
-  static const char *const names[] = {"utm_source", "utm_medium",
-                                      "utm_campaign", "gclid", "a", "", "="};
+  static const char *const names[] = {
+      "utm_source", "utm_medium", "utm_campaign", "gclid", "a", "", "="};
   static const size_t caps[] = {1, 2, 4, 17, BSL_DIM_MAX};
   char out[BSL_DIM_MAX + 1];
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {

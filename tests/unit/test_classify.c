@@ -11,10 +11,12 @@
  * reached by the current rules, so a rule change that loses ground fails.
  * The data is only read, never copied into the repository.
  */
+/* cmocka.h needs these included before it. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -60,13 +62,13 @@ static bsl_channel_info channel(bsl_classifier *c, const char *query,
   return info;
 }
 
-#define assert_channel(c, query, referer, site, ch, src, med, camp)          \
-  do {                                                                       \
-    bsl_channel_info i_ = channel(c, query, referer, site);                  \
-    assert_string_equal(bsl_channel_name(i_.channel), bsl_channel_name(ch)); \
-    assert_string_equal(i_.source, src);                                     \
-    assert_string_equal(i_.medium, med);                                     \
-    assert_string_equal(i_.campaign, camp);                                  \
+#define assert_channel(c, query, referer, site, ch, src, med, camp)            \
+  do {                                                                         \
+    bsl_channel_info i_ = channel(c, query, referer, site);                    \
+    assert_string_equal(bsl_channel_name(i_.channel), bsl_channel_name(ch));   \
+    assert_string_equal(i_.source, src);                                       \
+    assert_string_equal(i_.medium, med);                                       \
+    assert_string_equal(i_.campaign, camp);                                    \
   } while (0)
 
 /* ---- SPEC §5 channel rules, in order ------------------------------------ */
@@ -87,8 +89,7 @@ static void test_rule1_paid(void **state) {
   /* Click ids: their network is the source, "cpc" the medium. */
   assert_channel(c, "gclid=abc123", "https://www.google.com/", NULL,
                  BSL_CHANNEL_PAID, "google", "cpc", "");
-  assert_channel(c, "dclid=x", "", NULL, BSL_CHANNEL_PAID, "google", "cpc",
-                 "");
+  assert_channel(c, "dclid=x", "", NULL, BSL_CHANNEL_PAID, "google", "cpc", "");
   assert_channel(c, "msclkid=x", "https://www.bing.com/", NULL,
                  BSL_CHANNEL_PAID, "bing", "cpc", "");
   /* utm values win over the click id's defaults. */
@@ -104,7 +105,8 @@ static void test_rule1_paid(void **state) {
 
 static void test_rule2_email(void **state) {
   bsl_classifier *c = *state;
-  assert_channel(c, "utm_source=Mailchimp&utm_medium=Email&utm_campaign=Nov%2025",
+  assert_channel(c,
+                 "utm_source=Mailchimp&utm_medium=Email&utm_campaign=Nov%2025",
                  "", NULL, BSL_CHANNEL_EMAIL, "mailchimp", "email", "nov 25");
   assert_channel(c, "utm_medium=e-mail", "", NULL, BSL_CHANNEL_EMAIL,
                  "(direct)", "e-mail", "");
@@ -167,14 +169,13 @@ static void test_rule5_webmail(void **state) {
                  BSL_CHANNEL_EMAIL, "yahoo_mail", "email", "");
   assert_channel(c, "", "https://mail.proton.me/u/0/inbox", NULL,
                  BSL_CHANNEL_EMAIL, "proton", "email", "");
-  assert_channel(c, "", "https://deref-gmx.net/mail/client/x/dereferrer/",
-                 NULL, BSL_CHANNEL_EMAIL, "gmx", "email", "");
-  assert_channel(c, "", "https://webmail.example.fr/", NULL,
-                 BSL_CHANNEL_EMAIL, "webmail", "email", "");
+  assert_channel(c, "", "https://deref-gmx.net/mail/client/x/dereferrer/", NULL,
+                 BSL_CHANNEL_EMAIL, "gmx", "email", "");
+  assert_channel(c, "", "https://webmail.example.fr/", NULL, BSL_CHANNEL_EMAIL,
+                 "webmail", "email", "");
   /* "webmail.*" stops at two labels after "webmail". */
   assert_channel(c, "", "https://webmail.example.co.uk/", NULL,
-                 BSL_CHANNEL_REFERRAL, "webmail.example.co.uk", "referral",
-                 "");
+                 BSL_CHANNEL_REFERRAL, "webmail.example.co.uk", "referral", "");
 }
 
 static void test_rule6_search(void **state) {
@@ -198,8 +199,8 @@ static void test_rule6_search(void **state) {
   assert_channel(c, "", "https://search.brave.com/search?q=x", NULL,
                  BSL_CHANNEL_ORGANIC_SEARCH, "brave", "organic", "");
   assert_channel(c, "",
-                 "android-app://com.google.android.googlequicksearchbox/",
-                 NULL, BSL_CHANNEL_ORGANIC_SEARCH, "google", "organic", "");
+                 "android-app://com.google.android.googlequicksearchbox/", NULL,
+                 BSL_CHANNEL_ORGANIC_SEARCH, "google", "organic", "");
   /* "google.*" allows one or two labels after "google", not three. */
   assert_channel(c, "", "https://google.a.b.c/", NULL, BSL_CHANNEL_REFERRAL,
                  "google.a.b.c", "referral", "");
@@ -216,8 +217,8 @@ static void test_rule7_social(void **state) {
                  BSL_CHANNEL_SOCIAL, "facebook", "social", "");
   assert_channel(c, "", "https://m.facebook.com/", NULL, BSL_CHANNEL_SOCIAL,
                  "facebook", "social", "");
-  assert_channel(c, "", "https://t.co/abc", NULL, BSL_CHANNEL_SOCIAL,
-                 "twitter", "social", "");
+  assert_channel(c, "", "https://t.co/abc", NULL, BSL_CHANNEL_SOCIAL, "twitter",
+                 "social", "");
   assert_channel(c, "", "https://x.com/someone", NULL, BSL_CHANNEL_SOCIAL,
                  "twitter", "social", "");
   assert_channel(c, "", "https://www.linkedin.com/feed/", NULL,
@@ -226,8 +227,8 @@ static void test_rule7_social(void **state) {
                  "linkedin", "social", "");
   assert_channel(c, "", "https://www.pinterest.co.uk/pin/1", NULL,
                  BSL_CHANNEL_SOCIAL, "pinterest", "social", "");
-  assert_channel(c, "", "https://old.reddit.com/r/c", NULL,
-                 BSL_CHANNEL_SOCIAL, "reddit", "social", "");
+  assert_channel(c, "", "https://old.reddit.com/r/c", NULL, BSL_CHANNEL_SOCIAL,
+                 "reddit", "social", "");
   assert_channel(c, "", "https://m.youtube.com/watch?v=x", NULL,
                  BSL_CHANNEL_SOCIAL, "youtube", "social", "");
   assert_channel(c, "", "https://www.tiktok.com/@x", NULL, BSL_CHANNEL_SOCIAL,
@@ -242,8 +243,7 @@ static void test_rule7_social(void **state) {
 
 static void test_rule8_direct(void **state) {
   bsl_classifier *c = *state;
-  assert_channel(c, "", "", NULL, BSL_CHANNEL_DIRECT, "(direct)", "(none)",
-                 "");
+  assert_channel(c, "", "", NULL, BSL_CHANNEL_DIRECT, "(direct)", "(none)", "");
   assert_channel(c, "", "-", NULL, BSL_CHANNEL_DIRECT, "(direct)", "(none)",
                  "");
   assert_channel(c, "", "not a url", NULL, BSL_CHANNEL_DIRECT, "(direct)",
@@ -263,9 +263,8 @@ static void test_rule8_direct(void **state) {
   assert_channel(c, "", "https://blog.example.com/", "www.example.com",
                  BSL_CHANNEL_REFERRAL, "blog.example.com", "referral", "");
   /* Rules 1-4 come first, even on a self-referral. */
-  assert_channel(c, "utm_campaign=x", "https://www.example.com/",
-                 "example.com", BSL_CHANNEL_CAMPAIGN, "(direct)", "(none)",
-                 "x");
+  assert_channel(c, "utm_campaign=x", "https://www.example.com/", "example.com",
+                 BSL_CHANNEL_CAMPAIGN, "(direct)", "(none)", "x");
   /* NULL query and referer are "absent". */
   bsl_channel_info info;
   bsl_classify_channel(c, NULL, NULL, NULL, &info);
@@ -330,24 +329,33 @@ static const char *const sample_bots[] = {
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
     "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
-    "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+    "Mozilla/5.0 (compatible; SemrushBot/7~bl; "
+    "+http://www.semrush.com/bot.html)",
     "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
-    "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+    "Mozilla/5.0 (compatible; Baiduspider/2.0; "
+    "+http://www.baidu.com/search/spider.html)",
     "DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)",
     "facebookexternalhit/1.1",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1)",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1)",
     "Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)",
-    "Mozilla/5.0 (compatible;PetalBot;+https://webmaster.petalsearch.com/site/petalbot)",
-    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.0)",
-    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)",
+    "Mozilla/5.0 "
+    "(compatible;PetalBot;+https://webmaster.petalsearch.com/site/petalbot)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; "
+    "GPTBot/1.0)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; "
+    "ClaudeBot/1.0; +claudebot@anthropic.com)",
     "CCBot/2.0 (https://commoncrawl.org/faq/)",
-    "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 (compatible; Bytespider; spider-feedback@bytedance.com)",
+    "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Mobile Safari/537.36 (compatible; Bytespider; "
+    "spider-feedback@bytedance.com)",
     "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
     "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)",
     "Mozilla/5.0 (compatible; StatusCake)",
     "Site24x7",
     "Datadog Agent/7.69.2",
-    "Mozilla/5.0 (X11; Linux x86_64) Chrome/100.0 Safari/537.36 NewRelicSynthetics/1.0",
+    "Mozilla/5.0 (X11; Linux x86_64) Chrome/100.0 Safari/537.36 "
+    "NewRelicSynthetics/1.0",
     "check_http/v2.3.3 (monitoring-plugins 2.3.3)",
     "Zabbix",
     "curl/8.5.0",
@@ -366,13 +374,17 @@ static const char *const sample_bots[] = {
     "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
     "Scrapy/2.11.0 (+https://scrapy.org)",
     "PostmanRuntime/7.36.0",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) PhantomJS/2.1.1 Safari/538.1",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) "
+    "PhantomJS/2.1.1 Safari/538.1",
     "Amazon CloudFront",
     "Mozilla/5.0 zgrab/0.x",
     "masscan/1.3 (https://github.com/robertdavidgraham/masscan)",
-    "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0.4472.114 Safari/537.36 Nuclei",
+    "Mozilla/5.0 (compatible; Nmap Scripting Engine; "
+    "https://nmap.org/book/nse.html)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/91.0.4472.114 Safari/537.36 Nuclei",
     "sqlmap/1.7.2#stable (https://sqlmap.org)",
     "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)",
     "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
@@ -381,17 +393,30 @@ static const char *const sample_bots[] = {
 };
 
 static const char *const sample_browsers[] = {
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (Linux; U; Android 4.2.1; en-gb; CUBOT ONE Build/JOP40D) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30",
-    "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
-    "Opera/9.80 (J2ME/MIDP; Opera Mini/9.80 (S60; SymbOS; Opera Mobi/23.348; U; en) Presto/2.5.25 Version/10.54",
-    "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/436.0.0.35.101]",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 "
+    "Firefox/120.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) "
+    "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 "
+    "Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; U; Android 4.2.1; en-gb; CUBOT ONE Build/JOP40D) "
+    "AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30",
+    "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Opera/9.80 (J2ME/MIDP; Opera Mini/9.80 (S60; SymbOS; Opera Mobi/23.348; "
+    "U; en) Presto/2.5.25 Version/10.54",
+    "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) "
+    "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+    "[FBAN/FBIOS;FBAV/436.0.0.35.101]",
 };
 
 static void test_bots(void **state) {
@@ -430,9 +455,10 @@ static void test_devices(void **state) {
                              "Gecko/41.0 Firefox/41.0"),
                    BSL_DEVICE_MOBILE);
   assert_int_equal(
-      device(c, "Mozilla/5.0 (Linux; U; Android 4.0.3; en-us; KFTT Build/IML74K)"
-                " AppleWebKit/535.19 (KHTML, like Gecko) Silk/3.4 Mobile "
-                "Safari/535.19 Silk-Accelerated=true"),
+      device(c,
+             "Mozilla/5.0 (Linux; U; Android 4.0.3; en-us; KFTT Build/IML74K)"
+             " AppleWebKit/535.19 (KHTML, like Gecko) Silk/3.4 Mobile "
+             "Safari/535.19 Silk-Accelerated=true"),
       BSL_DEVICE_TABLET);
   assert_int_equal(device(c, "Mozilla/5.0 (compatible; MSIE 10.0; Windows "
                              "Phone 8.0; Trident/6.0; IEMobile/10.0)"),
@@ -483,10 +509,12 @@ static void test_ua_cache(void **state) {
 
 static void test_static(void **state) {
   bsl_classifier *c = *state;
-  const char *yes[] = {"/a.css", "/A.CSS", "/js/app.min.js", "/f.woff2",
-                       "/img/logo.PNG", "/favicon.ico", "/.css"};
-  const char *no[] = {"/", "/index.html", "/dir.css/", "/file", "/a.cssx",
-                      "/css", "", "/a.", "/v1.2/users"};
+  const char *yes[] = {"/a.css",   "/A.CSS",        "/js/app.min.js",
+                       "/f.woff2", "/img/logo.PNG", "/favicon.ico",
+                       "/.css"};
+  const char *no[] = {"/",     "/index.html", "/dir.css/",
+                      "/file", "/a.cssx",     "/css",
+                      "",      "/a.",         "/v1.2/users"};
   for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
     if (!bsl_classify_is_static(c, yes[i], strlen(yes[i])))
       fail_msg("not static: %s", yes[i]);
@@ -541,7 +569,9 @@ static void test_user_rules(void **state) {
   assert_true(fd1 >= 0 && fd2 >= 0);
   close(fd1);
   close(fd2);
-  write_file(bots, "# ours\n\n  InternalProbe/\\d+  \r\n");
+  write_file(bots, "# ours\n\n  InternalProbe/\\d+  \r\n"
+                   "(?-i)StrictCase\n"
+                   "alpha[|]beta|gamma\\|delta|9lives\n");
   write_file(chans, "# ours\r\n"
                     "search  intranet  search.corp.example\n"
                     "social  Mastodon  mastodon.*   fosstodon.org\n"
@@ -554,6 +584,15 @@ static void test_user_rules(void **state) {
   assert_true(is_bot(c, "Mozilla/5.0 internalprobe/42"));
   assert_false(is_bot(c, "Mozilla/5.0 InternalProbe/x"));
   assert_true(is_bot(c, "curl/8.0")); /* defaults are still there */
+  /* Splitting lines into buckets keeps '|' in classes and escapes, and an
+   * inline option to its own line. */
+  assert_true(is_bot(c, "x StrictCase y"));
+  assert_false(is_bot(c, "x strictcase y"));
+  assert_true(is_bot(c, "ALPHA|BETA"));
+  assert_false(is_bot(c, "alpha"));
+  assert_true(is_bot(c, "gamma|delta"));
+  assert_false(is_bot(c, "gamma"));
+  assert_true(is_bot(c, "9Lives/1"));
   assert_channel(c, "", "https://search.corp.example/?q=x", NULL,
                  BSL_CHANNEL_ORGANIC_SEARCH, "intranet", "organic", "");
   assert_channel(c, "", "https://mastodon.example.org/@x", NULL,
@@ -693,8 +732,8 @@ static void test_crawler_user_agents(void **state) {
   bsl_classifier *c = *state;
   const char *dir = shared_data();
   size_t len;
-  char *json = dir ? read_all(dir, "bots_ua/crawler-user-agents.json", &len)
-                   : NULL;
+  char *json =
+      dir ? read_all(dir, "bots_ua/crawler-user-agents.json", &len) : NULL;
   if (!json) {
     print_message("crawler-user-agents.json not found under "
                   "$BSL_SHARED_DATA/bots_ua: bot recall not measured\n");
@@ -709,8 +748,8 @@ static void test_crawler_user_agents(void **state) {
       break;
     p++;
     for (;;) {
-      while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' ||
-                         *p == '\t' || *p == ','))
+      while (p < end &&
+             (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == ','))
         p++;
       if (p >= end || *p != '"')
         break;
@@ -733,35 +772,134 @@ static void test_crawler_user_agents(void **state) {
 }
 
 /* Families of uap-core's test_ua.yaml that are people's browsers or apps. */
-static const char *const browser_families[] = {
-    "Chrome", "Chrome Mobile", "Chrome Mobile iOS", "Chrome Mobile WebView",
-    "Chromium", "Chrome Frame", "Firefox", "Firefox iOS", "Firefox Mobile",
-    "Firefox Beta", "Safari", "Mobile Safari", "Mobile Safari UI/WKWebView",
-    "Edge", "Edge Mobile", "IE", "IE Mobile", "IE Large Screen", "Opera",
-    "Opera Mini", "Opera Mobile", "Opera Touch", "Opera Tablet", "Opera Neon",
-    "Opera Coast", "Opera GX", "Samsung Internet", "UC Browser",
-    "Yandex Browser", "Brave", "Vivaldi", "Puffin", "Android", "Amazon Silk",
-    "QQ Browser", "QQ Browser Mobile", "QQ Browser Mini", "Whale", "Dolphin",
-    "NetFront", "NetFront NX", "Nokia Browser", "Maxthon", "Pale Moon",
-    "Midori", "Iron", "Konqueror", "Sleipnir", "Waterfox", "Basilisk",
-    "Vewd Browser", "Coc Coc", "Seznam prohlížeč", "Avast Secure Browser",
-    "Aloha Browser", "BlackBerry WebKit", "webOS Browser", "Sailfish Browser",
-    "Mint Browser", "MiuiBrowser", "Huawei Browser", "Honor Browser",
-    "HeyTap Browser", "VivoBrowser", "Smart Lenovo Browser",
-    "DuckDuckGo Mobile", "Ecosia Android", "Ecosia iOS", "Baidu Browser",
-    "360 Secure Browser", "Mail.ru Chromium Browser", "Sber Browser",
-    "Phoenix Browser", "Oculus Browser", "Wolvic Browser", "MullvadBrowser",
-    "Kindle", "Facebook", "Facebook Messenger", "Instagram", "Pinterest",
-    "Twitter", "TikTok", "WeChat Browser", "Weibo", "LINE", "KakaoTalk",
-    "Snapchat", "Flipboard", "Obigo", "Ovi Browser", "UP.Browser", "Openwave",
-    "Open Wave", "Skyfire", "Tenta Browser", "Hola Browser", "JiSu Browser",
-    "115 Browser", "Quark", "Atom Browser", "Lite Browser", "HiBrowser",
-    "Rekonq", "QupZilla", "Comodo Dragon", "Decentr Web3 Browser",
-    "AOL Shield Browser", "Chromium GOST Browser", "Qt Web Engine",
-    "WebKit Nightly", "Ladybird", "qutebrowser", "Conkeror", "Minimo",
-    "Teleca Browser", "Dolfin", "mDolphin", "Bunjalloo", "SmartTV WebBrowser",
-    "iBrowser Mini", "ONE Browser", "Nokia OSS Browser", "Mypal Browser",
-    "QAX Browser", "Quark PC", "ICE Browser", "Baidu Explorer"};
+static const char *const browser_families[] = {"Chrome",
+                                               "Chrome Mobile",
+                                               "Chrome Mobile iOS",
+                                               "Chrome Mobile WebView",
+                                               "Chromium",
+                                               "Chrome Frame",
+                                               "Firefox",
+                                               "Firefox iOS",
+                                               "Firefox Mobile",
+                                               "Firefox Beta",
+                                               "Safari",
+                                               "Mobile Safari",
+                                               "Mobile Safari UI/WKWebView",
+                                               "Edge",
+                                               "Edge Mobile",
+                                               "IE",
+                                               "IE Mobile",
+                                               "IE Large Screen",
+                                               "Opera",
+                                               "Opera Mini",
+                                               "Opera Mobile",
+                                               "Opera Touch",
+                                               "Opera Tablet",
+                                               "Opera Neon",
+                                               "Opera Coast",
+                                               "Opera GX",
+                                               "Samsung Internet",
+                                               "UC Browser",
+                                               "Yandex Browser",
+                                               "Brave",
+                                               "Vivaldi",
+                                               "Puffin",
+                                               "Android",
+                                               "Amazon Silk",
+                                               "QQ Browser",
+                                               "QQ Browser Mobile",
+                                               "QQ Browser Mini",
+                                               "Whale",
+                                               "Dolphin",
+                                               "NetFront",
+                                               "NetFront NX",
+                                               "Nokia Browser",
+                                               "Maxthon",
+                                               "Pale Moon",
+                                               "Midori",
+                                               "Iron",
+                                               "Konqueror",
+                                               "Sleipnir",
+                                               "Waterfox",
+                                               "Basilisk",
+                                               "Vewd Browser",
+                                               "Coc Coc",
+                                               "Seznam prohlížeč",
+                                               "Avast Secure Browser",
+                                               "Aloha Browser",
+                                               "BlackBerry WebKit",
+                                               "webOS Browser",
+                                               "Sailfish Browser",
+                                               "Mint Browser",
+                                               "MiuiBrowser",
+                                               "Huawei Browser",
+                                               "Honor Browser",
+                                               "HeyTap Browser",
+                                               "VivoBrowser",
+                                               "Smart Lenovo Browser",
+                                               "DuckDuckGo Mobile",
+                                               "Ecosia Android",
+                                               "Ecosia iOS",
+                                               "Baidu Browser",
+                                               "360 Secure Browser",
+                                               "Mail.ru Chromium Browser",
+                                               "Sber Browser",
+                                               "Phoenix Browser",
+                                               "Oculus Browser",
+                                               "Wolvic Browser",
+                                               "MullvadBrowser",
+                                               "Kindle",
+                                               "Facebook",
+                                               "Facebook Messenger",
+                                               "Instagram",
+                                               "Pinterest",
+                                               "Twitter",
+                                               "TikTok",
+                                               "WeChat Browser",
+                                               "Weibo",
+                                               "LINE",
+                                               "KakaoTalk",
+                                               "Snapchat",
+                                               "Flipboard",
+                                               "Obigo",
+                                               "Ovi Browser",
+                                               "UP.Browser",
+                                               "Openwave",
+                                               "Open Wave",
+                                               "Skyfire",
+                                               "Tenta Browser",
+                                               "Hola Browser",
+                                               "JiSu Browser",
+                                               "115 Browser",
+                                               "Quark",
+                                               "Atom Browser",
+                                               "Lite Browser",
+                                               "HiBrowser",
+                                               "Rekonq",
+                                               "QupZilla",
+                                               "Comodo Dragon",
+                                               "Decentr Web3 Browser",
+                                               "AOL Shield Browser",
+                                               "Chromium GOST Browser",
+                                               "Qt Web Engine",
+                                               "WebKit Nightly",
+                                               "Ladybird",
+                                               "qutebrowser",
+                                               "Conkeror",
+                                               "Minimo",
+                                               "Teleca Browser",
+                                               "Dolfin",
+                                               "mDolphin",
+                                               "Bunjalloo",
+                                               "SmartTV WebBrowser",
+                                               "iBrowser Mini",
+                                               "ONE Browser",
+                                               "Nokia OSS Browser",
+                                               "Mypal Browser",
+                                               "QAX Browser",
+                                               "Quark PC",
+                                               "ICE Browser",
+                                               "Baidu Explorer"};
 
 static bool is_browser_family(const char *f) {
   for (size_t i = 0; i < sizeof browser_families / sizeof *browser_families;
@@ -987,8 +1125,8 @@ static void test_snowplow_host_lists(void **state) {
     if (line[0] != ' ' && line[0] != '#') {
       cur = -1;
       for (int i = 0; i < 3; i++)
-        if (strncmp(line, sections[i].section,
-                    strlen(sections[i].section)) == 0)
+        if (strncmp(line, sections[i].section, strlen(sections[i].section)) ==
+            0)
           cur = i;
       continue;
     }

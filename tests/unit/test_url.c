@@ -3,10 +3,12 @@
  * with the odd shapes real access logs contain (bare IPs, IPv6, userinfo,
  * Android app referers, junk) and the buffer limits callers rely on.
  */
+/* cmocka.h needs these included before it. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <string.h>
@@ -28,9 +30,8 @@ static void test_query_basic(void **state) {
   assert_string_equal(v, "");
   assert_int_equal(param("", "a", v, sizeof v), -1);
   /* A name is not matched as a prefix or suffix of another. */
-  assert_int_equal(param("utm_source_x=1&xutm_source=2", "utm_source", v,
-                         sizeof v),
-                   -1);
+  assert_int_equal(
+      param("utm_source_x=1&xutm_source=2", "utm_source", v, sizeof v), -1);
 }
 
 static void test_query_repeated_and_case(void **state) {
@@ -156,8 +157,8 @@ static void test_host_app_referers(void **state) {
   char h[256];
   assert_true(host("android-app://com.google.android.gm/", h, sizeof h));
   assert_string_equal(h, "com.google.android.gm");
-  assert_true(host("android-app://com.google.android.googlequicksearchbox",
-                   h, sizeof h));
+  assert_true(host("android-app://com.google.android.googlequicksearchbox", h,
+                   sizeof h));
   assert_string_equal(h, "com.google.android.googlequicksearchbox");
 }
 

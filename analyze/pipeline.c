@@ -1,0 +1,361 @@
+/*
+ * The ingestion core (see pipeline.h): file identity, line dispatch and the
+ * commit that makes ingestion exactly-once.
+ *
+ * Reject samples are kept in memory until the commit so that a commit that
+ * fails and is retried writes each sample exactly once, like the counters.
+ */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "format.h"
+
+#define REJECT_SAMPLES_PER_FILE 1000
+#define EXCERPT_BYTES 200
+
+typedef struct format_slot {
+  char *name;
+  bsl_format *format;
+} format_slot;
+
+typedef struct reject_sample {
+  char *source, *path, *reason, *excerpt;
+  size_t excerpt_len;
+  int64_t offset;
+} reject_sample;
+
+struct bsl_pipeline {
+  const bsl_config *cfg;
+  bsl_store *store;
+  bsl_classifier *cls;
+  bsl_model *model;
+  format_slot *formats;
+  size_t n_formats;
+  reject_sample *samples;
+  size_t n_samples, cap_samples;
+  bsl_pipeline_stats stats;
+};
+
+const bsl_pipeline_stats *bsl_pipeline_stats_get(const bsl_pipeline *p) {
+  return &p->stats;
+}
+
+bsl_model *bsl_pipeline_model(bsl_pipeline *p) {
+  return p->model;
+}
+
+int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
+                      const char *db_path, char *err, size_t errlen) {
+  *out = NULL;
+  bsl_pipeline *p = calloc(1, sizeof *p);
+  const char **goal_names = calloc(cfg->n_goals + 1, sizeof *goal_names);
+  const char **goal_paths = calloc(cfg->n_goals + 1, sizeof *goal_paths);
+  if (!p || !goal_names || !goal_paths) {
+    free(p);
+    free(goal_names);
+    free(goal_paths);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  p->cfg = cfg;
+  for (size_t i = 0; i < cfg->n_goals; i++) {
+    goal_names[i] = cfg->goals[i].name;
+    goal_paths[i] = cfg->goals[i].path;
+  }
+  bsl_classifier_options copts = {
+      .static_extensions = (const char *const *)cfg->static_extensions,
+      .n_static_extensions = cfg->n_static_extensions,
+      .extra_bot_rules = cfg->bot_rules,
+      .extra_channel_rules = cfg->channel_rules,
+  };
+  int rc = bsl_store_open(&p->store, db_path ? db_path : cfg->db, err, errlen);
+  if (rc == 0)
+    rc = bsl_classifier_create(&p->cls, &copts, err, errlen);
+  if (rc == 0) {
+    bsl_model_options mopts = {
+        .session_timeout = cfg->session_timeout,
+        .beacon_path = cfg->beacon_path,
+        .timezone = cfg->timezone,
+        .goal_names = goal_names,
+        .goal_patterns = goal_paths,
+        .n_goals = cfg->n_goals,
+        .classifier = p->cls,
+        .store = p->store,
+    };
+    rc = bsl_model_create(&p->model, &mopts, err, errlen);
+  }
+  free(goal_names);
+  free(goal_paths);
+  if (rc != 0) {
+    bsl_pipeline_close(p);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
+static void free_samples(bsl_pipeline *p) {
+  for (size_t i = 0; i < p->n_samples; i++) {
+    free(p->samples[i].source);
+    free(p->samples[i].path);
+    free(p->samples[i].reason);
+    free(p->samples[i].excerpt);
+  }
+  p->n_samples = 0;
+}
+
+void bsl_pipeline_close(bsl_pipeline *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->n_formats; i++) {
+    free(p->formats[i].name);
+    bsl_format_destroy(p->formats[i].format);
+  }
+  free(p->formats);
+  free_samples(p);
+  free(p->samples);
+  bsl_model_destroy(p->model);
+  bsl_classifier_destroy(p->cls);
+  bsl_store_close(p->store);
+  free(p);
+}
+
+static bsl_format *format_get(bsl_pipeline *p, const char *name, char *err,
+                              size_t errlen) {
+  for (size_t i = 0; i < p->n_formats; i++)
+    if (strcmp(p->formats[i].name, name) == 0)
+      return p->formats[i].format;
+  bsl_format *f = NULL;
+  if (bsl_format_is_builtin(name)) {
+    if (bsl_format_create(&f, name, NULL, NULL, err, errlen) != 0)
+      return NULL;
+  } else {
+    const bsl_format_conf *fc = bsl_config_find_format(p->cfg, name);
+    if (!fc) {
+      snprintf(err, errlen,
+               "unknown format \"%s\" (built in: combined, common, "
+               "vcombined; or a [format] section)",
+               name);
+      return NULL;
+    }
+    if (bsl_format_create(&f, name, fc->regex, fc->time_format, err, errlen) !=
+        0)
+      return NULL;
+  }
+  format_slot *ns = realloc(p->formats, (p->n_formats + 1) * sizeof *ns);
+  char *copy = strdup(name);
+  if (!ns || !copy) {
+    if (ns)
+      p->formats = ns;
+    free(copy);
+    bsl_format_destroy(f);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  p->formats = ns;
+  p->formats[p->n_formats].name = copy;
+  p->formats[p->n_formats++].format = f;
+  return f;
+}
+
+/* Finds the file's stored state by fingerprint, or starts a new one. */
+static int identify(bsl_pipeline *p, bsl_reader *r, bsl_file_state *st,
+                    char *err, size_t errlen) {
+  size_t prefix = bsl_reader_prefix_len(r);
+  int lens[64];
+  size_t n_lens = 0;
+  memset(st, 0, sizeof *st);
+  if (bsl_store_fp_lengths(p->store, lens, 64, &n_lens) != 0)
+    goto out_store;
+  for (size_t i = n_lens; i-- > 0;) {
+    if (lens[i] <= 0 || (size_t)lens[i] > prefix)
+      continue;
+    char hex[BSL_FINGERPRINT_HEX + 1];
+    bsl_reader_fingerprint(r, (size_t)lens[i], hex);
+    int found = bsl_store_file_find(p->store, lens[i], hex, st);
+    if (found < 0)
+      goto out_store;
+    if (found)
+      break;
+  }
+  /* A file first seen short is re-keyed on a longer prefix once it grows,
+   * so two files that merely start alike are not confused. */
+  if (st->fp_len < (int)prefix) {
+    st->fp_len = (int)prefix;
+    bsl_reader_fingerprint(r, prefix, st->fingerprint);
+  }
+  return 0;
+out_store:
+  snprintf(err, errlen, "%s", bsl_store_error(p->store));
+  return -1;
+}
+
+int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
+                             const char *path, const bsl_source_conf *src,
+                             const char *format, const char *site,
+                             const char **why, char *err, size_t errlen) {
+  memset(in, 0, sizeof *in);
+  *why = NULL;
+  const char *format_name = src ? src->format : (format ? format : "combined");
+  char ferr[512];
+  in->format =
+      format_get(p, format_name ? format_name : "combined", ferr, sizeof ferr);
+  if (!in->format) {
+    snprintf(err, errlen, "%s: %s", path, ferr);
+    return -1;
+  }
+  in->type = src ? src->type : BSL_SOURCE_ACCESS;
+  in->site_id = bsl_model_site(p->model, src ? src->site : site ? site : "");
+  if (in->site_id < 0) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (bsl_reader_prefix_len(r) == 0) {
+    *why = "empty";
+    return 1;
+  }
+  if (identify(p, r, &in->st, err, errlen) != 0)
+    return -1;
+  snprintf(in->st.source, sizeof in->st.source, "%s", src ? src->name : "cli");
+  snprintf(in->st.path, sizeof in->st.path, "%s", path);
+  in->start_offset = (uint64_t)in->st.offset;
+  if (in->st.offset > 0 &&
+      bsl_reader_skip_to(r, (uint64_t)in->st.offset, ferr, sizeof ferr) != 0) {
+    *why = "shorter than what was already read from it";
+    return 1;
+  }
+  return 0;
+}
+
+/* Copies at most EXCERPT_BYTES of a bad line, keeping valid UTF-8 and
+ * writing every other byte as \xHH so the sample is safe to display. */
+static size_t make_excerpt(const char *s, size_t len, char *out, size_t cap) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  if (len > EXCERPT_BYTES)
+    len = EXCERPT_BYTES;
+  for (size_t i = 0; i < len && n + 5 < cap;) {
+    unsigned char c = (unsigned char)s[i];
+    size_t seq = c >= 0xf0 && c <= 0xf4   ? 4
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xc2 && c <= 0xdf ? 2
+                                          : 1;
+    bool valid = seq > 1 && i + seq <= len;
+    for (size_t k = 1; valid && k < seq; k++)
+      valid = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+    if (valid && n + seq < cap) {
+      memcpy(out + n, s + i, seq);
+      n += seq;
+      i += seq;
+    } else if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out[n++] = (char)c;
+      i++;
+    } else {
+      out[n++] = '\\';
+      out[n++] = 'x';
+      out[n++] = hex[c >> 4];
+      out[n++] = hex[c & 15];
+      i++;
+    }
+  }
+  out[n] = '\0';
+  return n;
+}
+
+static void reject(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
+                   const char *reason) {
+  p->stats.rejects++;
+  if (in->st.rejects++ >= REJECT_SAMPLES_PER_FILE)
+    return;
+  if (p->n_samples == p->cap_samples) {
+    size_t ncap = p->cap_samples ? p->cap_samples * 2 : 64;
+    reject_sample *ns = realloc(p->samples, ncap * sizeof *ns);
+    if (!ns)
+      return; /* the count stays right; only the sample is lost */
+    p->samples = ns;
+    p->cap_samples = ncap;
+  }
+  char excerpt[EXCERPT_BYTES * 4 + 8];
+  size_t n = make_excerpt(line->ptr, line->len, excerpt, sizeof excerpt);
+  reject_sample *s = &p->samples[p->n_samples];
+  s->source = strdup(in->st.source);
+  s->path = strdup(in->st.path);
+  s->reason = strdup(reason);
+  s->excerpt = strndup(excerpt, n);
+  s->excerpt_len = n;
+  s->offset = (int64_t)line->offset;
+  if (!s->source || !s->path || !s->reason || !s->excerpt) {
+    free(s->source);
+    free(s->path);
+    free(s->reason);
+    free(s->excerpt);
+    return;
+  }
+  p->n_samples++;
+}
+
+int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
+                      char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  if (line->kind == BSL_LINE_TRUNCATED && line->len == 0 &&
+      line->offset == in->start_offset && in->start_offset > 0)
+    return 0; /* damage at the end of a gzip file read before: counted then */
+  in->dirty = true;
+  in->st.lines++;
+  p->stats.lines++;
+  const char *reason = line->reason;
+  bsl_hit hit;
+  if (line->kind == BSL_LINE_OK &&
+      bsl_format_parse(in->format, line->ptr, line->len, &hit, &reason) == 0) {
+    in->st.hits++;
+    p->stats.hits++;
+    bsl_model_hit(p->model, in->site_id, &hit);
+  } else {
+    reject(p, in, line, reason ? reason : "unparsable line");
+  }
+  return 0;
+}
+
+int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
+                        char *err, size_t errlen) {
+  /* a file row inserted by a transaction that fails must be inserted again */
+  for (size_t i = 0; i < n; i++)
+    inputs[i]->new_row = inputs[i]->st.file_id == 0;
+  if (bsl_store_begin(p->store) != 0)
+    goto out_store;
+  if (bsl_model_flush(p->model) != 0)
+    goto out_rollback;
+  for (size_t i = 0; i < p->n_samples; i++) {
+    reject_sample *s = &p->samples[i];
+    if (bsl_store_add_reject(p->store, s->source, s->path, s->offset, s->reason,
+                             s->excerpt, s->excerpt_len) != 0)
+      goto out_rollback;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (bsl_store_file_save(p->store, &inputs[i]->st) != 0)
+      goto out_rollback;
+  if (bsl_store_commit(p->store) != 0)
+    goto out_store;
+  bsl_model_flush_done(p->model);
+  free_samples(p);
+  for (size_t i = 0; i < n; i++)
+    inputs[i]->dirty = false;
+  return 0;
+
+out_rollback:
+  snprintf(err, errlen, "%s", bsl_store_error(p->store));
+  bsl_store_rollback(p->store);
+  goto out_forget_ids;
+out_store:
+  snprintf(err, errlen, "%s", bsl_store_error(p->store));
+out_forget_ids:
+  for (size_t i = 0; i < n; i++)
+    if (inputs[i]->new_row)
+      inputs[i]->st.file_id = 0;
+  return -1;
+}

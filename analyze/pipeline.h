@@ -1,0 +1,77 @@
+/*
+ * The ingestion core shared by `ingest` (batch.c) and `run` (live.c): one
+ * store, one classifier, one model, the line formats, and the per-file
+ * state (fingerprint identity, offset, counts).  Lines go in one at a time;
+ * bsl_pipeline_commit() writes the model's changes and the read positions of
+ * the given inputs in one transaction - the exactly-once guarantee.
+ *
+ * A pipeline owns its store, classifier, model and formats; an input is
+ * embedded by the caller and owns nothing that needs freeing.
+ */
+#ifndef BSL_PIPELINE_H
+#define BSL_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "model.h"
+#include "reader.h"
+#include "store.h"
+
+typedef struct bsl_pipeline bsl_pipeline;
+
+typedef struct bsl_input {
+  bsl_file_state st;     /* identity, offset and per-file counts */
+  uint64_t start_offset; /* where this session started reading */
+  struct bsl_format *format;
+  int site_id;
+  enum bsl_source_type type;
+  bool dirty;   /* lines consumed since the last commit */
+  bool new_row; /* st.file_id assigned by the pending commit */
+} bsl_input;
+
+/* Counts since the pipeline was opened. */
+typedef struct bsl_pipeline_stats {
+  uint64_t lines, hits, rejects;
+} bsl_pipeline_stats;
+
+/*
+ * Opens the database (DB_PATH, or the config's db when NULL) and builds the
+ * classifier and model from CFG, which must outlive the pipeline.  Returns 0
+ * or -1 with a one-line message in err.
+ */
+int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
+                      const char *db_path, char *err, size_t errlen);
+void bsl_pipeline_close(bsl_pipeline *p);
+
+const bsl_pipeline_stats *bsl_pipeline_stats_get(const bsl_pipeline *p);
+bsl_model *bsl_pipeline_model(bsl_pipeline *p);
+
+/*
+ * Prepares IN for reader R opened on PATH: looks the file up by its
+ * fingerprint and skips what was already read.  SRC is the configured source
+ * or NULL, in which case FORMAT (default "combined") and SITE (default "")
+ * apply.  Returns 0 when lines should be read, 1 when the file must be left
+ * alone (empty, or shorter than what was read from it: *why says so), -1 on
+ * a fatal error (err set).
+ */
+int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
+                             const char *path, const bsl_source_conf *src,
+                             const char *format, const char *site,
+                             const char **why, char *err, size_t errlen);
+
+/* Accounts one framed line of IN.  Returns 0, or -1 on a storage error. */
+int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
+                      char *err, size_t errlen);
+
+/*
+ * Commits the model's pending changes and the states of INPUTS (their
+ * st.offset set by the caller to the reader's offset) in one transaction.
+ * Returns 0, or -1 with err set; on failure nothing is lost: a later commit
+ * writes the same changes again.
+ */
+int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
+                        char *err, size_t errlen);
+
+#endif
