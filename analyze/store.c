@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_internal.h"
 #include "store_sql.h"
 
 enum stmt_id {
@@ -39,6 +40,8 @@ enum stmt_id {
   ST_COUNT
 };
 
+_Static_assert(ST_COUNT <= BSL_STORE_CORE_STMTS, "raise BSL_STORE_CORE_STMTS");
+
 static const char *const STMT_SQL[ST_COUNT] = {
     [ST_META_GET] = SQL_META_GET,
     [ST_META_SET] = SQL_META_SET,
@@ -61,18 +64,32 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_GOAL_SYNC] = SQL_GOAL_SYNC,
 };
 
-struct bsl_store {
-  sqlite3 *db;
-  char *path;
-  sqlite3_stmt *stmt[ST_COUNT];
-  bool in_tx;
-  char error[512];
-};
-
-static int fail(bsl_store *s, const char *what) {
+/* fail() and the statement cache are shared with the store's other files
+ * (store_*.c) through store_internal.h. */
+int bsl_store__fail(bsl_store *s, const char *what) {
   const char *msg = s->db ? sqlite3_errmsg(s->db) : "out of memory";
   snprintf(s->error, sizeof s->error, "%s: %s: %s", s->path, what, msg);
   return -1;
+}
+#define fail bsl_store__fail
+
+sqlite3_stmt *bsl_store__stmt(bsl_store *s, const char *sql) {
+  for (size_t i = 0; i < s->n_extra; i++)
+    if (s->extra_sql[i] == sql)
+      return s->extra[i];
+  if (s->n_extra == BSL_STORE_EXTRA_MAX) {
+    snprintf(s->error, sizeof s->error, "%s: too many statements", s->path);
+    return NULL;
+  }
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                         NULL) != SQLITE_OK) {
+    fail(s, "preparing statement");
+    return NULL;
+  }
+  s->extra_sql[s->n_extra] = sql;
+  s->extra[s->n_extra++] = st;
+  return st;
 }
 
 const char *bsl_store_error(const bsl_store *s) {
@@ -170,6 +187,8 @@ void bsl_store_close(bsl_store *s) {
     bsl_store_rollback(s);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->stmt[i]);
+  for (size_t i = 0; i < s->n_extra; i++)
+    sqlite3_finalize(s->extra[i]);
   sqlite3_close(s->db);
   free(s->path);
   free(s);
@@ -200,7 +219,7 @@ void bsl_store_rollback(bsl_store *s) {
 }
 
 /* Steps a bound write statement to completion and resets it. */
-static int run(bsl_store *s, sqlite3_stmt *st, const char *what) {
+int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what) {
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
     fail(s, what);
@@ -211,9 +230,11 @@ static int run(bsl_store *s, sqlite3_stmt *st, const char *what) {
   return 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *text) {
+void bsl_store__bind_text(sqlite3_stmt *st, int i, const char *text) {
   sqlite3_bind_text(st, i, text ? text : "", -1, SQLITE_TRANSIENT);
 }
+#define run bsl_store__run
+#define bind_text bsl_store__bind_text
 
 int bsl_store_meta_get(bsl_store *s, const char *key, int64_t def,
                        int64_t *out) {

@@ -6,6 +6,9 @@
 #ifndef BSL_STORE_SQL_H
 #define BSL_STORE_SQL_H
 
+#include "store_campaign_sql.h" /* SQL_MIGRATION_CAMPAIGNS */
+#include "store_kpi_sql.h"      /* SQL_MIGRATION_KPI */
+
 /* MIGRATIONS[i] brings the schema from user_version i to i + 1. */
 static const char *const MIGRATIONS[] = {
     /* 0 -> 1: the batch-ingest model */
@@ -101,6 +104,10 @@ static const char *const MIGRATIONS[] = {
     "  hits FROM files;"
     "CREATE VIEW rejects AS"
     " SELECT source, path, offset, reason, excerpt FROM reject_samples;",
+    /* 1 -> 2: campaign logs (store_campaign_sql.h) */
+    SQL_MIGRATION_CAMPAIGNS,
+    /* 2 -> 3: KPIs, alerts and adjustments (store_kpi_sql.h) */
+    SQL_MIGRATION_KPI,
 };
 
 #define SQL_META_GET "SELECT value FROM meta WHERE key = ?1"

@@ -1187,7 +1187,7 @@ static void plan_after_page(gen_t *g, sess_t *s, int64_t t, unsigned status) {
       next_t += rng_range(r, 150, 900);
     }
     plan_add(s, next_t, ST_PAGE, 0, s->next_status);
-  } else if (!s->bot && s->returns < 2 && rng_chance(r, 0.2)) {
+  } else if (!s->bot && s->returns < 2 && rng_chance(r, 0.12)) {
     /* Comes back later today, after the session timeout. */
     int64_t back = next_t + (int64_t)rng_range(r, 31 * 60, 240 * 60) * 1000;
     if (back / 86400000 == t / 86400000)

@@ -1,0 +1,43 @@
+/*
+ * Internals of the store module, shared by its files (store.c and the
+ * store_*.c files that hold the SQL of later features).  Nothing outside
+ * analyze/store*.c includes this header: the rest of the program sees only
+ * store.h.
+ */
+#ifndef BSL_STORE_INTERNAL_H
+#define BSL_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "store.h"
+
+#define BSL_STORE_CORE_STMTS 32
+#define BSL_STORE_EXTRA_MAX 64
+
+struct bsl_store {
+  sqlite3 *db;
+  char *path;
+  sqlite3_stmt *stmt[BSL_STORE_CORE_STMTS];
+  /* statements of the store_*.c files, prepared on first use */
+  const char *extra_sql[BSL_STORE_EXTRA_MAX];
+  sqlite3_stmt *extra[BSL_STORE_EXTRA_MAX];
+  size_t n_extra;
+  bool in_tx;
+  char error[512];
+};
+
+/* Records "DB: WHAT: sqlite message" as the store's error; returns -1. */
+int bsl_store__fail(bsl_store *s, const char *what);
+
+/* The persistent prepared statement for SQL (compared by pointer: pass a
+ * string constant), or NULL with the error recorded. */
+sqlite3_stmt *bsl_store__stmt(bsl_store *s, const char *sql);
+
+/* Steps a bound write statement to completion and resets it: 0 or -1. */
+int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what);
+
+/* Binds TEXT (NULL as "") as a transient copy. */
+void bsl_store__bind_text(sqlite3_stmt *st, int i, const char *text);
+
+#endif
