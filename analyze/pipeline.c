@@ -359,3 +359,35 @@ out_forget_ids:
       inputs[i]->st.file_id = 0;
   return -1;
 }
+
+int bsl_pipeline_input_stream(bsl_pipeline *p, bsl_input *in,
+                              const bsl_source_conf *src, const char *key,
+                              char *err, size_t errlen) {
+  memset(in, 0, sizeof *in);
+  char ferr[512];
+  in->format =
+      format_get(p, src->format ? src->format : "combined", ferr, sizeof ferr);
+  if (!in->format) {
+    snprintf(err, errlen, "source \"%s\": %s", src->name, ferr);
+    return -1;
+  }
+  in->type = src->type;
+  in->site_id = bsl_model_site(p->model, src->site ? src->site : "");
+  if (in->site_id < 0) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  /* fp_len 0 never collides with a file's fingerprint */
+  int found = bsl_store_file_find(p->store, 0, key, &in->st);
+  if (found < 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(p->store));
+    return -1;
+  }
+  if (!found) {
+    snprintf(in->st.fingerprint, sizeof in->st.fingerprint, "%s", key);
+    in->st.fp_len = 0;
+  }
+  snprintf(in->st.source, sizeof in->st.source, "%s", src->name);
+  snprintf(in->st.path, sizeof in->st.path, "%s", key);
+  return 0;
+}

@@ -74,4 +74,13 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
 int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
                         char *err, size_t errlen);
 
+/*
+ * Prepares IN for a stream without a file behind it (a syslog listener):
+ * its counts live in the sources table under KEY ("listen:ADDR"), with no
+ * offset.  Returns 0 or -1 with err set.
+ */
+int bsl_pipeline_input_stream(bsl_pipeline *p, bsl_input *in,
+                              const bsl_source_conf *src, const char *key,
+                              char *err, size_t errlen);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "live.h"
 
 #define EXIT_FLAGGED 1
 #define EXIT_ERROR 2
@@ -199,6 +200,58 @@ static int cmd_ingest(int argc, char **argv) {
   return rc == 0 ? 0 : EXIT_ERROR;
 }
 
+static const char RUN_USAGE[] =
+    "usage: boussole run [-c CONF] [--db PATH]\n"
+    "\n"
+    "Tails every configured source (files through rotations, syslog over "
+    "UDP)\n"
+    "and commits aggregates with read positions every flush_interval.  "
+    "Logs go\n"
+    "to stderr, one line per event.  SIGTERM/SIGINT: commit and stop.  "
+    "SIGHUP:\n"
+    "reload the configuration (a broken one is logged and ignored).\n"
+    "\n"
+    "  -c, --config CONF   configuration file (default: built-in defaults)\n"
+    "      --db PATH       database file (default: the config's db)\n"
+    "  -h, --help          this help\n";
+
+static int cmd_run(int argc, char **argv) {
+  enum { OPT_DB = 256 };
+  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                       {"db", required_argument, 0, OPT_DB},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  bsl_live_options lo = {0};
+  int c;
+  while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c':
+      lo.config_path = optarg;
+      break;
+    case OPT_DB:
+      lo.db_path = optarg;
+      break;
+    case 'h':
+      fputs(RUN_USAGE, stdout);
+      return 0;
+    default:
+      fputs(RUN_USAGE, stderr);
+      return EXIT_ERROR;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "boussole run: unexpected argument '%s'\n%s", argv[optind],
+            RUN_USAGE);
+    return EXIT_ERROR;
+  }
+  char err[1024];
+  if (bsl_live_run(&lo, err, sizeof err) != 0) {
+    fprintf(stderr, "boussole: %s\n", err);
+    return EXIT_ERROR;
+  }
+  return 0;
+}
+
 static int cmd_not_yet(const char *name) {
   fprintf(stderr,
           "boussole %s: not available in this version (see 'boussole "
@@ -229,8 +282,10 @@ int main(int argc, char **argv) {
     return cmd_ingest(argc, argv);
   if (strcmp(cmd, "check") == 0)
     return cmd_check(argc, argv);
-  if (strcmp(cmd, "run") == 0 || strcmp(cmd, "kpi") == 0 ||
-      strcmp(cmd, "adjust") == 0 || strcmp(cmd, "report") == 0)
+  if (strcmp(cmd, "run") == 0)
+    return cmd_run(argc, argv);
+  if (strcmp(cmd, "kpi") == 0 || strcmp(cmd, "adjust") == 0 ||
+      strcmp(cmd, "report") == 0)
     return cmd_not_yet(cmd);
   fprintf(stderr, "boussole: unknown command '%s'\n%s", cmd, USAGE);
   return EXIT_ERROR;

@@ -543,3 +543,7 @@ uint64_t bsl_reader_pending(const bsl_reader *r) {
 uint64_t bsl_reader_offset(const bsl_reader *r) {
   return r->offset;
 }
+
+int bsl_reader_fd(const bsl_reader *r) {
+  return r->fd;
+}

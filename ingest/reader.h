@@ -40,9 +40,9 @@ enum bsl_line_kind {
 
 typedef struct bsl_line {
   const char *ptr;
-  size_t len;        /* without the line terminator */
-  uint64_t offset;   /* decompressed offset of the first byte of the line */
-  uint64_t end;      /* decompressed offset just after its terminator */
+  size_t len;      /* without the line terminator */
+  uint64_t offset; /* decompressed offset of the first byte of the line */
+  uint64_t end;    /* decompressed offset just after its terminator */
   enum bsl_line_kind kind;
   const char *reason; /* static string for kinds other than OK */
 } bsl_line;
@@ -104,5 +104,8 @@ uint64_t bsl_reader_pending(const bsl_reader *r);
 
 /* Decompressed offset just after the last line returned (0 before any). */
 uint64_t bsl_reader_offset(const bsl_reader *r);
+
+/* The underlying file descriptor (for fstat by a tailer); -1 if none. */
+int bsl_reader_fd(const bsl_reader *r);
 
 #endif
