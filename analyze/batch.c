@@ -147,7 +147,8 @@ static void draw_progress(batch *b, uint64_t current_raw, bool final) {
   double frac = b->total_bytes ? (double)done / (double)b->total_bytes : 0;
   if (frac > 1)
     frac = 1;
-  double rate = elapsed > 0 ? (double)b->stats->lines / elapsed : 0;
+  uint64_t lines = b->pipe ? bsl_pipeline_stats_get(b->pipe)->lines : 0;
+  double rate = elapsed > 0 ? (double)lines / elapsed : 0;
   double eta = frac > 0.001 ? elapsed * (1 - frac) / frac : 0;
   char bar[31];
   int fill = (int)(frac * 30);
