@@ -81,7 +81,7 @@ typedef struct counter {
   uint64_t hash;
   char *key; /* NULL for an empty slot */
   size_t key_len;
-  int64_t a, b;
+  int64_t a, b, c, d;
 } counter;
 
 typedef struct counter_table {
@@ -199,6 +199,10 @@ struct bsl_model {
 
   counter_table hits;   /* key: day, site, status -> hits, bot hits */
   counter_table events; /* key: day, site, path\0event\0target -> events */
+  counter_table pages;  /* key: day, site, path -> pageviews, entries,
+                           sum of scroll depths, pageviews reaching 75% */
+  char *json;           /* scratch for a visit's pages */
+  size_t json_len, json_cap;
 
   visit_map open;
   visit **closed; /* closed since the last flush, still to be written */
@@ -463,6 +467,27 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
   replace_str(&v->landing, hit->path.ptr, hit->path.len);
 }
 
+/* pages_daily is kept as counters: each change to a visit's page adds its
+ * delta, so a scroll beacon arriving after the pageview still counts. */
+static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
+                       int64_t pageviews, int64_t entries, int64_t scroll_sum,
+                       int64_t scroll_75) {
+  char key[8 + 4096];
+  int32_t dims[2] = {v->day, v->site};
+  size_t len = strlen(p->path);
+  if (len > sizeof key - sizeof dims)
+    len = sizeof key - sizeof dims;
+  memcpy(key, dims, sizeof dims);
+  memcpy(key + sizeof dims, p->path, len);
+  counter *c = counter_get(&m->pages, key, sizeof dims + len);
+  if (!c)
+    return;
+  c->a += pageviews;
+  c->b += entries;
+  c->c += scroll_sum;
+  c->d += scroll_75;
+}
+
 static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
                         const bsl_hit *hit, enum bsl_device device) {
   visit *v = calloc(1, sizeof *v);
@@ -548,16 +573,23 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   p->dirty = true;
   v->pageviews++;
   v->dirty = true;
+  page_delta(m, v, p, 1, 0, p->max_scroll, p->max_scroll >= 75);
   if (fresh) {
     p->entries = 1;
+    page_delta(m, v, p, 0, 1, 0, 0);
   } else if (hit->time < v->start) {
     /* An earlier pageview arrived late: it is the real landing. */
     page_stat *old = visit_page(v, v->landing, strlen(v->landing));
     if (old && old->entries) {
       old->entries = 0;
       old->dirty = true;
+      page_delta(m, v, old, 0, -1, 0, 0);
     }
-    p->entries = 1;
+    p = visit_page(v, hit->path.ptr, hit->path.len); /* may have moved */
+    if (p) {
+      p->entries = 1;
+      page_delta(m, v, p, 0, 1, 0, 0);
+    }
     set_landing(m, v, site, hit, device);
   }
   if (hit->time < v->start)
@@ -629,6 +661,8 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
       v->max_scroll = (int16_t)d;
     page_stat *p = visit_page(v, page, strlen(page));
     if (p && d > p->max_scroll) {
+      page_delta(m, v, p, 0, 0, (int64_t)p->pageviews * (d - p->max_scroll),
+                 p->max_scroll < 75 && d >= 75 ? p->pageviews : 0);
       p->max_scroll = (int16_t)d;
       p->dirty = true;
     }
@@ -692,10 +726,77 @@ void bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
 
 /* ---- persistence ---- */
 
+/* Appends to the model's scratch buffer; false when out of memory. */
+static bool json_put(bsl_model *m, const char *s, size_t len) {
+  if (m->json_len + len + 1 > m->json_cap) {
+    size_t ncap = m->json_cap ? m->json_cap : 1024;
+    while (ncap < m->json_len + len + 1)
+      ncap *= 2;
+    char *nj = realloc(m->json, ncap);
+    if (!nj)
+      return false;
+    m->json = nj;
+    m->json_cap = ncap;
+  }
+  memcpy(m->json + m->json_len, s, len);
+  m->json_len += len;
+  m->json[m->json_len] = '\0';
+  return true;
+}
+
+/* A JSON string for SQLite's json_each: quotes, backslashes and control
+ * bytes escaped; other bytes, even invalid UTF-8, pass as logged. */
+static bool json_string(bsl_model *m, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  if (!json_put(m, "\"", 1))
+    return false;
+  for (const char *run = s;; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c && c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    if (!json_put(m, run, (size_t)(s - run)))
+      return false;
+    if (!c)
+      break;
+    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    if (c == '"' || c == '\\') {
+      esc[1] = (char)c;
+      if (!json_put(m, esc, 2))
+        return false;
+    } else if (!json_put(m, esc, 6)) {
+      return false;
+    }
+    run = s + 1;
+  }
+  return json_put(m, "\"", 1);
+}
+
+/* The visit's pages as [[path, pageviews, entries, max_scroll], ...]: one
+ * column instead of one row per page keeps flushes fast; the visit_pages
+ * view unpacks it. */
+static const char *pages_json(bsl_model *m, const visit *v) {
+  m->json_len = 0;
+  if (!json_put(m, "[", 1))
+    return NULL;
+  for (uint32_t i = 0; i < v->n_pages; i++) {
+    const page_stat *p = &v->pages[i];
+    char nums[64];
+    int n = snprintf(nums, sizeof nums, ",%d,%d,%d]", p->pageviews, p->entries,
+                     p->max_scroll);
+    if (!json_put(m, i ? ",[" : "[", i ? 2 : 1) || !json_string(m, p->path) ||
+        !json_put(m, nums, (size_t)n))
+      return NULL;
+  }
+  return json_put(m, "]", 1) ? m->json : NULL;
+}
+
 static int write_visit(bsl_model *m, visit *v, bool is_open) {
   char day[11];
   day_to_string(v->day, day);
   int conversions = __builtin_popcountll(v->goals);
+  const char *pages = pages_json(m, v);
+  if (!pages)
+    return -1;
   bsl_visit_row row = {
       .visit_id = v->id,
       .site = m->sites[v->site].name,
@@ -714,17 +815,11 @@ static int write_visit(bsl_model *m, visit *v, bool is_open) {
       .device = bsl_device_name(v->device),
       .landing_path = v->landing,
       .exit_path = v->exit,
+      .pages_json = pages,
       .is_open = is_open,
   };
   if (bsl_store_put_visit(m->store, &row) != 0)
     return -1;
-  for (uint32_t i = 0; i < v->n_pages; i++) {
-    page_stat *p = &v->pages[i];
-    if (p->dirty &&
-        bsl_store_put_visit_page(m->store, v->id, p->path, p->pageviews,
-                                 p->entries, p->max_scroll) != 0)
-      return -1;
-  }
   uint64_t fresh = v->goals & ~v->goals_written;
   for (size_t g = 0; g < m->n_goals; g++)
     if ((fresh & (1ULL << g)) &&
@@ -759,6 +854,21 @@ int bsl_model_flush(bsl_model *m) {
     const char *target = event + strlen(event) + 1;
     if (bsl_store_add_event(m->store, day, m->sites[dims[1]].name, path, event,
                             target, c->a) != 0)
+      return -1;
+  }
+  for (size_t i = 0; i < m->pages.cap; i++) {
+    counter *c = &m->pages.slots[i];
+    if (!c->key || (!c->a && !c->b && !c->c && !c->d))
+      continue;
+    int32_t dims[2];
+    memcpy(dims, c->key, sizeof dims);
+    day_to_string(dims[0], day);
+    char path[4097];
+    size_t len = c->key_len - sizeof dims;
+    memcpy(path, c->key + sizeof dims, len);
+    path[len] = '\0';
+    if (bsl_store_add_page_counts(m->store, day, m->sites[dims[1]].name, path,
+                                  c->a, c->b, c->c, c->d) != 0)
       return -1;
   }
   for (size_t i = 0; i < m->n_closed; i++)
@@ -797,6 +907,11 @@ void bsl_model_flush_done(bsl_model *m) {
     m->events.slots[i].a = 0;
   if (m->events.used > 4096)
     counter_clear(&m->events);
+  for (size_t i = 0; i < m->pages.cap; i++)
+    m->pages.slots[i].a = m->pages.slots[i].b = m->pages.slots[i].c =
+        m->pages.slots[i].d = 0;
+  if (m->pages.used > 16384)
+    counter_clear(&m->pages);
   for (size_t i = 0; i < m->n_closed_written; i++)
     visit_free(m->closed[i]);
   if (m->n_closed > m->n_closed_written)
@@ -1070,6 +1185,8 @@ void bsl_model_destroy(bsl_model *m) {
   free(m->closed);
   counter_clear(&m->hits);
   counter_clear(&m->events);
+  counter_clear(&m->pages);
+  free(m->json);
   for (size_t i = 0; i < m->n_sites; i++) {
     free(m->sites[i].name);
     free(m->sites[i].host);

@@ -31,7 +31,7 @@ enum stmt_id {
   ST_HITS_ADD,
   ST_EVENT_ADD,
   ST_VISIT_PUT,
-  ST_VISIT_PAGE_PUT,
+  ST_PAGE_COUNTS_ADD,
   ST_VISIT_GOAL_PUT,
   ST_OPEN_VISITS,
   ST_OPEN_PAGES,
@@ -56,7 +56,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_HITS_ADD] = SQL_HITS_ADD,
     [ST_EVENT_ADD] = SQL_EVENT_ADD,
     [ST_VISIT_PUT] = SQL_VISIT_PUT,
-    [ST_VISIT_PAGE_PUT] = SQL_VISIT_PAGE_PUT,
+    [ST_PAGE_COUNTS_ADD] = SQL_PAGE_COUNTS_ADD,
     [ST_VISIT_GOAL_PUT] = SQL_VISIT_GOAL_PUT,
     [ST_OPEN_VISITS] = SQL_OPEN_VISITS,
     [ST_OPEN_PAGES] = SQL_OPEN_PAGES,
@@ -231,7 +231,7 @@ int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what) {
 }
 
 void bsl_store__bind_text(sqlite3_stmt *st, int i, const char *text) {
-  sqlite3_bind_text(st, i, text ? text : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, i, text ? text : "", -1, SQLITE_STATIC);
 }
 #define run bsl_store__run
 #define bind_text bsl_store__bind_text
@@ -394,19 +394,23 @@ int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
   bind_text(st, 16, v->landing_path);
   bind_text(st, 17, v->exit_path);
   sqlite3_bind_int(st, 18, v->is_open);
+  bind_text(st, 19, v->pages_json ? v->pages_json : "[]");
   return run(s, st, "saving visit");
 }
 
-int bsl_store_put_visit_page(bsl_store *s, int64_t visit_id, const char *path,
-                             int64_t pageviews, int64_t entries,
-                             int max_scroll) {
-  sqlite3_stmt *st = s->stmt[ST_VISIT_PAGE_PUT];
-  sqlite3_bind_int64(st, 1, visit_id);
-  bind_text(st, 2, path);
-  sqlite3_bind_int64(st, 3, pageviews);
-  sqlite3_bind_int64(st, 4, entries);
-  sqlite3_bind_int(st, 5, max_scroll);
-  return run(s, st, "saving visit page");
+int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,
+                              const char *path, int64_t pageviews,
+                              int64_t entries, int64_t scroll_sum,
+                              int64_t scroll_75) {
+  sqlite3_stmt *st = s->stmt[ST_PAGE_COUNTS_ADD];
+  bind_text(st, 1, day);
+  bind_text(st, 2, site);
+  bind_text(st, 3, path);
+  sqlite3_bind_int64(st, 4, pageviews);
+  sqlite3_bind_int64(st, 5, entries);
+  sqlite3_bind_int64(st, 6, scroll_sum);
+  sqlite3_bind_int64(st, 7, scroll_75);
+  return run(s, st, "adding page counts");
 }
 
 int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal) {

@@ -96,13 +96,17 @@ typedef struct bsl_visit_row {
   int max_scroll;
   const char *channel, *source, *medium, *campaign, *device;
   const char *landing_path, *exit_path;
+  const char *pages_json; /* [[path, pageviews, entries, max_scroll], ...] */
   bool is_open;
 } bsl_visit_row;
 
 int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v);
-int bsl_store_put_visit_page(bsl_store *s, int64_t visit_id, const char *path,
-                             int64_t pageviews, int64_t entries,
-                             int max_scroll);
+/* pages_daily counters: pageviews, entries, sum of the pageviews' scroll
+ * depths, pageviews reaching 75%. */
+int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,
+                              const char *path, int64_t pageviews,
+                              int64_t entries, int64_t scroll_sum,
+                              int64_t scroll_75);
 int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal);
 
 /* Open visits, with their pages and goals, to resume sessions. */

@@ -41,12 +41,13 @@ static const char *const MIGRATIONS[] = {
     " channel TEXT NOT NULL, source TEXT NOT NULL, medium TEXT NOT NULL,"
     " campaign TEXT NOT NULL, device TEXT NOT NULL,"
     " landing_path TEXT NOT NULL, exit_path TEXT NOT NULL,"
-    " is_open INTEGER NOT NULL);"
+    " pages TEXT NOT NULL DEFAULT '[]', is_open INTEGER NOT NULL);"
     "CREATE INDEX visit_log_day ON visit_log(day, site);"
     "CREATE INDEX visit_log_open ON visit_log(is_open) WHERE is_open = 1;"
-    "CREATE TABLE visit_pages(visit_id INTEGER NOT NULL, path TEXT NOT NULL,"
-    " pageviews INTEGER NOT NULL, entries INTEGER NOT NULL,"
-    " max_scroll INTEGER NOT NULL, PRIMARY KEY(visit_id, path))"
+    "CREATE TABLE page_counts(day TEXT NOT NULL, site TEXT NOT NULL,"
+    " path TEXT NOT NULL, pageviews INTEGER NOT NULL,"
+    " entries INTEGER NOT NULL, scroll_sum INTEGER NOT NULL,"
+    " scroll_75 INTEGER NOT NULL, PRIMARY KEY(day, site, path))"
     " WITHOUT ROWID;"
     "CREATE TABLE visit_goals(visit_id INTEGER NOT NULL, goal TEXT NOT NULL,"
     " PRIMARY KEY(visit_id, goal)) WITHOUT ROWID;"
@@ -67,14 +68,14 @@ static const char *const MIGRATIONS[] = {
     "  COALESCE(v.visitors, 0) AS visitors, COALESCE(v.bounces, 0) AS bounces"
     " FROM h LEFT JOIN v ON v.day = h.day AND v.site = h.site;"
     "CREATE VIEW pages_daily AS"
-    " SELECT v.day, v.site, p.path, SUM(p.pageviews) AS pageviews,"
-    "  SUM(p.entries) AS entries,"
-    "  SUM(p.pageviews * p.max_scroll) * 1.0 / SUM(p.pageviews)"
-    "   AS avg_scroll_depth,"
-    "  SUM(CASE WHEN p.max_scroll >= 75 THEN p.pageviews ELSE 0 END)"
-    "   AS scroll_75"
-    " FROM visit_pages p JOIN visit_log v ON v.visit_id = p.visit_id"
-    " WHERE p.pageviews > 0 GROUP BY v.day, v.site, p.path;"
+    " SELECT day, site, path, pageviews, entries,"
+    "  scroll_sum * 1.0 / pageviews AS avg_scroll_depth, scroll_75"
+    " FROM page_counts WHERE pageviews > 0;"
+    /* one row per page of each visit, unpacked from visit_log.pages */
+    "CREATE VIEW visit_pages AS"
+    " SELECT v.visit_id, j.value ->> 0 AS path, j.value ->> 1 AS pageviews,"
+    "  j.value ->> 2 AS entries, j.value ->> 3 AS max_scroll"
+    " FROM visit_log v, json_each(v.pages) j;"
     "CREATE VIEW channels_daily AS"
     " SELECT day, site, channel, source, medium, campaign,"
     "  COUNT(*) AS visits, COUNT(DISTINCT visitor) AS visitors,"
@@ -146,11 +147,16 @@ static const char *const MIGRATIONS[] = {
   "INSERT OR REPLACE INTO visit_log(visit_id, site, day, visitor,"             \
   " started_at, ended_at, pageviews, clicks, conversions, max_scroll,"         \
   " channel, source, medium, campaign, device, landing_path, exit_path,"       \
-  " is_open) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"   \
-  " ?14, ?15, ?16, ?17, ?18)"
-#define SQL_VISIT_PAGE_PUT                                                     \
-  "INSERT OR REPLACE INTO visit_pages(visit_id, path, pageviews, entries,"     \
-  " max_scroll) VALUES(?1, ?2, ?3, ?4, ?5)"
+  " is_open, pages) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"      \
+  " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+#define SQL_PAGE_COUNTS_ADD                                                    \
+  "INSERT INTO page_counts(day, site, path, pageviews, entries, scroll_sum,"   \
+  " scroll_75) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"                             \
+  " ON CONFLICT(day, site, path) DO UPDATE"                                    \
+  " SET pageviews = pageviews + excluded.pageviews,"                           \
+  " entries = entries + excluded.entries,"                                     \
+  " scroll_sum = scroll_sum + excluded.scroll_sum,"                            \
+  " scroll_75 = scroll_75 + excluded.scroll_75"
 #define SQL_VISIT_GOAL_PUT                                                     \
   "INSERT OR IGNORE INTO visit_goals(visit_id, goal) VALUES(?1, ?2)"
 #define SQL_OPEN_VISITS                                                        \
@@ -159,8 +165,8 @@ static const char *const MIGRATIONS[] = {
   " device, landing_path, exit_path FROM visit_log WHERE is_open = 1"          \
   " ORDER BY visit_id"
 #define SQL_OPEN_PAGES                                                         \
-  "SELECT p.visit_id, p.path, p.pageviews, p.entries, p.max_scroll"            \
-  " FROM visit_pages p JOIN visit_log v ON v.visit_id = p.visit_id"            \
+  "SELECT v.visit_id, j.value ->> 0, j.value ->> 1, j.value ->> 2,"            \
+  " j.value ->> 3 FROM visit_log v, json_each(v.pages) j"                      \
   " WHERE v.is_open = 1"
 #define SQL_OPEN_GOALS                                                         \
   "SELECT g.visit_id, g.goal FROM visit_goals g"                               \

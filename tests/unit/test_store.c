@@ -189,13 +189,16 @@ static void test_open_visits_resume(void **state) {
                      .exit_path = "/out",
                      .is_open = true};
   assert_int_equal(bsl_store_begin(s), 0);
+  v.pages_json = "[[\"/in\",1,1,50],[\"/out\",1,0,0]]";
   assert_int_equal(bsl_store_put_visit(s, &v), 0);
   v.visit_id = 2;
   v.is_open = false;
+  v.pages_json = "[[\"/in\",2,1,0]]";
   assert_int_equal(bsl_store_put_visit(s, &v), 0);
-  assert_int_equal(bsl_store_put_visit_page(s, 1, "/in", 1, 1, 50), 0);
-  assert_int_equal(bsl_store_put_visit_page(s, 1, "/out", 1, 0, 0), 0);
-  assert_int_equal(bsl_store_put_visit_page(s, 2, "/in", 2, 1, 0), 0);
+  assert_int_equal(
+      bsl_store_add_page_counts(s, "2026-11-02", "a", "/in", 3, 2, 50, 0), 0);
+  assert_int_equal(
+      bsl_store_add_page_counts(s, "2026-11-02", "a", "/out", 1, 0, 0, 0), 0);
   assert_int_equal(bsl_store_put_visit_goal(s, 1, "signup"), 0);
   assert_int_equal(bsl_store_put_visit_goal(s, 1, "signup"), 0);
   assert_int_equal(bsl_store_commit(s), 0);
@@ -208,6 +211,7 @@ static void test_open_visits_resume(void **state) {
   assert_int_equal(l.pageviews, 2);
   bsl_store_close(s);
   assert_int_equal(query_int("SELECT SUM(pageviews) FROM pages_daily"), 4);
+  assert_int_equal(query_int("SELECT SUM(pageviews) FROM visit_pages"), 4);
   assert_int_equal(query_int("SELECT entries FROM pages_daily WHERE path = "
                              "'/in'"),
                    2);
