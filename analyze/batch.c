@@ -267,13 +267,6 @@ static int collect_jobs(const bsl_config *cfg, const char *const *files,
       const bsl_source_conf *s = &cfg->sources[i];
       if (!s->path)
         continue;
-      if (s->type != BSL_SOURCE_ACCESS) {
-        fprintf(log,
-                "boussole: source \"%s\": campaign logs are not supported by "
-                "this version; skipped\n",
-                s->name);
-        continue;
-      }
       glob_t g;
       int grc = glob(s->path, 0, NULL, &g);
       if (grc == GLOB_NOMATCH) {

@@ -246,12 +246,14 @@ static tracked *find_tracked(live *L, dev_t dev, ino_t ino) {
 }
 
 /* True when reader R starts like a file being read right now: a copy made
- * by copytruncate, or a compressed copy of a file not finished yet. */
+ * by copytruncate, or a compressed copy of a file not finished yet.  A file
+ * seen truncated still counts until it is released: its last lines may not
+ * be committed yet, and a copy begun now would resume at the committed
+ * offset and read them a second time. */
 static bool copy_of_active(live *L, bsl_reader *r) {
   size_t prefix = bsl_reader_prefix_len(r);
   for (tracked *t = L->files; t; t = t->next) {
-    if (t->truncated || t->in.st.fp_len <= 0 ||
-        (size_t)t->in.st.fp_len > prefix)
+    if (t->in.st.fp_len <= 0 || (size_t)t->in.st.fp_len > prefix)
       continue;
     char hex[BSL_FINGERPRINT_HEX + 1];
     bsl_reader_fingerprint(r, (size_t)t->in.st.fp_len, hex);

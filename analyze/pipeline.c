@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "campaign.h"  /* campaign logs */
+#include "campaigns.h" /* campaign logs */
 #include "classify.h"
 #include "format.h"
 
@@ -21,6 +23,12 @@ typedef struct format_slot {
   char *name;
   bsl_format *format;
 } format_slot;
+
+/* campaign logs: one parser per campaign format in use */
+typedef struct campaign_slot {
+  char *name;
+  bsl_campaign_parser *parser;
+} campaign_slot;
 
 typedef struct reject_sample {
   char *source, *path, *reason, *excerpt;
@@ -35,6 +43,9 @@ struct bsl_pipeline {
   bsl_model *model;
   format_slot *formats;
   size_t n_formats;
+  campaign_slot *campaign_parsers; /* campaign logs */
+  size_t n_campaign_parsers;
+  bsl_campaigns *campaigns;
   reject_sample *samples;
   size_t n_samples, cap_samples;
   bsl_pipeline_stats stats;
@@ -46,6 +57,11 @@ const bsl_pipeline_stats *bsl_pipeline_stats_get(const bsl_pipeline *p) {
 
 bsl_model *bsl_pipeline_model(bsl_pipeline *p) {
   return p->model;
+}
+
+/* campaign logs: days are cut in the model's zone */
+static void day_of(void *model, int64_t t, char out[11]) {
+  bsl_model_day_string(model, t, out);
 }
 
 int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
@@ -88,6 +104,11 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
     };
     rc = bsl_model_create(&p->model, &mopts, err, errlen);
   }
+  if (rc == 0) { /* campaign logs */
+    bsl_campaigns_options copt = {
+        .day_of = day_of, .day_ctx = p->model, .store = p->store};
+    rc = bsl_campaigns_create(&p->campaigns, &copt, err, errlen);
+  }
   free(goal_names);
   free(goal_paths);
   if (rc != 0) {
@@ -116,6 +137,12 @@ void bsl_pipeline_close(bsl_pipeline *p) {
     bsl_format_destroy(p->formats[i].format);
   }
   free(p->formats);
+  for (size_t i = 0; i < p->n_campaign_parsers; i++) { /* campaign logs */
+    free(p->campaign_parsers[i].name);
+    bsl_campaign_destroy(p->campaign_parsers[i].parser);
+  }
+  free(p->campaign_parsers);
+  bsl_campaigns_destroy(p->campaigns);
   free_samples(p);
   free(p->samples);
   bsl_model_destroy(p->model);
@@ -162,6 +189,52 @@ static bsl_format *format_get(bsl_pipeline *p, const char *name, char *err,
   return f;
 }
 
+/* ---- campaign logs: parser selection ---- */
+
+/* True when NAME is a campaign format: a built-in one or a [format] with
+ * type = campaign. */
+static bool is_campaign_format(const bsl_pipeline *p, const char *name) {
+  if (bsl_campaign_is_builtin(name))
+    return true;
+  const bsl_format_conf *fc = bsl_config_find_format(p->cfg, name);
+  return fc && fc->has_type && fc->type == BSL_SOURCE_CAMPAIGN;
+}
+
+static bsl_campaign_parser *campaign_get(bsl_pipeline *p, const char *name,
+                                         char *err, size_t errlen) {
+  for (size_t i = 0; i < p->n_campaign_parsers; i++)
+    if (strcmp(p->campaign_parsers[i].name, name) == 0)
+      return p->campaign_parsers[i].parser;
+  bsl_campaign_parser *cp = NULL;
+  const bsl_format_conf *fc = NULL;
+  if (!bsl_campaign_is_builtin(name) &&
+      !(fc = bsl_config_find_format(p->cfg, name))) {
+    snprintf(err, errlen,
+             "unknown campaign format \"%s\" (built in: campaign-csv, "
+             "sendgrid-json, mailgun-json; or a [format] section)",
+             name);
+    return NULL;
+  }
+  if (bsl_campaign_create(&cp, name, fc ? fc->regex : NULL,
+                          fc ? fc->time_format : NULL, err, errlen) != 0)
+    return NULL;
+  campaign_slot *ns =
+      realloc(p->campaign_parsers, (p->n_campaign_parsers + 1) * sizeof *ns);
+  char *copy = strdup(name);
+  if (!ns || !copy) {
+    if (ns)
+      p->campaign_parsers = ns;
+    free(copy);
+    bsl_campaign_destroy(cp);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  p->campaign_parsers = ns;
+  p->campaign_parsers[p->n_campaign_parsers].name = copy;
+  p->campaign_parsers[p->n_campaign_parsers++].parser = cp;
+  return cp;
+}
+
 /* Finds the file's stored state by fingerprint, or starts a new one. */
 static int identify(bsl_pipeline *p, bsl_reader *r, bsl_file_state *st,
                     char *err, size_t errlen) {
@@ -202,13 +275,24 @@ int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
   *why = NULL;
   const char *format_name = src ? src->format : (format ? format : "combined");
   char ferr[512];
-  in->format =
-      format_get(p, format_name ? format_name : "combined", ferr, sizeof ferr);
-  if (!in->format) {
-    snprintf(err, errlen, "%s: %s", path, ferr);
-    return -1;
-  }
+  if (!format_name)
+    format_name = "combined";
   in->type = src ? src->type : BSL_SOURCE_ACCESS;
+  if (src ? src->type == BSL_SOURCE_CAMPAIGN
+          : is_campaign_format(p, format_name)) { /* campaign logs */
+    in->type = BSL_SOURCE_CAMPAIGN;
+    in->campaign = campaign_get(p, format_name, ferr, sizeof ferr);
+    if (!in->campaign) {
+      snprintf(err, errlen, "%s: %s", path, ferr);
+      return -1;
+    }
+  } else {
+    in->format = format_get(p, format_name, ferr, sizeof ferr);
+    if (!in->format) {
+      snprintf(err, errlen, "%s: %s", path, ferr);
+      return -1;
+    }
+  }
   in->site_id = bsl_model_site(p->model, src ? src->site : site ? site : "");
   if (in->site_id < 0) {
     snprintf(err, errlen, "out of memory");
@@ -298,6 +382,33 @@ static void reject(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   p->n_samples++;
 }
 
+/* campaign logs: a line may carry several events, each taken (a hit) or
+ * rejected (a reject with its reason) on its own. */
+static void campaign_line(bsl_pipeline *p, bsl_input *in,
+                          const bsl_line *line) {
+  const bsl_campaign_item *items;
+  size_t n = 0;
+  const char *reason = line->reason;
+  int rc = line->kind != BSL_LINE_OK
+               ? -1
+               : bsl_campaign_parse(in->campaign, line->ptr, line->len, &items,
+                                    &n, &reason);
+  if (rc == 1)
+    return; /* a header line */
+  if (rc != 0) {
+    reject(p, in, line, reason ? reason : "unparsable line");
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (items[i].ok && bsl_campaigns_add(p->campaigns, &items[i].ev) == 0) {
+      in->st.hits++;
+      p->stats.hits++;
+    } else {
+      reject(p, in, line, items[i].ok ? "out of memory" : items[i].reason);
+    }
+  }
+}
+
 int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
                       char *err, size_t errlen) {
   (void)err;
@@ -308,6 +419,10 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   in->dirty = true;
   in->st.lines++;
   p->stats.lines++;
+  if (in->type == BSL_SOURCE_CAMPAIGN) { /* campaign logs */
+    campaign_line(p, in, line);
+    return 0;
+  }
   const char *reason = line->reason;
   bsl_hit hit;
   if (line->kind == BSL_LINE_OK &&
@@ -330,6 +445,8 @@ int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
     goto out_store;
   if (bsl_model_flush(p->model) != 0)
     goto out_rollback;
+  if (bsl_campaigns_flush(p->campaigns) != 0) /* campaign logs */
+    goto out_rollback;
   for (size_t i = 0; i < p->n_samples; i++) {
     reject_sample *s = &p->samples[i];
     if (bsl_store_add_reject(p->store, s->source, s->path, s->offset, s->reason,
@@ -342,6 +459,7 @@ int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
   if (bsl_store_commit(p->store) != 0)
     goto out_store;
   bsl_model_flush_done(p->model);
+  bsl_campaigns_flush_done(p->campaigns); /* campaign logs */
   free_samples(p);
   for (size_t i = 0; i < n; i++)
     inputs[i]->dirty = false;

@@ -25,6 +25,7 @@ typedef struct bsl_input {
   bsl_file_state st;     /* identity, offset and per-file counts */
   uint64_t start_offset; /* where this session started reading */
   struct bsl_format *format;
+  struct bsl_campaign_parser *campaign; /* type == BSL_SOURCE_CAMPAIGN */
   int site_id;
   enum bsl_source_type type;
   bool dirty;   /* lines consumed since the last commit */

@@ -8,11 +8,13 @@
  */
 #include "store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 #include "store_sql.h"
@@ -146,6 +148,10 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
     snprintf(err, errlen, "%s: out of memory", path);
     return -1;
   }
+  /* Created 0640: aggregates are not for every local user to read. */
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+  if (fd >= 0)
+    close(fd);
   int rc = sqlite3_open_v2(path, &s->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
   if (rc != SQLITE_OK) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "commands.h"
 #include "config.h"
 #include "live.h"
 
@@ -252,14 +253,6 @@ static int cmd_run(int argc, char **argv) {
   return 0;
 }
 
-static int cmd_not_yet(const char *name) {
-  fprintf(stderr,
-          "boussole %s: not available in this version (see 'boussole "
-          "--help')\n",
-          name);
-  return EXIT_ERROR;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(USAGE, stderr);
@@ -284,9 +277,12 @@ int main(int argc, char **argv) {
     return cmd_check(argc, argv);
   if (strcmp(cmd, "run") == 0)
     return cmd_run(argc, argv);
-  if (strcmp(cmd, "kpi") == 0 || strcmp(cmd, "adjust") == 0 ||
-      strcmp(cmd, "report") == 0)
-    return cmd_not_yet(cmd);
+  if (strcmp(cmd, "kpi") == 0) /* cli/cmd_kpi.c */
+    return bsl_cmd_kpi(argc, argv);
+  if (strcmp(cmd, "adjust") == 0)
+    return bsl_cmd_adjust(argc, argv);
+  if (strcmp(cmd, "report") == 0)
+    return bsl_cmd_report(argc, argv);
   fprintf(stderr, "boussole: unknown command '%s'\n%s", cmd, USAGE);
   return EXIT_ERROR;
 }

@@ -72,6 +72,9 @@ static const char *const filter_keys[] = {"channel",  "source", "medium",
 
 static const char *const access_formats[] = {"combined", "common", "vcombined"};
 #define CAMPAIGN_FORMAT "campaign-csv"
+/* the built-in campaign formats (ingest/campaign.c), CAMPAIGN_FORMAT first */
+static const char *const campaign_formats[] = {CAMPAIGN_FORMAT, "sendgrid-json",
+                                               "mailgun-json"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -922,7 +925,7 @@ static int open_section(struct parser *p, char *text) {
   }
   if (kind == SEC_FORMAT &&
       (one_of(name, access_formats, COUNT(access_formats)) ||
-       strcmp(name, CAMPAIGN_FORMAT) == 0)) {
+       one_of(name, campaign_formats, COUNT(campaign_formats)))) {
     fail(p, line, -EINVAL, "[format \"%s\"]: that name is a built-in format",
          name);
     return -1;
@@ -1192,14 +1195,15 @@ static void check_source(struct parser *p, struct section *s) {
   int kind = -1;
   if (one_of(src->format, access_formats, COUNT(access_formats)))
     kind = BSL_SOURCE_ACCESS;
-  else if (strcmp(src->format, CAMPAIGN_FORMAT) == 0)
+  else if (one_of(src->format, campaign_formats, COUNT(campaign_formats)))
     kind = BSL_SOURCE_CAMPAIGN;
   else {
     const bsl_format_conf *f = find_format(p->cfg, src->format);
     if (!f) {
       fail(p, s->key_line[SRC_FORMAT], -EINVAL,
            "%s format: unknown format \"%s\" (built in: combined common "
-           "vcombined campaign-csv; or define [format \"%s\"])",
+           "vcombined campaign-csv sendgrid-json mailgun-json; or define "
+           "[format \"%s\"])",
            label, src->format, src->format);
       return;
     }

@@ -214,6 +214,10 @@ int bsl_format_create(bsl_format **out, const char *name, const char *regex,
   f->mctx = pcre2_match_context_create(NULL);
   if (!f->md || !f->mctx)
     goto out_nomem;
+  /* A user regex that backtracks catastrophically on a hostile line must
+   * cost a bounded amount of work and end as a reject, not a hang. */
+  pcre2_set_match_limit(f->mctx, 1000000);
+  pcre2_set_depth_limit(f->mctx, 100000);
   if (f->jit) {
     f->jit_stack = pcre2_jit_stack_create(JIT_STACK_START, JIT_STACK_MAX, NULL);
     if (f->jit_stack)

@@ -1,0 +1,1178 @@
+/*
+ * Output of reports: the escaping helpers of html.h, and the HTML page of a
+ * bsl_report (bsl_report_write_html): one self-contained file with inline
+ * CSS and SVG, no script and a Content-Security-Policy that forbids every
+ * fetch, so it renders the same offline, from a mail attachment or a web
+ * server, and no log content can make it load or run anything.
+ */
+#include "html.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "report.h"
+
+/* ---- decoding ---- */
+
+/* Decodes one UTF-8 character at P (N bytes left): returns the code point
+ * and its length in *LEN, or -1 with *LEN = 1 for a byte that does not
+ * start a valid shortest-form sequence. */
+static int32_t utf8_next(const unsigned char *p, size_t n, size_t *len) {
+  *len = 1;
+  if (p[0] < 0x80)
+    return p[0];
+  int need;
+  int32_t cp, min;
+  if ((p[0] & 0xE0) == 0xC0) {
+    need = 1, cp = p[0] & 0x1F, min = 0x80;
+  } else if ((p[0] & 0xF0) == 0xE0) {
+    need = 2, cp = p[0] & 0x0F, min = 0x800;
+  } else if ((p[0] & 0xF8) == 0xF0) {
+    need = 3, cp = p[0] & 0x07, min = 0x10000;
+  } else {
+    return -1;
+  }
+  if ((size_t)need >= n)
+    return -1;
+  for (int i = 1; i <= need; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return -1;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return -1;
+  *len = (size_t)need + 1;
+  return cp;
+}
+
+/* C0 controls and DEL are shown as the text "\xHH" (a font may lack the
+ * control pictures); this marks them for the writers. */
+#define CONTROL_BASE 0x110000
+
+/* What a character becomes for a human reader: C0 controls and DEL as
+ * CONTROL_BASE + byte, bad bytes, C1 controls and bidi overrides as
+ * U+FFFD. */
+static int32_t visible(int32_t cp) {
+  if (cp < 0)
+    return 0xFFFD;
+  if (cp < 0x20 || cp == 0x7F)
+    return CONTROL_BASE + cp;
+  if ((cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
+      (cp >= 0x2066 && cp <= 0x2069))
+    return 0xFFFD;
+  return cp;
+}
+
+/* Encodes CP (or a CONTROL_BASE marker as "\xHH") into O, which has room
+ * for 4 bytes; returns the bytes written. */
+static size_t utf8_put(int32_t cp, char *o) {
+  if (cp >= CONTROL_BASE) {
+    static const char HEX[] = "0123456789abcdef";
+    int b = cp - CONTROL_BASE;
+    o[0] = '\\', o[1] = 'x', o[2] = HEX[b >> 4], o[3] = HEX[b & 15];
+    return 4;
+  }
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | (cp >> 18));
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* Columns a shown character takes: 4 for "\xHH", else 1. */
+static size_t columns_of(int32_t shown) {
+  return shown >= CONTROL_BASE ? 4 : 1;
+}
+
+/* Columns of S as it will be shown. */
+static size_t count_chars(const char *s) {
+  size_t n = 0, len, left = strlen(s);
+  const unsigned char *p = (const unsigned char *)s;
+  while (left) {
+    n += columns_of(visible(utf8_next(p, left, &len)));
+    p += len, left -= len;
+  }
+  return n;
+}
+
+void bsl_html_text(FILE *out, const char *s, size_t maxchars) {
+  if (!s)
+    return;
+  const unsigned char *p = (const unsigned char *)s;
+  size_t left = strlen(s), len, shown = 0;
+  bool cut = maxchars && count_chars(s) > maxchars;
+  size_t limit = cut ? maxchars - 1 : SIZE_MAX;
+  while (left) {
+    int32_t cp = visible(utf8_next(p, left, &len));
+    if (shown + columns_of(cp) > limit)
+      break;
+    switch (cp) {
+    case '&':
+      fputs("&amp;", out);
+      break;
+    case '<':
+      fputs("&lt;", out);
+      break;
+    case '>':
+      fputs("&gt;", out);
+      break;
+    case '"':
+      fputs("&quot;", out);
+      break;
+    case '\'':
+      fputs("&#39;", out);
+      break;
+    default: {
+      char b[4];
+      fwrite(b, 1, utf8_put(cp, b), out);
+    }
+    }
+    p += len, left -= len, shown += columns_of(cp);
+  }
+  if (cut)
+    fputs("\u2026", out);
+}
+
+void bsl_json_string(FILE *out, const char *s) {
+  if (!s) {
+    fputs("null", out);
+    return;
+  }
+  const unsigned char *p = (const unsigned char *)s;
+  size_t left = strlen(s), len;
+  fputc('"', out);
+  while (left) {
+    int32_t cp = utf8_next(p, left, &len);
+    if (cp < 0)
+      cp = 0xFFFD;
+    switch (cp) {
+    case '"':
+      fputs("\\\"", out);
+      break;
+    case '\\':
+      fputs("\\\\", out);
+      break;
+    case '\n':
+      fputs("\\n", out);
+      break;
+    case '\t':
+      fputs("\\t", out);
+      break;
+    case '\r':
+      fputs("\\r", out);
+      break;
+    default:
+      if (cp < 0x20 || cp == 0x7F || cp == '<' || cp == '>' || cp == '&' ||
+          cp == 0x2028 || cp == 0x2029) {
+        fprintf(out, "\\u%04x", (unsigned)cp);
+      } else {
+        char b[4];
+        fwrite(b, 1, utf8_put(cp, b), out);
+      }
+    }
+    p += len, left -= len;
+  }
+  fputc('"', out);
+}
+
+size_t bsl_term_text(const char *s, size_t width, char *out, size_t cap) {
+  if (cap == 0)
+    return 0;
+  out[0] = '\0';
+  if (!s || width == 0)
+    return 0;
+  const unsigned char *p = (const unsigned char *)s;
+  size_t left = strlen(s), len, used = 0, o = 0;
+  bool cut = count_chars(s) > width;
+  size_t limit = cut ? width - 1 : width;
+  while (left) {
+    char b[4];
+    int32_t cp = visible(utf8_next(p, left, &len));
+    if (used + columns_of(cp) > limit)
+      break;
+    size_t k = utf8_put(cp, b);
+    if (o + k + 4 > cap) {
+      cut = true;
+      break;
+    }
+    memcpy(out + o, b, k);
+    o += k, used += columns_of(cp);
+    p += len, left -= len;
+  }
+  if (cut && o + 4 <= cap) {
+    memcpy(out + o, "\u2026", 3);
+    o += 3, used++;
+  }
+  out[o] = '\0';
+  return used;
+}
+
+/* ---- the HTML page ---- */
+
+#define ESC(o, s) bsl_html_text((o), (s), 0)
+
+static const char CSS[] =
+    ":root{--bg:#f4f6f9;--card:#fff;--fg:#1c2230;--muted:#687185;"
+    "--line:#e4e7ed;--grid:#eef0f4;--accent:#3867f0;--good:#16955a;"
+    "--bad:#d4413f;--warn:#c98a0c;--flag:#d4413f;"
+    "--c0:#3867f0;--c1:#8a93a6;--c2:#12a3a0;--c3:#e04d8b;--c4:#f0961c;"
+    "--c5:#8e5cf5;--c6:#25a55f;--c7:#c0c6d1}"
+    "@media (prefers-color-scheme:dark){:root{--bg:#0e1217;--card:#161b23;"
+    "--fg:#e5e8ee;--muted:#8f98aa;--line:#28303c;--grid:#1f2630;"
+    "--accent:#6b8ff7;--good:#3fc27f;--bad:#f0625f;--warn:#e8b33c;"
+    "--flag:#f0625f;--c0:#6b8ff7;--c1:#7d879a;--c2:#2cc4c0;--c3:#f06aa3;"
+    "--c4:#f5a83e;--c5:#a67ef8;--c6:#3fc27f;--c7:#59606d}}"
+    "*{box-sizing:border-box}"
+    "body{margin:0;background:var(--bg);color:var(--fg);"
+    "font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,"
+    "Arial,sans-serif;-webkit-text-size-adjust:100%}"
+    "header{background:var(--card);border-bottom:1px solid var(--line)}"
+    "header div{max-width:1200px;margin:0 auto;padding:14px 20px;"
+    "display:flex;flex-wrap:wrap;gap:4px 18px;align-items:baseline}"
+    "header h1{font-size:18px;margin:0;font-weight:700;letter-spacing:-.01em}"
+    "header h1 b{color:var(--accent)}"
+    "header .sub{color:var(--muted);font-size:13px}"
+    "main{max-width:1200px;margin:0 auto;padding:16px 20px 40px}"
+    ".cards{display:grid;grid-template-columns:repeat(auto-fit,"
+    "minmax(140px,1fr));gap:12px}"
+    ".card,section{background:var(--card);border:1px solid var(--line);"
+    "border-radius:10px}"
+    ".card{padding:12px 14px 8px}"
+    ".card .k{color:var(--muted);font-size:12px;text-transform:uppercase;"
+    "letter-spacing:.05em}"
+    ".card .v{font-size:25px;font-weight:700;margin:2px 0;"
+    "font-variant-numeric:tabular-nums}"
+    ".card .p{color:var(--muted);font-size:12px}"
+    ".card svg{display:block;width:100%;height:34px;margin-top:4px}"
+    ".up{color:var(--good)}.down{color:var(--bad)}.flat{color:var(--muted)}"
+    "section{padding:16px 18px;margin-top:16px;min-width:0}"
+    "h2{font-size:13px;text-transform:uppercase;letter-spacing:.07em;"
+    "color:var(--muted);margin:0 0 12px;font-weight:650}"
+    "h3{font-size:15px;margin:0}"
+    ".row{display:grid;grid-template-columns:repeat(auto-fit,"
+    "minmax(440px,1fr));gap:0 16px}"
+    ".tw{overflow-x:auto}"
+    "table{width:100%;border-collapse:collapse;"
+    "font-variant-numeric:tabular-nums}"
+    "th{color:var(--muted);font-weight:600;font-size:12px;"
+    "text-transform:uppercase;letter-spacing:.04em}"
+    "th,td{padding:7px 8px;border-bottom:1px solid var(--line);"
+    "text-align:right;white-space:nowrap}"
+    "th:first-child,td:first-child{text-align:left}"
+    "tr:last-child td{border-bottom:0}"
+    "td.t{max-width:380px;overflow:hidden;text-overflow:ellipsis;"
+    "text-align:left;"
+    "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;"
+    "font-size:13px}"
+    ".m{display:inline-block;vertical-align:middle;width:72px;height:8px;"
+    "background:var(--grid);border-radius:4px;overflow:hidden;"
+    "margin-right:8px}"
+    ".m i{display:block;height:100%;background:var(--accent);"
+    "border-radius:4px}"
+    ".sw{display:inline-block;width:10px;height:10px;border-radius:3px;"
+    "margin-right:7px;vertical-align:-1px}"
+    "svg.ch{display:block;width:100%;height:auto}"
+    "svg text{fill:var(--muted);font-size:12px}"
+    "svg .g{stroke:var(--grid);stroke-width:1}"
+    "svg .ax{stroke:var(--line);stroke-width:1}"
+    ".legend{display:flex;flex-wrap:wrap;gap:4px 16px;margin-top:8px;"
+    "font-size:13px;color:var(--muted)}"
+    ".note{color:var(--muted);font-size:13px;margin:4px 0 0}"
+    ".funnels{display:grid;grid-template-columns:repeat(auto-fit,"
+    "minmax(320px,1fr));gap:18px}"
+    ".fn h3{margin-bottom:8px;overflow:hidden;text-overflow:ellipsis;"
+    "white-space:nowrap}"
+    ".st{display:grid;grid-template-columns:82px 1fr 120px;gap:8px;"
+    "align-items:center;font-size:13px;margin:3px 0}"
+    ".st .b{height:16px;background:var(--grid);border-radius:4px;"
+    "overflow:hidden}"
+    ".st .b i{display:block;height:100%;background:var(--c4);"
+    "border-radius:4px}"
+    ".st .b i.w{background:var(--c6)}"
+    ".st span:last-child{text-align:right;color:var(--muted);"
+    "font-variant-numeric:tabular-nums}"
+    ".st b{color:var(--fg)}"
+    ".kpis{display:grid;grid-template-columns:repeat(auto-fit,"
+    "minmax(400px,1fr));gap:16px}"
+    ".kpi{border:1px solid var(--line);border-radius:10px;padding:12px 14px}"
+    ".kh{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:center}"
+    ".badge{font-size:12px;font-weight:700;padding:2px 8px;border-radius:999px;"
+    "text-transform:uppercase;letter-spacing:.04em;border:1px solid}"
+    ".s-good{color:var(--good)}.s-bad{color:var(--bad)}"
+    ".s-warn{color:var(--warn)}.s-mute{color:var(--muted)}"
+    ".kf{color:var(--muted);font-size:13px;margin:6px 0}"
+    ".kf b{color:var(--fg);font-variant-numeric:tabular-nums}"
+    ".kpi ol{margin:6px 0 0;padding-left:22px;font-size:13px}"
+    ".kpi li{margin:2px 0}"
+    "svg .ser{fill:none;stroke:var(--accent);stroke-width:2;"
+    "stroke-linejoin:round}"
+    "svg .dot{fill:var(--accent)}"
+    "svg .trend{stroke:var(--fg);stroke-width:1.5;stroke-dasharray:6 4;"
+    "opacity:.75}"
+    "svg .tgt{stroke:var(--good);stroke-width:1.5;stroke-dasharray:2 3}"
+    "svg .dl{stroke:var(--warn);stroke-width:1.5;stroke-dasharray:4 3}"
+    "svg .flag{fill:var(--flag);opacity:.13}"
+    "svg .adj{stroke:var(--c5);stroke-width:1.5}"
+    "svg .adjm{fill:var(--c5)}svg .adjm+text{fill:#fff;font-size:11px;"
+    "font-weight:700}"
+    "svg .pv{fill:var(--c0);opacity:.35}"
+    "svg .cr{fill:none;stroke:var(--c6);stroke-width:2}"
+    "svg .sp{fill:none;stroke:var(--accent);stroke-width:1.5}"
+    "svg .spa{fill:var(--accent);opacity:.12}"
+    "footer{color:var(--muted);font-size:12px;text-align:center;"
+    "margin-top:24px}"
+    "@media (max-width:640px){main{padding:10px 10px 30px}"
+    "header div{padding:12px}.row,.kpis,.funnels{grid-template-columns:1fr}"
+    "section{padding:12px}.card .v{font-size:21px}"
+    "td.t{max-width:170px}.m{width:56px}th,td{padding:6px 5px}"
+    ".st{grid-template-columns:70px 1fr 100px}}";
+
+static const char *const CH_VAR[BSL_CH_COUNT] = {
+    "var(--c0)", "var(--c1)", "var(--c2)", "var(--c3)",
+    "var(--c4)", "var(--c5)", "var(--c6)", "var(--c7)"};
+
+static double fmax2(double a, double b) {
+  return a > b ? a : b;
+}
+static double hratio(double a, double b) {
+  return b > 0 ? a / b : NAN;
+}
+
+/* A round axis maximum >= V: 1, 2, 2.5, 5 x 10^k. */
+static double nice_max(double v) {
+  if (!(v > 0))
+    return 1;
+  double e = pow(10, floor(log10(v)));
+  static const double STEPS[] = {1, 1.2, 1.6, 2, 2.4, 3.2, 4, 5, 6, 8, 10};
+  for (size_t i = 0; i < sizeof STEPS / sizeof *STEPS; i++)
+    if (STEPS[i] * e >= v * 0.9999)
+      return STEPS[i] * e;
+  return 10 * e;
+}
+
+static void short_day(const char *day, char out[8]) {
+  /* "2024-05-04" -> "05-04": a chart's x labels */
+  snprintf(out, 8, "%.5s", strlen(day) >= 10 ? day + 5 : day);
+}
+
+/* The change badge of a card: GOOD_UP tells whether a rise is good. */
+static void delta(FILE *o, double cur, double prev, bool good_up, bool points) {
+  char c[32];
+  if (points)
+    bsl_report_format_points(cur, prev, c, sizeof c);
+  else
+    bsl_report_format_change(cur, prev, c, sizeof c);
+  const char *cls = "flat";
+  if (!isnan(cur) && !isnan(prev) && cur != prev && strcmp(c, "-") != 0 &&
+      strcmp(c, "0.0%") != 0 && strcmp(c, "0.0 pt") != 0)
+    cls = (cur > prev) == good_up ? "up" : "down";
+  const char *arrow = strcmp(cls, "flat") == 0 ? ""
+                      : cur > prev             ? "\u25b2 "
+                                               : "\u25bc ";
+  fprintf(o, "<span class=\"%s\">%s%s</span>", cls, arrow, c);
+}
+
+static void card_spark(FILE *o, const bsl_report *r, int f) {
+  if (r->n_days < 2)
+    return;
+  double hi = 0;
+  for (int i = 0; i < r->n_days; i++)
+    hi = fmax2(hi, f == 0   ? r->days[i].t.visits
+                   : f == 1 ? r->days[i].t.pageviews
+                            : r->days[i].t.conversions);
+  if (hi <= 0)
+    hi = 1;
+  fputs("<svg viewBox=\"0 0 200 34\" preserveAspectRatio=\"none\" "
+        "aria-hidden=\"true\"><path class=\"spa\" d=\"M0 34",
+        o);
+  for (int i = 0; i < r->n_days; i++) {
+    double v = f == 0   ? r->days[i].t.visits
+               : f == 1 ? r->days[i].t.pageviews
+                        : r->days[i].t.conversions;
+    fprintf(o, " L%.1f %.1f", 200.0 * i / (r->n_days - 1), 33 - 31 * v / hi);
+  }
+  fputs(" L200 34Z\"/><path class=\"sp\" d=\"", o);
+  for (int i = 0; i < r->n_days; i++) {
+    double v = f == 0   ? r->days[i].t.visits
+               : f == 1 ? r->days[i].t.pageviews
+                        : r->days[i].t.conversions;
+    fprintf(o, "%c%.1f %.1f", i ? 'L' : 'M', 200.0 * i / (r->n_days - 1),
+            33 - 31 * v / hi);
+  }
+  fputs("\"/></svg>", o);
+}
+
+static void card(FILE *o, const char *label, const char *value, double cur,
+                 double prev, bool good_up, bool points, const bsl_report *r,
+                 int spark) {
+  fprintf(o,
+          "<div class=\"card\"><div class=\"k\">%s</div>"
+          "<div class=\"v\">%s</div><div class=\"p\">",
+          label, value);
+  delta(o, cur, prev, good_up, points);
+  fputs(" vs prev.</div>", o);
+  if (spark >= 0)
+    card_spark(o, r, spark);
+  fputs("</div>\n", o);
+}
+
+static void html_cards(FILE *o, const bsl_report *r) {
+  const bsl_report_totals *c = &r->cur, *p = &r->prev;
+  char v[32];
+  fputs("<div class=\"cards\">\n", o);
+  bsl_report_format_count(c->visits, v, sizeof v);
+  card(o, "Visits", v, c->visits, p->visits, true, false, r, 0);
+  bsl_report_format_count(c->visitors, v, sizeof v);
+  card(o, "Visitors", v, c->visitors, p->visitors, true, false, r, -1);
+  bsl_report_format_count(c->pageviews, v, sizeof v);
+  card(o, "Pageviews", v, c->pageviews, p->pageviews, true, false, r, 1);
+  double a = hratio(c->conversions, c->visits),
+         b = hratio(p->conversions, p->visits);
+  bsl_report_format_percent(a, v, sizeof v);
+  card(o, "Conversion rate", v, a, b, true, true, r, 2);
+  a = hratio(c->bounces, c->visits), b = hratio(p->bounces, p->visits);
+  bsl_report_format_percent(a, v, sizeof v);
+  card(o, "Bounce rate", v, a, b, false, true, r, -1);
+  a = hratio(c->pageviews, c->visits), b = hratio(p->pageviews, p->visits);
+  snprintf(v, sizeof v, isnan(a) ? "-" : "%.2f", a);
+  card(o, "Pages / visit", v, a, b, true, false, r, -1);
+  fputs("</div>\n<p class=\"note\">", o);
+  bsl_report_format_count(c->hits, v, sizeof v);
+  fprintf(o, "%s hits, ", v);
+  bsl_report_format_count(c->bot_hits, v, sizeof v);
+  fprintf(o, "%s from bots (", v);
+  delta(o, c->hits, p->hits, true, false);
+  fputs(" hits vs previous) \u00b7 visitors are counted per day and "
+        "summed</p>\n",
+        o);
+}
+
+/* Geometry of a time chart: N slots over the plot area. */
+struct plot {
+  double w, h, l, r, t, b; /* viewBox size and margins */
+  int n;
+  double ymax;
+};
+
+static double px(const struct plot *p, double i) {
+  return p->l + (p->w - p->l - p->r) * (i + 0.5) / p->n;
+}
+static double py(const struct plot *p, double v) {
+  return p->h - p->b - (p->h - p->t - p->b) * (v / p->ymax);
+}
+
+static void y_grid(FILE *o, const struct plot *p, bool percent, bool right,
+                   double rmax) {
+  for (int i = 0; i <= 4; i++) {
+    double v = p->ymax * i / 4, y = py(p, v);
+    char lab[32];
+    if (percent)
+      snprintf(lab, sizeof lab, "%.0f%%", v * 100);
+    else
+      bsl_report_format_compact(v, lab, sizeof lab);
+    fprintf(o,
+            "<line class=\"%s\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
+            "y2=\"%.1f\"/><text x=\"%.0f\" y=\"%.1f\" "
+            "text-anchor=\"end\">%s</text>",
+            i ? "g" : "ax", p->l, p->w - p->r, y, y, p->l - 6, y + 4, lab);
+    if (right) {
+      double rv = rmax * i / 4;
+      snprintf(lab, sizeof lab, rmax < 0.1 ? "%.1f%%" : "%.0f%%", rv * 100);
+      fprintf(o, "<text x=\"%.0f\" y=\"%.1f\">%s</text>", p->w - p->r + 6,
+              y + 4, lab);
+    }
+  }
+}
+
+static void x_labels(FILE *o, const struct plot *p, const bsl_report *r) {
+  int step = r->n_days <= 8 ? 1 : (r->n_days + 6) / 7;
+  for (int i = 0; i < r->n_days; i += step) {
+    char d[8];
+    short_day(r->days[i].day, d);
+    fprintf(o, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>",
+            px(p, i), p->h - p->b + 17, d);
+  }
+}
+
+static void html_channels_chart(FILE *o, const bsl_report *r) {
+  struct plot p = {
+      .w = 720, .h = 260, .l = 44, .r = 10, .t = 10, .b = 26, .n = r->n_days};
+  double hi = 0;
+  for (int i = 0; i < r->n_days; i++) {
+    double s = 0;
+    for (int c = 0; c < BSL_CH_COUNT; c++)
+      s += r->days[i].channel_visits[c];
+    hi = fmax2(hi, s);
+  }
+  p.ymax = nice_max(hi);
+  fputs("<section><h2>Daily visits by channel</h2>"
+        "<svg class=\"ch\" viewBox=\"0 0 720 260\" role=\"img\" "
+        "aria-label=\"Daily visits by channel\">",
+        o);
+  y_grid(o, &p, false, false, 0);
+  double bw = (p.w - p.l - p.r) / p.n * 0.72;
+  for (int i = 0; i < r->n_days; i++) {
+    const bsl_report_day *d = &r->days[i];
+    double base = 0, tot = 0;
+    for (int c = 0; c < BSL_CH_COUNT; c++)
+      tot += d->channel_visits[c];
+    fputs("<g><title>", o);
+    ESC(o, d->day);
+    char n[32];
+    bsl_report_format_count(tot, n, sizeof n);
+    fprintf(o, ": %s visits", n);
+    for (int c = 0; c < BSL_CH_COUNT; c++)
+      if (d->channel_visits[c] > 0) {
+        bsl_report_format_count(d->channel_visits[c], n, sizeof n);
+        fprintf(o, "\n%s: %s", bsl_report_channel_name(c), n);
+      }
+    fputs("</title>", o);
+    for (int c = 0; c < BSL_CH_COUNT; c++) {
+      double v = d->channel_visits[c];
+      if (v <= 0)
+        continue;
+      double y1 = py(&p, base), y2 = py(&p, base + v);
+      fprintf(o,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+              "fill=\"%s\"/>",
+              px(&p, i) - bw / 2, y2, bw, y1 - y2, CH_VAR[c]);
+      base += v;
+    }
+    fputs("</g>", o);
+  }
+  x_labels(o, &p, r);
+  fputs("</svg><div class=\"legend\">", o);
+  double tot[BSL_CH_COUNT] = {0};
+  for (int i = 0; i < r->n_days; i++)
+    for (int c = 0; c < BSL_CH_COUNT; c++)
+      tot[c] += r->days[i].channel_visits[c];
+  for (int c = 0; c < BSL_CH_COUNT; c++)
+    if (tot[c] > 0) {
+      char n[32];
+      bsl_report_format_count(tot[c], n, sizeof n);
+      fprintf(o,
+              "<span><i class=\"sw\" style=\"background:%s\"></i>%s "
+              "<b>%s</b></span>",
+              CH_VAR[c], bsl_report_channel_name(c), n);
+    }
+  fputs("</div></section>\n", o);
+}
+
+static void html_pv_chart(FILE *o, const bsl_report *r) {
+  struct plot p = {
+      .w = 720, .h = 260, .l = 44, .r = 46, .t = 10, .b = 26, .n = r->n_days};
+  double hi = 0, rhi = 0;
+  for (int i = 0; i < r->n_days; i++) {
+    hi = fmax2(hi, r->days[i].t.pageviews);
+    double cr = hratio(r->days[i].t.conversions, r->days[i].t.visits);
+    if (!isnan(cr))
+      rhi = fmax2(rhi, cr);
+  }
+  p.ymax = nice_max(hi);
+  double rmax = nice_max(rhi > 0 ? rhi : 0.01);
+  fputs("<section><h2>Pageviews and conversion rate</h2>"
+        "<svg class=\"ch\" viewBox=\"0 0 720 260\" role=\"img\" "
+        "aria-label=\"Pageviews and conversion rate per day\">",
+        o);
+  y_grid(o, &p, false, true, rmax);
+  double bw = (p.w - p.l - p.r) / p.n * 0.72;
+  for (int i = 0; i < r->n_days; i++) {
+    const bsl_report_day *d = &r->days[i];
+    double y = py(&p, d->t.pageviews);
+    char n[32], cr[32];
+    bsl_report_format_count(d->t.pageviews, n, sizeof n);
+    bsl_report_format_percent(hratio(d->t.conversions, d->t.visits), cr,
+                              sizeof cr);
+    fputs("<rect class=\"pv\"", o);
+    fprintf(o, " x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">",
+            px(&p, i) - bw / 2, y, bw, p.h - p.b - y);
+    fputs("<title>", o);
+    ESC(o, d->day);
+    fprintf(o, ": %s pageviews, conversion rate %s</title></rect>", n, cr);
+  }
+  /* the rate on the right axis, gaps where a day had no visits */
+  fputs("<path class=\"cr\" d=\"", o);
+  bool pen = false;
+  for (int i = 0; i < r->n_days; i++) {
+    double cr = hratio(r->days[i].t.conversions, r->days[i].t.visits);
+    if (isnan(cr)) {
+      pen = false;
+      continue;
+    }
+    double y = p.h - p.b - (p.h - p.t - p.b) * (cr / rmax);
+    fprintf(o, "%c%.1f %.1f", pen ? 'L' : 'M', px(&p, i), y);
+    pen = true;
+  }
+  fputs("\"/>", o);
+  x_labels(o, &p, r);
+  fputs("</svg><div class=\"legend\"><span><i class=\"sw\" "
+        "style=\"background:var(--c0);opacity:.5\"></i>pageviews (left)"
+        "</span><span><i class=\"sw\" style=\"background:var(--c6)\"></i>"
+        "conversion rate (right)</span></div></section>\n",
+        o);
+}
+
+static void meter(FILE *o, double frac, const char *color) {
+  if (isnan(frac) || frac < 0)
+    frac = 0;
+  if (frac > 1)
+    frac = 1;
+  fprintf(o, "<span class=\"m\"><i style=\"width:%.1f%%%s%s\"></i></span>",
+          frac * 100, color ? ";background:" : "", color ? color : "");
+}
+
+static void html_channels_table(FILE *o, const bsl_report *r) {
+  fputs("<div class=\"row\"><section><h2>Channels</h2><div class=\"tw\">"
+        "<table><tr><th>Channel</th><th>Visits</th><th>Share</th>"
+        "<th>Conv. rate</th><th>Change</th></tr>\n",
+        o);
+  if (!r->n_channels)
+    fputs("<tr><td colspan=\"5\">No visits in this period</td></tr>", o);
+  for (size_t i = 0; i < r->n_channels; i++) {
+    const bsl_report_channel *c = &r->channels[i];
+    int ch = BSL_CH_OTHER;
+    for (int j = 0; j < BSL_CH_COUNT; j++)
+      if (strcmp(c->name, bsl_report_channel_name(j)) == 0)
+        ch = j;
+    char v[32], s[32], cr[32];
+    bsl_report_format_count(c->visits, v, sizeof v);
+    double share = hratio(c->visits, r->cur.visits);
+    bsl_report_format_percent(share, s, sizeof s);
+    bsl_report_format_percent(hratio(c->conversions, c->visits), cr, sizeof cr);
+    fprintf(o, "<tr><td><i class=\"sw\" style=\"background:%s\"></i>",
+            CH_VAR[ch]);
+    ESC(o, c->name);
+    fprintf(o, "</td><td>%s</td><td>", v);
+    meter(o, share, CH_VAR[ch]);
+    fprintf(o, "%s</td><td>%s</td><td>", s, cr);
+    delta(o, c->visits, c->prev_visits, true, false);
+    fputs("</td></tr>\n", o);
+  }
+  fputs("</table></div></section>\n<section><h2>Top sources</h2>"
+        "<div class=\"tw\"><table><tr><th>Source / medium</th><th>Visits</th>"
+        "<th>Conversions</th></tr>\n",
+        o);
+  if (!r->n_sources)
+    fputs("<tr><td colspan=\"3\">No visits in this period</td></tr>", o);
+  for (size_t i = 0; i < r->n_sources && i < 12; i++) {
+    const bsl_report_source *s = &r->sources[i];
+    char v[32], c[32];
+    bsl_report_format_count(s->visits, v, sizeof v);
+    bsl_report_format_count(s->conversions, c, sizeof c);
+    fputs("<tr><td class=\"t\" title=\"", o);
+    ESC(o, s->source);
+    fputs(" / ", o);
+    ESC(o, s->medium);
+    fputs("\">", o);
+    bsl_html_text(o, s->source, 60);
+    fputs(" / ", o);
+    bsl_html_text(o, s->medium, 30);
+    fprintf(o, "</td><td>%s</td><td>%s</td></tr>\n", v, c);
+  }
+  fputs("</table></div></section></div>\n", o);
+}
+
+static void html_pages(FILE *o, const bsl_report *r) {
+  fputs("<section><h2>Top pages</h2><div class=\"tw\"><table><tr>"
+        "<th>Page</th><th>Pageviews</th><th>Entries</th>"
+        "<th>Avg scroll depth</th><th>Reached 75%</th></tr>\n",
+        o);
+  if (!r->n_pages)
+    fputs("<tr><td colspan=\"5\">No pageviews in this period</td></tr>", o);
+  for (size_t i = 0; i < r->n_pages; i++) {
+    const bsl_report_page *p = &r->pages[i];
+    char v[32], e[32], s75[32];
+    bsl_report_format_count(p->pageviews, v, sizeof v);
+    bsl_report_format_count(p->entries, e, sizeof e);
+    bsl_report_format_percent(hratio(p->scroll_75, p->pageviews), s75,
+                              sizeof s75);
+    fputs("<tr><td class=\"t\" title=\"", o);
+    ESC(o, p->path);
+    fputs("\">", o);
+    bsl_html_text(o, p->path, 90);
+    fprintf(o, "</td><td>%s</td><td>%s</td><td>", v, e);
+    meter(o, p->avg_scroll / 100.0, NULL);
+    fprintf(o, "%.0f%%</td><td>%s</td></tr>\n", p->avg_scroll, s75);
+  }
+  fputs("</table></div></section>\n", o);
+}
+
+static void html_clicks(FILE *o, const bsl_report *r) {
+  fputs("<section><h2>Top clicks</h2><div class=\"tw\"><table><tr>"
+        "<th>Target</th><th>Page</th><th>Clicks</th></tr>\n",
+        o);
+  if (!r->n_clicks)
+    fputs("<tr><td colspan=\"3\">No click beacons in this period</td></tr>", o);
+  for (size_t i = 0; i < r->n_clicks && i < 12; i++) {
+    const bsl_report_click *c = &r->clicks[i];
+    char n[32];
+    bsl_report_format_count(c->clicks, n, sizeof n);
+    fputs("<tr><td class=\"t\" title=\"", o);
+    ESC(o, c->target);
+    fputs("\">", o);
+    bsl_html_text(o, *c->target ? c->target : "(none)", 50);
+    fputs("</td><td class=\"t\" title=\"", o);
+    ESC(o, c->path);
+    fputs("\">", o);
+    bsl_html_text(o, c->path, 60);
+    fprintf(o, "</td><td>%s</td></tr>\n", n);
+  }
+  fputs("</table></div></section>\n", o);
+}
+
+static void html_goals(FILE *o, const bsl_report *r) {
+  fputs("<section><h2>Goals</h2><div class=\"tw\"><table><tr><th>Goal</th>"
+        "<th>Conversions</th><th>Conversion rate</th><th>Change</th></tr>\n",
+        o);
+  if (!r->n_goals)
+    fputs("<tr><td colspan=\"4\">No goals configured, or no visits in this "
+          "period</td></tr>",
+          o);
+  for (size_t i = 0; i < r->n_goals; i++) {
+    const bsl_report_goal *g = &r->goals[i];
+    char c[32], cr[32];
+    bsl_report_format_count(g->conversions, c, sizeof c);
+    bsl_report_format_percent(hratio(g->conversions, g->visits), cr, sizeof cr);
+    fputs("<tr><td>", o);
+    ESC(o, g->goal);
+    fprintf(o, "</td><td>%s</td><td>%s</td><td>", c, cr);
+    delta(o, g->conversions, g->prev_conversions, true, false);
+    fputs("</td></tr>\n", o);
+  }
+  fputs("</table></div></section>\n", o);
+}
+
+static void stage(FILE *o, const char *label, double v, double top,
+                  double before, bool web) {
+  char n[32], pct[32] = "";
+  bsl_report_format_count(v, n, sizeof n);
+  if (!isnan(before) && before > 0)
+    snprintf(pct, sizeof pct, " \u00b7 %.1f%%", 100 * v / before);
+  double w = top > 0 ? 100 * v / top : 0;
+  fprintf(o,
+          "<div class=\"st\"><span>%s</span><span class=\"b\">"
+          "<i%s style=\"width:%.1f%%\"></i></span><span><b>%s</b>%s"
+          "</span></div>",
+          label, web ? " class=\"w\"" : "", w > 100 ? 100 : w, n, pct);
+}
+
+static void html_campaigns(FILE *o, const bsl_report *r) {
+  fputs("<section><h2>Campaign funnels</h2>", o);
+  if (!r->has_campaign_logs)
+    fputs("<p class=\"note\">This database has no campaigns_daily view: "
+          "campaigns are shown from the visits' utm_campaign only.</p>",
+          o);
+  if (!r->n_campaigns) {
+    fputs("<p class=\"note\">No campaign activity in this period.</p>"
+          "</section>\n",
+          o);
+    return;
+  }
+  fputs("<div class=\"funnels\">", o);
+  for (size_t i = 0; i < r->n_campaigns && i < 12; i++) {
+    const bsl_report_campaign *c = &r->campaigns[i];
+    fputs("<div class=\"fn\"><h3 title=\"", o);
+    ESC(o, c->campaign);
+    fputs("\">", o);
+    bsl_html_text(o, c->campaign, 60);
+    fputs("</h3>", o);
+    double top = c->has_log ? fmax2(c->sent, c->delivered) : c->visits;
+    if (c->has_log) {
+      stage(o, "sent", c->sent, top, NAN, false);
+      stage(o, "delivered", c->delivered, top, c->sent, false);
+      stage(o, "opens", c->opens, top, c->delivered, false);
+      stage(o, "clicks", c->clicks, top, c->opens, false);
+      stage(o, "visits", c->visits, top, c->clicks, true);
+    } else {
+      stage(o, "visits", c->visits, top, NAN, true);
+    }
+    stage(o, "conversions", c->conversions, top, c->visits, true);
+    if (c->has_log) {
+      char extra[160];
+      snprintf(extra, sizeof extra,
+               "%.0f bounced \u00b7 %.0f unsubscribed \u00b7 spend %.2f%s",
+               c->bounces, c->unsubscribes, c->spend,
+               c->conversions > 0 ? " \u00b7 per conversion " : "");
+      fprintf(o, "<p class=\"note\">%s", extra);
+      if (c->conversions > 0)
+        fprintf(o, "%.2f", c->spend / c->conversions);
+      fputs("</p>", o);
+    }
+    fputs("</div>", o);
+  }
+  fputs("</div></section>\n", o);
+}
+
+static const char *state_class(const bsl_report_kpi *k) {
+  if (strcmp(k->state, "met") == 0 || strcmp(k->state, "improving") == 0)
+    return "s-good";
+  if (strcmp(k->state, "no_data") == 0)
+    return "s-warn";
+  return k->flagged ? "s-bad" : "s-mute";
+}
+
+struct kchart {
+  double w, h, l, r, t, b;
+  double tmin, tmax, ymin, ymax;
+  int64_t day0; /* start day of pts[0] */
+  double t0;    /* its t */
+  int len;      /* days per period */
+};
+
+static double kx(const struct kchart *c, double t) {
+  double span = c->tmax - c->tmin;
+  return c->l + (c->w - c->l - c->r) * (span > 0 ? (t - c->tmin) / span : 0.5);
+}
+static double ky(const struct kchart *c, double v) {
+  return c->h - c->b -
+         (c->h - c->t - c->b) * (v - c->ymin) / (c->ymax - c->ymin);
+}
+/* The (fractional) period index of DAY. */
+static double kt(const struct kchart *c, const char *day, bool *ok) {
+  char d[11];
+  snprintf(d, sizeof d, "%.10s", day ? day : "");
+  int64_t v = bsl_report_parse_day(d, ok);
+  return c->t0 + (double)(v - c->day0) / c->len;
+}
+
+static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
+  struct kchart c = {.w = 560, .h = 230, .l = 58, .r = 14, .t = 14, .b = 24};
+  bool ok;
+  c.day0 = bsl_report_parse_day(k->pts[0].start, &ok);
+  c.t0 = (double)k->pts[0].t;
+  c.len = strcmp(k->period, "week") == 0 ? 7 : 1;
+  c.tmin = c.t0;
+  c.tmax = (double)k->pts[k->n_pts - 1].t;
+  if (c.tmax <= c.tmin)
+    c.tmax = c.tmin + 1;
+  bool dl_in = false;
+  double td = 0;
+  if (*k->deadline) {
+    td = kt(&c, k->deadline, &ok);
+    if (ok && td >= c.tmin && td <= c.tmax + (c.tmax - c.tmin) * 0.75 + 3) {
+      dl_in = true;
+      if (td > c.tmax)
+        c.tmax = td;
+    }
+  }
+  bool trend = !isnan(k->slope) && !isnan(k->intercept);
+  double lo = INFINITY, hi = -INFINITY;
+#define SEE(v)                                                                 \
+  do {                                                                         \
+    double v_ = (v);                                                           \
+    if (!isnan(v_) && !isinf(v_)) {                                            \
+      lo = v_ < lo ? v_ : lo;                                                  \
+      hi = v_ > hi ? v_ : hi;                                                  \
+    }                                                                          \
+  } while (0)
+  for (size_t i = 0; i < k->n_pts; i++)
+    SEE(k->pts[i].value);
+  SEE(k->target);
+  if (trend) {
+    SEE(k->intercept + k->slope * c.tmin);
+    SEE(k->intercept + k->slope * c.tmax);
+  }
+#undef SEE
+  if (!(lo <= hi))
+    lo = 0, hi = 1;
+  double pad = (hi - lo) * 0.12;
+  if (pad <= 0)
+    pad = fabs(hi) > 0 ? fabs(hi) * 0.1 : 1;
+  c.ymin = lo - pad;
+  c.ymax = hi + pad;
+  if (lo >= 0 && c.ymin < 0)
+    c.ymin = 0;
+
+  fputs("<svg class=\"ch\" viewBox=\"0 0 560 230\" role=\"img\" "
+        "aria-label=\"KPI series\">",
+        o);
+  /* flagged periods */
+  for (size_t i = 0; i < k->n_flags; i++) {
+    const bsl_report_span *s = &k->flags[i];
+    double a = kt(&c, s->from, &ok);
+    if (!ok)
+      continue;
+    double last = (double)k->pts[k->n_pts - 1].t;
+    double b = *s->to ? kt(&c, s->to, &ok) : last + 0.5;
+    if (!ok)
+      continue;
+    a = fmax2(a - 0.5, c.tmin - 0.5);
+    b = b > c.tmax + 0.5 ? c.tmax + 0.5 : b;
+    if (b < a)
+      continue;
+    double xa = fmax2(kx(&c, a), c.l), xb = kx(&c, b);
+    if (xb > c.w - c.r)
+      xb = c.w - c.r;
+    if (xb <= xa)
+      continue;
+    fprintf(o,
+            "<rect class=\"flag\" x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" "
+            "height=\"%.0f\"><title>",
+            xa, c.t, xb - xa, c.h - c.t - c.b);
+    ESC(o, s->state);
+    fputs(" from ", o);
+    ESC(o, s->from);
+    if (*s->to) {
+      fputs(" to ", o);
+      ESC(o, s->to);
+    }
+    fputs("</title></rect>", o);
+  }
+  /* grid and y labels */
+  for (int i = 0; i <= 4; i++) {
+    double v = c.ymin + (c.ymax - c.ymin) * i / 4, y = ky(&c, v);
+    char lab[32];
+    bsl_report_format_metric(k->metric, v, lab, sizeof lab);
+    fprintf(o,
+            "<line class=\"%s\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
+            "y2=\"%.1f\"/><text x=\"%.0f\" y=\"%.1f\" "
+            "text-anchor=\"end\">%s</text>",
+            i ? "g" : "ax", c.l, c.w - c.r, y, y, c.l - 6, y + 4, lab);
+  }
+  /* x labels: first, middle, last period */
+  size_t marks[3] = {0, k->n_pts / 2, k->n_pts - 1};
+  for (int i = 0; i < 3; i++) {
+    if (i && marks[i] == marks[i - 1])
+      continue;
+    const bsl_report_kpi_point *p = &k->pts[marks[i]];
+    char d[8];
+    short_day(p->start, d);
+    fprintf(o, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"%s\">",
+            kx(&c, (double)p->t), c.h - 6,
+            i == 0   ? "start"
+            : i == 2 ? "end"
+                     : "middle");
+    ESC(o, d);
+    fputs("</text>", o);
+  }
+  if (!isnan(k->target)) {
+    char t[32];
+    bsl_report_format_metric(k->metric, k->target, t, sizeof t);
+    double y = ky(&c, k->target);
+    fprintf(o,
+            "<line class=\"tgt\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
+            "y2=\"%.1f\"/><text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" "
+            "style=\"fill:var(--good)\">target %s</text>",
+            c.l, c.w - c.r, y, y, c.w - c.r - 2, y - 5, t);
+  }
+  if (dl_in) {
+    double x = kx(&c, td);
+    fprintf(o,
+            "<line class=\"dl\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" "
+            "y2=\"%.0f\"/><text x=\"%.1f\" y=\"%.0f\" text-anchor=\"end\" "
+            "style=\"fill:var(--warn)\">deadline</text>",
+            x, x, c.t, c.h - c.b, x - 4, c.t + 12);
+  }
+  if (trend) {
+    fprintf(o,
+            "<line class=\"trend\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+            "y2=\"%.1f\"><title>Theil\u2013Sen trend%s</title></line>",
+            kx(&c, c.tmin), ky(&c, k->intercept + k->slope * c.tmin),
+            kx(&c, c.tmax), ky(&c, k->intercept + k->slope * c.tmax),
+            k->trend_own ? " (of the periods shown)" : "");
+  }
+  fputs("<path class=\"ser\" d=\"", o);
+  bool pen = false;
+  for (size_t i = 0; i < k->n_pts; i++) {
+    if (isnan(k->pts[i].value)) {
+      pen = false;
+      continue;
+    }
+    fprintf(o, "%c%.1f %.1f", pen ? 'L' : 'M', kx(&c, (double)k->pts[i].t),
+            ky(&c, k->pts[i].value));
+    pen = true;
+  }
+  fputs("\"/>", o);
+  if (k->n_pts <= 90)
+    for (size_t i = 0; i < k->n_pts; i++) {
+      if (isnan(k->pts[i].value))
+        continue;
+      char v[32];
+      bsl_report_format_metric(k->metric, k->pts[i].value, v, sizeof v);
+      fprintf(o,
+              "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\">"
+              "<title>",
+              kx(&c, (double)k->pts[i].t), ky(&c, k->pts[i].value));
+      ESC(o, k->pts[i].period);
+      fprintf(o, ": %s</title></circle>", v);
+    }
+  for (size_t j = 0; j < k->n_adj; j++) {
+    double t = kt(&c, k->adj[j].at, &ok);
+    if (!ok || t < c.tmin - 0.5 || t > c.tmax + 0.5)
+      continue;
+    double x = kx(&c, t);
+    fputs("<g><title>", o);
+    ESC(o, k->adj[j].at);
+    fputs(": ", o);
+    ESC(o, k->adj[j].note);
+    fprintf(o,
+            "</title><line class=\"adj\" x1=\"%.1f\" x2=\"%.1f\" "
+            "y1=\"%.0f\" y2=\"%.0f\"/><circle class=\"adjm\" cx=\"%.1f\" "
+            "cy=\"%.0f\" r=\"8\"/><text x=\"%.1f\" y=\"%.0f\" "
+            "text-anchor=\"middle\">%zu</text></g>",
+            x, x, c.t + 8, c.h - c.b, x, c.t + 8, x, c.t + 12, j + 1);
+  }
+  fputs("</svg>", o);
+}
+
+static void html_kpis(FILE *o, const bsl_report *r) {
+  fputs("<section><h2>KPIs</h2>", o);
+  if (!r->has_kpis) {
+    fputs("<p class=\"note\">This database has no KPI views yet: configure "
+          "[kpi] sections and run <code>boussole kpi</code>.</p></section>\n",
+          o);
+    return;
+  }
+  if (!r->n_kpis) {
+    fputs("<p class=\"note\">No KPI has been evaluated yet: configure [kpi] "
+          "sections and run <code>boussole kpi</code>.</p></section>\n",
+          o);
+    return;
+  }
+  fputs("<div class=\"kpis\">", o);
+  for (size_t i = 0; i < r->n_kpis; i++) {
+    const bsl_report_kpi *k = &r->kpis[i];
+    char v[32], t[32], pr[32];
+    bsl_report_format_metric(k->metric, k->value, v, sizeof v);
+    bsl_report_format_metric(k->metric, k->target, t, sizeof t);
+    bsl_report_format_metric(k->metric, k->projected, pr, sizeof pr);
+    fputs("<div class=\"kpi\"><div class=\"kh\"><h3>", o);
+    ESC(o, k->name);
+    fprintf(o, "</h3><span class=\"badge %s\">", state_class(k));
+    ESC(o, k->state);
+    fputs(k->flagged ? " \u2691" : "", o);
+    fputs("</span></div><div class=\"kf\">", o);
+    ESC(o, k->metric);
+    fprintf(o, " \u00b7 level <b>%s</b>", v);
+    if (!isnan(k->target))
+      fprintf(o, " \u00b7 target <b>%s</b>", t);
+    if (*k->deadline) {
+      fputs(" by <b>", o);
+      ESC(o, k->deadline);
+      fputs("</b>", o);
+      if (!isnan(k->projected))
+        fprintf(o, " (projected <b>%s</b>)", pr);
+    }
+    if (!isnan(k->p_value))
+      fprintf(o, " \u00b7 trend p=<b>%.3f</b>", k->p_value);
+    if (*k->since) {
+      fputs(" \u00b7 since <b>", o);
+      ESC(o, k->since);
+      fputs("</b>", o);
+    }
+    fputs("</div>", o);
+    if (k->n_pts)
+      kpi_chart(o, k);
+    else
+      fputs("<p class=\"note\">No periods recorded up to this report's "
+            "end.</p>",
+            o);
+    if (*k->message) {
+      fputs("<p class=\"note\">", o);
+      ESC(o, k->message);
+      fputs("</p>", o);
+    }
+    if (k->n_adj) {
+      fputs("<ol>", o);
+      for (size_t j = 0; j < k->n_adj; j++) {
+        const bsl_report_adjustment *a = &k->adj[j];
+        fputs("<li><b>", o);
+        ESC(o, a->at);
+        fputs("</b> ", o);
+        ESC(o, a->note);
+        if (!isnan(a->effect)) {
+          char e[32];
+          bsl_report_format_metric(k->metric, fabs(a->effect), e, sizeof e);
+          fprintf(o, " \u2014 effect <b>%s%s</b>",
+                  a->effect < 0 ? "\u2212" : "+", e);
+          if (!isnan(a->p_value))
+            fprintf(o, " (p=%.3f)", a->p_value);
+        } else {
+          fputs(" \u2014 effect not measured yet", o);
+        }
+        fputs("</li>", o);
+      }
+      fputs("</ol>", o);
+    }
+    fputs("</div>", o);
+  }
+  fputs("</div><div class=\"legend\"><span><i class=\"sw\" "
+        "style=\"background:var(--accent)\"></i>series</span><span>"
+        "<i class=\"sw\" style=\"background:var(--fg);opacity:.6\"></i>"
+        "Theil\u2013Sen trend</span><span><i class=\"sw\" "
+        "style=\"background:var(--good)\"></i>target</span><span>"
+        "<i class=\"sw\" style=\"background:var(--warn)\"></i>deadline"
+        "</span><span><i class=\"sw\" style=\"background:var(--flag);"
+        "opacity:.3\"></i>flagged</span><span><i class=\"sw\" "
+        "style=\"background:var(--c5)\"></i>adjustment</span></div>"
+        "</section>\n",
+        o);
+}
+
+int bsl_report_write_html(const bsl_report *r, FILE *o) {
+  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+        "'none'; style-src 'unsafe-inline'; img-src data:\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, "
+        "initial-scale=1\">\n<meta name=\"color-scheme\" "
+        "content=\"light dark\">\n<title>boussole report ",
+        o);
+  ESC(o, r->from);
+  fputs(" \u2013 ", o);
+  ESC(o, r->to);
+  fprintf(o,
+          "</title>\n<style>%s</style></head>\n<body>\n<header><div>"
+          "<h1><b>\u25c8</b> boussole report</h1><span class=\"sub\">",
+          CSS);
+  bsl_html_text(o, *r->sites ? r->sites : "all sites", 80);
+  fputs(" \u00b7 ", o);
+  ESC(o, r->from);
+  fputs(" \u2192 ", o);
+  ESC(o, r->to);
+  fprintf(o, " (%d day%s) \u00b7 compared with ", r->n_days,
+          r->n_days == 1 ? "" : "s");
+  ESC(o, r->prev_from);
+  fputs(" \u2192 ", o);
+  ESC(o, r->prev_to);
+  fputs("</span></div></header>\n<main>\n", o);
+  html_cards(o, r);
+  html_kpis(o, r);
+  fputs("<div class=\"row\">", o);
+  html_channels_chart(o, r);
+  html_pv_chart(o, r);
+  fputs("</div>\n", o);
+  html_channels_table(o, r);
+  html_pages(o, r);
+  fputs("<div class=\"row\">", o);
+  html_clicks(o, r);
+  html_goals(o, r);
+  fputs("</div>\n", o);
+  html_campaigns(o, r);
+  fputs("<footer>Generated by boussole " BSL_VERSION " at ", o);
+  ESC(o, r->generated_at);
+  fputs(" \u00b7 data ", o);
+  ESC(o, *r->data_first ? r->data_first : "-");
+  fputs(" \u2192 ", o);
+  ESC(o, *r->data_last ? r->data_last : "-");
+  fputs("</footer>\n</main>\n</body>"
+        "</html>\n",
+        o);
+  return ferror(o) ? -1 : 0;
+}

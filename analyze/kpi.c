@@ -1,0 +1,1201 @@
+/*
+ * KPI evaluation (see kpi.h for the rules): builds each KPI's series of
+ * closed periods from the aggregates (through store_kpi.h), decides its state
+ * with the tests of stats.h, replays earlier periods to know since when the
+ * state holds, records status and alerts in one transaction, then hands the
+ * alerts to alert_command.
+ *
+ * The state at a period depends only on the series up to that period and on
+ * the adjustments made by then, so `kpi --at` walking through history gives
+ * the same answers as a daemon that evaluated at each period's close.
+ */
+#include "kpi.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alert.h"
+#include "stats.h"
+#include "store_kpi.h"
+
+static const char *const STATE_NAMES[] = {
+    [BSL_KPI_NO_DATA] = "no_data",
+    [BSL_KPI_INSUFFICIENT] = "insufficient",
+    [BSL_KPI_MET] = "met",
+    [BSL_KPI_IMPROVING] = "improving",
+    [BSL_KPI_OFF_TRACK] = "off_track",
+    [BSL_KPI_DECLINING] = "declining",
+    [BSL_KPI_STALLED] = "stalled",
+    [BSL_KPI_GRACE] = "grace",
+};
+
+const char *bsl_kpi_state_name(enum bsl_kpi_state st) {
+  return (unsigned)st < sizeof STATE_NAMES / sizeof *STATE_NAMES
+             ? STATE_NAMES[st]
+             : "?";
+}
+
+bool bsl_kpi_state_flagged(enum bsl_kpi_state st) {
+  return st == BSL_KPI_STALLED || st == BSL_KPI_DECLINING ||
+         st == BSL_KPI_OFF_TRACK || st == BSL_KPI_NO_DATA;
+}
+
+static bool name_flagged(const char *state) {
+  return strcmp(state, "stalled") == 0 || strcmp(state, "declining") == 0 ||
+         strcmp(state, "off_track") == 0 || strcmp(state, "no_data") == 0;
+}
+
+/* ---- calendar (proleptic Gregorian, days since 1970-01-01) ---- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t yy = (int64_t)yoe + era * 400;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int)(yy + (*m <= 2));
+}
+
+static void day_string(int64_t day, char out[11]) {
+  int y;
+  unsigned m, d;
+  civil_from_days(day, &y, &m, &d);
+  if (y < 0 || y > 9999) /* never for real data; keeps the width fixed */
+    y = y < 0 ? 0 : 9999;
+  char tmp[32];
+  snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y, m % 100, d % 100);
+  memcpy(out, tmp, 10);
+  out[10] = '\0';
+}
+
+/* Parses YYYY-MM-DD (exactly); -1 when it is not a calendar date. */
+static int parse_day(const char *s, int64_t *out) {
+  if (strlen(s) < 10 || s[4] != '-' || s[7] != '-')
+    return -1;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+      return -1;
+  int y = atoi(s);
+  unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
+  if (m < 1 || m > 12 || d < 1 || d > 31)
+    return -1;
+  int64_t z = days_from_civil(y, m, d);
+  int yy;
+  unsigned mm, dd;
+  civil_from_days(z, &yy, &mm, &dd);
+  if (yy != y || mm != m || dd != d)
+    return -1;
+  *out = z;
+  return 0;
+}
+
+/* Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday). */
+static int weekday(int64_t day) {
+  int w = (int)((day + 3) % 7);
+  return w < 0 ? w + 7 : w;
+}
+
+/* "2026-W09" for the ISO week that starts on Monday DAY. */
+static void week_label(int64_t monday, char out[16]) {
+  int64_t thursday = monday + 3;
+  int y;
+  unsigned m, d;
+  civil_from_days(thursday, &y, &m, &d);
+  int64_t jan1 = days_from_civil(y, 1, 1);
+  snprintf(out, 16, "%04d-W%02d", y % 10000, (int)((thursday - jan1) / 7 + 1));
+}
+
+/* ---- the configured time zone ---- */
+
+struct zone {
+  bool fixed;
+  int64_t offset; /* seconds east of UTC, when fixed */
+};
+
+static int parse_offset(const char *s, int64_t *out) {
+  if ((s[0] != '+' && s[0] != '-') || !isdigit((unsigned char)s[1]) ||
+      !isdigit((unsigned char)s[2]))
+    return -1;
+  int h = (s[1] - '0') * 10 + (s[2] - '0'), mi = 0;
+  const char *p = s + 3;
+  if (*p == ':')
+    p++;
+  if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])) {
+    mi = (p[0] - '0') * 10 + (p[1] - '0');
+    p += 2;
+  }
+  if (*p || h > 23 || mi > 59)
+    return -1;
+  *out = (s[0] == '-' ? -1 : 1) * (int64_t)(h * 3600 + mi * 60);
+  return 0;
+}
+
+static void zone_init(const char *tz, struct zone *z) {
+  z->fixed = true;
+  z->offset = 0;
+  if (!tz || strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0)
+    return;
+  if (parse_offset(tz, &z->offset) == 0)
+    return;
+  /* A named zone: the C library does the rules (as analyze/model.c). */
+  z->fixed = false;
+  setenv("TZ", tz, 1);
+  tzset();
+}
+
+static int64_t zone_day_of(const struct zone *z, int64_t t) {
+  if (z->fixed) {
+    int64_t l = t + z->offset;
+    return l >= 0 ? l / 86400 : (l - 86399) / 86400;
+  }
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!localtime_r(&tt, &tm))
+    return t / 86400;
+  return days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                         (unsigned)tm.tm_mday);
+}
+
+static int64_t zone_to_unix(const struct zone *z, int64_t day, int sec) {
+  if (z->fixed)
+    return day * 86400 + sec - z->offset;
+  int y;
+  unsigned m, d;
+  civil_from_days(day, &y, &m, &d);
+  struct tm tm = {.tm_year = y - 1900,
+                  .tm_mon = (int)m - 1,
+                  .tm_mday = (int)d,
+                  .tm_hour = sec / 3600,
+                  .tm_min = sec / 60 % 60,
+                  .tm_sec = sec % 60,
+                  .tm_isdst = -1};
+  return (int64_t)mktime(&tm);
+}
+
+static void iso_utc(int64_t t, char out[32]) {
+  int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+  int64_t sec = t - day * 86400;
+  char d[11];
+  day_string(day, d);
+  snprintf(out, 32, "%sT%02d:%02d:%02dZ", d, (int)(sec / 3600),
+           (int)(sec / 60 % 60), (int)(sec % 60));
+}
+
+int bsl_kpi_parse_time(const char *text, const char *tz, int64_t *out) {
+  int64_t day;
+  if (!text || parse_day(text, &day) != 0)
+    return -1;
+  const char *p = text + 10;
+  int sec = 0;
+  if (*p == 'T' || *p == ' ') {
+    p++;
+    int h, mi, s = 0, used = 0;
+    if (sscanf(p, "%2d:%2d%n", &h, &mi, &used) != 2 || used != 5)
+      return -1;
+    p += used;
+    if (*p == ':') {
+      if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+        return -1;
+      s = (p[1] - '0') * 10 + (p[2] - '0');
+      p += 3;
+    }
+    if (h > 23 || mi > 59 || s > 60)
+      return -1;
+    sec = h * 3600 + mi * 60 + s;
+  }
+  if (*p == 'Z' && !p[1]) {
+    *out = day * 86400 + sec;
+    return 0;
+  }
+  if (*p == '+' || *p == '-') {
+    int64_t off;
+    if (parse_offset(p, &off) != 0)
+      return -1;
+    *out = day * 86400 + sec - off;
+    return 0;
+  }
+  if (*p)
+    return -1;
+  struct zone z;
+  zone_init(tz, &z);
+  *out = zone_to_unix(&z, day, sec);
+  return 0;
+}
+
+/* ---- metrics ---- */
+
+enum kind { COUNT, RATIO };
+
+/* How a metric is computed from the per-day source columns. */
+struct metric_plan {
+  enum kind kind;
+  bool visits, pages, clicks, campaigns; /* sources to read */
+  bool clicks_in_visits; /* clicks from visits (a non-path segment) */
+  bool percent;          /* shown as a percentage */
+};
+
+static bool is_rate(const char *m) {
+  return strcmp(m, "bounce_rate") == 0 || strcmp(m, "conversion_rate") == 0 ||
+         strcmp(m, "scroll_rate") == 0 || strcmp(m, "click_rate") == 0 ||
+         strcmp(m, "open_rate") == 0 || strcmp(m, "campaign_click_rate") == 0;
+}
+
+static bool is_campaign_metric(const char *m) {
+  return strcmp(m, "open_rate") == 0 || strcmp(m, "campaign_click_rate") == 0 ||
+         strcmp(m, "cost_per_conversion") == 0;
+}
+
+void bsl_kpi_format_value(const char *metric, double v, char *out, size_t cap) {
+  if (isnan(v))
+    snprintf(out, cap, "-");
+  else if (is_rate(metric))
+    snprintf(out, cap, "%.3g%%", v * 100);
+  else if (strcmp(metric, "avg_scroll_depth") == 0)
+    snprintf(out, cap, "%.1f%%", v);
+  else if (strcmp(metric, "cost_per_conversion") == 0)
+    snprintf(out, cap, "%.2f", v);
+  else if (v == floor(v) && fabs(v) < 1e15)
+    snprintf(out, cap, "%.0f", v);
+  else
+    snprintf(out, cap, "%.4g", v);
+}
+
+void bsl_kpi_format_slope(const bsl_kpi_conf *k, double slope, char *out,
+                          size_t cap) {
+  const char *per = k->period == BSL_PERIOD_WEEK ? "week" : "day";
+  if (isnan(slope))
+    snprintf(out, cap, "-");
+  else if (is_rate(k->metric))
+    snprintf(out, cap, "%+.3g%%/%s", slope * 100, per);
+  else if (strcmp(k->metric, "avg_scroll_depth") == 0)
+    snprintf(out, cap, "%+.3g%%/%s", slope, per);
+  else
+    snprintf(out, cap, "%+.3g/%s", slope, per);
+}
+
+/* ---- assessment (pure) ---- */
+
+static size_t period_len(const bsl_kpi_series *s) {
+  return s->period == BSL_PERIOD_WEEK ? 7 : 1;
+}
+
+/* True when the window (T, Y, WD: period index, value, weekday) shows a
+ * weekly cycle; see kpi.h. */
+static bool weekly_cycle(const double *t, const double *y, const int *wd,
+                         size_t n) {
+  if (n < 14)
+    return false;
+  int per_day[7] = {0};
+  for (size_t i = 0; i < n; i++)
+    per_day[wd[i]]++;
+  for (int d = 0; d < 7; d++)
+    if (per_day[d] < 2)
+      return false;
+  double b, a;
+  if (bsl_stats_theil_sen(t, y, NULL, n, &b, &a) != 0)
+    return false;
+  double *r = malloc(n * sizeof *r);
+  if (!r)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    r[i] = y[i] - (a + b * t[i]);
+  double h, p;
+  int df;
+  bool cycle = bsl_stats_kruskal_wallis(r, wd, n, 7, &h, &p, &df) == 0 &&
+               p < BSL_KPI_ALPHA;
+  free(r);
+  return cycle;
+}
+
+int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
+                   const size_t *adj, size_t n_adj, bsl_kpi_assessment *out) {
+  bsl_kpi_assessment a = {.state = BSL_KPI_NO_DATA,
+                          .level = NAN,
+                          .last = NAN,
+                          .slope = NAN,
+                          .intercept = NAN,
+                          .p_value = NAN,
+                          .s = NAN,
+                          .projected = NAN};
+  if (upto > s->n)
+    upto = s->n;
+  size_t window = k->window > 0 ? (size_t)k->window : 28;
+  size_t lo = upto > window ? upto - window : 0;
+  double *t = malloc((upto - lo + 1) * sizeof *t);
+  double *y = malloc((upto - lo + 1) * sizeof *y);
+  int *wd = malloc((upto - lo + 1) * sizeof *wd);
+  if (!t || !y || !wd) {
+    free(t), free(y), free(wd);
+    return -1;
+  }
+  size_t n = 0;
+  for (size_t i = lo; i < upto; i++) {
+    if (isnan(s->value[i]))
+      continue;
+    t[n] = (double)i;
+    y[n] = s->value[i];
+    wd[n] = weekday(s->first_day + (int64_t)i);
+    n++;
+  }
+  a.observations = n;
+  bool recent = false;
+  for (size_t i = upto > BSL_KPI_SILENT_PERIODS ? upto - BSL_KPI_SILENT_PERIODS
+                                                : 0;
+       i < upto; i++)
+    if (!isnan(s->value[i]))
+      recent = true;
+  if (n > 0) {
+    size_t m = n < BSL_KPI_MIN_OBS ? n : BSL_KPI_MIN_OBS;
+    bsl_stats_median(y + n - m, m, &a.level);
+    a.last = y[n - 1];
+  }
+  for (size_t j = 0; j < n_adj; j++)
+    if (upto > 0 && adj[j] <= upto - 1 && upto - 1 - adj[j] < window / 2)
+      a.in_grace = true;
+  if (!recent) {
+    a.state = BSL_KPI_NO_DATA;
+    goto out;
+  }
+  if (n < BSL_KPI_MIN_OBS) {
+    a.state = BSL_KPI_INSUFFICIENT;
+    goto out;
+  }
+
+  /* The trend over the window: seasonal for a daily KPI with a weekly
+   * cycle, plain otherwise. */
+  bsl_mk_result mk;
+  a.seasonal = s->period == BSL_PERIOD_DAY && weekly_cycle(t, y, wd, n);
+  int rc = a.seasonal ? bsl_stats_seasonal_mann_kendall(y, wd, n, 7, &mk)
+                      : bsl_stats_mann_kendall(y, n, &mk);
+  if (rc != 0 || bsl_stats_theil_sen(t, y, a.seasonal ? wd : NULL, n, &a.slope,
+                                     &a.intercept) != 0) {
+    free(t), free(y), free(wd);
+    return -1;
+  }
+  a.p_value = mk.p;
+  a.s = mk.s;
+  int64_t deadline;
+  if (k->has_target && k->deadline[0] &&
+      parse_day(k->deadline, &deadline) == 0) {
+    double td = (double)(deadline - s->first_day) / (double)period_len(s);
+    if (td < (double)(upto - 1))
+      td = (double)(upto - 1); /* past the deadline: where it is now */
+    a.projected = a.intercept + a.slope * td;
+  }
+  bool met = k->has_target &&
+             (k->direction >= 0 ? a.level >= k->target : a.level <= k->target);
+  int dir = k->direction >= 0 ? 1 : -1;
+  bool significant = mk.p < BSL_KPI_ALPHA && mk.s != 0;
+  int trend = mk.s > 0 ? 1 : -1;
+  double med;
+  bsl_stats_median(y, n, &med);
+  if (met) {
+    a.state = BSL_KPI_MET;
+  } else if (significant && trend == dir) {
+    bool moves = fabs(a.slope) * (double)window >= k->min_change * fabs(med) &&
+                 a.slope * dir > 0;
+    if (!moves)
+      a.state = BSL_KPI_STALLED;
+    else if (!isnan(a.projected) &&
+             (dir > 0 ? a.projected < k->target : a.projected > k->target))
+      a.state = BSL_KPI_OFF_TRACK;
+    else
+      a.state = BSL_KPI_IMPROVING;
+  } else if (significant) {
+    a.state = BSL_KPI_DECLINING;
+  } else {
+    a.state = BSL_KPI_STALLED;
+  }
+  if (a.state == BSL_KPI_STALLED && a.in_grace)
+    a.state = BSL_KPI_GRACE;
+
+out:
+  free(t), free(y), free(wd);
+  *out = a;
+  return 0;
+}
+
+int bsl_kpi_effect_of(const bsl_kpi_series *s, size_t upto, size_t p,
+                      size_t end, bsl_kpi_effect *out) {
+  if (upto > s->n)
+    upto = s->n;
+  if (end > upto)
+    end = upto;
+  size_t na = 0;
+  for (size_t i = p + 1; i < end; i++)
+    na += !isnan(s->value[i]);
+  if (na < 3)
+    return 0;
+  double *after = malloc(na * sizeof *after);
+  double *before = malloc(na * sizeof *before);
+  if (!after || !before) {
+    free(after), free(before);
+    return -1;
+  }
+  size_t ia = 0, ib = 0;
+  for (size_t i = p + 1; i < end; i++)
+    if (!isnan(s->value[i]))
+      after[ia++] = s->value[i];
+  for (size_t i = p; i-- > 0 && ib < na;)
+    if (!isnan(s->value[i]))
+      before[ib++] = s->value[i];
+  int found = 0;
+  bsl_mwu_result mw;
+  if (ib >= 3 && bsl_stats_mann_whitney(after, na, before, ib, &mw) == 0) {
+    bsl_kpi_effect e = {.n_before = ib, .n_after = na, .p_value = mw.p};
+    bsl_stats_mean(after, na, &e.mean_after);
+    bsl_stats_mean(before, ib, &e.mean_before);
+    e.effect = e.mean_after - e.mean_before;
+    *out = e;
+    found = 1;
+  }
+  free(after), free(before);
+  return found;
+}
+
+/* ---- building a series from the store ---- */
+
+struct builder {
+  int64_t first; /* day number of index 0 */
+  size_t ndays;
+  double *visits, *visitors, *bounces, *conv, *vclicks;
+  double *pv, *scroll_sum, *scroll75, *clicks;
+  double *delivered, *opens, *cclicks, *spend;
+};
+
+static int take_day(struct builder *b, const char *day, size_t *idx) {
+  int64_t d;
+  if (parse_day(day, &d) != 0 || d < b->first ||
+      (size_t)(d - b->first) >= b->ndays)
+    return 0;
+  *idx = (size_t)(d - b->first);
+  return 1;
+}
+
+static int visits_cb(void *ctx, const char *day, const double *c, int nc) {
+  struct builder *b = ctx;
+  size_t i;
+  (void)nc;
+  if (take_day(b, day, &i)) {
+    b->visits[i] = c[0], b->visitors[i] = c[1], b->bounces[i] = c[2];
+    b->conv[i] = c[3], b->vclicks[i] = c[4];
+  }
+  return 0;
+}
+
+static int pages_cb(void *ctx, const char *day, const double *c, int nc) {
+  struct builder *b = ctx;
+  size_t i;
+  (void)nc;
+  if (take_day(b, day, &i))
+    b->pv[i] = c[0], b->scroll_sum[i] = c[1], b->scroll75[i] = c[2];
+  return 0;
+}
+
+static int clicks_cb(void *ctx, const char *day, const double *c, int nc) {
+  struct builder *b = ctx;
+  size_t i;
+  (void)nc;
+  if (take_day(b, day, &i))
+    b->clicks[i] = c[0];
+  return 0;
+}
+
+static int campaigns_cb(void *ctx, const char *day, const double *c, int nc) {
+  struct builder *b = ctx;
+  size_t i;
+  (void)nc;
+  if (take_day(b, day, &i)) {
+    b->delivered[i] = c[0], b->opens[i] = c[1], b->cclicks[i] = c[2];
+    b->spend[i] = c[3];
+  }
+  return 0;
+}
+
+static void kpi_where(const bsl_config *cfg, const bsl_kpi_conf *k, char *err,
+                      size_t errlen, const char *what) {
+  snprintf(err, errlen, "%s:%d: [kpi \"%s\"] %s",
+           cfg->file ? cfg->file : "(defaults)", k->line, k->name, what);
+}
+
+/* Numerator and denominator (or base) of metric M on day I. */
+static void day_parts(const bsl_kpi_conf *k, const struct builder *b, size_t i,
+                      double *num, double *den) {
+  const char *m = k->metric;
+  bool seg_clicks = k->filter_key && strcmp(k->filter_key, "path") != 0;
+  double clicks = seg_clicks ? b->vclicks[i] : b->clicks[i];
+  *num = 0, *den = 0;
+  if (strcmp(m, "pageviews") == 0)
+    *num = b->pv[i], *den = b->pv[i];
+  else if (strcmp(m, "visits") == 0)
+    *num = b->visits[i], *den = b->visits[i];
+  else if (strcmp(m, "visitors") == 0)
+    *num = b->visitors[i], *den = b->visits[i];
+  else if (strcmp(m, "bounce_rate") == 0)
+    *num = b->bounces[i], *den = b->visits[i];
+  else if (strcmp(m, "conversions") == 0)
+    *num = b->conv[i], *den = b->visits[i];
+  else if (strcmp(m, "conversion_rate") == 0)
+    *num = b->conv[i], *den = b->visits[i];
+  else if (strcmp(m, "avg_scroll_depth") == 0)
+    *num = b->scroll_sum[i], *den = b->pv[i];
+  else if (strcmp(m, "scroll_rate") == 0)
+    *num = b->scroll75[i], *den = b->pv[i];
+  else if (strcmp(m, "clicks") == 0)
+    *num = clicks, *den = seg_clicks ? b->visits[i] : b->pv[i] + clicks;
+  else if (strcmp(m, "click_rate") == 0)
+    *num = clicks, *den = b->pv[i];
+  else if (strcmp(m, "open_rate") == 0)
+    *num = b->opens[i], *den = b->delivered[i];
+  else if (strcmp(m, "campaign_click_rate") == 0)
+    *num = b->cclicks[i], *den = b->delivered[i];
+  else if (strcmp(m, "cost_per_conversion") == 0)
+    *num = b->spend[i], *den = b->conv[i];
+}
+
+static enum kind metric_kind(const char *m) {
+  return strcmp(m, "pageviews") == 0 || strcmp(m, "visits") == 0 ||
+                 strcmp(m, "visitors") == 0 || strcmp(m, "conversions") == 0 ||
+                 strcmp(m, "clicks") == 0
+             ? COUNT
+             : RATIO;
+}
+
+/*
+ * Builds K's series over days FIRST..LAST (day numbers; periods aligned to
+ * Monday for weeks, only complete-by-LAST weeks kept).  Returns 0 or -1.
+ */
+static int build_series(const bsl_config *cfg, bsl_store *st,
+                        const bsl_kpi_conf *k, int64_t first, int64_t last,
+                        bsl_kpi_series *s, char *err, size_t errlen) {
+  memset(s, 0, sizeof *s);
+  s->period = k->period;
+  size_t L = k->period == BSL_PERIOD_WEEK ? 7 : 1;
+  if (L == 7) {
+    first -= weekday(first);         /* Monday of the first week */
+    last = last - weekday(last + 1); /* last closed Sunday */
+  }
+  s->first_day = (int32_t)first;
+  if (last < first)
+    return 0;
+  size_t ndays = (size_t)(last - first + 1);
+  s->n = ndays / L;
+  s->value = malloc((s->n ? s->n : 1) * sizeof *s->value);
+  s->count = malloc((s->n ? s->n : 1) * sizeof *s->count);
+  struct builder b = {.first = first, .ndays = ndays};
+  double **cols[] = {&b.visits,  &b.visitors,  &b.bounces,    &b.conv,
+                     &b.vclicks, &b.pv,        &b.scroll_sum, &b.scroll75,
+                     &b.clicks,  &b.delivered, &b.opens,      &b.cclicks,
+                     &b.spend};
+  size_t ncols = sizeof cols / sizeof *cols;
+  bool oom = !s->value || !s->count;
+  for (size_t c = 0; c < ncols; c++)
+    if (!(*cols[c] = calloc(ndays, sizeof(double))))
+      oom = true;
+  int rc = 0;
+  if (oom) {
+    kpi_where(cfg, k, err, errlen, "out of memory");
+    rc = -1;
+    goto out;
+  }
+  char from[11], to[11];
+  day_string(first, from);
+  day_string(last, to);
+  const char *m = k->metric;
+  const char *fk = k->filter_key, *fv = k->filter_value;
+  bool campaign = is_campaign_metric(m);
+  if (campaign && fk && strcmp(fk, "campaign") != 0) {
+    char what[256];
+    snprintf(what, sizeof what,
+             "filter: %s is not available for metric %s (only campaign)", fk,
+             m);
+    kpi_where(cfg, k, err, errlen, what);
+    rc = -1;
+    goto out;
+  }
+  bool need_visits =
+      (!campaign && strcmp(m, "pageviews") != 0 &&
+       strcmp(m, "avg_scroll_depth") != 0 && strcmp(m, "scroll_rate") != 0 &&
+       !((strcmp(m, "clicks") == 0 || strcmp(m, "click_rate") == 0) &&
+         (!fk || strcmp(fk, "path") == 0))) ||
+      strcmp(m, "cost_per_conversion") == 0;
+  bool need_clicks =
+      (strcmp(m, "clicks") == 0 || strcmp(m, "click_rate") == 0) &&
+      (!fk || strcmp(fk, "path") == 0);
+  if (need_visits && bsl_store_kpi_days(st, BSL_KPI_SRC_VISITS, fk, fv, k->goal,
+                                        from, to, visits_cb, &b) != 0)
+    rc = -1;
+  bool need_pages =
+      strcmp(m, "pageviews") == 0 || strcmp(m, "avg_scroll_depth") == 0 ||
+      strcmp(m, "scroll_rate") == 0 || strcmp(m, "click_rate") == 0 ||
+      (strcmp(m, "clicks") == 0 && (!fk || strcmp(fk, "path") == 0));
+  if (rc == 0 && need_pages &&
+      bsl_store_kpi_days(st, BSL_KPI_SRC_PAGES, fk, fv, NULL, from, to,
+                         pages_cb, &b) != 0)
+    rc = -1;
+  if (rc == 0 && need_clicks &&
+      bsl_store_kpi_days(st, BSL_KPI_SRC_CLICKS, fk, fv, NULL, from, to,
+                         clicks_cb, &b) != 0)
+    rc = -1;
+  if (rc == 0 && campaign &&
+      bsl_store_kpi_days(st, BSL_KPI_SRC_CAMPAIGNS, fk, fv, NULL, from, to,
+                         campaigns_cb, &b) != 0)
+    rc = -1;
+  if (rc != 0) {
+    char what[700];
+    snprintf(what, sizeof what, "metric %s: %s", m, bsl_store_error(st));
+    kpi_where(cfg, k, err, errlen, what);
+    goto out;
+  }
+  enum kind kind = metric_kind(m);
+  for (size_t p = 0; p < s->n; p++) {
+    double num = 0, den = 0;
+    for (size_t d = p * L; d < (p + 1) * L; d++) {
+      double a, c;
+      day_parts(k, &b, d, &a, &c);
+      num += a, den += c;
+    }
+    s->count[p] = (int64_t)llround(den);
+    if (den <= 0)
+      s->value[p] = NAN;
+    else
+      s->value[p] = kind == COUNT ? num : num / den;
+  }
+out:
+  for (size_t c = 0; c < ncols; c++)
+    free(*cols[c]);
+  if (rc != 0) {
+    free(s->value), free(s->count);
+    s->value = NULL, s->count = NULL, s->n = 0;
+  }
+  return rc;
+}
+
+static void series_free(bsl_kpi_series *s) {
+  free(s->value);
+  free(s->count);
+}
+
+/* ---- evaluation ---- */
+
+struct adj_list {
+  size_t n, cap;
+  int64_t *id;
+  int64_t *at_unix;
+  char (*at)[32];
+  char (*note)[256];
+};
+
+static int adj_cb(void *ctx, int64_t id, const char *at, int64_t at_unix,
+                  const char *note) {
+  struct adj_list *l = ctx;
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 8;
+    int64_t *ni = realloc(l->id, nc * sizeof *ni);
+    if (!ni)
+      return -1;
+    l->id = ni;
+    int64_t *nu = realloc(l->at_unix, nc * sizeof *nu);
+    if (!nu)
+      return -1;
+    l->at_unix = nu;
+    char(*na)[32] = realloc(l->at, nc * sizeof *na);
+    if (!na)
+      return -1;
+    l->at = na;
+    char(*nn)[256] = realloc(l->note, nc * sizeof *nn);
+    if (!nn)
+      return -1;
+    l->note = nn;
+    l->cap = nc;
+  }
+  l->id[l->n] = id;
+  l->at_unix[l->n] = at_unix;
+  snprintf(l->at[l->n], 32, "%s", at);
+  snprintf(l->note[l->n], 256, "%s", note);
+  l->n++;
+  return 0;
+}
+
+static void adj_free(struct adj_list *l) {
+  free(l->id), free(l->at_unix), free(l->at), free(l->note);
+}
+
+static void describe(const bsl_kpi_conf *k, bsl_kpi_result *r) {
+  char val[32], tgt[32], slope[32], proj[32], tail[160] = "";
+  bsl_kpi_format_value(k->metric, r->a.level, val, sizeof val);
+  bsl_kpi_format_value(k->metric, r->target, tgt, sizeof tgt);
+  bsl_kpi_format_value(k->metric, r->a.projected, proj, sizeof proj);
+  bsl_kpi_format_slope(k, r->a.slope, slope, sizeof slope);
+  int days = r->periods_in_state * (k->period == BSL_PERIOD_WEEK ? 7 : 1);
+  const char *unit = days == 1 ? "day" : "days";
+  if (k->has_target && k->deadline[0])
+    snprintf(tail, sizeof tail, "; target %s by %s", tgt, k->deadline);
+  else if (k->has_target)
+    snprintf(tail, sizeof tail, "; target %s", tgt);
+  const char *n = k->name;
+  switch (r->state) {
+  case BSL_KPI_NO_DATA:
+    snprintf(r->message, sizeof r->message,
+             "%s has had no data for %d %s (no observation in the last %d "
+             "periods): tracking may be broken%s",
+             n, days, unit, BSL_KPI_SILENT_PERIODS, tail);
+    break;
+  case BSL_KPI_INSUFFICIENT:
+    snprintf(r->message, sizeof r->message,
+             "%s has %zu observations in its window, %d needed%s", n,
+             r->a.observations, BSL_KPI_MIN_OBS, tail);
+    break;
+  case BSL_KPI_MET:
+    snprintf(r->message, sizeof r->message,
+             "%s meets its target: %s for %d %s (target %s)", n, val, days,
+             unit, tgt);
+    break;
+  case BSL_KPI_IMPROVING:
+    snprintf(r->message, sizeof r->message,
+             "%s is improving: %s for %d %s (slope %s, p=%.2g)%s", n, val, days,
+             unit, slope, r->a.p_value, tail);
+    break;
+  case BSL_KPI_OFF_TRACK:
+    snprintf(r->message, sizeof r->message,
+             "%s is improving too slowly: %s (slope %s, p=%.2g) projects %s "
+             "by %s, short of target %s; off track for %d %s",
+             n, val, slope, r->a.p_value, proj, k->deadline, tgt, days, unit);
+    break;
+  case BSL_KPI_DECLINING:
+    snprintf(r->message, sizeof r->message,
+             "%s is declining: %s for %d %s (slope %s, p=%.2g)%s", n, val, days,
+             unit, slope, r->a.p_value, tail);
+    break;
+  case BSL_KPI_STALLED:
+    snprintf(r->message, sizeof r->message,
+             "%s has stalled at %s for %d %s (slope %s, p=%.2g)%s", n, val,
+             days, unit, slope, r->a.p_value, tail);
+    break;
+  case BSL_KPI_GRACE:
+    snprintf(r->message, sizeof r->message,
+             "%s is not moving yet (%s, slope %s, p=%.2g) but was adjusted "
+             "on %.10s: in grace for %d periods%s",
+             n, val, slope, r->a.p_value, r->adjusted_at,
+             (k->window > 0 ? k->window : 28) / 2, tail);
+    break;
+  }
+}
+
+/* Number of periods the replay for `since` may cover: keeps a large window
+ * (Theil–Sen is O(window^2 log window)) from stalling an evaluation. */
+static size_t replay_budget(const bsl_kpi_conf *k) {
+  double w = k->window > 0 ? k->window : 28;
+  double b = 5e7 / (w * w + 1);
+  return b < 1 ? 1 : (size_t)b;
+}
+
+static int period_index_of(const bsl_kpi_series *s, const struct zone *z,
+                           int64_t t, size_t *out) {
+  int64_t d = zone_day_of(z, t) - s->first_day;
+  if (d < 0) {
+    *out = 0;
+    return -1; /* before the series: never in it */
+  }
+  *out = (size_t)d / period_len(s);
+  return 0;
+}
+
+static void period_names(const bsl_kpi_series *s, size_t i, char label[16],
+                         char start[11]) {
+  int64_t day = s->first_day + (int64_t)(i * period_len(s));
+  day_string(day, start);
+  if (s->period == BSL_PERIOD_WEEK)
+    week_label(day, label);
+  else
+    snprintf(label, 16, "%s", start);
+}
+
+struct pending {
+  bsl_alert_event ev;
+  char json[2048];
+  int len;
+};
+
+static int evaluate_one(const bsl_config *cfg, bsl_store *st,
+                        const bsl_kpi_conf *k, const struct zone *z,
+                        int64_t first, int64_t horizon, int64_t eval_unix,
+                        const char *eval_iso, bool *recording,
+                        bsl_kpi_result *r, char *err, size_t errlen) {
+  bsl_kpi_series s;
+  if (build_series(cfg, st, k, first, horizon, &s, err, errlen) != 0)
+    return -1;
+  struct adj_list adj = {0};
+  size_t *adj_p = NULL, n_adj = 0;
+  int rc = -1;
+  if (bsl_store_kpi_adjust_list(st, k->name, eval_unix, adj_cb, &adj) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(st));
+    goto out;
+  }
+  adj_p = malloc((adj.n ? adj.n : 1) * sizeof *adj_p);
+  if (!adj_p) {
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  for (size_t j = 0; j < adj.n; j++) {
+    size_t p;
+    if (period_index_of(&s, z, adj.at_unix[j], &p) == 0)
+      adj_p[n_adj++] = p;
+  }
+
+  memset(r, 0, sizeof *r);
+  snprintf(r->name, sizeof r->name, "%s", k->name);
+  snprintf(r->metric, sizeof r->metric, "%s", k->metric);
+  r->period = k->period;
+  r->target = k->has_target ? k->target : NAN;
+  snprintf(r->deadline, sizeof r->deadline, "%s", k->deadline);
+  day_string(horizon, r->horizon);
+  r->n_periods = s.n;
+  if (adj.n) {
+    r->adjusted = true;
+    snprintf(r->adjusted_at, sizeof r->adjusted_at, "%s", adj.at[adj.n - 1]);
+    snprintf(r->note, sizeof r->note, "%s", adj.note[adj.n - 1]);
+  }
+  if (bsl_kpi_assess(k, &s, s.n, adj_p, n_adj, &r->a) != 0) {
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  r->state = r->a.state;
+  r->flagged = bsl_kpi_state_flagged(r->state);
+
+  bsl_kpi_stored stored;
+  int have = bsl_store_kpi_state_get(st, k->name, &stored);
+  if (have < 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(st));
+    goto out;
+  }
+  *recording = !have || eval_unix >= stored.evaluated_unix;
+  if (have)
+    snprintf(r->previous_state, sizeof r->previous_state, "%s", stored.state);
+
+  /* since: the earliest period of the current run of this state */
+  const char *name = bsl_kpi_state_name(r->state);
+  size_t since_i = s.n ? s.n - 1 : 0;
+  bool from_store = false;
+  if (*recording && have && strcmp(stored.state, name) == 0) {
+    snprintf(r->since, sizeof r->since, "%s", stored.since);
+    from_store = true;
+  }
+  if (from_store) {
+    int64_t sd;
+    if (s.n > 0 && parse_day(stored.since, &sd) == 0 && sd >= s.first_day &&
+        (size_t)(sd - s.first_day) / period_len(&s) < s.n)
+      since_i = (size_t)(sd - s.first_day) / period_len(&s);
+    r->periods_in_state = s.n ? (int)(s.n - since_i) : 0;
+  } else if (s.n > 0) {
+    /* Replay earlier periods back to the last change of state. */
+    size_t lower = 0, budget = replay_budget(k);
+    if (s.n - 1 > budget)
+      lower = s.n - 1 - budget;
+    for (size_t i = s.n - 1; i-- > lower;) {
+      bsl_kpi_assessment prev;
+      if (bsl_kpi_assess(k, &s, i + 1, adj_p, n_adj, &prev) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+      }
+      if (prev.state != r->state)
+        break;
+      since_i = i;
+    }
+    char label[16];
+    period_names(&s, since_i, label, r->since);
+    r->periods_in_state = (int)(s.n - since_i);
+  } else {
+    day_string(horizon, r->since);
+    r->periods_in_state = 0;
+  }
+
+  /* the latest adjustment's effect */
+  for (size_t j = 0; j < n_adj; j++) {
+    size_t end = j + 1 < n_adj ? adj_p[j + 1] : SIZE_MAX;
+    bsl_kpi_effect e;
+    int found = bsl_kpi_effect_of(&s, s.n, adj_p[j], end, &e);
+    if (found < 0) {
+      snprintf(err, errlen, "out of memory");
+      goto out;
+    }
+    if (j + 1 == n_adj && found) {
+      r->has_effect = true;
+      r->effect = e;
+    }
+    if (*recording &&
+        bsl_store_kpi_adjust_effect(
+            st, adj.id[j], found ? e.effect : NAN, found ? e.p_value : NAN,
+            found ? e.mean_before : NAN, found ? e.mean_after : NAN,
+            found ? (int64_t)e.n_before : 0,
+            found ? (int64_t)e.n_after : 0) != 0) {
+      snprintf(err, errlen, "%s", bsl_store_error(st));
+      goto out;
+    }
+  }
+  describe(k, r);
+
+  if (*recording) {
+    if (bsl_store_kpi_series_clear(st, k->name) != 0)
+      goto out_store;
+    for (size_t i = 0; i < s.n; i++) {
+      char label[16], start[11];
+      period_names(&s, i, label, start);
+      if (bsl_store_kpi_series_put(st, k->name, label, start, s.value[i],
+                                   s.count[i]) != 0)
+        goto out_store;
+    }
+    char plabel[16] = "", pstart[11];
+    if (s.n)
+      period_names(&s, s.n - 1, plabel, pstart);
+    bsl_kpi_status_row row = {
+        .kpi = k->name,
+        .metric = k->metric,
+        .state = name,
+        .since = r->since,
+        .period = s.n ? plabel : NULL,
+        .value = r->a.level,
+        .last_value = r->a.last,
+        .slope = r->a.slope,
+        .intercept = r->a.intercept,
+        .p_value = r->a.p_value,
+        .seasonal = r->a.seasonal,
+        .observations = (int64_t)r->a.observations,
+        .target = r->target,
+        .deadline = k->deadline[0] ? k->deadline : NULL,
+        .projected = r->a.projected,
+        .adjusted_at = r->adjusted ? r->adjusted_at : NULL,
+        .effect = r->has_effect ? r->effect.effect : NAN,
+        .effect_p_value = r->has_effect ? r->effect.p_value : NAN,
+        .message = r->message,
+        .evaluated_at = eval_iso,
+        .evaluated_unix = eval_unix,
+    };
+    if (bsl_store_kpi_state_put(st, &row) != 0)
+      goto out_store;
+    const char *prev = have ? stored.state : "";
+    if (strcmp(prev, name) != 0) {
+      int64_t id = 0;
+      if (*prev && name_flagged(prev)) {
+        if (bsl_store_kpi_alert_resolve(st, k->name, eval_iso, name, &id) != 0)
+          goto out_store;
+        r->resolved_id = id;
+      }
+      if (r->flagged) {
+        if (bsl_store_kpi_alert_raise(st, k->name, name, prev, eval_iso,
+                                      r->message, &id) != 0)
+          goto out_store;
+        r->raised_id = id;
+      }
+      if (r->raised_id || r->resolved_id)
+        snprintf(r->event, sizeof r->event, "%s",
+                 r->raised_id ? "raised" : "resolved");
+    }
+  }
+  rc = 0;
+  goto out;
+out_store:
+  snprintf(err, errlen, "%s", bsl_store_error(st));
+out:
+  free(adj_p);
+  adj_free(&adj);
+  series_free(&s);
+  return rc;
+}
+
+/* First and last closed day (day numbers) for the options; *none when the
+ * database holds no data at all. */
+static int horizon_of(const bsl_config *cfg, bsl_store *st,
+                      const struct zone *z, const bsl_kpi_eval_options *o,
+                      int64_t *first, int64_t *horizon, bool *none, char *err,
+                      size_t errlen) {
+  bool campaigns = false;
+  for (size_t i = 0; i < cfg->n_kpis; i++)
+    campaigns = campaigns || is_campaign_metric(cfg->kpis[i].metric);
+  char f[11], l[11];
+  int64_t newest;
+  if (bsl_store_kpi_range(st, campaigns, f, l, &newest) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(st));
+    return -1;
+  }
+  if (o->at_day) {
+    if (parse_day(o->at_day, horizon) != 0) {
+      snprintf(err, errlen, "--at: \"%s\" is not a date YYYY-MM-DD", o->at_day);
+      return -1;
+    }
+  } else {
+    int64_t x = o->now;
+    if (newest != INT64_MIN && newest > x)
+      x = newest;
+    *horizon = zone_day_of(z, x - BSL_KPI_GRACE_SECONDS) - 1;
+  }
+  *none = !f[0] || parse_day(f, first) != 0;
+  if (*none)
+    *first = *horizon + 1;
+  return 0;
+}
+
+int bsl_kpi_closed_through(const bsl_config *cfg, bsl_store *store, int64_t now,
+                           char day[11], char *err, size_t errlen) {
+  struct zone z;
+  zone_init(cfg->timezone, &z);
+  bsl_kpi_eval_options o = {.now = now};
+  int64_t first, horizon;
+  bool none;
+  if (horizon_of(cfg, store, &z, &o, &first, &horizon, &none, err, errlen) != 0)
+    return -1;
+  if (none || horizon < first)
+    day[0] = '\0';
+  else
+    day_string(horizon, day);
+  return 0;
+}
+
+/* Logs one raise or resolve and hands it to alert_command. */
+static void fire(const bsl_config *cfg, const bsl_kpi_eval_options *o,
+                 const bsl_kpi_result *r, const char *event, long long id,
+                 const char *at) {
+  char message[800];
+  if (strcmp(event, "raised") == 0)
+    snprintf(message, sizeof message, "%s", r->message);
+  else
+    snprintf(message, sizeof message, "%s is no longer %s: %s", r->name,
+             r->previous_state, r->message);
+  fprintf(stderr, "boussole: alert %s: %s\n", event, message);
+  if (!o->fire_alerts || !cfg->alert_command)
+    return;
+  bsl_alert_event ev = {
+      .event = event,
+      .kpi = r->name,
+      .state = bsl_kpi_state_name(r->state),
+      .previous_state = r->previous_state[0] ? r->previous_state : NULL,
+      .value = r->a.level,
+      .target = r->target,
+      .slope = r->a.slope,
+      .p_value = r->a.p_value,
+      .since = r->since,
+      .message = message,
+      .alert_id = id,
+      .at = at,
+  };
+  char json[4096], aerr[256];
+  int len = bsl_alert_json(&ev, json, sizeof json - 1);
+  if (len < 0) {
+    fprintf(stderr, "boussole: alert for %s: message too long\n", r->name);
+    return;
+  }
+  json[len++] = '\n';
+  bsl_alert_run(cfg->alert_command, json, (size_t)len,
+                o->alert_timeout_ms > 0 ? o->alert_timeout_ms
+                                        : BSL_KPI_ALERT_TIMEOUT_MS,
+                o->wait_alerts, aerr, sizeof aerr);
+}
+
+int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
+                        const bsl_kpi_eval_options *o, bsl_kpi_result **results,
+                        size_t *n, char *err, size_t errlen) {
+  *results = NULL;
+  *n = 0;
+  struct zone z;
+  zone_init(cfg->timezone, &z);
+  bsl_kpi_result *res = calloc(cfg->n_kpis ? cfg->n_kpis : 1, sizeof *res);
+  if (!res) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (bsl_store_begin(store) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(store));
+    free(res);
+    return -1;
+  }
+  int64_t first, horizon;
+  bool none;
+  if (horizon_of(cfg, store, &z, o, &first, &horizon, &none, err, errlen) != 0)
+    goto out_rollback;
+  int64_t eval_unix = o->at_day ? zone_to_unix(&z, horizon + 1, 0) : o->now;
+  char eval_iso[32];
+  iso_utc(eval_unix, eval_iso);
+  for (size_t i = 0; i < cfg->n_kpis; i++) {
+    bool recording;
+    if (evaluate_one(cfg, store, &cfg->kpis[i], &z, first, horizon, eval_unix,
+                     eval_iso, &recording, &res[i], err, errlen) != 0)
+      goto out_rollback;
+  }
+  if (bsl_store_commit(store) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(store));
+    free(res);
+    return -1;
+  }
+  for (size_t i = 0; i < cfg->n_kpis; i++) {
+    bsl_kpi_result *r = &res[i];
+    if (r->resolved_id)
+      fire(cfg, o, r, "resolved", r->resolved_id, eval_iso);
+    if (r->raised_id)
+      fire(cfg, o, r, "raised", r->raised_id, eval_iso);
+  }
+  *results = res;
+  *n = cfg->n_kpis;
+  return 0;
+
+out_rollback:
+  bsl_store_rollback(store);
+  free(res);
+  return -1;
+}
+
+int bsl_kpi_evaluate(const bsl_config *cfg, bsl_store *store, int64_t now,
+                     bool fire_alerts, bsl_kpi_result **results, size_t *n,
+                     char *err, size_t errlen) {
+  bsl_kpi_eval_options o = {.now = now,
+                            .fire_alerts = fire_alerts,
+                            .wait_alerts = false,
+                            .alert_timeout_ms = BSL_KPI_ALERT_TIMEOUT_MS};
+  return bsl_kpi_evaluate_ex(cfg, store, &o, results, n, err, errlen);
+}
+
+void bsl_kpi_results_free(bsl_kpi_result *results, size_t n) {
+  (void)n;
+  free(results);
+}
+
+int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
+                   const char *note, int64_t at, int64_t *id, char *err,
+                   size_t errlen) {
+  bool known = false;
+  for (size_t i = 0; i < cfg->n_kpis; i++)
+    known = known || strcmp(cfg->kpis[i].name, kpi) == 0;
+  if (!known) {
+    snprintf(err, errlen, "%s: no [kpi \"%s\"] section",
+             cfg->file ? cfg->file : "built-in defaults", kpi);
+    return -1;
+  }
+  if (!note || !*note) {
+    snprintf(err, errlen, "--note must not be empty");
+    return -1;
+  }
+  if (bsl_store_begin(store) != 0 ||
+      bsl_store_kpi_adjust_add(store, kpi, at, note, id) != 0 ||
+      bsl_store_commit(store) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(store));
+    bsl_store_rollback(store);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * KPI evaluation (SPEC §8): one value per closed period computed from the
+ * aggregates, the state of each KPI over its window, alerts on entering and
+ * leaving a flagged state, and the measured effect of recorded adjustments.
+ *
+ * Rules chosen here (README, "KPIs"):
+ *  - A day is closed once the clock has passed its end (in the configured
+ *    zone) by BSL_KPI_GRACE_SECONDS, or once the newest visit activity in the
+ *    database has; a week (Monday to Sunday) closes with its Sunday.  With an
+ *    explicit horizon day (`kpi --at D`) exactly the periods ending on or
+ *    before D are closed and later data is ignored.
+ *  - A period whose denominator is zero (no visits for conversion_rate, no
+ *    pageviews in the segment for pageviews...) is a missing observation.
+ *  - A daily KPI uses the seasonal (weekday) Mann–Kendall test when its
+ *    window shows a weekly cycle: at least 14 observations, every weekday
+ *    observed twice, and a Kruskal–Wallis test of the Theil–Sen residuals by
+ *    weekday with p < 0.05.
+ *  - For window/2 periods from an adjustment (its own period included) a KPI
+ *    that would be `stalled` is in state `grace` instead (not flagged).
+ *  - `since` is the first day of the earliest period of the current run of
+ *    the state (the state every later closed period also had).
+ *
+ * Ownership: results are owned by the caller and freed with
+ * bsl_kpi_results_free().  Every function returns 0 or -1 with a one-line
+ * message in err.
+ */
+#ifndef BSL_KPI_H
+#define BSL_KPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+#define BSL_KPI_GRACE_SECONDS 3600
+#define BSL_KPI_ALERT_TIMEOUT_MS 10000
+#define BSL_KPI_MIN_OBS 7
+#define BSL_KPI_SILENT_PERIODS 3
+#define BSL_KPI_ALPHA 0.05
+
+enum bsl_kpi_state {
+  BSL_KPI_NO_DATA,
+  BSL_KPI_INSUFFICIENT,
+  BSL_KPI_MET,
+  BSL_KPI_IMPROVING,
+  BSL_KPI_OFF_TRACK,
+  BSL_KPI_DECLINING,
+  BSL_KPI_STALLED,
+  BSL_KPI_GRACE,
+};
+
+/* "no_data", "insufficient", "met", "improving", "off_track", "declining",
+ * "stalled", "grace". */
+const char *bsl_kpi_state_name(enum bsl_kpi_state st);
+/* True for stalled, declining, off_track and no_data. */
+bool bsl_kpi_state_flagged(enum bsl_kpi_state st);
+
+/* One KPI's closed periods.  Period i starts on day first_day + i * L (days
+ * since 1970-01-01; L = 1 or 7).  value[i] is NAN for a missing observation. */
+typedef struct bsl_kpi_series {
+  enum bsl_kpi_period period;
+  int32_t first_day;
+  size_t n;
+  double *value;
+  int64_t *count; /* the denominator (or, for counts, the base) per period */
+} bsl_kpi_series;
+
+typedef struct bsl_kpi_assessment {
+  enum bsl_kpi_state state;
+  size_t observations;     /* in the window */
+  double level;            /* median of the last 7 observations (NAN: none) */
+  double last;             /* the latest observation (NAN: none) */
+  double slope, intercept; /* Theil–Sen, per period; t = period index */
+  double p_value, s;       /* Mann–Kendall */
+  bool seasonal;           /* the seasonal test was used */
+  double projected;        /* the line at the deadline (NAN: no deadline) */
+  bool in_grace;           /* an adjustment's grace covers this period */
+} bsl_kpi_assessment;
+
+/*
+ * The state of KPI K at the end of its first UPTO periods of S, given the
+ * periods in which adjustments fall (ADJ[0..n_adj-1], ascending).  Pure.
+ */
+int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
+                   const size_t *adj, size_t n_adj, bsl_kpi_assessment *out);
+
+/* Effect of an adjustment falling in period P, measured at the end of the
+ * first UPTO periods (periods from END on are not "after" it: END is the
+ * next adjustment's period or SIZE_MAX).  Returns 1 with the effect when at
+ * least 3 observations follow P and 3 precede it, 0 when not yet known. */
+typedef struct bsl_kpi_effect {
+  double effect; /* mean_after - mean_before */
+  double p_value;
+  double mean_before, mean_after;
+  size_t n_before, n_after;
+} bsl_kpi_effect;
+int bsl_kpi_effect_of(const bsl_kpi_series *s, size_t upto, size_t p,
+                      size_t end, bsl_kpi_effect *out);
+
+typedef struct bsl_kpi_result {
+  char name[128];
+  char metric[32];
+  enum bsl_kpi_period period;
+  enum bsl_kpi_state state;
+  bool flagged;
+  char previous_state[16]; /* as recorded before this evaluation, or "" */
+  char event[16];          /* "raised", "resolved" or "" */
+  long long raised_id;     /* the alert raised now, or 0 */
+  long long resolved_id;   /* the alert resolved now, or 0 */
+  bsl_kpi_assessment a;
+  double target; /* NAN when none */
+  char deadline[11];
+  char since[11];
+  int periods_in_state;
+  char horizon[11]; /* the last closed day */
+  size_t n_periods;
+  /* the latest adjustment, if any */
+  bool adjusted;
+  char adjusted_at[32];
+  char note[256];
+  bool has_effect;
+  bsl_kpi_effect effect;
+  char message[640];
+} bsl_kpi_result;
+
+typedef struct bsl_kpi_eval_options {
+  int64_t now;        /* the clock (Unix seconds) */
+  const char *at_day; /* NULL, or YYYY-MM-DD: evaluate as of the end of it */
+  bool fire_alerts;   /* run alert_command for each raise/resolve */
+  bool wait_alerts;   /* wait for it (up to the timeout) instead of detach */
+  int alert_timeout_ms;
+} bsl_kpi_eval_options;
+
+/*
+ * Evaluates every configured KPI.  The evaluation is recorded (kpi_series,
+ * kpi_status, alerts, adjustment effects; one transaction, which must not be
+ * open already) unless it is older than the KPI's last recorded one - a
+ * replay with --at of an earlier date only reports.  Alerts are raised and
+ * resolved only on recorded transitions, and alert_command runs after the
+ * commit.  *RESULTS has one entry per KPI, in configuration order.
+ */
+int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
+                        const bsl_kpi_eval_options *opts,
+                        bsl_kpi_result **results, size_t *n, char *err,
+                        size_t errlen);
+
+/* The live mode's call: clock NOW, alert_command detached when FIRE_ALERTS. */
+int bsl_kpi_evaluate(const bsl_config *cfg, bsl_store *store, int64_t now,
+                     bool fire_alerts, bsl_kpi_result **results, size_t *n,
+                     char *err, size_t errlen);
+
+void bsl_kpi_results_free(bsl_kpi_result *results, size_t n);
+
+/*
+ * The last closed day at clock NOW (YYYY-MM-DD into DAY, "" before any
+ * data): `run` evaluates when it changes.
+ */
+int bsl_kpi_closed_through(const bsl_config *cfg, bsl_store *store, int64_t now,
+                           char day[11], char *err, size_t errlen);
+
+/* Records that the team changed something for KPI at AT (Unix seconds). */
+int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
+                   const char *note, int64_t at, int64_t *id, char *err,
+                   size_t errlen);
+
+/*
+ * Parses a time: YYYY-MM-DD (the start of that day), YYYY-MM-DDTHH:MM[:SS]
+ * (both in ZONE, the configured timezone), optionally followed by Z or
+ * +HH:MM/-HH:MM (then absolute).  Returns 0 or -1.
+ */
+int bsl_kpi_parse_time(const char *text, const char *zone, int64_t *out);
+
+/* Formats VALUE in the unit of METRIC ("4.1%", "1234", "0.53"). */
+void bsl_kpi_format_value(const char *metric, double value, char *out,
+                          size_t cap);
+/* Formats a slope per period of K ("+0.01%/day"). */
+void bsl_kpi_format_slope(const bsl_kpi_conf *k, double slope, char *out,
+                          size_t cap);
+
+#endif

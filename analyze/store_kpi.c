@@ -1,0 +1,326 @@
+/*
+ * The store's KPI statements (see store_kpi.h): reading the daily inputs of
+ * KPI metrics from the aggregates, and persisting series, states, alerts and
+ * adjustments.  The SQL text lives in store_kpi_sql.h; statements are
+ * prepared once through the store's statement cache and reset on every path.
+ */
+#include "store_kpi.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+#include "store_kpi_sql.h"
+
+#define stmt bsl_store__stmt
+#define run bsl_store__run
+#define bind_text bsl_store__bind_text
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *text) {
+  if (text)
+    sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v) {
+  if (isnan(v) || isinf(v))
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_double(st, i, v);
+}
+
+/* Steps a read statement to its end, calling EACH per row; resets it. */
+static int step_rows(bsl_store *s, sqlite3_stmt *st, const char *what,
+                     int (*each)(sqlite3_stmt *, void *), void *ctx) {
+  int rc, cb_rc = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    if ((cb_rc = each(st, ctx)) != 0)
+      break;
+  if (cb_rc == 0 && rc != SQLITE_DONE) {
+    bsl_store__fail(s, what);
+    sqlite3_reset(st);
+    return -1;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return cb_rc;
+}
+
+struct days_ctx {
+  bsl_kpi_day_cb cb;
+  void *ctx;
+  int ncol;
+};
+
+static int day_row(sqlite3_stmt *st, void *p) {
+  struct days_ctx *d = p;
+  const unsigned char *day = sqlite3_column_text(st, 0);
+  double col[BSL_KPI_DAY_COLS];
+  for (int i = 0; i < d->ncol; i++)
+    col[i] = sqlite3_column_double(st, i + 1);
+  return d->cb(d->ctx, day ? (const char *)day : "", col, d->ncol);
+}
+
+int bsl_store_kpi_has_campaigns(bsl_store *s) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_HAS_CAMPAIGNS);
+  if (!st)
+    return -1;
+  int rc = sqlite3_step(st);
+  int has = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW)
+    return bsl_store__fail(s, "looking for campaigns_daily");
+  return has;
+}
+
+int bsl_store_kpi_days(bsl_store *s, enum bsl_kpi_source src,
+                       const char *filter_key, const char *filter_value,
+                       const char *goal, const char *from, const char *to,
+                       bsl_kpi_day_cb cb, void *ctx) {
+  const char *sql = NULL;
+  int ncol = 0;
+  switch (src) {
+  case BSL_KPI_SRC_VISITS:
+    sql = SQL_KPI_DAYS_VISITS, ncol = 5;
+    break;
+  case BSL_KPI_SRC_PAGES:
+    sql = !filter_key || strcmp(filter_key, "path") == 0
+              ? SQL_KPI_DAYS_PAGES
+              : SQL_KPI_DAYS_PAGES_SEGMENT;
+    ncol = 3;
+    break;
+  case BSL_KPI_SRC_CLICKS:
+    sql = SQL_KPI_DAYS_CLICKS, ncol = 1;
+    break;
+  case BSL_KPI_SRC_CAMPAIGNS:
+    if (bsl_store_kpi_has_campaigns(s) != 1) {
+      snprintf(s->error, sizeof s->error,
+               "%s: this database has no campaigns_daily view (campaign "
+               "logs are not supported by this build)",
+               s->path);
+      return -1;
+    }
+    sql = SQL_KPI_DAYS_CAMPAIGNS, ncol = 4;
+    break;
+  }
+  if (!sql) {
+    snprintf(s->error, sizeof s->error, "%s: unknown KPI source", s->path);
+    return -1;
+  }
+  sqlite3_stmt *st = stmt(s, sql);
+  if (!st)
+    return -1;
+  bind_text(st, 1, from);
+  bind_text(st, 2, to);
+  if (src == BSL_KPI_SRC_VISITS || src == BSL_KPI_SRC_PAGES) {
+    bind_opt_text(st, 3, filter_key);
+    bind_opt_text(st, 4, filter_key ? filter_value : NULL);
+    if (src == BSL_KPI_SRC_VISITS)
+      bind_opt_text(st, 5, goal);
+  } else {
+    bind_opt_text(st, 3, filter_key ? filter_value : NULL);
+  }
+  struct days_ctx d = {cb, ctx, ncol};
+  return step_rows(s, st, "reading KPI inputs", day_row, &d);
+}
+
+static void copy_col(sqlite3_stmt *st, int i, char *out, size_t cap) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+int bsl_store_kpi_range(bsl_store *s, bool campaigns, char first[11],
+                        char last[11], int64_t *newest) {
+  first[0] = last[0] = '\0';
+  *newest = INT64_MIN;
+  sqlite3_stmt *st = stmt(s, SQL_KPI_HIT_RANGE);
+  if (!st)
+    return -1;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    copy_col(st, 0, first, 11);
+    copy_col(st, 1, last, 11);
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+      *newest = sqlite3_column_int64(st, 2);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW)
+    return bsl_store__fail(s, "reading the data range");
+  if (!campaigns || bsl_store_kpi_has_campaigns(s) != 1)
+    return 0;
+  st = stmt(s, SQL_KPI_CAMPAIGN_RANGE);
+  if (!st)
+    return -1;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    char c[11];
+    copy_col(st, 0, c, sizeof c);
+    if (!first[0] || strcmp(c, first) < 0)
+      memcpy(first, c, 11);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW)
+    return bsl_store__fail(s, "reading the campaign range");
+  return 0;
+}
+
+int bsl_store_kpi_series_clear(bsl_store *s, const char *kpi) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_VALUES_CLEAR);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  return run(s, st, "clearing KPI series");
+}
+
+int bsl_store_kpi_series_put(bsl_store *s, const char *kpi, const char *period,
+                             const char *period_start, double value,
+                             int64_t n) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_VALUE_PUT);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  bind_text(st, 2, period);
+  bind_text(st, 3, period_start);
+  bind_real(st, 4, value);
+  sqlite3_bind_int64(st, 5, n);
+  return run(s, st, "writing KPI series");
+}
+
+int bsl_store_kpi_state_get(bsl_store *s, const char *kpi,
+                            bsl_kpi_stored *out) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_STATE_GET);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    copy_col(st, 0, out->state, sizeof out->state);
+    copy_col(st, 1, out->since, sizeof out->since);
+    out->evaluated_unix = sqlite3_column_int64(st, 2);
+    copy_col(st, 3, out->period, sizeof out->period);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return bsl_store__fail(s, "reading KPI state");
+  return rc == SQLITE_ROW;
+}
+
+int bsl_store_kpi_state_put(bsl_store *s, const bsl_kpi_status_row *r) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_STATE_PUT);
+  if (!st)
+    return -1;
+  bind_text(st, 1, r->kpi);
+  bind_text(st, 2, r->metric);
+  bind_text(st, 3, r->state);
+  bind_text(st, 4, r->since);
+  bind_opt_text(st, 5, r->period);
+  bind_real(st, 6, r->value);
+  bind_real(st, 7, r->last_value);
+  bind_real(st, 8, r->slope);
+  bind_real(st, 9, r->intercept);
+  bind_real(st, 10, r->p_value);
+  sqlite3_bind_int(st, 11, r->seasonal);
+  sqlite3_bind_int64(st, 12, r->observations);
+  bind_real(st, 13, r->target);
+  bind_opt_text(st, 14, r->deadline);
+  bind_real(st, 15, r->projected);
+  bind_opt_text(st, 16, r->adjusted_at);
+  bind_real(st, 17, r->effect);
+  bind_real(st, 18, r->effect_p_value);
+  bind_text(st, 19, r->message);
+  bind_text(st, 20, r->evaluated_at);
+  sqlite3_bind_int64(st, 21, r->evaluated_unix);
+  return run(s, st, "writing KPI status");
+}
+
+int bsl_store_kpi_alert_resolve(bsl_store *s, const char *kpi, const char *at,
+                                const char *state, int64_t *alert_id) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_ALERT_RESOLVE);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  bind_text(st, 2, at);
+  bind_text(st, 3, state);
+  *alert_id = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    *alert_id = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return bsl_store__fail(s, "resolving alert");
+  return 0;
+}
+
+int bsl_store_kpi_alert_raise(bsl_store *s, const char *kpi, const char *state,
+                              const char *previous_state, const char *at,
+                              const char *message, int64_t *alert_id) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_ALERT_RAISE);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  bind_text(st, 2, state);
+  bind_text(st, 3, previous_state);
+  bind_text(st, 4, at);
+  bind_text(st, 5, message);
+  if (run(s, st, "raising alert") != 0)
+    return -1;
+  *alert_id = sqlite3_last_insert_rowid(s->db);
+  return 0;
+}
+
+int bsl_store_kpi_adjust_add(bsl_store *s, const char *kpi, int64_t at,
+                             const char *note, int64_t *adjustment_id) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_ADJUST_ADD);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  sqlite3_bind_int64(st, 2, at);
+  bind_text(st, 3, note);
+  if (run(s, st, "recording adjustment") != 0)
+    return -1;
+  *adjustment_id = sqlite3_last_insert_rowid(s->db);
+  return 0;
+}
+
+struct adjust_ctx {
+  bsl_kpi_adjust_cb cb;
+  void *ctx;
+};
+
+static int adjust_row(sqlite3_stmt *st, void *p) {
+  struct adjust_ctx *a = p;
+  const unsigned char *at = sqlite3_column_text(st, 1);
+  const unsigned char *note = sqlite3_column_text(st, 3);
+  return a->cb(a->ctx, sqlite3_column_int64(st, 0), at ? (const char *)at : "",
+               sqlite3_column_int64(st, 2), note ? (const char *)note : "");
+}
+
+int bsl_store_kpi_adjust_list(bsl_store *s, const char *kpi, int64_t until,
+                              bsl_kpi_adjust_cb cb, void *ctx) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_ADJUST_LIST);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  sqlite3_bind_int64(st, 2, until);
+  struct adjust_ctx a = {cb, ctx};
+  return step_rows(s, st, "reading adjustments", adjust_row, &a);
+}
+
+int bsl_store_kpi_adjust_effect(bsl_store *s, int64_t id, double effect,
+                                double p_value, double mean_before,
+                                double mean_after, int64_t n_before,
+                                int64_t n_after) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_ADJUST_EFFECT);
+  if (!st)
+    return -1;
+  sqlite3_bind_int64(st, 1, id);
+  bind_real(st, 2, effect);
+  bind_real(st, 3, p_value);
+  bind_real(st, 4, mean_before);
+  bind_real(st, 5, mean_after);
+  sqlite3_bind_int64(st, 6, n_before);
+  sqlite3_bind_int64(st, 7, n_after);
+  return run(s, st, "recording adjustment effect");
+}

@@ -1,0 +1,194 @@
+/*
+ * `boussole report`: the command-line face of analyze/report.c.  Prints the
+ * report of a date range on the terminal (colour only on a TTY without
+ * NO_COLOR), as JSON with --json, and/or writes the self-contained HTML page
+ * with --html FILE (written beside FILE and renamed over it, so a web server
+ * never serves half a report).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "report.h"
+#include "store.h"
+
+#define EXIT_ERROR 2
+
+static const char REPORT_USAGE[] =
+    "usage: boussole report [-c CONF] [--db PATH] [--html FILE] [--from D] "
+    "[--to D] [--json]\n"
+    "\n"
+    "Summarises a date range: traffic totals against the previous period of\n"
+    "the same length, channel mix, top sources and pages (entries, scroll\n"
+    "depth), goals, campaign funnels and each KPI's state with a sparkline.\n"
+    "\n"
+    "  -c, --config CONF   configuration file (default: built-in defaults)\n"
+    "      --db PATH       database file (default: the config's db)\n"
+    "      --from D        first day, YYYY-MM-DD (default: 27 days before "
+    "--to)\n"
+    "      --to D          last day, YYYY-MM-DD (default: the newest day "
+    "with data)\n"
+    "      --json          print one JSON object instead of the text report\n"
+    "      --html FILE     write a self-contained HTML report to FILE\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit status: 0 done, 2 an error (message on stderr).\n";
+
+/* Writes the HTML page to PATH through a temporary file in its directory. */
+static int write_html(const bsl_report *r, const char *path) {
+  size_t n = strlen(path);
+  char *tmp = malloc(n + 16);
+  if (!tmp) {
+    fprintf(stderr, "boussole report: --html: out of memory\n");
+    return -1;
+  }
+  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "boussole report: --html: %s: %s\n", path, strerror(errno));
+    free(tmp);
+    return -1;
+  }
+  FILE *f = fdopen(fd, "w");
+  if (!f) {
+    fprintf(stderr, "boussole report: --html: %s: %s\n", path, strerror(errno));
+    close(fd);
+    goto out_unlink;
+  }
+  int rc = bsl_report_write_html(r, f);
+  /* the page is meant to be published: readable like any other file */
+  mode_t mask = umask(0);
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);
+  if (fclose(f) != 0 || rc != 0) {
+    fprintf(stderr, "boussole report: --html: %s: write error: %s\n", path,
+            strerror(errno));
+    goto out_unlink;
+  }
+  if (rename(tmp, path) != 0) {
+    fprintf(stderr, "boussole report: --html: %s: %s\n", path, strerror(errno));
+    goto out_unlink;
+  }
+  free(tmp);
+  return 0;
+out_unlink:
+  unlink(tmp);
+  free(tmp);
+  return -1;
+}
+
+int bsl_cmd_report(int argc, char **argv) {
+  enum { OPT_DB = 256, OPT_HTML, OPT_FROM, OPT_TO, OPT_JSON };
+  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                       {"db", required_argument, 0, OPT_DB},
+                                       {"html", required_argument, 0, OPT_HTML},
+                                       {"from", required_argument, 0, OPT_FROM},
+                                       {"to", required_argument, 0, OPT_TO},
+                                       {"json", no_argument, 0, OPT_JSON},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *conf = NULL, *db = NULL, *html = NULL;
+  bsl_report_options ro = {.now = (int64_t)time(NULL)};
+  bool json = false;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c':
+      conf = optarg;
+      break;
+    case OPT_DB:
+      db = optarg;
+      break;
+    case OPT_HTML:
+      html = optarg;
+      break;
+    case OPT_FROM:
+      ro.from = optarg;
+      break;
+    case OPT_TO:
+      ro.to = optarg;
+      break;
+    case OPT_JSON:
+      json = true;
+      break;
+    case 'h':
+      fputs(REPORT_USAGE, stdout);
+      return 0;
+    default:
+      fputs(REPORT_USAGE, stderr);
+      return EXIT_ERROR;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "boussole report: unexpected argument '%s'\n%s",
+            argv[optind], REPORT_USAGE);
+    return EXIT_ERROR;
+  }
+  bool ok;
+  if (ro.from && (bsl_report_parse_day(ro.from, &ok), !ok)) {
+    fprintf(stderr, "boussole report: --from: not a date (YYYY-MM-DD): '%s'\n",
+            ro.from);
+    return EXIT_ERROR;
+  }
+  if (ro.to && (bsl_report_parse_day(ro.to, &ok), !ok)) {
+    fprintf(stderr, "boussole report: --to: not a date (YYYY-MM-DD): '%s'\n",
+            ro.to);
+    return EXIT_ERROR;
+  }
+  char err[1024];
+  bsl_config *cfg;
+  if (bsl_config_load(&cfg, conf, err, sizeof err) != 0) {
+    fprintf(stderr, "boussole report: %s\n", err);
+    return EXIT_ERROR;
+  }
+  const char *path = db ? db : cfg->db;
+  /* a report never creates a database: opening would make an empty one */
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    fprintf(stderr, "boussole report: %s: %s (run 'boussole ingest' first)\n",
+            path, strerror(errno));
+    bsl_config_destroy(cfg);
+    return EXIT_ERROR;
+  }
+  bsl_store *st;
+  if (bsl_store_open(&st, path, err, sizeof err) != 0) {
+    fprintf(stderr, "boussole report: %s\n", err);
+    bsl_config_destroy(cfg);
+    return EXIT_ERROR;
+  }
+  bsl_report *r;
+  int rc = bsl_report_gather(st, &ro, &r, err, sizeof err);
+  bsl_store_close(st);
+  bsl_config_destroy(cfg);
+  if (rc != 0) {
+    fprintf(stderr, "boussole report: %s\n", err);
+    return EXIT_ERROR;
+  }
+  int status = 0;
+  if (html && write_html(r, html) != 0)
+    status = EXIT_ERROR;
+  if (json) {
+    bsl_report_write_json(r, stdout);
+  } else if (!html) {
+    const char *nc = getenv("NO_COLOR");
+    bool color = isatty(STDOUT_FILENO) && !(nc && *nc);
+    bsl_report_write_text(r, stdout, color);
+  } else if (status == 0) {
+    printf("boussole report: wrote %s (%s \u2192 %s)\n", html, r->from, r->to);
+  }
+  bsl_report_destroy(r);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "boussole report: standard output: write error\n");
+    status = EXIT_ERROR;
+  }
+  return status;
+}
