@@ -478,6 +478,7 @@ struct builder {
   double *visits, *visitors, *bounces, *conv, *vclicks;
   double *pv, *scroll_sum, *scroll75, *clicks;
   double *delivered, *opens, *cclicks, *spend;
+  double *crow; /* 1 when the campaign logs have that day */
 };
 
 static int take_day(struct builder *b, const char *day, size_t *idx) {
@@ -525,6 +526,7 @@ static int campaigns_cb(void *ctx, const char *day, const double *c, int nc) {
   if (take_day(b, day, &i)) {
     b->delivered[i] = c[0], b->opens[i] = c[1], b->cclicks[i] = c[2];
     b->spend[i] = c[3];
+    b->crow[i] = 1;
   }
   return 0;
 }
@@ -567,7 +569,7 @@ static void day_parts(const bsl_kpi_conf *k, const struct builder *b, size_t i,
   else if (strcmp(m, "campaign_click_rate") == 0)
     *num = b->cclicks[i], *den = b->delivered[i];
   else if (strcmp(m, "cost_per_conversion") == 0)
-    *num = b->spend[i], *den = b->conv[i];
+    *num = b->spend[i], *den = b->crow[i] ? b->conv[i] : 0;
 }
 
 static enum kind metric_kind(const char *m) {
@@ -603,7 +605,7 @@ static int build_series(const bsl_config *cfg, bsl_store *st,
   double **cols[] = {&b.visits,  &b.visitors,  &b.bounces,    &b.conv,
                      &b.vclicks, &b.pv,        &b.scroll_sum, &b.scroll75,
                      &b.clicks,  &b.delivered, &b.opens,      &b.cclicks,
-                     &b.spend};
+                     &b.spend,   &b.crow};
   size_t ncols = sizeof cols / sizeof *cols;
   bool oom = !s->value || !s->count;
   for (size_t c = 0; c < ncols; c++)

@@ -44,6 +44,9 @@
 #define SCAN_INTERVAL_MS 1000
 #define GZIP_SETTLE_SECONDS 2 /* a .gz younger than this may be mid-write */
 #define MAX_IGNORED 256
+/* A commit waits at most this long for a lock held by another process, then
+ * fails and reading pauses (the loop must not freeze: see store.h). */
+#define COMMIT_BUSY_TIMEOUT_MS 200
 
 typedef struct live live;
 
@@ -111,6 +114,9 @@ struct live {
 };
 
 /* ---- logging: one line per event, key=value ---- */
+
+static void log_event(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void log_event(const char *level, const char *fmt, ...) {
   char msg[1024];
@@ -297,7 +303,8 @@ static void consider(live *L, const bsl_source_conf *src, const char *path,
       log_event("warn", "%s: %s; skipped", path, why);
     bsl_reader_close(r);
     free(t);
-    ignore_file(L, sb);
+    if (rc > 0) /* an error (database busy) is retried at the next scan */
+      ignore_file(L, sb);
     return;
   }
   t->L = L;
@@ -819,6 +826,7 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
     return -1;
   }
   L->opts = opts;
+  bsl_store_set_busy_timeout(COMMIT_BUSY_TIMEOUT_MS);
   if (bsl_config_load(&L->cfg, opts->config_path, err, errlen) != 0) {
     free(L);
     return -1;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "changeset.h"
 #include "url.h"
 
 #define SALT_LEN crypto_shorthash_KEYBYTES
@@ -201,6 +202,7 @@ struct bsl_model {
   counter_table events; /* key: day, site, path\0event\0target -> events */
   counter_table pages;  /* key: day, site, path -> pageviews, entries,
                            sum of scroll depths, pageviews reaching 75% */
+  bsl_changeset *cs;    /* the changeset being written by a flush */
   char *json;           /* scratch for a visit's pages */
   size_t json_len, json_cap;
 
@@ -818,17 +820,16 @@ static int write_visit(bsl_model *m, visit *v, bool is_open) {
       .pages_json = pages,
       .is_open = is_open,
   };
-  if (bsl_store_put_visit(m->store, &row) != 0)
-    return -1;
+  bsl_cs_put_visit(m->cs, &row);
   uint64_t fresh = v->goals & ~v->goals_written;
   for (size_t g = 0; g < m->n_goals; g++)
-    if ((fresh & (1ULL << g)) &&
-        bsl_store_put_visit_goal(m->store, v->id, m->goal_names[g]) != 0)
-      return -1;
+    if (fresh & (1ULL << g))
+      bsl_cs_put_visit_goal(m->cs, v->id, m->goal_names[g]);
   return 0;
 }
 
-int bsl_model_flush(bsl_model *m) {
+int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
+  m->cs = cs;
   sweep(m);
   char day[11];
   for (size_t i = 0; i < m->hits.cap; i++) {
@@ -838,9 +839,7 @@ int bsl_model_flush(bsl_model *m) {
     int32_t dims[3];
     memcpy(dims, c->key, sizeof dims);
     day_to_string(dims[0], day);
-    if (bsl_store_add_hits(m->store, day, m->sites[dims[1]].name, dims[2], c->a,
-                           c->b) != 0)
-      return -1;
+    bsl_cs_add_hits(m->cs, day, m->sites[dims[1]].name, dims[2], c->a, c->b);
   }
   for (size_t i = 0; i < m->events.cap; i++) {
     counter *c = &m->events.slots[i];
@@ -852,9 +851,8 @@ int bsl_model_flush(bsl_model *m) {
     const char *path = c->key + sizeof dims;
     const char *event = path + strlen(path) + 1;
     const char *target = event + strlen(event) + 1;
-    if (bsl_store_add_event(m->store, day, m->sites[dims[1]].name, path, event,
-                            target, c->a) != 0)
-      return -1;
+    bsl_cs_add_event(m->cs, day, m->sites[dims[1]].name, path, event, target,
+                     c->a);
   }
   for (size_t i = 0; i < m->pages.cap; i++) {
     counter *c = &m->pages.slots[i];
@@ -867,9 +865,8 @@ int bsl_model_flush(bsl_model *m) {
     size_t len = c->key_len - sizeof dims;
     memcpy(path, c->key + sizeof dims, len);
     path[len] = '\0';
-    if (bsl_store_add_page_counts(m->store, day, m->sites[dims[1]].name, path,
-                                  c->a, c->b, c->c, c->d) != 0)
-      return -1;
+    bsl_cs_add_page_counts(m->cs, day, m->sites[dims[1]].name, path, c->a, c->b,
+                           c->c, c->d);
   }
   for (size_t i = 0; i < m->n_closed; i++)
     if (write_visit(m, m->closed[i], false) != 0)
@@ -884,16 +881,16 @@ int bsl_model_flush(bsl_model *m) {
     day_salt *s = &m->salts[i];
     if (s->dirty && s->day >= m->newest_day - 1) {
       day_to_string(s->day, day);
-      if (bsl_store_put_salt(m->store, day, s->salt, sizeof s->salt) != 0)
-        return -1;
+      bsl_cs_put_salt(m->cs, day, s->salt, sizeof s->salt);
     }
   }
   /* A day's salt is forgotten once the day after next has begun, so visitor
    * keys cannot be linked across days (SPEC §5). */
   day_to_string(m->newest_day - 1, day);
-  if (bsl_store_delete_salts_before(m->store, day) != 0)
-    return -1;
-  return bsl_store_meta_set(m->store, "next_visit_id", m->next_visit_id);
+  bsl_cs_delete_salts_before(m->cs, day);
+  bsl_cs_meta_set(m->cs, "next_visit_id", m->next_visit_id);
+  m->cs = NULL;
+  return bsl_changeset_failed(cs) ? -1 : 0;
 }
 
 void bsl_model_flush_done(bsl_model *m) {

@@ -4,13 +4,13 @@
  *
  * The model keeps open visits and not-yet-written counter deltas in memory;
  * its memory depends on the number of open visits and on how often it is
- * flushed, never on the size of the input.  Flushing is two-phase so it can
- * share the caller's transaction with the read positions:
- *   bsl_store_begin -> bsl_model_flush -> (positions) -> bsl_store_commit
- *   -> bsl_model_flush_done
- * If the commit fails, skip flush_done: the next flush writes the same
- * deltas again.  The model borrows the store and the classifier; it owns
- * everything else.
+ * flushed, never on the size of the input.  A flush records every pending
+ * change into a changeset (changeset.h), which the caller applies to the
+ * store in the same transaction as the read positions - possibly on another
+ * thread, while the model goes on with the next lines:
+ *   bsl_model_flush(cs) -> bsl_model_flush_done -> ... bsl_store_apply(cs)
+ * The model borrows the store (read at creation only) and the classifier; it
+ * owns everything else.
  */
 #ifndef BSL_MODEL_H
 #define BSL_MODEL_H
@@ -50,10 +50,11 @@ int bsl_model_site(bsl_model *m, const char *site);
 /* Accounts one parsed hit of site SITE_ID. */
 void bsl_model_hit(bsl_model *m, int site_id, const bsl_hit *hit);
 
-/* Writes all pending changes through the store, inside the caller's
- * transaction.  Returns 0, or -1 (bsl_store_error() says why). */
-int bsl_model_flush(bsl_model *m);
-/* Forgets what the last flush wrote, once it is committed. */
+/* Records all pending changes into CS.  Returns 0, or -1 when out of
+ * memory (CS must then not be applied). */
+struct bsl_changeset;
+int bsl_model_flush(bsl_model *m, struct bsl_changeset *cs);
+/* Forgets what the last flush recorded: the changeset now holds it. */
 void bsl_model_flush_done(bsl_model *m);
 
 /* Number of visits currently held in memory. */

@@ -13,6 +13,7 @@
 
 #include "campaign.h"  /* campaign logs */
 #include "campaigns.h" /* campaign logs */
+#include "changeset.h"
 #include "classify.h"
 #include "format.h"
 
@@ -48,6 +49,7 @@ struct bsl_pipeline {
   bsl_campaigns *campaigns;
   reject_sample *samples;
   size_t n_samples, cap_samples;
+  bsl_changeset *cs; /* changes of the next commit (and of a failed one) */
   bsl_pipeline_stats stats;
 };
 
@@ -78,6 +80,14 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
     return -1;
   }
   p->cfg = cfg;
+  p->cs = bsl_changeset_create();
+  if (!p->cs) {
+    free(p);
+    free(goal_names);
+    free(goal_paths);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
   for (size_t i = 0; i < cfg->n_goals; i++) {
     goal_names[i] = cfg->goals[i].name;
     goal_paths[i] = cfg->goals[i].path;
@@ -145,6 +155,7 @@ void bsl_pipeline_close(bsl_pipeline *p) {
   bsl_campaigns_destroy(p->campaigns);
   free_samples(p);
   free(p->samples);
+  bsl_changeset_destroy(p->cs);
   bsl_model_destroy(p->model);
   bsl_classifier_destroy(p->cls);
   bsl_store_close(p->store);
@@ -306,6 +317,12 @@ int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
     return -1;
   snprintf(in->st.source, sizeof in->st.source, "%s", src ? src->name : "cli");
   snprintf(in->st.path, sizeof in->st.path, "%s", path);
+  /* The row exists before any commit names it (commits update it by id);
+   * offset 0 claims nothing read yet. */
+  if (in->st.file_id == 0 && bsl_store_file_save(p->store, &in->st) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(p->store));
+    return -1;
+  }
   in->start_offset = (uint64_t)in->st.offset;
   if (in->st.offset > 0 &&
       bsl_reader_skip_to(r, (uint64_t)in->st.offset, ferr, sizeof ferr) != 0) {
@@ -438,29 +455,32 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
 
 int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
                         char *err, size_t errlen) {
-  /* a file row inserted by a transaction that fails must be inserted again */
+  /* p->cs may still hold an earlier attempt that failed: the new changes are
+   * appended and everything is applied in order, so nothing is lost. */
+  bsl_changeset *cs = p->cs;
+  if (bsl_model_flush(p->model, cs) != 0)
+    goto out_oom;
+  bsl_model_flush_done(p->model);
+  for (size_t i = 0; i < p->n_samples; i++) {
+    reject_sample *s = &p->samples[i];
+    bsl_cs_add_reject(cs, s->source, s->path, s->offset, s->reason, s->excerpt,
+                      s->excerpt_len);
+  }
+  free_samples(p);
   for (size_t i = 0; i < n; i++)
-    inputs[i]->new_row = inputs[i]->st.file_id == 0;
+    bsl_cs_file_update(cs, &inputs[i]->st);
+  if (bsl_changeset_failed(cs))
+    goto out_oom;
   if (bsl_store_begin(p->store) != 0)
     goto out_store;
-  if (bsl_model_flush(p->model) != 0)
+  if (bsl_store_apply(p->store, cs) != 0)
     goto out_rollback;
   if (bsl_campaigns_flush(p->campaigns) != 0) /* campaign logs */
     goto out_rollback;
-  for (size_t i = 0; i < p->n_samples; i++) {
-    reject_sample *s = &p->samples[i];
-    if (bsl_store_add_reject(p->store, s->source, s->path, s->offset, s->reason,
-                             s->excerpt, s->excerpt_len) != 0)
-      goto out_rollback;
-  }
-  for (size_t i = 0; i < n; i++)
-    if (bsl_store_file_save(p->store, &inputs[i]->st) != 0)
-      goto out_rollback;
   if (bsl_store_commit(p->store) != 0)
     goto out_store;
-  bsl_model_flush_done(p->model);
   bsl_campaigns_flush_done(p->campaigns); /* campaign logs */
-  free_samples(p);
+  bsl_changeset_clear(cs);
   for (size_t i = 0; i < n; i++)
     inputs[i]->dirty = false;
   return 0;
@@ -468,13 +488,12 @@ int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
 out_rollback:
   snprintf(err, errlen, "%s", bsl_store_error(p->store));
   bsl_store_rollback(p->store);
-  goto out_forget_ids;
+  return -1;
 out_store:
   snprintf(err, errlen, "%s", bsl_store_error(p->store));
-out_forget_ids:
-  for (size_t i = 0; i < n; i++)
-    if (inputs[i]->new_row)
-      inputs[i]->st.file_id = 0;
+  return -1;
+out_oom:
+  snprintf(err, errlen, "out of memory while preparing a commit");
   return -1;
 }
 
@@ -507,5 +526,9 @@ int bsl_pipeline_input_stream(bsl_pipeline *p, bsl_input *in,
   }
   snprintf(in->st.source, sizeof in->st.source, "%s", src->name);
   snprintf(in->st.path, sizeof in->st.path, "%s", key);
+  if (in->st.file_id == 0 && bsl_store_file_save(p->store, &in->st) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(p->store));
+    return -1;
+  }
   return 0;
 }

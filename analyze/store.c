@@ -139,6 +139,12 @@ static int migrate(bsl_store *s) {
   return 0;
 }
 
+static int busy_timeout_ms = 10000;
+
+void bsl_store_set_busy_timeout(int ms) {
+  busy_timeout_ms = ms;
+}
+
 int bsl_store_open(bsl_store **out, const char *path, char *err,
                    size_t errlen) {
   *out = NULL;
@@ -161,7 +167,7 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
   sqlite3_extended_result_codes(s->db, 1);
   /* An analyst's long read must not fail ingestion: WAL lets readers and the
    * writer proceed together, and the busy timeout rides out short locks. */
-  sqlite3_busy_timeout(s->db, 10000);
+  sqlite3_busy_timeout(s->db, busy_timeout_ms);
   if (exec(s, "PRAGMA journal_mode = WAL", "enabling WAL") != 0 ||
       exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
       exec(s, "PRAGMA foreign_keys = OFF", "setting pragmas") != 0 ||

@@ -31,6 +31,14 @@ typedef struct bsl_store bsl_store;
 int bsl_store_open(bsl_store **out, const char *path, char *err, size_t errlen);
 void bsl_store_close(bsl_store *s);
 
+/*
+ * Busy timeout in milliseconds of the stores opened from now on (10000
+ * unless set).  `run` lowers it: a commit there runs on the event loop, and
+ * waiting out an analyst's long write lock would freeze the loop (signals,
+ * UDP, rescans); failing fast instead pauses reading until a commit succeeds.
+ */
+void bsl_store_set_busy_timeout(int ms);
+
 /* The last error message, "" if none. */
 const char *bsl_store_error(const bsl_store *s);
 

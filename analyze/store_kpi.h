@@ -20,7 +20,7 @@ enum bsl_kpi_source {
   BSL_KPI_SRC_VISITS,    /* visits, visitors, bounces, conversions, clicks */
   BSL_KPI_SRC_PAGES,     /* pageviews, scroll sum, pageviews >= 75% */
   BSL_KPI_SRC_CLICKS,    /* click beacons */
-  BSL_KPI_SRC_CAMPAIGNS, /* delivered, opens, clicks, spend */
+  BSL_KPI_SRC_CAMPAIGNS, /* delivered, unique opens, unique clicks, spend */
 };
 
 #define BSL_KPI_DAY_COLS 5

@@ -91,9 +91,11 @@
   " WHERE day BETWEEN ?1 AND ?2 AND event = 'click'"                           \
   " AND (?3 IS NULL OR path = ?3) GROUP BY day"
 
-/* Per day from the campaign logs, optionally for campaign ?3. */
+/* Per day from the campaign logs, optionally for campaign ?3: recipients
+ * who opened / clicked (as campaigns_daily.open_rate counts them). */
 #define SQL_KPI_DAYS_CAMPAIGNS                                                 \
-  "SELECT day, SUM(delivered), SUM(opens), SUM(clicks), SUM(spend)"            \
+  "SELECT day, SUM(delivered), SUM(unique_opens), SUM(unique_clicks),"         \
+  " SUM(spend)"                                                                \
   " FROM campaigns_daily WHERE day BETWEEN ?1 AND ?2"                          \
   " AND (?3 IS NULL OR campaign = ?3) GROUP BY day"
 

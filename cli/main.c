@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "campaign.h"
 #include "commands.h"
 #include "config.h"
+#include "format.h"
 #include "live.h"
 
 #define EXIT_FLAGGED 1
@@ -171,11 +173,12 @@ static int cmd_ingest(int argc, char **argv) {
   if (load_config(conf, &cfg) != 0)
     return EXIT_ERROR;
   if (bo.format && !bsl_config_find_format(cfg, bo.format) &&
-      strcmp(bo.format, "combined") != 0 && strcmp(bo.format, "common") != 0 &&
-      strcmp(bo.format, "vcombined") != 0) {
+      !bsl_format_is_builtin(bo.format) &&
+      !bsl_campaign_is_builtin(bo.format)) {
     fprintf(stderr,
             "boussole ingest: --format: unknown format '%s' (built in: "
-            "combined, common, vcombined; or a [format] of the config)\n",
+            "combined, common, vcombined, campaign-csv, sendgrid-json, "
+            "mailgun-json; or a [format] of the config)\n",
             bo.format);
     bsl_config_destroy(cfg);
     return EXIT_ERROR;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changeset.h"
 #include "classify.h"
 #include "model.h"
 #include "store.h"
@@ -74,10 +75,14 @@ static void open_model(fixture *f, const char *tz) {
 }
 
 static void flush_and_close(fixture *f) {
-  assert_int_equal(bsl_store_begin(f->store), 0);
-  assert_int_equal(bsl_model_flush(f->model), 0);
-  assert_int_equal(bsl_store_commit(f->store), 0);
+  bsl_changeset *cs = bsl_changeset_create();
+  assert_non_null(cs);
+  assert_int_equal(bsl_model_flush(f->model, cs), 0);
   bsl_model_flush_done(f->model);
+  assert_int_equal(bsl_store_begin(f->store), 0);
+  assert_int_equal(bsl_store_apply(f->store, cs), 0);
+  assert_int_equal(bsl_store_commit(f->store), 0);
+  bsl_changeset_destroy(cs);
   bsl_model_destroy(f->model);
   bsl_classifier_destroy(f->cls);
   bsl_store_close(f->store);

@@ -1,0 +1,355 @@
+/*
+ * Changesets (see changeset.h): fixed-size records plus one string arena,
+ * both grown by doubling and reused across commits, so building a changeset
+ * costs no allocation once the buffers have reached their working size.
+ */
+#include "changeset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum op_type {
+  OP_HITS,
+  OP_EVENT,
+  OP_PAGES,
+  OP_VISIT,
+  OP_GOAL,
+  OP_SALT,
+  OP_SALT_DELETE,
+  OP_META,
+  OP_REJECT,
+  OP_FILE,
+  OP_CUSTOM
+};
+
+#define MAX_STR 10
+#define MAX_NUM 12
+
+typedef struct op {
+  enum op_type type;
+  size_t str[MAX_STR]; /* offsets into the arena; (size_t)-1 for NULL */
+  size_t len[MAX_STR];
+  int64_t num[MAX_NUM];
+} op;
+
+typedef struct custom {
+  int (*apply)(bsl_store *, void *);
+  void (*drop)(void *);
+  void *payload;
+} custom;
+
+struct bsl_changeset {
+  op *ops;
+  size_t n_ops, cap_ops;
+  char *arena;
+  size_t arena_len, arena_cap;
+  custom *customs;
+  size_t n_customs, cap_customs;
+  bool failed;
+};
+
+bsl_changeset *bsl_changeset_create(void) {
+  return calloc(1, sizeof(bsl_changeset));
+}
+
+void bsl_changeset_clear(bsl_changeset *cs) {
+  for (size_t i = 0; i < cs->n_customs; i++)
+    if (cs->customs[i].drop)
+      cs->customs[i].drop(cs->customs[i].payload);
+  cs->n_ops = cs->arena_len = cs->n_customs = 0;
+  cs->failed = false;
+}
+
+void bsl_changeset_destroy(bsl_changeset *cs) {
+  if (!cs)
+    return;
+  bsl_changeset_clear(cs);
+  free(cs->ops);
+  free(cs->arena);
+  free(cs->customs);
+  free(cs);
+}
+
+bool bsl_changeset_failed(const bsl_changeset *cs) {
+  return cs->failed;
+}
+
+bool bsl_changeset_empty(const bsl_changeset *cs) {
+  return cs->n_ops == 0;
+}
+
+static bool grow(void **buf, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return true;
+  size_t ncap = *cap ? *cap : 64;
+  while (ncap < need)
+    ncap *= 2;
+  void *nb = realloc(*buf, ncap * elem);
+  if (!nb)
+    return false;
+  *buf = nb;
+  *cap = ncap;
+  return true;
+}
+
+static op *new_op(bsl_changeset *cs, enum op_type type) {
+  if (cs->failed ||
+      !grow((void **)&cs->ops, &cs->cap_ops, cs->n_ops + 1, sizeof *cs->ops)) {
+    cs->failed = true;
+    return NULL;
+  }
+  op *o = &cs->ops[cs->n_ops++];
+  memset(o, 0, sizeof *o);
+  o->type = type;
+  return o;
+}
+
+/* Copies LEN bytes of S (NUL-terminated in the arena) as string I of O. */
+static void put_bytes(bsl_changeset *cs, op *o, int i, const char *s,
+                      size_t len) {
+  if (!o)
+    return;
+  if (!s) {
+    o->str[i] = (size_t)-1;
+    return;
+  }
+  if (!grow((void **)&cs->arena, &cs->arena_cap, cs->arena_len + len + 1, 1)) {
+    cs->failed = true;
+    return;
+  }
+  memcpy(cs->arena + cs->arena_len, s, len);
+  cs->arena[cs->arena_len + len] = '\0';
+  o->str[i] = cs->arena_len;
+  o->len[i] = len;
+  cs->arena_len += len + 1;
+}
+
+static void put_str(bsl_changeset *cs, op *o, int i, const char *s) {
+  put_bytes(cs, o, i, s, s ? strlen(s) : 0);
+}
+
+void bsl_cs_add_hits(bsl_changeset *cs, const char *day, const char *site,
+                     int status, int64_t hits, int64_t bot_hits) {
+  op *o = new_op(cs, OP_HITS);
+  put_str(cs, o, 0, day);
+  put_str(cs, o, 1, site);
+  if (o) {
+    o->num[0] = status;
+    o->num[1] = hits;
+    o->num[2] = bot_hits;
+  }
+}
+
+void bsl_cs_add_event(bsl_changeset *cs, const char *day, const char *site,
+                      const char *path, const char *event, const char *target,
+                      int64_t events) {
+  op *o = new_op(cs, OP_EVENT);
+  put_str(cs, o, 0, day);
+  put_str(cs, o, 1, site);
+  put_str(cs, o, 2, path);
+  put_str(cs, o, 3, event);
+  put_str(cs, o, 4, target);
+  if (o)
+    o->num[0] = events;
+}
+
+void bsl_cs_add_page_counts(bsl_changeset *cs, const char *day,
+                            const char *site, const char *path,
+                            int64_t pageviews, int64_t entries,
+                            int64_t scroll_sum, int64_t scroll_75) {
+  op *o = new_op(cs, OP_PAGES);
+  put_str(cs, o, 0, day);
+  put_str(cs, o, 1, site);
+  put_str(cs, o, 2, path);
+  if (o) {
+    o->num[0] = pageviews;
+    o->num[1] = entries;
+    o->num[2] = scroll_sum;
+    o->num[3] = scroll_75;
+  }
+}
+
+void bsl_cs_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
+  op *o = new_op(cs, OP_VISIT);
+  put_str(cs, o, 0, v->site);
+  put_str(cs, o, 1, v->day);
+  put_str(cs, o, 2, v->channel);
+  put_str(cs, o, 3, v->source);
+  put_str(cs, o, 4, v->medium);
+  put_str(cs, o, 5, v->campaign);
+  put_str(cs, o, 6, v->device);
+  put_str(cs, o, 7, v->landing_path);
+  put_str(cs, o, 8, v->exit_path);
+  if (!o)
+    return;
+  o->num[0] = v->visit_id;
+  o->num[1] = v->visitor;
+  o->num[2] = v->started_at;
+  o->num[3] = v->ended_at;
+  o->num[4] = v->pageviews;
+  o->num[5] = v->clicks;
+  o->num[6] = v->conversions;
+  o->num[7] = v->max_scroll;
+  o->num[8] = v->is_open;
+  put_str(cs, o, 9, v->pages_json ? v->pages_json : "[]");
+}
+
+void bsl_cs_put_visit_goal(bsl_changeset *cs, int64_t visit_id,
+                           const char *goal) {
+  op *o = new_op(cs, OP_GOAL);
+  put_str(cs, o, 0, goal);
+  if (o)
+    o->num[0] = visit_id;
+}
+
+void bsl_cs_put_salt(bsl_changeset *cs, const char *day, const uint8_t *salt,
+                     size_t len) {
+  op *o = new_op(cs, OP_SALT);
+  put_str(cs, o, 0, day);
+  put_bytes(cs, o, 1, (const char *)salt, len);
+}
+
+void bsl_cs_delete_salts_before(bsl_changeset *cs, const char *day) {
+  op *o = new_op(cs, OP_SALT_DELETE);
+  put_str(cs, o, 0, day);
+}
+
+void bsl_cs_meta_set(bsl_changeset *cs, const char *key, int64_t value) {
+  op *o = new_op(cs, OP_META);
+  put_str(cs, o, 0, key);
+  if (o)
+    o->num[0] = value;
+}
+
+void bsl_cs_add_reject(bsl_changeset *cs, const char *source, const char *path,
+                       int64_t offset, const char *reason, const char *excerpt,
+                       size_t excerpt_len) {
+  op *o = new_op(cs, OP_REJECT);
+  put_str(cs, o, 0, source);
+  put_str(cs, o, 1, path);
+  put_str(cs, o, 2, reason);
+  put_bytes(cs, o, 3, excerpt, excerpt_len);
+  if (o)
+    o->num[0] = offset;
+}
+
+void bsl_cs_file_update(bsl_changeset *cs, const bsl_file_state *st) {
+  op *o = new_op(cs, OP_FILE);
+  put_str(cs, o, 0, st->source);
+  put_str(cs, o, 1, st->path);
+  put_str(cs, o, 2, st->fingerprint);
+  if (!o)
+    return;
+  o->num[0] = st->file_id;
+  o->num[1] = st->fp_len;
+  o->num[2] = st->offset;
+  o->num[3] = st->lines;
+  o->num[4] = st->hits;
+  o->num[5] = st->rejects;
+}
+
+void bsl_cs_custom(bsl_changeset *cs, int (*apply)(bsl_store *, void *),
+                   void (*drop)(void *), void *payload) {
+  op *o = new_op(cs, OP_CUSTOM);
+  if (!o || !grow((void **)&cs->customs, &cs->cap_customs, cs->n_customs + 1,
+                  sizeof *cs->customs)) {
+    cs->failed = true;
+    if (o)
+      cs->n_ops--;
+    if (drop)
+      drop(payload);
+    return;
+  }
+  o->num[0] = (int64_t)cs->n_customs;
+  cs->customs[cs->n_customs++] = (custom){apply, drop, payload};
+}
+
+static const char *S(const bsl_changeset *cs, const op *o, int i) {
+  return o->str[i] == (size_t)-1 ? NULL : cs->arena + o->str[i];
+}
+
+int bsl_store_apply(bsl_store *s, const bsl_changeset *cs) {
+  for (size_t i = 0; i < cs->n_ops; i++) {
+    const op *o = &cs->ops[i];
+    const int64_t *n = o->num;
+    int rc = 0;
+    switch (o->type) {
+    case OP_HITS:
+      rc = bsl_store_add_hits(s, S(cs, o, 0), S(cs, o, 1), (int)n[0], n[1],
+                              n[2]);
+      break;
+    case OP_EVENT:
+      rc = bsl_store_add_event(s, S(cs, o, 0), S(cs, o, 1), S(cs, o, 2),
+                               S(cs, o, 3), S(cs, o, 4), n[0]);
+      break;
+    case OP_PAGES:
+      rc = bsl_store_add_page_counts(s, S(cs, o, 0), S(cs, o, 1), S(cs, o, 2),
+                                     n[0], n[1], n[2], n[3]);
+      break;
+    case OP_VISIT: {
+      bsl_visit_row v = {
+          .visit_id = n[0],
+          .site = S(cs, o, 0),
+          .day = S(cs, o, 1),
+          .visitor = n[1],
+          .started_at = n[2],
+          .ended_at = n[3],
+          .pageviews = n[4],
+          .clicks = n[5],
+          .conversions = n[6],
+          .max_scroll = (int)n[7],
+          .channel = S(cs, o, 2),
+          .source = S(cs, o, 3),
+          .medium = S(cs, o, 4),
+          .campaign = S(cs, o, 5),
+          .device = S(cs, o, 6),
+          .landing_path = S(cs, o, 7),
+          .exit_path = S(cs, o, 8),
+          .pages_json = S(cs, o, 9),
+          .is_open = n[8] != 0,
+      };
+      rc = bsl_store_put_visit(s, &v);
+      break;
+    }
+    case OP_GOAL:
+      rc = bsl_store_put_visit_goal(s, n[0], S(cs, o, 0));
+      break;
+    case OP_SALT:
+      rc = bsl_store_put_salt(s, S(cs, o, 0), (const uint8_t *)S(cs, o, 1),
+                              o->len[1]);
+      break;
+    case OP_SALT_DELETE:
+      rc = bsl_store_delete_salts_before(s, S(cs, o, 0));
+      break;
+    case OP_META:
+      rc = bsl_store_meta_set(s, S(cs, o, 0), n[0]);
+      break;
+    case OP_REJECT:
+      rc = bsl_store_add_reject(s, S(cs, o, 0), S(cs, o, 1), n[0], S(cs, o, 2),
+                                S(cs, o, 3), o->len[3]);
+      break;
+    case OP_FILE: {
+      bsl_file_state st = {.file_id = n[0],
+                           .fp_len = (int)n[1],
+                           .offset = n[2],
+                           .lines = n[3],
+                           .hits = n[4],
+                           .rejects = n[5]};
+      snprintf(st.source, sizeof st.source, "%s", S(cs, o, 0));
+      snprintf(st.path, sizeof st.path, "%s", S(cs, o, 1));
+      snprintf(st.fingerprint, sizeof st.fingerprint, "%s", S(cs, o, 2));
+      rc = bsl_store_file_save(s, &st);
+      break;
+    }
+    case OP_CUSTOM: {
+      const custom *c = &cs->customs[n[0]];
+      rc = c->apply(s, c->payload);
+      break;
+    }
+    }
+    if (rc != 0)
+      return -1;
+  }
+  return 0;
+}
