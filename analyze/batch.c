@@ -22,7 +22,7 @@
 #include "pipeline.h"
 #include "reader.h"
 
-#define DEFAULT_FLUSH_LINES (1u << 20)
+#define DEFAULT_FLUSH_LINES (1u << 17)
 
 typedef struct job {
   char *path;
@@ -208,7 +208,7 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
         break;
       if (since_flush >= flush_every || now_seconds() >= flush_deadline) {
         in.st.offset = (int64_t)bsl_reader_offset(r);
-        if (bsl_pipeline_commit(b->pipe, inputs, 1, err, errlen) != 0) {
+        if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0) {
           rc = -1;
           goto out_close;
         }
@@ -223,7 +223,8 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
     rc = 1; /* what was read so far is still committed below */
   }
   in.st.offset = (int64_t)bsl_reader_offset(r);
-  if (bsl_pipeline_commit(b->pipe, inputs, 1, err, errlen) != 0) {
+  if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0 ||
+      bsl_pipeline_sync(b->pipe, err, errlen) != 0) {
     rc = -1;
     goto out_close;
   }

@@ -11,6 +11,8 @@
  */
 #include "campaigns.h"
 
+#include "changeset.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,6 +536,134 @@ int bsl_campaigns_flush(bsl_campaigns *c) {
     }
   }
   return 0;
+}
+
+/* ---- flushing into a changeset: a snapshot applied later ---- */
+
+typedef struct snap_count {
+  char day[11];
+  char *camp;
+  bsl_campaign_counts c;
+} snap_count;
+
+typedef struct snap_rcpt {
+  char day[11];
+  char *camp;
+  int64_t rcpt, opens, clicks;
+} snap_rcpt;
+
+typedef struct snap_state {
+  bool del;
+  char *camp;
+  char click_day[11];
+  bsl_campaign_state_row r;
+} snap_state;
+
+typedef struct snapshot {
+  snap_count *counts;
+  snap_rcpt *rcpts;
+  snap_state *states;
+  size_t n_counts, n_rcpts, n_states;
+} snapshot;
+
+static void snapshot_drop(void *payload) {
+  snapshot *sn = payload;
+  if (!sn)
+    return;
+  for (size_t i = 0; i < sn->n_counts; i++)
+    free(sn->counts[i].camp);
+  for (size_t i = 0; i < sn->n_rcpts; i++)
+    free(sn->rcpts[i].camp);
+  for (size_t i = 0; i < sn->n_states; i++)
+    free(sn->states[i].camp);
+  free(sn->counts);
+  free(sn->rcpts);
+  free(sn->states);
+  free(sn);
+}
+
+static int snapshot_apply(bsl_store *s, void *payload) {
+  snapshot *sn = payload;
+  for (size_t i = 0; i < sn->n_counts; i++)
+    if (bsl_store_campaign_add(s, sn->counts[i].day, sn->counts[i].camp,
+                               &sn->counts[i].c) != 0)
+      return -1;
+  for (size_t i = 0; i < sn->n_rcpts; i++) {
+    snap_rcpt *r = &sn->rcpts[i];
+    if (bsl_store_campaign_recipient_add(s, r->day, r->camp, r->rcpt, r->opens,
+                                         r->clicks) != 0)
+      return -1;
+  }
+  for (size_t i = 0; i < sn->n_states; i++) {
+    snap_state *st = &sn->states[i];
+    st->r.campaign = st->camp;
+    st->r.click_day = st->click_day;
+    int rc = st->del
+                 ? bsl_store_campaign_state_delete(s, st->camp, st->r.recipient)
+                 : bsl_store_campaign_state_put(s, &st->r);
+    if (rc != 0)
+      return -1;
+  }
+  return 0;
+}
+
+int bsl_campaigns_flush_into(bsl_campaigns *c, bsl_changeset *cs) {
+  c->flush_watermark = c->watermark;
+  snapshot *sn = calloc(1, sizeof *sn);
+  if (!sn)
+    return -1;
+  sn->counts = calloc(c->counts.n + 1, sizeof *sn->counts);
+  sn->rcpts = calloc(c->rcpts.n + 1, sizeof *sn->rcpts);
+  sn->states = calloc(c->states.n + 1, sizeof *sn->states);
+  if (!sn->counts || !sn->rcpts || !sn->states)
+    goto out_oom;
+  count_entry *ce = (count_entry *)c->counts.entries;
+  for (size_t i = 0; i < c->counts.n; i++) {
+    snap_count *d = &sn->counts[sn->n_counts];
+    memcpy(d->day, ce[i].day, sizeof d->day);
+    d->c = ce[i].c;
+    if (!(d->camp = strdup(name_of(c, ce[i].camp))))
+      goto out_oom;
+    sn->n_counts++;
+  }
+  rcpt_entry *re = (rcpt_entry *)c->rcpts.entries;
+  for (size_t i = 0; i < c->rcpts.n; i++) {
+    if (!re[i].opens && !re[i].clicks)
+      continue;
+    snap_rcpt *d = &sn->rcpts[sn->n_rcpts];
+    memcpy(d->day, re[i].day, sizeof d->day);
+    d->rcpt = (int64_t)re[i].rcpt;
+    d->opens = re[i].opens;
+    d->clicks = re[i].clicks;
+    if (!(d->camp = strdup(name_of(c, re[i].camp))))
+      goto out_oom;
+    sn->n_rcpts++;
+  }
+  state_entry *se = (state_entry *)c->states.entries;
+  for (size_t i = 0; i < c->states.n; i++) {
+    bool del = expired(c, &se[i]);
+    if (!del && !se[i].dirty)
+      continue;
+    snap_state *d = &sn->states[sn->n_states];
+    d->del = del;
+    memcpy(d->click_day, se[i].click_day, sizeof d->click_day);
+    d->r = (bsl_campaign_state_row){
+        .recipient = (int64_t)se[i].rcpt,
+        .delivered_at = se[i].delivered_at,
+        .click_at = se[i].click_at,
+        .click_url = (int64_t)se[i].click_url,
+        .click_human = se[i].click_human,
+        .seen = se[i].seen,
+    };
+    if (!(d->camp = strdup(name_of(c, se[i].camp))))
+      goto out_oom;
+    sn->n_states++;
+  }
+  bsl_cs_custom(cs, snapshot_apply, snapshot_drop, sn);
+  return bsl_changeset_failed(cs) ? -1 : 0;
+out_oom:
+  snapshot_drop(sn);
+  return -1;
 }
 
 void bsl_campaigns_flush_done(bsl_campaigns *c) {

@@ -75,6 +75,12 @@ int bsl_campaigns_add(bsl_campaigns *c, const bsl_campaign_event *ev);
  * caller's transaction.  Returns 0 or -1 (bsl_store_error() says why). */
 int bsl_campaigns_flush(bsl_campaigns *c);
 /* Forgets what the last flush wrote, once committed; drops expired state. */
+/* Records the pending changes into CS, as a snapshot applied with it (the
+ * changeset owns the snapshot).  Returns 0, or -1 when out of memory.  Call
+ * bsl_campaigns_flush_done() next, as after bsl_campaigns_flush(). */
+struct bsl_changeset;
+int bsl_campaigns_flush_into(bsl_campaigns *c, struct bsl_changeset *cs);
+
 void bsl_campaigns_flush_done(bsl_campaigns *c);
 
 /* Pending (not yet flushed) counters of DAY and CAMPAIGN (normalised name);

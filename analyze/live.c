@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "kpi.h"
 #include "pipeline.h"
 #include "reader.h"
 
@@ -111,6 +112,7 @@ struct live {
   bool stopping;
   double last_flush_at, last_flush_seconds;
   uint64_t commits;
+  char kpi_closed[11]; /* last closed period the KPIs were evaluated for */
 };
 
 /* ---- logging: one line per event, key=value ---- */
@@ -419,6 +421,32 @@ static void release(live *L, tracked *t) {
   free(t);
 }
 
+/* Evaluates the KPIs when a period has closed since the last evaluation
+ * (alerts go to the log and, detached, to alert_command). */
+static void evaluate_kpis(live *L) {
+  if (L->cfg->n_kpis == 0 || !L->pipe)
+    return;
+  char day[11], err[1024];
+  bsl_store *store = bsl_pipeline_store(L->pipe);
+  int64_t now = (int64_t)time(NULL);
+  if (bsl_kpi_closed_through(L->cfg, store, now, day, err, sizeof err) != 0) {
+    log_event("warn", "kpi: %s", err);
+    return;
+  }
+  if (strcmp(day, L->kpi_closed) == 0)
+    return;
+  bsl_kpi_result *res;
+  size_t n;
+  if (bsl_kpi_evaluate(L->cfg, store, now, true, &res, &n, err, sizeof err) !=
+      0) {
+    log_event("warn", "kpi: %s", err);
+    return;
+  }
+  log_event("info", "evaluated %zu KPI(s) through %s", n, day);
+  memcpy(L->kpi_closed, day, sizeof day);
+  bsl_kpi_results_free(res, n);
+}
+
 /* Commits everything read so far.  Returns 0, or -1 (reading paused). */
 static int commit(live *L) {
   if (!L->pipe)
@@ -472,6 +500,7 @@ static int commit(live *L) {
     }
   }
   write_metrics(L);
+  evaluate_kpis(L);
   start_idle(L);
   return rc;
 }
@@ -729,6 +758,7 @@ static int start_sources(live *L, char *err, size_t errlen) {
   }
   if (bsl_pipeline_open(&L->pipe, L->cfg, L->opts->db_path, err, errlen) != 0)
     return -1;
+  L->kpi_closed[0] = '\0'; /* evaluate once at start and after a reload */
   for (size_t i = 0; i < L->cfg->n_sources; i++)
     if (L->cfg->sources[i].listen &&
         start_listener(L, &L->cfg->sources[i], err, errlen) != 0)

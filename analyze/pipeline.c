@@ -7,6 +7,7 @@
  */
 #include "pipeline.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,24 @@ struct bsl_pipeline {
   reject_sample *samples;
   size_t n_samples, cap_samples;
   bsl_changeset *cs; /* changes of the next commit (and of a failed one) */
+  /* the writer thread of bsl_pipeline_commit_async */
+  pthread_t writer;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool writer_ok, quit;
+  bsl_changeset *job;   /* being applied by the writer */
+  bsl_changeset *spare; /* applied, free for the next commit */
+  int result;           /* first failure of the writer */
+  char werr[1024];
   bsl_pipeline_stats stats;
 };
 
 const bsl_pipeline_stats *bsl_pipeline_stats_get(const bsl_pipeline *p) {
   return &p->stats;
+}
+
+bsl_store *bsl_pipeline_store(bsl_pipeline *p) {
+  return p->store;
 }
 
 bsl_model *bsl_pipeline_model(bsl_pipeline *p) {
@@ -65,6 +79,8 @@ bsl_model *bsl_pipeline_model(bsl_pipeline *p) {
 static void day_of(void *model, int64_t t, char out[11]) {
   bsl_model_day_string(model, t, out);
 }
+
+static void *writer_main(void *arg);
 
 int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
                       const char *db_path, char *err, size_t errlen) {
@@ -125,6 +141,20 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
     bsl_pipeline_close(p);
     return -1;
   }
+  /* Commits of a batch ingest run on a writer thread, overlapping with the
+   * reading of the next lines, when SQLite may be used from two threads. */
+  p->spare = bsl_changeset_create();
+  if (p->spare && bsl_store_threadsafe() &&
+      pthread_mutex_init(&p->mu, NULL) == 0) {
+    if (pthread_cond_init(&p->cv, NULL) == 0) {
+      if (pthread_create(&p->writer, NULL, writer_main, p) == 0)
+        p->writer_ok = true;
+      else
+        pthread_cond_destroy(&p->cv);
+    }
+    if (!p->writer_ok)
+      pthread_mutex_destroy(&p->mu);
+  }
   *out = p;
   return 0;
 }
@@ -142,6 +172,16 @@ static void free_samples(bsl_pipeline *p) {
 void bsl_pipeline_close(bsl_pipeline *p) {
   if (!p)
     return;
+  if (p->writer_ok) {
+    pthread_mutex_lock(&p->mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->writer, NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+  }
+  bsl_changeset_destroy(p->spare);
   for (size_t i = 0; i < p->n_formats; i++) {
     free(p->formats[i].name);
     bsl_format_destroy(p->formats[i].format);
@@ -453,48 +493,129 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   return 0;
 }
 
-int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
-                        char *err, size_t errlen) {
-  /* p->cs may still hold an earlier attempt that failed: the new changes are
-   * appended and everything is applied in order, so nothing is lost. */
-  bsl_changeset *cs = p->cs;
+/* Records everything to commit into CS.  Returns 0, or -1 out of memory. */
+static int prepare(bsl_pipeline *p, bsl_changeset *cs, bsl_input *const *inputs,
+                   size_t n) {
   if (bsl_model_flush(p->model, cs) != 0)
-    goto out_oom;
+    return -1;
   bsl_model_flush_done(p->model);
+  if (bsl_campaigns_flush_into(p->campaigns, cs) != 0) /* campaign logs */
+    return -1;
+  bsl_campaigns_flush_done(p->campaigns);
   for (size_t i = 0; i < p->n_samples; i++) {
     reject_sample *s = &p->samples[i];
     bsl_cs_add_reject(cs, s->source, s->path, s->offset, s->reason, s->excerpt,
                       s->excerpt_len);
   }
   free_samples(p);
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     bsl_cs_file_update(cs, &inputs[i]->st);
-  if (bsl_changeset_failed(cs))
-    goto out_oom;
-  if (bsl_store_begin(p->store) != 0)
-    goto out_store;
-  if (bsl_store_apply(p->store, cs) != 0)
-    goto out_rollback;
-  if (bsl_campaigns_flush(p->campaigns) != 0) /* campaign logs */
-    goto out_rollback;
-  if (bsl_store_commit(p->store) != 0)
-    goto out_store;
-  bsl_campaigns_flush_done(p->campaigns); /* campaign logs */
-  bsl_changeset_clear(cs);
-  for (size_t i = 0; i < n; i++)
     inputs[i]->dirty = false;
-  return 0;
+  }
+  return bsl_changeset_failed(cs) ? -1 : 0;
+}
 
-out_rollback:
-  snprintf(err, errlen, "%s", bsl_store_error(p->store));
-  bsl_store_rollback(p->store);
+/* Applies CS in one transaction.  Returns 0, or -1 with err set. */
+static int apply(bsl_store *store, const bsl_changeset *cs, char *err,
+                 size_t errlen) {
+  if (bsl_store_begin(store) != 0)
+    goto out_error;
+  if (bsl_store_apply(store, cs) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(store));
+    bsl_store_rollback(store);
+    return -1;
+  }
+  if (bsl_store_commit(store) != 0)
+    goto out_error;
+  return 0;
+out_error:
+  snprintf(err, errlen, "%s", bsl_store_error(store));
   return -1;
-out_store:
-  snprintf(err, errlen, "%s", bsl_store_error(p->store));
-  return -1;
-out_oom:
-  snprintf(err, errlen, "out of memory while preparing a commit");
-  return -1;
+}
+
+int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
+                        char *err, size_t errlen) {
+  if (bsl_pipeline_sync(p, err, errlen) != 0)
+    return -1;
+  /* p->cs may still hold an earlier attempt that failed: the new changes are
+   * appended and everything is applied in order, so nothing is lost. */
+  if (prepare(p, p->cs, inputs, n) != 0) {
+    snprintf(err, errlen, "out of memory while preparing a commit");
+    return -1;
+  }
+  if (apply(p->store, p->cs, err, errlen) != 0) {
+    for (size_t i = 0; i < n; i++)
+      inputs[i]->dirty = true; /* their state is still to be committed */
+    return -1;
+  }
+  bsl_changeset_clear(p->cs);
+  return 0;
+}
+
+/* ---- the writer thread: commits overlap with reading the next lines ---- */
+
+static void *writer_main(void *arg) {
+  bsl_pipeline *p = arg;
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    while (!p->job && !p->quit)
+      pthread_cond_wait(&p->cv, &p->mu);
+    if (!p->job)
+      break;
+    bsl_changeset *job = p->job;
+    pthread_mutex_unlock(&p->mu);
+    char err[1024];
+    int rc = apply(p->store, job, err, sizeof err);
+    bsl_changeset_clear(job);
+    pthread_mutex_lock(&p->mu);
+    if (rc != 0 && p->result == 0) {
+      p->result = -1;
+      snprintf(p->werr, sizeof p->werr, "%s", err);
+    }
+    p->spare = job;
+    p->job = NULL;
+    pthread_cond_broadcast(&p->cv);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
+                              size_t n, char *err, size_t errlen) {
+  if (!p->writer_ok)
+    return bsl_pipeline_commit(p, inputs, n, err, errlen);
+  if (prepare(p, p->cs, inputs, n) != 0) {
+    snprintf(err, errlen, "out of memory while preparing a commit");
+    return -1;
+  }
+  pthread_mutex_lock(&p->mu);
+  while (p->job)
+    pthread_cond_wait(&p->cv, &p->mu);
+  int rc = p->result;
+  if (rc != 0) {
+    snprintf(err, errlen, "%s", p->werr);
+  } else {
+    /* one changeset in flight, the other being filled */
+    p->job = p->cs;
+    p->cs = p->spare;
+    p->spare = NULL;
+    pthread_cond_broadcast(&p->cv);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
+int bsl_pipeline_sync(bsl_pipeline *p, char *err, size_t errlen) {
+  if (!p->writer_ok)
+    return 0;
+  pthread_mutex_lock(&p->mu);
+  while (p->job)
+    pthread_cond_wait(&p->cv, &p->mu);
+  int rc = p->result;
+  if (rc != 0)
+    snprintf(err, errlen, "%s", p->werr);
+  pthread_mutex_unlock(&p->mu);
+  return rc;
 }
 
 int bsl_pipeline_input_stream(bsl_pipeline *p, bsl_input *in,

@@ -48,6 +48,8 @@ void bsl_pipeline_close(bsl_pipeline *p);
 
 const bsl_pipeline_stats *bsl_pipeline_stats_get(const bsl_pipeline *p);
 bsl_model *bsl_pipeline_model(bsl_pipeline *p);
+/* The pipeline's store, for work between commits (KPI evaluation). */
+bsl_store *bsl_pipeline_store(bsl_pipeline *p);
 
 /*
  * Prepares IN for reader R opened on PATH: looks the file up by its
@@ -74,6 +76,20 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
  */
 int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
                         char *err, size_t errlen);
+
+/*
+ * Like bsl_pipeline_commit(), but the transaction runs on the pipeline's
+ * writer thread while the caller goes on reading.  Returns 0 once the
+ * changes are handed over; a failure of an earlier handed-over commit is
+ * returned here or by bsl_pipeline_sync() (-1 with err set), and nothing of
+ * it was committed.  The store must not be used by the caller between the
+ * two: call bsl_pipeline_sync() before bsl_pipeline_input_begin().
+ */
+int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
+                              size_t n, char *err, size_t errlen);
+
+/* Waits for the writer thread; returns 0 or its first failure (err set). */
+int bsl_pipeline_sync(bsl_pipeline *p, char *err, size_t errlen);
 
 /*
  * Prepares IN for a stream without a file behind it (a syslog listener):

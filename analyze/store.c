@@ -94,6 +94,10 @@ sqlite3_stmt *bsl_store__stmt(bsl_store *s, const char *sql) {
   return st;
 }
 
+bool bsl_store_threadsafe(void) {
+  return sqlite3_threadsafe() != 0;
+}
+
 const char *bsl_store_error(const bsl_store *s) {
   return s ? s->error : "";
 }

@@ -39,6 +39,10 @@ void bsl_store_close(bsl_store *s);
  */
 void bsl_store_set_busy_timeout(int ms);
 
+/* True when one connection may be used from two threads in turn (SQLite
+ * built thread-safe), as the pipeline's writer thread does. */
+bool bsl_store_threadsafe(void);
+
 /* The last error message, "" if none. */
 const char *bsl_store_error(const bsl_store *s);
 
