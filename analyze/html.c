@@ -179,8 +179,11 @@ void bsl_json_string(FILE *out, const char *s) {
       fputs("\\r", out);
       break;
     default:
+      /* C1 controls and bidirectional overrides stay readable as \u
+       * escapes rather than raw, so JSON piped to a terminal is inert */
       if (cp < 0x20 || cp == 0x7F || cp == '<' || cp == '>' || cp == '&' ||
-          cp == 0x2028 || cp == 0x2029) {
+          cp == 0x2028 || cp == 0x2029 || (cp >= 0x80 && cp <= 0x9F) ||
+          (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
         fprintf(out, "\\u%04x", (unsigned)cp);
       } else {
         char b[4];

@@ -9,7 +9,8 @@
  * "\xHH" (so "\e[31m" reads as "\x1b[31m"; control pictures such as U+241B
  * are missing from many fonts), JSON as \u00XX.  C1 controls and the
  * bidirectional overrides (U+202A-202E, U+2066-2069), which could reorder what
- * a reader sees, become U+FFFD.
+ * a reader sees, become U+FFFD in HTML and on the terminal, and \uXXXX
+ * escapes in JSON.
  */
 #ifndef BSL_HTML_H
 #define BSL_HTML_H

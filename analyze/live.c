@@ -770,7 +770,9 @@ static int start_sources(live *L, char *err, size_t errlen) {
 
 /* Commits, then closes every file, watch and listener, and the pipeline. */
 static void stop_sources(live *L) {
-  commit(L);
+  if (commit(L) != 0 && L->pipe)
+    log_event("warn", "last commit failed; the lines read since the previous "
+                      "commit will be read again at the next start");
   while (L->files) {
     tracked *t = L->files;
     L->files = t->next;

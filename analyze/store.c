@@ -175,6 +175,9 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
   if (exec(s, "PRAGMA journal_mode = WAL", "enabling WAL") != 0 ||
       exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
       exec(s, "PRAGMA foreign_keys = OFF", "setting pragmas") != 0 ||
+      /* a deleted day salt must not linger in a page's free space (SPEC §5:
+       * salts are deleted after two days); FAST costs no extra I/O */
+      exec(s, "PRAGMA secure_delete = FAST", "setting secure_delete") != 0 ||
       /* big flushes would otherwise spill pages to the WAL mid-transaction */
       exec(s, "PRAGMA cache_size = -16384", "setting cache size") != 0)
     goto out_fail;

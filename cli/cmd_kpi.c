@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "html.h"
 #include "kpi.h"
 #include "store.h"
 
@@ -74,18 +75,11 @@ static int open_all(const char *prog, const char *conf, const char *db,
   return 0;
 }
 
-/* JSON string (the values here come from the config and our messages). */
+/* JSON string: an adjustment's note is free text from whoever ran `adjust`,
+ * so everything goes through the reports' escaping (bad UTF-8, C1 controls
+ * and bidirectional overrides included). */
 static void jstr(FILE *o, const char *s) {
-  fputc('"', o);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(o, "\\%c", *p);
-    else if (*p < 0x20 || *p == 0x7f)
-      fprintf(o, "\\u%04x", *p);
-    else
-      fputc(*p, o);
-  }
-  fputc('"', o);
+  bsl_json_string(o, s ? s : "");
 }
 
 static void jnum(FILE *o, double v) {
@@ -184,7 +178,11 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
     const bsl_kpi_result *k = &r[i];
     fprintf(o, "\n%s: %s\n", k->name, k->message);
     if (k->adjusted) {
-      fprintf(o, "  adjusted %s: %s\n", k->adjusted_at, k->note);
+      /* the note is shown like log text in the report: never raw bytes a
+       * terminal would act on (an ANSI escape, a title-setting OSC) */
+      char note[4 * 1024];
+      bsl_term_text(k->note, sizeof note / 4 - 1, note, sizeof note);
+      fprintf(o, "  adjusted %s: %s\n", k->adjusted_at, note);
       if (k->has_effect) {
         char d[32], b[32], a[32];
         bsl_kpi_format_value(k->metric, k->effect.effect, d, sizeof d);

@@ -4,6 +4,7 @@
  * KPI, 2 usage/config/input/storage error) and talks to the terminal.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,10 @@ static int cmd_run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG, which
+   * SQLite reports and the commit path handles like a full disk, instead of
+   * killing the process with SIGXFSZ. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     fputs(USAGE, stderr);
     return EXIT_ERROR;

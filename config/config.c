@@ -134,6 +134,9 @@ struct key_def {
 /* Error reporting */
 
 static void vfail(struct parser *p, int line, int rc, const char *fmt,
+                  va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vfail(struct parser *p, int line, int rc, const char *fmt,
                   va_list ap) {
   if (p->err_line >= 0 && p->err_line <= line)
     return;
@@ -1010,6 +1013,54 @@ static bool split_pair(char *start, char **key, char **value, bool *quoted) {
   return true;
 }
 
+/*
+ * Whatever a config holds may be printed back (`check`, error messages, the
+ * KPI names in `kpi` and reports), so it must not carry bytes a terminal
+ * acts on: C0 controls but tab, DEL, C1 controls (U+0080-U+009F, CSI among
+ * them), bidirectional overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069), or invalid UTF-8.  Fails the parse and returns false.
+ */
+static bool safe_text(struct parser *p, const char *text, size_t n) {
+  const unsigned char *s = (const unsigned char *)text;
+  for (size_t i = 0; i < n;) {
+    unsigned c = s[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      fail(p, p->lineno, -EINVAL, "control character 0x%02x in line", c);
+      return false;
+    }
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
+    unsigned cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+    for (size_t k = 1; k < len; k++) {
+      if (i + k >= n || (s[i + k] & 0xc0) != 0x80) {
+        len = 0;
+        break;
+      }
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    /* overlong forms, surrogates and code points past U+10FFFF */
+    if (len == 0 || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+      fail(p, p->lineno, -EINVAL, "invalid UTF-8 at byte %zu of the line",
+           i + 1);
+      return false;
+    }
+    if (cp <= 0x9f || (cp >= 0x202a && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069)) {
+      fail(p, p->lineno, -EINVAL, "control character U+%04X in line", cp);
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 static char *read_line(char *buf, int num, void *stream) {
   struct parser *p = stream;
   if (failed(p) || p->pos >= p->len || num < 32)
@@ -1023,13 +1074,8 @@ static char *read_line(char *buf, int num, void *stream) {
     n--;
   if (p->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
     s += 3, n -= 3;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 && c != '\t') {
-      fail(p, p->lineno, -EINVAL, "control character 0x%02x in line", c);
-      return NULL;
-    }
-  }
+  if (!safe_text(p, s, n))
+    return NULL;
   char *line = realloc(p->line, n + 1);
   if (!line) {
     fail(p, p->lineno, -ENOMEM, "out of memory");

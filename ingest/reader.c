@@ -417,6 +417,18 @@ void bsl_reader_fingerprint(const bsl_reader *r, size_t len,
   sodium_bin2hex(hex, BSL_FINGERPRINT_HEX + 1, h, sizeof h);
 }
 
+/*
+ * A plain file's read position is always just after a newline, except where
+ * an earlier reader stopped inside the unterminated tail of an over-long line
+ * (already counted as one reject).  PREV is the byte before the position:
+ * when it is not a newline, the rest of that line is skipped, not read as a
+ * line of its own.
+ */
+static void resume_mid_line(bsl_reader *r, char prev) {
+  if (r->hold_partial && prev != '\n')
+    r->skipping = true;
+}
+
 int bsl_reader_skip_to(bsl_reader *r, uint64_t offset, char *err,
                        size_t errlen) {
   if (r->started || offset < r->pos_off) {
@@ -438,6 +450,13 @@ int bsl_reader_skip_to(bsl_reader *r, uint64_t offset, char *err,
               (uint64_t)st.st_size, offset);
       return -ENODATA;
     }
+    char prev = '\n';
+    ssize_t got = offset > 0 ? pread(r->fd, &prev, 1, (off_t)offset - 1) : 1;
+    if (got != 1) {
+      int e = got < 0 ? errno : EIO;
+      set_err(err, errlen, r->path, "%s", strerror(e));
+      return -e;
+    }
     if (lseek(r->fd, (off_t)offset, SEEK_SET) < 0) {
       int e = errno;
       set_err(err, errlen, r->path, "%s", strerror(e));
@@ -445,6 +464,7 @@ int bsl_reader_skip_to(bsl_reader *r, uint64_t offset, char *err,
     }
     r->pos = r->lim = r->scan = 0;
     r->pos_off = r->offset = r->raw_pos = offset;
+    resume_mid_line(r, prev);
     return 0;
   }
   while (offset > r->pos_off + (r->lim - r->pos)) {
@@ -463,6 +483,8 @@ int bsl_reader_skip_to(bsl_reader *r, uint64_t offset, char *err,
   r->pos += (size_t)(offset - r->pos_off);
   r->pos_off = r->offset = offset;
   r->scan = 0;
+  if (offset > 0 && r->pos > 0)
+    resume_mid_line(r, r->buf[r->pos - 1]);
   return 0;
 }
 

@@ -70,6 +70,7 @@ run_stop() {
   if kill -0 "$pid" 2>/dev/null; then
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null || true
+    STOP_MS=">2000"
     STOPPED="still running 2 s after SIGTERM"
     return 0
   fi

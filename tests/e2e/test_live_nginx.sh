@@ -160,25 +160,40 @@ written=0
 for f in "$WORK"/logs/access.log*; do
   written=$((written + $(zcat -f "$f" | wc -l)))
 done
-sent=$(($(responses) + 1)) # + the readiness probe
-echo "requests answered: $sent, lines in all generations: $written"
-# nginx writes one line per request; copytruncate may lose the lines written
-# between logrotate's copy and its truncate (logrotate's own window), never more
-[ "$written" -le "$sent" ] && [ "$written" -ge $((sent - 200)) ] \
-  || { echo "FAIL: nginx wrote $written lines for $sent requests"; exit 1; }
+answered=$(grep -vc '^000$' "$WORK/codes" || true)
+served=$((answered + 1)) # + the readiness probe
+echo "requests served: $served, lines in all generations: $written"
+# nginx writes one line per request it serves.  copytruncate loses from the
+# files the lines written between logrotate's copy and its truncate (its own
+# window, a few lines at most); boussole may have read them from the live
+# file before the truncate, and then rightly counts them: what nginx wrote
+# is what was served, and the files hold between that less the window and it.
+[ "$written" -le "$served" ] && [ "$written" -ge $((served - 200)) ] \
+  || { echo "FAIL: nginx wrote $written lines for $served requests"; exit 1; }
+[ "$written" -lt "$served" ] && echo "note: logrotate's copytruncate window lost $((served - written)) lines from the files"
 
 # ---- boussole caught up: every line, then a clean stop ----
 # (.gz files are looked at 2 s after their last change)
-if ! wait_until 40 db_has_hits "$DB" "$written"; then
+# Every line counts once: the lines of all generations, plus those of the
+# copytruncate window that boussole read before the truncate, never more
+# than were written.
+caught_up() { local h; h=$(hits_counted "$DB"); [ "$h" -ge "$written" ] && [ "$(lines_read "$DB")" -eq "$h" ]; }
+if ! wait_until 40 caught_up; then
   echo "boussole counted $(hits_counted "$DB") of $written after 40 s"
 fi
-sleep 0.5 # a late duplicate would show up here
+sleep 2.5 # a .gz is looked at 2 s after its last change: a late duplicate would show up here
 run_stop
 expect_eq "boussole run exits 0 within 2 s of SIGTERM" "$STOPPED" ok
 echo "SIGTERM to exit: ${STOP_MS:-?} ms"
-expect "$DB" "SELECT SUM(hits) FROM traffic_daily" "$written"
-expect "$DB" "SELECT SUM(hits) FROM status_daily" "$written"
-expect "$DB" "SELECT SUM(lines), SUM(rejects) FROM sources" "$written|0"
+hits=$(q "$DB" "SELECT SUM(hits) FROM traffic_daily")
+echo "boussole counted $hits hits"
+expect_eq "no line lost: hits >= lines in all generations ($written)" "$([ "$hits" -ge "$written" ] && echo yes || echo "no: $hits")" yes
+expect_eq "no line counted twice: hits <= requests served ($served)" "$([ "$hits" -le "$served" ] && echo yes || echo "no: $hits")" yes
+if [ "$written" -eq "$served" ]; then
+  expect "$DB" "SELECT SUM(hits) FROM traffic_daily" "$written"
+fi
+expect "$DB" "SELECT SUM(hits) FROM status_daily" "$hits"
+expect "$DB" "SELECT SUM(lines), SUM(rejects) FROM sources" "$hits|0"
 expect "$DB" "SELECT DISTINCT source FROM sources" "www"
 # one row per generation nginx wrote to (access.log, .1, .2.gz): the
 # compressed and copied files were recognized, not added
@@ -190,12 +205,14 @@ expect "$DB" "SELECT COUNT(*) FROM status_daily WHERE status = 404 AND hits > 0"
 # ---- metrics ----
 PROM=$WORK/boussole.prom
 expect_eq "metrics_file exists and parses" "$(metrics_ok "$PROM" && echo ok || { echo bad; cat "$PROM"; })" ok
-expect_eq "metrics lines_total" "$(metric "$PROM" 'boussole_lines_total{source="www"}')" "$written"
-expect_eq "metrics hits_total" "$(metric "$PROM" 'boussole_hits_total{source="www"}')" "$written"
+expect_eq "metrics lines_total" "$(metric "$PROM" 'boussole_lines_total{source="www"}')" "$hits"
+expect_eq "metrics hits_total" "$(metric "$PROM" 'boussole_hits_total{source="www"}')" "$hits"
 expect_eq "metrics rejects_total" "$(metric "$PROM" 'boussole_rejects_total{source="www"}')" "0"
 
 # nothing went wrong on the way
-if grep -E 'level=(error|warn)' "$LOG"; then
+# (the copytruncate copy is rightly skipped with a warning when boussole had
+# read the live file past the copy's end)
+if grep -E 'level=(error|warn)' "$LOG" | grep -v 'shorter than what was already read'; then
   expect_eq "no error or warning logged" "see above" "none"
 fi
 grep -q 'was truncated' "$LOG" || echo "note: the copytruncate was not seen as a truncation (read before it happened)"

@@ -731,7 +731,7 @@ static bool json_string(const char **p, const char *end, char *out,
 static void test_crawler_user_agents(void **state) {
   bsl_classifier *c = *state;
   const char *dir = shared_data();
-  size_t len;
+  size_t len = 0;
   char *json =
       dir ? read_all(dir, "bots_ua/crawler-user-agents.json", &len) : NULL;
   if (!json) {
@@ -941,7 +941,7 @@ static bool yaml_value(const char *line, const char *key, char *out,
 static void test_uap_browsers_not_bots(void **state) {
   bsl_classifier *c = *state;
   const char *dir = shared_data();
-  size_t len;
+  size_t len = 0;
   char *yaml = NULL;
   if (dir) {
     yaml = read_all(dir, "bots_ua/uap-core/tests/test_ua.yaml", &len);
@@ -1041,7 +1041,7 @@ static void test_uap_devices(void **state) {
 static void test_snowplow_referers(void **state) {
   bsl_classifier *c = *state;
   const char *dir = shared_data();
-  size_t len;
+  size_t len = 0;
   char *json =
       dir ? read_all(dir, "referrers/snowplow_referer-tests.json", &len) : NULL;
   if (!json) {
@@ -1105,7 +1105,7 @@ static void test_snowplow_referers(void **state) {
 static void test_snowplow_host_lists(void **state) {
   bsl_classifier *c = *state;
   const char *dir = shared_data();
-  size_t len;
+  size_t len = 0;
   char *yaml =
       dir ? read_all(dir, "referrers/snowplow_referers.yml", &len) : NULL;
   if (!yaml) {

@@ -334,6 +334,55 @@ static void test_long_line_without_newline_yet(void **state) {
   free(s);
 }
 
+/* The same, across readers: a later reader resuming at the offset where an
+ * earlier one stopped, inside the over-long line, skips the rest of that
+ * line instead of reading its tail as a line of its own. */
+static void test_resume_inside_long_line(void **state) {
+  (void)state;
+  size_t n = 100 * 1024, len;
+  char *s = line_of(n, "", &len);
+  char *path = plain_file("first\n", 6);
+  write_file(path, s, len, "ab");
+  bsl_reader *r = open_ok(path);
+  rec l[4];
+  assert_int_equal(read_all(r, l, 4), 2);
+  expect(&l[1], BSL_LINE_TOO_LONG, NULL, 6, 6 + n);
+  uint64_t stop = bsl_reader_offset(r);
+  assert_int_equal(stop, 6 + n);
+  bsl_reader_close(r);
+
+  char err[256];
+  write_file(path, "tail", 4, "ab"); /* still no newline */
+  r = open_ok(path);
+  assert_int_equal(bsl_reader_skip_to(r, stop, err, sizeof err), 0);
+  assert_int_equal(read_all(r, l, 4), 0);
+  assert_int_equal(bsl_reader_pending(r), 0);
+  stop = bsl_reader_offset(r);
+  bsl_reader_close(r);
+
+  write_file(path, "\nnext\n", 6, "ab");
+  r = open_ok(path);
+  assert_int_equal(bsl_reader_skip_to(r, stop, err, sizeof err), 0);
+  assert_int_equal(read_all(r, l, 4), 1);
+  expect(&l[0], BSL_LINE_OK, "next", 6 + n + 5, 6 + n + 10);
+  bsl_reader_close(r);
+
+  /* at a line start nothing is skipped, also inside the read-ahead prefix */
+  r = open_ok(path);
+  assert_int_equal(bsl_reader_skip_to(r, 6, err, sizeof err), 0);
+  assert_int_equal(read_all(r, l, 4), 2);
+  expect(&l[0], BSL_LINE_TOO_LONG, NULL, 6, 6 + n + 5);
+  bsl_reader_close(r);
+  r = open_ok(path);
+  assert_int_equal(bsl_reader_skip_to(r, 3, err, sizeof err), 0);
+  /* "rst" is skipped; the long line and "next" follow */
+  assert_int_equal(read_all(r, l, 4), 2);
+  expect(&l[0], BSL_LINE_TOO_LONG, NULL, 6, 6 + n + 5);
+  expect(&l[1], BSL_LINE_OK, "next", 6 + n + 5, 6 + n + 10);
+  bsl_reader_close(r);
+  free(s);
+}
+
 static void test_gzip_long_last_line(void **state) {
   (void)state;
   size_t len;
@@ -727,6 +776,7 @@ int main(void) {
       cmocka_unit_test(test_line_cap),
       cmocka_unit_test(test_very_long_line_then_normal),
       cmocka_unit_test(test_long_line_without_newline_yet),
+      cmocka_unit_test(test_resume_inside_long_line),
       cmocka_unit_test(test_gzip_long_last_line),
       cmocka_unit_test(test_many_buffers),
       cmocka_unit_test(test_multi_member_gzip),

@@ -95,6 +95,12 @@ static void test_json_string(void **state) {
   j = json_of("\xff\xc3\xa9");
   assert_string_equal(j, "\"\xef\xbf\xbd\xc3\xa9\"");
   free(j);
+  /* C1 CSI and a right-to-left override are escaped, never raw */
+  j = json_of("a\xc2\x9b"
+              "2J\xe2\x80\xae"
+              "b\xe2\x81\xa9");
+  assert_string_equal(j, "\"a\\u009b2J\\u202eb\\u2069\"");
+  free(j);
   j = json_of(NULL);
   assert_string_equal(j, "null");
   free(j);
