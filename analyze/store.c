@@ -179,7 +179,9 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
        * salts are deleted after two days); FAST costs no extra I/O */
       exec(s, "PRAGMA secure_delete = FAST", "setting secure_delete") != 0 ||
       /* big flushes would otherwise spill pages to the WAL mid-transaction */
-      exec(s, "PRAGMA cache_size = -16384", "setting cache size") != 0)
+      exec(s, "PRAGMA cache_size = -16384", "setting cache size") != 0 ||
+      /* fewer, larger checkpoints: each one rewrites the pages it copies */
+      exec(s, "PRAGMA wal_autocheckpoint = 16384", "setting checkpoints") != 0)
     goto out_fail;
   if (migrate(s) != 0)
     goto out_fail;
