@@ -10,6 +10,7 @@
  * the same answers as a daemon that evaluated at each period's close.
  */
 #include "kpi.h"
+#include "civil.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -51,32 +52,10 @@ static bool name_flagged(const char *state) {
 
 /* ---- calendar (proleptic Gregorian, days since 1970-01-01) ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = (unsigned)(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t yy = (int64_t)yoe + era * 400;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int)(yy + (*m <= 2));
-}
-
 static void day_string(int64_t day, char out[11]) {
   int y;
   unsigned m, d;
-  civil_from_days(day, &y, &m, &d);
+  bsl_civil_from_days(day, &y, &m, &d);
   if (y < 0 || y > 9999) /* never for real data; keeps the width fixed */
     y = y < 0 ? 0 : 9999;
   char tmp[32];
@@ -96,10 +75,10 @@ static int parse_day(const char *s, int64_t *out) {
   unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
   if (m < 1 || m > 12 || d < 1 || d > 31)
     return -1;
-  int64_t z = days_from_civil(y, m, d);
+  int64_t z = bsl_days_from_civil(y, m, d);
   int yy;
   unsigned mm, dd;
-  civil_from_days(z, &yy, &mm, &dd);
+  bsl_civil_from_days(z, &yy, &mm, &dd);
   if (yy != y || mm != m || dd != d)
     return -1;
   *out = z;
@@ -117,8 +96,8 @@ static void week_label(int64_t monday, char out[16]) {
   int64_t thursday = monday + 3;
   int y;
   unsigned m, d;
-  civil_from_days(thursday, &y, &m, &d);
-  int64_t jan1 = days_from_civil(y, 1, 1);
+  bsl_civil_from_days(thursday, &y, &m, &d);
+  int64_t jan1 = bsl_days_from_civil(y, 1, 1);
   snprintf(out, 16, "%04d-W%02d", y % 10000, (int)((thursday - jan1) / 7 + 1));
 }
 
@@ -169,8 +148,8 @@ static int64_t zone_day_of(const struct zone *z, int64_t t) {
   struct tm tm;
   if (!localtime_r(&tt, &tm))
     return t / 86400;
-  return days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                         (unsigned)tm.tm_mday);
+  return bsl_days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                             (unsigned)tm.tm_mday);
 }
 
 static int64_t zone_to_unix(const struct zone *z, int64_t day, int sec) {
@@ -178,7 +157,7 @@ static int64_t zone_to_unix(const struct zone *z, int64_t day, int sec) {
     return day * 86400 + sec - z->offset;
   int y;
   unsigned m, d;
-  civil_from_days(day, &y, &m, &d);
+  bsl_civil_from_days(day, &y, &m, &d);
   struct tm tm = {.tm_year = y - 1900,
                   .tm_mon = (int)m - 1,
                   .tm_mday = (int)d,

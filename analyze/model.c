@@ -11,6 +11,7 @@
  * keyed by their dimensions and are added to the database at each flush.
  */
 #include "model.h"
+#include "civil.h"
 
 #include <pcre2.h>
 #include <sodium.h>
@@ -28,31 +29,10 @@
 
 /* ---- time zone: Unix time -> local day number ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = (unsigned)(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = (unsigned)(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = (int64_t)yoe + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = (int)(yy + (*m <= 2));
-}
-
 static void day_to_string(int32_t day, char out[11]) {
-  int y, m, d;
-  civil_from_days(day, &y, &m, &d);
+  int y;
+  unsigned m, d;
+  bsl_civil_from_days(day, &y, &m, &d);
   if (y < 0 || y > 9999)
     y = y < 0 ? 0 : 9999;
   /* by hand: snprintf cannot prove to the compiler that this fits */
@@ -73,7 +53,7 @@ static int day_from_string(const char *s) {
   int y, m, d;
   if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
     return 0;
-  return (int)days_from_civil(y, (unsigned)m, (unsigned)d);
+  return (int)bsl_days_from_civil(y, (unsigned)m, (unsigned)d);
 }
 
 /* ---- a small open-addressing table for counter deltas ---- */
@@ -345,7 +325,7 @@ static int32_t day_of(bsl_model *m, int64_t t) {
   if (!localtime_r(&tt, &tm))
     return (int32_t)(t / 86400);
   m->cached_block = block;
-  m->cached_day = (int32_t)days_from_civil(
+  m->cached_day = (int32_t)bsl_days_from_civil(
       tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
   return m->cached_day;
 }

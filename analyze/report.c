@@ -8,6 +8,7 @@
  * by section when a database lacks a later feature's views.
  */
 #include "report.h"
+#include "civil.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -35,15 +36,6 @@ static int channel_index(const char *name) {
 
 /* ---- calendar: proleptic Gregorian, days since 1970-01-01 ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
 int64_t bsl_report_parse_day(const char *s, bool *ok) {
   *ok = false;
   if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
@@ -59,7 +51,7 @@ int64_t bsl_report_parse_day(const char *s, bool *ok) {
   if (d > mdays[m - 1] + (m == 2 && leap))
     return -1;
   *ok = true;
-  return days_from_civil(y, (unsigned)m, (unsigned)d);
+  return bsl_days_from_civil(y, (unsigned)m, (unsigned)d);
 }
 
 void bsl_report_format_day(int64_t z, char out[11]) {

@@ -22,6 +22,7 @@
 #endif
 
 #include "format.h"
+#include "civil.h"
 
 #include <errno.h>
 #include <pcre2.h>
@@ -235,16 +236,6 @@ out_nomem:
 
 /* ---- time ---------------------------------------------------------------- */
 
-/* Howard Hinnant's days_from_civil: proleptic Gregorian, any year. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = (unsigned)(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
 static unsigned days_in_month(int64_t y, unsigned m) {
   static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30,
                                         31, 31, 30, 31, 30, 31};
@@ -261,7 +252,8 @@ static int civil_to_unix(int64_t y, unsigned mon, unsigned d, unsigned h,
   if (mon < 1 || mon > 12 || d < 1 || d > days_in_month(y, mon) || h > 23 ||
       mi > 59 || s > 60)
     return -1;
-  *out = days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+  *out =
+      bsl_days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + s - offset;
   return 0;
 }
 
