@@ -780,8 +780,19 @@ void bsl_report_format_effect(const char *metric, double v, char *out,
   } else if (n >= 5 && strcmp(metric + n - 5, "_rate") == 0) {
     snprintf(out, cap, "%+.2f pt", v * 100);
   } else {
+    if (cap < 2) {
+      if (cap)
+        out[0] = '\0';
+      return;
+    }
+    /* the sign by hand, then the magnitude right after it */
+    out[0] = v < 0 ? '-' : '+';
     bsl_report_format_metric(metric, fabs(v), e, sizeof e);
-    snprintf(out, cap, "%s%s", v < 0 ? "-" : "+", e);
+    size_t len = strlen(e);
+    if (len > cap - 2)
+      len = cap - 2;
+    memcpy(out + 1, e, len);
+    out[1 + len] = '\0';
   }
 }
 
