@@ -67,6 +67,7 @@ struct bsl_format {
   PCRE2_SIZE *ovector; /* owned by md; the pointer is stable */
   bool jit;
   int group[G_COUNT]; /* capture number, 0 when the pattern lacks it */
+  enum { FAST_NONE, FAST_COMBINED, FAST_COMMON } fast;
 };
 
 /*
@@ -225,6 +226,10 @@ int bsl_format_create(bsl_format **out, const char *name, const char *regex,
       pcre2_jit_stack_assign(f->mctx, NULL, f->jit_stack);
   }
   f->ovector = pcre2_get_ovector_pointer(f->md);
+  if (b)
+    f->fast = strcmp(b->name, "combined") == 0 ? FAST_COMBINED
+              : strcmp(b->name, "common") == 0 ? FAST_COMMON
+                                               : FAST_NONE;
   *out = f;
   return 0;
 
@@ -525,6 +530,119 @@ static int parse_time(const bsl_format *f, bsl_str s, int64_t *out) {
   return -1;
 }
 
+void bsl_format_set_fastpath(bsl_format *f, bool on) {
+  if (!on)
+    f->fast = FAST_NONE;
+  else if (strcmp(f->name, "combined") == 0)
+    f->fast = FAST_COMBINED;
+  else if (strcmp(f->name, "common") == 0)
+    f->fast = FAST_COMMON;
+}
+
+static bool printable(char c) {
+  return c >= '!' && c <= '~';
+}
+
+/* A maximal run of [!-~] from P; returns its end. */
+static const char *word_end(const char *p, const char *end) {
+  while (p < end && printable(*p))
+    p++;
+  return p;
+}
+
+/* Q_FIELD: P is just past the opening quote; returns the closing quote, or
+ * NULL when the field does not close on this line. */
+static const char *quoted_end(const char *p, const char *end) {
+  while (p < end) {
+    /* memchr is vectorised: find the quote, then look for an escape only
+     * in between (most fields have none) */
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    const char *bs = memchr(p, '\\', (size_t)((q ? q : end) - p));
+    if (!bs)
+      return q;
+    /* backslash: "\\." takes the next byte unless it is a newline */
+    if (bs + 1 >= end || bs[1] == '\n')
+      return NULL;
+    p = bs + 2;
+  }
+  return NULL;
+}
+
+static bool blank_to_end(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  return p == end;
+}
+
+/*
+ * The built-in combined/common patterns by hand, for the shape nearly every
+ * line has: "W1 W2 W3 [time] "request" status bytes" then the referer and
+ * user agent (or nothing).  It returns true only where the regex's first
+ * attempt (a one-word client) would succeed, with the same captures; on
+ * anything else it returns false and the regex decides, so results never
+ * differ (the fuzz target checks both paths against each other).
+ */
+static bool fast_slices(const bsl_format *f, const char *line, size_t len,
+                        bsl_str g[G_COUNT]) {
+  const char *p = line, *end = line + len;
+  const char *w = word_end(p, end);
+  if (w == p || w + 1 >= end || *w != ' ')
+    return false;
+  g[G_REMOTE_ADDR] = (bsl_str){p, (size_t)(w - p)};
+  for (int i = 0; i < 2; i++) { /* ident, user */
+    p = w + 1;
+    w = word_end(p, end);
+    if (w == p || w + 1 >= end || *w != ' ')
+      return false;
+  }
+  p = w + 1;
+  if (*p != '[')
+    return false;
+  const char *tend = memchr(p + 1, ']', (size_t)(end - p - 1));
+  if (!tend)
+    return false;
+  g[G_TIME] = (bsl_str){p + 1, (size_t)(tend - p - 1)};
+  p = tend + 1;
+  if (end - p < 2 || p[0] != ' ' || p[1] != '"')
+    return false;
+  const char *qend = quoted_end(p + 2, end);
+  if (!qend)
+    return false;
+  g[G_REQUEST] = (bsl_str){p + 2, (size_t)(qend - p - 2)};
+  p = qend + 1;
+  if (end - p < 5 || p[0] != ' ' || !is_digit(p[1]) || !is_digit(p[2]) ||
+      !is_digit(p[3]) || p[4] != ' ')
+    return false;
+  g[G_STATUS] = (bsl_str){p + 1, 3};
+  p += 5;
+  const char *b = p;
+  if (b < end && *b == '-') {
+    p = b + 1;
+  } else {
+    while (p < end && is_digit(*p))
+      p++;
+    if (p == b)
+      return false;
+  }
+  g[G_BYTES] = (bsl_str){b, (size_t)(p - b)};
+  if (f->fast == FAST_COMMON) /* (?:[ \t].*+)?+\z */
+    return p == end || *p == ' ' || *p == '\t';
+  /* combined: ' "referer" "user agent"' then [ \t] and anything, or end */
+  if (end - p >= 2 && p[0] == ' ' && p[1] == '"') {
+    const char *r = p + 2, *rend = quoted_end(r, end);
+    if (rend && end - rend >= 3 && rend[1] == ' ' && rend[2] == '"') {
+      const char *u = rend + 3, *uend = quoted_end(u, end);
+      if (uend && (uend + 1 == end || uend[1] == ' ' || uend[1] == '\t')) {
+        g[G_REFERER] = (bsl_str){r, (size_t)(rend - r)};
+        g[G_USER_AGENT] = (bsl_str){u, (size_t)(uend - u)};
+        return true;
+      }
+    }
+  }
+  /* the common layout inside combined: only blanks may follow */
+  return blank_to_end(p, end);
+}
+
 /*
  * Matches LINE and fills *hit.  The slices point into LINE; a reject leaves
  * *hit partly filled and sets *reason to a static string.
@@ -535,26 +653,33 @@ int bsl_format_parse(bsl_format *f, const char *line, size_t len, bsl_hit *hit,
     *reason = "empty line";
     return -1;
   }
-  int rc = f->jit ? pcre2_jit_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
-                                    f->mctx)
-                  : pcre2_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
-                                f->mctx);
-  if (rc <= 0) {
-    if (rc == PCRE2_ERROR_NOMATCH)
-      *reason = all_blank(line, len) ? "empty line" : "no match";
-    else
-      *reason = "match limit exceeded";
-    return -1;
+  bsl_str g[G_COUNT];
+  memset(g, 0, sizeof g);
+  if (f->fast == FAST_NONE || !fast_slices(f, line, len, g)) {
+    memset(g, 0, sizeof g);
+    int rc = f->jit ? pcre2_jit_match(f->code, (PCRE2_SPTR)line, len, 0, 0,
+                                      f->md, f->mctx)
+                    : pcre2_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
+                                  f->mctx);
+    if (rc <= 0) {
+      if (rc == PCRE2_ERROR_NOMATCH)
+        *reason = all_blank(line, len) ? "empty line" : "no match";
+      else
+        *reason = "match limit exceeded";
+      return -1;
+    }
+    for (int i = 0; i < G_COUNT; i++)
+      g[i] = slice(line, f, rc, (enum group)i);
   }
 
-  bsl_str t = slice(line, f, rc, G_TIME);
+  bsl_str t = g[G_TIME];
   if (!t.ptr || parse_time(f, t, &hit->time) != 0) {
     *reason = "bad timestamp";
     return -1;
   }
 
   hit->status = 0;
-  bsl_str st = slice(line, f, rc, G_STATUS);
+  bsl_str st = g[G_STATUS];
   if (st.ptr) {
     int v = st.len == 3 ? digits(st.ptr, 3) : -1;
     if (v < 100) {
@@ -565,7 +690,7 @@ int bsl_format_parse(bsl_format *f, const char *line, size_t len, bsl_hit *hit,
   }
 
   hit->bytes = -1;
-  bsl_str by = dash_is_empty(slice(line, f, rc, G_BYTES));
+  bsl_str by = dash_is_empty(g[G_BYTES]);
   if (by.len) {
     int64_t v = 0;
     for (size_t i = 0; i < by.len; i++) {
@@ -579,18 +704,18 @@ int bsl_format_parse(bsl_format *f, const char *line, size_t len, bsl_hit *hit,
     hit->bytes = v;
   }
 
-  hit->remote_addr = slice(line, f, rc, G_REMOTE_ADDR);
-  hit->host = slice(line, f, rc, G_HOST);
-  hit->referer = dash_is_empty(slice(line, f, rc, G_REFERER));
-  hit->user_agent = dash_is_empty(slice(line, f, rc, G_USER_AGENT));
+  hit->remote_addr = g[G_REMOTE_ADDR];
+  hit->host = g[G_HOST];
+  hit->referer = dash_is_empty(g[G_REFERER]);
+  hit->user_agent = dash_is_empty(g[G_USER_AGENT]);
 
   /* Request fields: explicit groups win; whatever is missing comes from
    * splitting `request`, and a path still holding '?' is split last. */
-  bsl_str method = slice(line, f, rc, G_METHOD);
-  bsl_str path = slice(line, f, rc, G_PATH);
-  bsl_str query = slice(line, f, rc, G_QUERY);
+  bsl_str method = g[G_METHOD];
+  bsl_str path = g[G_PATH];
+  bsl_str query = g[G_QUERY];
   bsl_str protocol = {NULL, 0};
-  bsl_str req = slice(line, f, rc, G_REQUEST);
+  bsl_str req = g[G_REQUEST];
   if (req.ptr && (!method.len || !path.len)) {
     bsl_str m, target;
     split_request(req, &m, &target, &protocol);

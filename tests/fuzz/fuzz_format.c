@@ -8,6 +8,7 @@
  * reject always carries a reason.  The line is copied to a buffer of exactly
  * its size so any read past the end is caught by ASan.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bsl_format *formats[5];
+/* the built-ins again with the hand-written fast path off: both must agree */
+static bsl_format *regex_only[2];
 
 static void init_formats(void) {
   static const struct {
@@ -40,6 +43,41 @@ static void init_formats(void) {
     if (bsl_format_create(&formats[i], defs[i].name, defs[i].regex,
                           defs[i].time_format, err, sizeof err) != 0)
       abort();
+  for (size_t i = 0; i < 2; i++) {
+    if (bsl_format_create(&regex_only[i], defs[i].name, NULL, NULL, err,
+                          sizeof err) != 0)
+      abort();
+    bsl_format_set_fastpath(regex_only[i], false);
+  }
+}
+
+static bool same_slice(bsl_str a, bsl_str b) {
+  return a.len == b.len && (a.len == 0 || a.ptr == b.ptr);
+}
+
+/* The fast path of combined/common must give exactly the regex's result. */
+static void check_fast_path(size_t i, const char *line, size_t size) {
+  bsl_hit a, b;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  const char *ra = NULL, *rb = NULL;
+  int ca = bsl_format_parse(formats[i], line, size, &a, &ra);
+  int cb = bsl_format_parse(regex_only[i], line, size, &b, &rb);
+  if (ca != cb)
+    abort();
+  if (ca != 0) {
+    if (strcmp(ra, rb) != 0)
+      abort();
+    return;
+  }
+  if (!same_slice(a.remote_addr, b.remote_addr) ||
+      !same_slice(a.method, b.method) || !same_slice(a.path, b.path) ||
+      !same_slice(a.query, b.query) || !same_slice(a.protocol, b.protocol) ||
+      !same_slice(a.referer, b.referer) ||
+      !same_slice(a.user_agent, b.user_agent) || !same_slice(a.host, b.host) ||
+      a.time != b.time || a.bytes != b.bytes || a.status != b.status ||
+      a.has_request != b.has_request)
+    abort();
 }
 
 static void check_slice(bsl_str s, const char *line, size_t len) {
@@ -58,6 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size)
     memcpy(line, data, size);
 
+  for (size_t i = 0; i < 2; i++)
+    check_fast_path(i, line, size);
   for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
     bsl_hit h;
     const char *reason = NULL;

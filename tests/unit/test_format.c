@@ -8,6 +8,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -806,6 +807,103 @@ static void all_samples(void **state) {
   }
 }
 
+/* ---- the hand-written fast path against the regex ---- */
+
+static bool same_slice(bsl_str a, bsl_str b) {
+  return a.len == b.len && (a.len == 0 || a.ptr == b.ptr);
+}
+
+/* Parses LINE with the fast path on (FAST) and off (SLOW): same answer. */
+static void assert_same_parse(bsl_format *fast, bsl_format *slow,
+                              const char *line, size_t len) {
+  bsl_hit a, b;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  const char *ra = NULL, *rb = NULL;
+  int ca = bsl_format_parse(fast, line, len, &a, &ra);
+  int cb = bsl_format_parse(slow, line, len, &b, &rb);
+  if (ca != cb || (ca != 0 && strcmp(ra, rb) != 0) ||
+      (ca == 0 &&
+       (!same_slice(a.remote_addr, b.remote_addr) ||
+        !same_slice(a.method, b.method) || !same_slice(a.path, b.path) ||
+        !same_slice(a.query, b.query) || !same_slice(a.protocol, b.protocol) ||
+        !same_slice(a.referer, b.referer) ||
+        !same_slice(a.user_agent, b.user_agent) || a.time != b.time ||
+        a.bytes != b.bytes || a.status != b.status ||
+        a.has_request != b.has_request)))
+    fail_msg("fast path and regex differ on: %.*s", (int)len, line);
+}
+
+static void fast_path_matches_regex(void **state) {
+  (void)state;
+  static const char *const names[] = {"combined", "common"};
+  static const char *const templates[] = {
+      "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /a?b=1 HTTP/1.1\" 200 "
+      "2326 \"http://x.org/\" \"Mozilla/5.0 (X11)\"",
+      "::1 - frank [26/Dec/2016:16:16:48 +0200] \"-\" 408 -",
+      "h - - [01/Jan/2020:00:00:00 +0000] \"\" 400 0 \"-\" \"-\" \"-\"",
+  };
+  static const char specials[] = {'"',  '\\', ' ', '[', ']',    '-',
+                                  '\t', '\0', 'x', '9', '\xff', '?'};
+  char err[256];
+  for (size_t n = 0; n < 2; n++) {
+    bsl_format *fast, *slow;
+    assert_int_equal(
+        bsl_format_create(&fast, names[n], NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(
+        bsl_format_create(&slow, names[n], NULL, NULL, err, sizeof err), 0);
+    bsl_format_set_fastpath(slow, false);
+    size_t checked = 0;
+    /* every byte of each template replaced by each special byte, and every
+     * prefix of it: the places where a hand parser goes wrong */
+    for (size_t t = 0; t < sizeof templates / sizeof templates[0]; t++) {
+      char line[512];
+      size_t len = strlen(templates[t]);
+      for (size_t pos = 0; pos < len; pos++) {
+        for (size_t k = 0; k < sizeof specials; k++) {
+          memcpy(line, templates[t], len);
+          line[pos] = specials[k];
+          assert_same_parse(fast, slow, line, len);
+          checked++;
+        }
+        assert_same_parse(fast, slow, templates[t], pos);
+        checked++;
+      }
+    }
+    /* and every line of the real logs */
+    const char *dir = getenv("BSL_SHARED_DATA");
+    static const char *const logs[] = {
+        "elastic_examples_apache_combined_2015.log.gz",
+        "basjes_logparser_hackers_access_combined_2015.log.gz",
+        "lnav_zanbil_shop_nginx_combined_xff_2019.log.gz",
+        "advertools_nginx_scanners_2021.log.gz",
+        "advertools_combined_latin1_gzipjunk_2023.log.gz",
+        "advertools_dreamhost_apache_trailing_space_2023.log",
+        "beats_nginx_xff_ipv6_oddities.log",
+        "beats_nginx_access_vhost.log",
+        "beats_apache_ipv6_408_vhost.log",
+        "lnav_bad_access_log.log"};
+    for (size_t l = 0; dir && l < sizeof logs / sizeof logs[0]; l++) {
+      char path[1024], buf[8192];
+      snprintf(path, sizeof path, "%s/access_logs/%s", dir, logs[l]);
+      gzFile gz = gzopen(path, "rb");
+      if (!gz)
+        continue;
+      while (gzgets(gz, buf, sizeof buf)) {
+        size_t len = strlen(buf);
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+          len--;
+        assert_same_parse(fast, slow, buf, len);
+        checked++;
+      }
+      gzclose(gz);
+    }
+    assert_true(checked > 1000);
+    bsl_format_destroy(fast);
+    bsl_format_destroy(slow);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(combined_plain_line, setup_combined,
@@ -844,6 +942,7 @@ int main(void) {
                                       teardown_format),
       cmocka_unit_test_setup_teardown(combined_bad_timestamps, setup_combined,
                                       teardown_format),
+      cmocka_unit_test(fast_path_matches_regex),
       cmocka_unit_test(common_format),
       cmocka_unit_test(vcombined_format),
       cmocka_unit_test(user_format_request_split),
