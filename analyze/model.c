@@ -586,6 +586,15 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
 }
 
 static int parse_depth(const char *s) {
+  /* the tag sends whole numbers: read them without strtod */
+  if (s[0] >= '0' && s[0] <= '9' &&
+      (!s[1] || (s[1] >= '0' && s[1] <= '9' &&
+                 (!s[2] || (s[2] >= '0' && s[2] <= '9' && !s[3]))))) {
+    int v = 0;
+    for (const char *c = s; *c; c++)
+      v = v * 10 + (*c - '0');
+    return v > 100 ? 100 : v;
+  }
   char *end;
   double d = strtod(s, &end);
   if (end == s || (*end && *end != ' '))
@@ -607,7 +616,7 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
   if (bsl_query_param(q, ql, "d", depth, sizeof depth) < 0)
     depth[0] = '\0';
   if (bsl_query_param(q, ql, "t", target, sizeof target) <= 0)
-    snprintf(target, sizeof target, "%s", depth);
+    memcpy(target, depth, strlen(depth) + 1); /* depth is the smaller */
 
   /* events_daily key: day, site, then path\0event\0target */
   char key[8 + sizeof page + sizeof event + sizeof target];

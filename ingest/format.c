@@ -68,6 +68,9 @@ struct bsl_format {
   bool jit;
   int group[G_COUNT]; /* capture number, 0 when the pattern lacks it */
   enum { FAST_NONE, FAST_COMBINED, FAST_COMMON } fast;
+  char last_time[32]; /* the last CLF time text parsed, and its value */
+  size_t last_time_len;
+  int64_t last_time_value;
 };
 
 /*
@@ -516,10 +519,27 @@ static bool all_blank(const char *p, size_t len) {
   return true;
 }
 
+/* Consecutive lines mostly share their second: reuse the last result. */
+static int parse_clf_cached(bsl_format *f, bsl_str s, int64_t *out) {
+  if (s.len && s.len == f->last_time_len && s.len <= sizeof f->last_time &&
+      memcmp(s.ptr, f->last_time, s.len) == 0) {
+    *out = f->last_time_value;
+    return 0;
+  }
+  if (bsl_time_parse_clf(s.ptr, s.len, out) != 0)
+    return -1;
+  if (s.len <= sizeof f->last_time) {
+    memcpy(f->last_time, s.ptr, s.len);
+    f->last_time_len = s.len;
+    f->last_time_value = *out;
+  }
+  return 0;
+}
+
 static int parse_time(const bsl_format *f, bsl_str s, int64_t *out) {
   switch (f->time_mode) {
   case TIME_CLF:
-    return bsl_time_parse_clf(s.ptr, s.len, out);
+    return parse_clf_cached((bsl_format *)f, s, out);
   case TIME_CLF_ISO:
     if (bsl_time_parse_clf(s.ptr, s.len, out) == 0)
       return 0;
