@@ -80,19 +80,19 @@ merge_into() {
     rm -f "$before"
     return
   }
-  local added
-  added=$(comm -13 "$before" <(ls "$corpus" | sort) | wc -l)
-  local dropped=0
-  while [ "$(corpus_kb "$corpus")" -gt "$budget_kb" ] ||
-        [ $((added - dropped)) -gt "$merge_max" ]; do
-    local big
-    big=$(comm -13 "$before" <(ls "$corpus" | sort) |
-          while read -r f; do echo "$(stat -c %s "$corpus/$f") $f"; done |
-          sort -rn | head -1 | cut -d' ' -f2-)
-    [ -n "$big" ] || break
-    rm -f "$corpus/$big"
+  # the added inputs, largest first: those are dropped first
+  comm -13 "$before" <(ls "$corpus" | sort) |
+    while read -r f; do echo "$(stat -c %s "$corpus/$f") $f"; done |
+    sort -rn | cut -d' ' -f2- >"$before.added"
+  local added dropped=0 f
+  added=$(wc -l <"$before.added")
+  while read -r f; do
+    [ $((added - dropped)) -gt "$merge_max" ] ||
+      [ "$(corpus_kb "$corpus")" -gt "$budget_kb" ] || break
+    rm -f "$corpus/$f"
     dropped=$((dropped + 1))
-  done
+  done <"$before.added"
+  rm -f "$before.added"
   rm -f "$before"
   echo "   merged $((added - dropped)) new inputs into $corpus ($dropped dropped for the budget, now $(corpus_kb "$corpus") KB)"
 }
@@ -108,18 +108,20 @@ for t in "${targets[@]}"; do
   echo "== fuzz_$t for ${seconds}s (corpus $corpus, scratch $work/scratch)"
   # -timeout: one input running 10 s is a hang worth reporting.
   # -rss_limit_mb: libFuzzer's default, said out loud.
+  t0=$(date +%s)
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     nice -n "$nice_level" "$bin" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -max_len=70000 -print_final_stats=1 \
       -artifact_prefix="$work/artifacts/" "$work/scratch" "$corpus" >"$log" 2>&1
   rc=$?
+  took=$(($(date +%s) - t0))
   done_line=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$done_line")
-  line="fuzz_$t: ${seconds}s, ${execs:-?} execs (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}"
+  line="fuzz_$t: ${took}s, ${execs:-?} execs (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}"
   if [ $rc -ne 0 ]; then
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     grep -E 'ERROR: |SUMMARY: |runtime error|fuzz_[a-z]+: .*:[0-9]+:' "$log" | head -5 >&2
