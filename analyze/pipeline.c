@@ -386,8 +386,19 @@ static size_t make_excerpt(const char *s, size_t len, char *out, size_t cap) {
                  : c >= 0xc2 && c <= 0xdf ? 2
                                           : 1;
     bool valid = seq > 1 && i + seq <= len;
-    for (size_t k = 1; valid && k < seq; k++)
+    unsigned cp = seq == 2 ? c & 0x1fu : seq == 3 ? c & 0x0fu : c & 0x07u;
+    for (size_t k = 1; valid && k < seq; k++) {
       valid = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+      cp = cp << 6 | ((unsigned char)s[i + k] & 0x3fu);
+    }
+    /* Well-formed is not enough for a terminal: C1 controls (CSI is
+     * U+009B) and bidi overrides act on it, and overlong forms, surrogates
+     * and code points past U+10FFFF are not text.  Those go out as \xHH. */
+    if (valid &&
+        ((seq == 3 && cp < 0x800) || (seq == 4 && cp < 0x10000) ||
+         (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp <= 0x9f ||
+         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)))
+      valid = false;
     if (valid && n + seq < cap) {
       memcpy(out + n, s + i, seq);
       n += seq;

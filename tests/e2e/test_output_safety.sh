@@ -27,6 +27,8 @@ q "$WORK/rej.db" "SELECT excerpt FROM rejects" > "$WORK/excerpt"
 expect_eq "rejects: the excerpt holds no raw ESC" "$(grep -c "$ESC" "$WORK/excerpt" || true)" 0
 expect_eq "rejects: ESC is written \\x1b" "$(grep -cF 'garbage \x1b[31mred\x1b]0;owned\x1b\x5c ' "$WORK/excerpt")" 1
 expect_eq "rejects: an invalid byte is written \\xff" "$(grep -cF '\xffend' "$WORK/excerpt")" 1
+expect_eq "rejects: no raw C1 control or bidi override" "$(raw_bytes "$WORK/excerpt")" 0
+expect_eq "rejects: CSI and RLO are written as bytes" "$(grep -cF '\xc2\x9b2J \xe2\x80\xaeevil' "$WORK/excerpt")" 1
 
 # ------------------------------------------------------------- check
 # The configuration is printed back by `check` and named in messages: C0/C1
