@@ -499,45 +499,6 @@ static bool expired(const bsl_campaigns *c, const state_entry *s) {
          s->seen < c->flush_watermark - BSL_MACHINE_STATE_TTL;
 }
 
-int bsl_campaigns_flush(bsl_campaigns *c) {
-  bsl_store *s = c->o.store;
-  c->flush_watermark = c->watermark;
-  count_entry *ce = (count_entry *)c->counts.entries;
-  for (size_t i = 0; i < c->counts.n; i++)
-    if (bsl_store_campaign_add(s, ce[i].day, name_of(c, ce[i].camp),
-                               &ce[i].c) != 0)
-      return -1;
-  rcpt_entry *re = (rcpt_entry *)c->rcpts.entries;
-  for (size_t i = 0; i < c->rcpts.n; i++)
-    if ((re[i].opens || re[i].clicks) &&
-        bsl_store_campaign_recipient_add(s, re[i].day, name_of(c, re[i].camp),
-                                         (int64_t)re[i].rcpt, re[i].opens,
-                                         re[i].clicks) != 0)
-      return -1;
-  state_entry *se = (state_entry *)c->states.entries;
-  for (size_t i = 0; i < c->states.n; i++) {
-    const char *camp = name_of(c, se[i].camp);
-    if (expired(c, &se[i])) {
-      if (bsl_store_campaign_state_delete(s, camp, (int64_t)se[i].rcpt) != 0)
-        return -1;
-    } else if (se[i].dirty) {
-      bsl_campaign_state_row r = {
-          .campaign = camp,
-          .recipient = (int64_t)se[i].rcpt,
-          .delivered_at = se[i].delivered_at,
-          .click_at = se[i].click_at,
-          .click_url = (int64_t)se[i].click_url,
-          .click_day = se[i].click_day,
-          .click_human = se[i].click_human,
-          .seen = se[i].seen,
-      };
-      if (bsl_store_campaign_state_put(s, &r) != 0)
-        return -1;
-    }
-  }
-  return 0;
-}
-
 /* ---- flushing into a changeset: a snapshot applied later ---- */
 
 typedef struct snap_count {
@@ -607,11 +568,12 @@ static int snapshot_apply(bsl_store *s, void *payload) {
   return 0;
 }
 
-int bsl_campaigns_flush_into(bsl_campaigns *c, bsl_changeset *cs) {
+/* Copies the pending changes; NULL when out of memory. */
+static snapshot *take_snapshot(bsl_campaigns *c) {
   c->flush_watermark = c->watermark;
   snapshot *sn = calloc(1, sizeof *sn);
   if (!sn)
-    return -1;
+    return NULL;
   sn->counts = calloc(c->counts.n + 1, sizeof *sn->counts);
   sn->rcpts = calloc(c->rcpts.n + 1, sizeof *sn->rcpts);
   sn->states = calloc(c->states.n + 1, sizeof *sn->states);
@@ -659,11 +621,27 @@ int bsl_campaigns_flush_into(bsl_campaigns *c, bsl_changeset *cs) {
       goto out_oom;
     sn->n_states++;
   }
-  bsl_cs_custom(cs, snapshot_apply, snapshot_drop, sn);
-  return bsl_changeset_failed(cs) ? -1 : 0;
+  return sn;
 out_oom:
   snapshot_drop(sn);
-  return -1;
+  return NULL;
+}
+
+int bsl_campaigns_flush_into(bsl_campaigns *c, bsl_changeset *cs) {
+  snapshot *sn = take_snapshot(c);
+  if (!sn)
+    return -1;
+  bsl_cs_custom(cs, snapshot_apply, snapshot_drop, sn);
+  return bsl_changeset_failed(cs) ? -1 : 0;
+}
+
+int bsl_campaigns_flush(bsl_campaigns *c) {
+  snapshot *sn = take_snapshot(c);
+  if (!sn)
+    return -1;
+  int rc = snapshot_apply(c->o.store, sn);
+  snapshot_drop(sn);
+  return rc;
 }
 
 void bsl_campaigns_flush_done(bsl_campaigns *c) {

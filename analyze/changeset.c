@@ -75,10 +75,6 @@ bool bsl_changeset_failed(const bsl_changeset *cs) {
   return cs->failed;
 }
 
-bool bsl_changeset_empty(const bsl_changeset *cs) {
-  return cs->n_ops == 0;
-}
-
 static bool grow(void **buf, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap)
     return true;

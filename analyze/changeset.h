@@ -25,7 +25,6 @@ void bsl_changeset_destroy(bsl_changeset *cs);
 /* Forgets every record, keeping the memory for the next commit. */
 void bsl_changeset_clear(bsl_changeset *cs);
 bool bsl_changeset_failed(const bsl_changeset *cs);
-bool bsl_changeset_empty(const bsl_changeset *cs);
 
 void bsl_cs_add_hits(bsl_changeset *cs, const char *day, const char *site,
                      int status, int64_t hits, int64_t bot_hits);
