@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "feeder.h"
 #include "pipeline.h"
 #include "reader.h"
 
@@ -195,34 +196,58 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
   uint64_t since_flush = 0;
   double flush_deadline = now_seconds() + 5.0;
   bsl_input *inputs[1] = {&in};
-  bsl_line line;
+  /* Reading, inflating and parsing run on the feeder's thread; the model
+   * and the commits stay here, in file order. */
+  bsl_feeder *feeder = NULL;
+  if (bsl_feeder_start(&feeder, r,
+                       in.type == BSL_SOURCE_CAMPAIGN ? NULL : in.format, err,
+                       errlen) != 0) {
+    rc = -1;
+    goto out_close;
+  }
+  uint64_t consumed_offset = in.start_offset;
+  const bsl_fed_batch *fb;
   int got;
-  while ((got = bsl_reader_next(r, &line, ferr, sizeof ferr)) > 0) {
-    if (bsl_pipeline_line(b->pipe, &in, &line, err, errlen) != 0) {
-      rc = -1;
-      goto out_close;
-    }
-    if ((++since_flush & 0xffff) == 0) {
-      draw_progress(b, bsl_reader_raw_position(r), false);
-      if (stop_requested)
-        break;
-      if (since_flush >= flush_every || now_seconds() >= flush_deadline) {
-        in.st.offset = (int64_t)bsl_reader_offset(r);
-        if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0) {
-          rc = -1;
-          goto out_close;
-        }
-        since_flush = 0;
-        flush_deadline = now_seconds() + 5.0;
+  while ((got = bsl_feeder_next(feeder, &fb, ferr, sizeof ferr)) > 0) {
+    for (size_t i = 0; i < fb->n; i++) {
+      const bsl_fed_line *fl = &fb->lines[i];
+      int lrc =
+          fl->parsed
+              ? bsl_pipeline_parsed_line(b->pipe, &in, &fl->line,
+                                         fl->parse_rc == 0 ? &fl->hit : NULL,
+                                         fl->reason, err, errlen)
+              : bsl_pipeline_line(b->pipe, &in, &fl->line, err, errlen);
+      if (lrc != 0) {
+        bsl_feeder_stop(feeder);
+        rc = -1;
+        goto out_close;
       }
     }
+    consumed_offset = fb->end_offset;
+    uint64_t raw = fb->raw_position;
+    since_flush += fb->n;
+    bsl_feeder_release(feeder);
+    draw_progress(b, raw, false);
+    if (stop_requested)
+      break;
+    if (since_flush >= flush_every || now_seconds() >= flush_deadline) {
+      in.st.offset = (int64_t)consumed_offset;
+      if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0) {
+        bsl_feeder_stop(feeder);
+        rc = -1;
+        goto out_close;
+      }
+      since_flush = 0;
+      flush_deadline = now_seconds() + 5.0;
+    }
   }
+  bsl_feeder_stop(feeder);
   if (got < 0) {
     fprintf(b->log, "boussole: %s\n", ferr);
     b->stats->files_failed++;
     rc = 1; /* what was read so far is still committed below */
   }
-  in.st.offset = (int64_t)bsl_reader_offset(r);
+  in.st.offset = (int64_t)consumed_offset;
   if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0 ||
       bsl_pipeline_sync(b->pipe, err, errlen) != 0) {
     rc = -1;

@@ -477,6 +477,18 @@ static void campaign_line(bsl_pipeline *p, bsl_input *in,
   }
 }
 
+/* A parsed line (HIT) goes to the model, anything else is a reject. */
+static void account(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
+                    const bsl_hit *hit, const char *reason) {
+  if (hit) {
+    in->st.hits++;
+    p->stats.hits++;
+    bsl_model_hit(p->model, in->site_id, hit);
+  } else {
+    reject(p, in, line, reason ? reason : "unparsable line");
+  }
+}
+
 int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
                       char *err, size_t errlen) {
   (void)err;
@@ -493,14 +505,25 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   }
   const char *reason = line->reason;
   bsl_hit hit;
-  if (line->kind == BSL_LINE_OK &&
-      bsl_format_parse(in->format, line->ptr, line->len, &hit, &reason) == 0) {
-    in->st.hits++;
-    p->stats.hits++;
-    bsl_model_hit(p->model, in->site_id, &hit);
-  } else {
-    reject(p, in, line, reason ? reason : "unparsable line");
-  }
+  bool ok =
+      line->kind == BSL_LINE_OK &&
+      bsl_format_parse(in->format, line->ptr, line->len, &hit, &reason) == 0;
+  account(p, in, line, ok ? &hit : NULL, reason);
+  return 0;
+}
+
+int bsl_pipeline_parsed_line(bsl_pipeline *p, bsl_input *in,
+                             const bsl_line *line, const bsl_hit *hit,
+                             const char *reason, char *err, size_t errlen) {
+  if (in->type == BSL_SOURCE_CAMPAIGN) /* campaign logs: parsed here */
+    return bsl_pipeline_line(p, in, line, err, errlen);
+  if (line->kind == BSL_LINE_TRUNCATED && line->len == 0 &&
+      line->offset == in->start_offset && in->start_offset > 0)
+    return 0; /* as in bsl_pipeline_line() */
+  in->dirty = true;
+  in->st.lines++;
+  p->stats.lines++;
+  account(p, in, line, hit, reason);
   return 0;
 }
 

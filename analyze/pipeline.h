@@ -69,6 +69,16 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
                       char *err, size_t errlen);
 
 /*
+ * Like bsl_pipeline_line() for a line of an access log already parsed with
+ * IN's format (by the feeder's thread): HIT is the result, or NULL for a
+ * reject with REASON.  Campaign lines (never parsed ahead) go through
+ * bsl_pipeline_line().
+ */
+int bsl_pipeline_parsed_line(bsl_pipeline *p, bsl_input *in,
+                             const bsl_line *line, const bsl_hit *hit,
+                             const char *reason, char *err, size_t errlen);
+
+/*
  * Commits the model's pending changes and the states of INPUTS (their
  * st.offset set by the caller to the reader's offset) in one transaction.
  * Returns 0, or -1 with err set; on failure nothing is lost: a later commit

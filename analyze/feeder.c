@@ -1,0 +1,202 @@
+/*
+ * The feeder (see feeder.h): a single-producer, single-consumer ring of
+ * line batches.  The worker copies each framed line into the batch's byte
+ * arena (the reader reuses its buffer) and parses it there, so the hit's
+ * slices point into memory the batch owns.
+ */
+#include "feeder.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+
+/* Large enough that the hand-over costs nothing per line, small enough
+ * that the ring stays in the caches' neighbourhood and bounded: at most
+ * RING * (BATCH_BYTES + BSL_LINE_MAX) bytes of lines are in flight. */
+#define BATCH_LINES 2048
+#define BATCH_BYTES (512 * 1024)
+#define RING 4
+
+typedef struct batch_slot {
+  bsl_fed_batch pub;
+  bsl_fed_line *lines; /* BATCH_LINES of them */
+  char *arena;         /* BATCH_BYTES + BSL_LINE_MAX */
+} batch_slot;
+
+struct bsl_feeder {
+  bsl_reader *reader;
+  bsl_format *format;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  batch_slot ring[RING];
+  size_t produced, consumed; /* batch counts; slot = count % RING */
+  bool done;                 /* the worker handed out its last batch */
+  bool stop;                 /* the consumer wants no more */
+  int result;                /* 0 clean end, -1 read error */
+  char err[512];
+};
+
+/* Copies LINE into SLOT and parses it; returns false when it does not fit
+ * (the caller hands the batch over first and retries). */
+static bool add_line(bsl_feeder *f, batch_slot *slot, size_t *used,
+                     const bsl_line *line) {
+  if (slot->pub.n == BATCH_LINES ||
+      (slot->pub.n > 0 && *used + line->len > BATCH_BYTES))
+    return false;
+  bsl_fed_line *fl = &slot->lines[slot->pub.n++];
+  char *copy = slot->arena + *used;
+  if (line->len)
+    memcpy(copy, line->ptr, line->len);
+  *used += line->len;
+  fl->line = *line;
+  fl->line.ptr = copy;
+  fl->reason = NULL;
+  fl->parsed = false;
+  fl->parse_rc = -1;
+  if (f->format && line->kind == BSL_LINE_OK) {
+    fl->parsed = true;
+    fl->parse_rc =
+        bsl_format_parse(f->format, copy, line->len, &fl->hit, &fl->reason);
+    /* parsed in place: the hit's slices point into the batch */
+  } else if (f->format) {
+    fl->parsed = true;
+    fl->reason = line->reason;
+  }
+  return true;
+}
+
+/* Waits for a free slot; false when the consumer asked to stop. */
+static batch_slot *claim(bsl_feeder *f) {
+  pthread_mutex_lock(&f->mu);
+  while (f->produced - f->consumed >= RING && !f->stop)
+    pthread_cond_wait(&f->cv, &f->mu);
+  batch_slot *slot = f->stop ? NULL : &f->ring[f->produced % RING];
+  pthread_mutex_unlock(&f->mu);
+  if (slot)
+    slot->pub.n = 0;
+  return slot;
+}
+
+static void publish(bsl_feeder *f, bool last, int result) {
+  batch_slot *slot = &f->ring[f->produced % RING];
+  slot->pub.end_offset = bsl_reader_offset(f->reader);
+  slot->pub.raw_position = bsl_reader_raw_position(f->reader);
+  pthread_mutex_lock(&f->mu);
+  f->produced++;
+  if (last) {
+    f->done = true;
+    f->result = result;
+  }
+  pthread_cond_broadcast(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+}
+
+static void *worker_main(void *arg) {
+  bsl_feeder *f = arg;
+  batch_slot *slot = claim(f);
+  size_t used = 0;
+  bsl_line line;
+  char err[sizeof f->err];
+  int got;
+  while (slot) {
+    got = bsl_reader_next(f->reader, &line, err, sizeof err);
+    if (got <= 0) {
+      if (got < 0)
+        memcpy(f->err, err, sizeof err);
+      publish(f, true, got < 0 ? -1 : 0);
+      return NULL;
+    }
+    if (!add_line(f, slot, &used, &line)) {
+      publish(f, false, 0);
+      slot = claim(f);
+      used = 0;
+      if (slot)
+        add_line(f, slot, &used, &line); /* always fits an empty batch */
+    }
+  }
+  return NULL;
+}
+
+int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
+                     char *err, size_t errlen) {
+  *out = NULL;
+  bsl_feeder *f = calloc(1, sizeof *f);
+  if (!f)
+    goto out_oom;
+  f->reader = r;
+  f->format = format;
+  for (size_t i = 0; i < RING; i++) {
+    batch_slot *s = &f->ring[i];
+    s->lines = malloc(BATCH_LINES * sizeof *s->lines);
+    s->arena = malloc(BATCH_BYTES + BSL_LINE_MAX);
+    if (!s->lines || !s->arena)
+      goto out_oom;
+    s->pub.lines = s->lines;
+  }
+  pthread_mutex_init(&f->mu, NULL);
+  pthread_cond_init(&f->cv, NULL);
+  int rc = pthread_create(&f->thread, NULL, worker_main, f);
+  if (rc != 0) {
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    snprintf(err, errlen, "cannot start a reader thread: %s", strerror(rc));
+    goto out_free;
+  }
+  *out = f;
+  return 0;
+out_oom:
+  snprintf(err, errlen, "out of memory");
+out_free:
+  if (f)
+    for (size_t i = 0; i < RING; i++) {
+      free(f->ring[i].lines);
+      free(f->ring[i].arena);
+    }
+  free(f);
+  return -1;
+}
+
+int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
+                    size_t errlen) {
+  pthread_mutex_lock(&f->mu);
+  while (f->produced == f->consumed && !f->done)
+    pthread_cond_wait(&f->cv, &f->mu);
+  int rc = 1;
+  if (f->produced == f->consumed) {
+    rc = f->result;
+    if (rc < 0)
+      snprintf(err, errlen, "%s", f->err);
+  } else {
+    *batch = &f->ring[f->consumed % RING].pub;
+  }
+  pthread_mutex_unlock(&f->mu);
+  return rc;
+}
+
+void bsl_feeder_release(bsl_feeder *f) {
+  pthread_mutex_lock(&f->mu);
+  f->consumed++;
+  pthread_cond_broadcast(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+}
+
+void bsl_feeder_stop(bsl_feeder *f) {
+  if (!f)
+    return;
+  pthread_mutex_lock(&f->mu);
+  f->stop = true;
+  pthread_cond_broadcast(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+  pthread_join(f->thread, NULL);
+  pthread_cond_destroy(&f->cv);
+  pthread_mutex_destroy(&f->mu);
+  for (size_t i = 0; i < RING; i++) {
+    free(f->ring[i].lines);
+    free(f->ring[i].arena);
+  }
+  free(f);
+}
