@@ -188,6 +188,7 @@ void bsl_cs_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
   o->num[6] = v->conversions;
   o->num[7] = v->max_scroll;
   o->num[8] = v->is_open;
+  o->num[9] = v->saved_before;
   put_str(cs, o, 9, v->pages_json ? v->pages_json : "[]");
 }
 
@@ -304,6 +305,7 @@ int bsl_store_apply(bsl_store *s, const bsl_changeset *cs) {
           .exit_path = S(cs, o, 8),
           .pages_json = S(cs, o, 9),
           .is_open = n[8] != 0,
+          .saved_before = n[9] != 0,
       };
       rc = bsl_store_put_visit(s, &v);
       break;

@@ -83,7 +83,11 @@ static batch_slot *claim(bsl_feeder *f) {
 
 static void publish(bsl_feeder *f, bool last, int result) {
   batch_slot *slot = &f->ring[f->produced % RING];
-  slot->pub.end_offset = bsl_reader_offset(f->reader);
+  /* A full batch is handed over after the reader returned the line that
+   * did not fit: the batch ends where its own last line ends. */
+  slot->pub.end_offset = last || slot->pub.n == 0
+                             ? bsl_reader_offset(f->reader)
+                             : slot->lines[slot->pub.n - 1].line.end;
   slot->pub.raw_position = bsl_reader_raw_position(f->reader);
   pthread_mutex_lock(&f->mu);
   f->produced++;

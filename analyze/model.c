@@ -143,6 +143,7 @@ typedef struct visit {
   uint32_t n_pages, cap_pages;
   uint64_t goals, goals_written;
   bool dirty;
+  bool saved; /* a changeset already holds its row */
 } visit;
 
 typedef struct visit_map {
@@ -808,8 +809,10 @@ static int write_visit(bsl_model *m, visit *v, bool is_open) {
       .exit_path = v->exit,
       .pages_json = pages,
       .is_open = is_open,
+      .saved_before = v->saved,
   };
   bsl_cs_put_visit(m->cs, &row);
+  v->saved = true;
   uint64_t fresh = v->goals & ~v->goals_written;
   for (size_t g = 0; g < m->n_goals; g++)
     if (fresh & (1ULL << g))
@@ -980,6 +983,7 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
     return;
   }
   v->id = row->visit_id;
+  v->saved = true;
   v->visitor = (uint64_t)row->visitor;
   v->site = site;
   v->day = day_from_string(row->day);

@@ -33,6 +33,7 @@ enum stmt_id {
   ST_HITS_ADD,
   ST_EVENT_ADD,
   ST_VISIT_PUT,
+  ST_VISIT_UPDATE,
   ST_PAGE_COUNTS_ADD,
   ST_VISIT_GOAL_PUT,
   ST_OPEN_VISITS,
@@ -58,6 +59,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_HITS_ADD] = SQL_HITS_ADD,
     [ST_EVENT_ADD] = SQL_EVENT_ADD,
     [ST_VISIT_PUT] = SQL_VISIT_PUT,
+    [ST_VISIT_UPDATE] = SQL_VISIT_UPDATE,
     [ST_PAGE_COUNTS_ADD] = SQL_PAGE_COUNTS_ADD,
     [ST_VISIT_GOAL_PUT] = SQL_VISIT_GOAL_PUT,
     [ST_OPEN_VISITS] = SQL_OPEN_VISITS,
@@ -395,8 +397,7 @@ int bsl_store_add_event(bsl_store *s, const char *day, const char *site,
   return run(s, st, "adding event counts");
 }
 
-int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
-  sqlite3_stmt *st = s->stmt[ST_VISIT_PUT];
+static void bind_visit(sqlite3_stmt *st, const bsl_visit_row *v) {
   sqlite3_bind_int64(st, 1, v->visit_id);
   bind_text(st, 2, v->site);
   bind_text(st, 3, v->day);
@@ -416,7 +417,33 @@ int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
   bind_text(st, 17, v->exit_path);
   sqlite3_bind_int(st, 18, v->is_open);
   bind_text(st, 19, v->pages_json ? v->pages_json : "[]");
-  return run(s, st, "saving visit");
+}
+
+/* Runs the visit update; 1 when a row was there, 0 when not, -1 on error. */
+static int update_visit(bsl_store *s, const bsl_visit_row *v) {
+  sqlite3_stmt *st = s->stmt[ST_VISIT_UPDATE];
+  bind_visit(st, v);
+  if (run(s, st, "saving visit") != 0)
+    return -1;
+  return sqlite3_changes(s->db) > 0;
+}
+
+int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
+  if (v->saved_before) {
+    int rc = update_visit(s, v);
+    if (rc != 0)
+      return rc < 0 ? -1 : 0;
+  }
+  sqlite3_stmt *st = s->stmt[ST_VISIT_PUT];
+  bind_visit(st, v);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE)
+    return 0;
+  if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY &&
+      update_visit(s, v) == 1)
+    return 0; /* the hint was wrong: the row was there already */
+  return fail(s, "saving visit");
 }
 
 int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,

@@ -110,6 +110,7 @@ typedef struct bsl_visit_row {
   const char *landing_path, *exit_path;
   const char *pages_json; /* [[path, pageviews, entries, max_scroll], ...] */
   bool is_open;
+  bool saved_before; /* a hint: an earlier commit wrote this visit */
 } bsl_visit_row;
 
 int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v);
