@@ -200,8 +200,8 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
    * and the commits stay here, in file order. */
   bsl_feeder *feeder = NULL;
   if (bsl_feeder_start(&feeder, r,
-                       in.type == BSL_SOURCE_CAMPAIGN ? NULL : in.format, err,
-                       errlen) != 0) {
+                       in.type == BSL_SOURCE_CAMPAIGN ? NULL : in.format,
+                       bsl_pipeline_classifier(b->pipe), err, errlen) != 0) {
     rc = -1;
     goto out_close;
   }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "format.h"
 
 /* Large enough that the hand-over costs nothing per line, small enough
@@ -29,6 +30,7 @@ typedef struct batch_slot {
 struct bsl_feeder {
   bsl_reader *reader;
   bsl_format *format;
+  bsl_classifier *cls;
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -39,6 +41,26 @@ struct bsl_feeder {
   int result;                /* 0 clean end, -1 read error */
   char err[512];
 };
+
+/* Work the model would do per hit that depends only on the line: done
+ * here, it runs on the feeder's core instead of the model's. */
+static void derive(bsl_feeder *f, bsl_hit *hit) {
+  hit->derived = f->cls != NULL;
+  if (!f->cls)
+    return;
+  uint64_t ua_hash;
+  bsl_hit_identity(hit, hit->identity, &ua_hash);
+  bool bot;
+  enum bsl_device device;
+  bsl_classify_ua_hashed(f->cls, hit->user_agent.ptr, hit->user_agent.len,
+                         ua_hash, &bot, &device);
+  hit->is_bot = bot;
+  hit->device = (unsigned char)device;
+  /* the model asks only about successful GETs */
+  hit->is_static = hit->method.len == 3 &&
+                   memcmp(hit->method.ptr, "GET", 3) == 0 &&
+                   bsl_classify_is_static(f->cls, hit->path.ptr, hit->path.len);
+}
 
 /* Copies LINE into SLOT and parses it; returns false when it does not fit
  * (the caller hands the batch over first and retries). */
@@ -62,6 +84,8 @@ static bool add_line(bsl_feeder *f, batch_slot *slot, size_t *used,
     fl->parse_rc =
         bsl_format_parse(f->format, copy, line->len, &fl->hit, &fl->reason);
     /* parsed in place: the hit's slices point into the batch */
+    if (fl->parse_rc == 0)
+      derive(f, &fl->hit);
   } else if (f->format) {
     fl->parsed = true;
     fl->reason = line->reason;
@@ -126,13 +150,14 @@ static void *worker_main(void *arg) {
 }
 
 int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
-                     char *err, size_t errlen) {
+                     bsl_classifier *cls, char *err, size_t errlen) {
   *out = NULL;
   bsl_feeder *f = calloc(1, sizeof *f);
   if (!f)
     goto out_oom;
   f->reader = r;
   f->format = format;
+  f->cls = cls;
   for (size_t i = 0; i < RING; i++) {
     batch_slot *s = &f->ring[i];
     s->lines = malloc(BATCH_LINES * sizeof *s->lines);

@@ -7,8 +7,9 @@
  * exactly the order of the file, so results do not depend on threading.
  *
  * Memory: a feeder owns its batches (a fixed ring of them, each bounded in
- * lines and bytes) and its thread; it borrows the reader and the format,
- * which the caller must not touch from bsl_feeder_start() until
+ * lines and bytes) and its thread; it borrows the reader, the format and
+ * the classifier's user-agent cache, which the caller must not touch from
+ * bsl_feeder_start() until
  * bsl_feeder_stop() returns.  Everything a batch points to (line bytes,
  * hit fields) lives in that batch and is valid until bsl_feeder_release().
  */
@@ -23,6 +24,7 @@
 #include "reader.h"
 
 struct bsl_format;
+struct bsl_classifier;
 
 typedef struct bsl_feeder bsl_feeder;
 
@@ -44,10 +46,13 @@ typedef struct bsl_fed_batch {
 
 /*
  * Starts reading R on a worker thread.  FORMAT, when not NULL, parses every
- * complete line there.  Returns 0, or -1 with err set (no thread started).
+ * complete line there.  CLS, when not NULL, also classifies each hit's user
+ * agent and path there and fills its derived fields (hit.h): the caller
+ * must not use CLS's user-agent cache until bsl_feeder_stop().  Returns 0,
+ * or -1 with err set (no thread started).
  */
 int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, struct bsl_format *format,
-                     char *err, size_t errlen);
+                     struct bsl_classifier *cls, char *err, size_t errlen);
 
 /*
  * Waits for the next batch.  Returns 1 with *batch set, 0 once the input

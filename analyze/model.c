@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "changeset.h"
+#include "fasthash.h"
 #include "url.h"
 
 #define SALT_LEN crypto_shorthash_KEYBYTES
@@ -70,14 +71,6 @@ typedef struct counter_table {
   size_t cap, used;
 } counter_table;
 
-static uint64_t hash_bytes(const void *data, size_t len) {
-  const unsigned char *p = data;
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ p[i]) * 1099511628211ULL;
-  return h ^ (h >> 29);
-}
-
 static counter *counter_get(counter_table *t, const void *key, size_t len) {
   if ((t->used + 1) * 4 >= t->cap * 3) {
     size_t ncap = t->cap ? t->cap * 2 : 256;
@@ -96,7 +89,7 @@ static counter *counter_get(counter_table *t, const void *key, size_t len) {
     t->slots = ns;
     t->cap = ncap;
   }
-  uint64_t h = hash_bytes(key, len);
+  uint64_t h = bsl_hash64(key, len);
   size_t i = h & (t->cap - 1);
   while (t->slots[i].key) {
     counter *c = &t->slots[i];
@@ -157,6 +150,18 @@ typedef struct day_salt {
   bool dirty;
 } day_salt;
 
+/* Visitor keys of recent (day, site, identity digest) triples: the same
+ * visitor sends many lines, and SipHash over ~200 bytes was the model's
+ * largest single cost.  Slots hold digests, not bytes, so the table stays
+ * small enough for the caches.  Memory only; cleared when a day's salt is
+ * dropped so a key never outlives its salt. */
+#define VKEY_SLOTS 16384
+typedef struct vkey_slot {
+  uint64_t identity[2]; /* bsl_hit_identity() */
+  uint64_t key;         /* 0: empty */
+  int32_t day, site;
+} vkey_slot;
+
 typedef struct site_info {
   char *name;
   char *host;    /* name without scheme, port or path: the internal host */
@@ -194,6 +199,7 @@ struct bsl_model {
 
   day_salt *salts;
   size_t n_salts, cap_salts;
+  vkey_slot *vkeys; /* VKEY_SLOTS of them */
   int32_t newest_day;
 
   int64_t next_visit_id;
@@ -354,23 +360,25 @@ static day_salt *salt_for(bsl_model *m, int32_t day) {
   return s;
 }
 
-/* The client is the first address of a forwarded-for list. */
-static bsl_str client_address(bsl_str addr) {
-  for (size_t i = 0; i < addr.len; i++)
-    if (addr.ptr[i] == ',') {
-      addr.len = i;
-      break;
-    }
-  return addr;
-}
-
 static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
                             const bsl_hit *hit) {
+  uint64_t ident[2];
+  if (hit->derived)
+    memcpy(ident, hit->identity, sizeof ident);
+  else
+    bsl_hit_identity(hit, ident, NULL);
+  uint64_t h = ident[0] ^ ((uint64_t)(uint32_t)day * 0x9E3779B97F4A7C15ULL) ^
+               ((uint64_t)(uint32_t)site << 32);
+  vkey_slot *slot = &m->vkeys[(h ^ (h >> 29)) & (VKEY_SLOTS - 1)];
+  if (slot->key && slot->identity[0] == ident[0] &&
+      slot->identity[1] == ident[1] && slot->day == day && slot->site == site)
+    return slot->key;
+
   day_salt *salt = salt_for(m, day);
   unsigned char buf[2048];
   size_t n = 0;
   const site_info *si = &m->sites[site];
-  bsl_str addr = client_address(hit->remote_addr);
+  bsl_str addr = bsl_hit_client(hit);
   /* Truncating a huge user agent only merges visitors whose first bytes
    * all agree: harmless, and it keeps the key computation allocation-free. */
   const struct {
@@ -396,7 +404,14 @@ static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
   uint64_t key;
   memcpy(&key, out, sizeof key);
   /* 0 marks nothing special, but keep keys non-zero for readability */
-  return key ? key : 1;
+  key = key ? key : 1;
+  if (salt) {
+    memcpy(slot->identity, ident, sizeof ident);
+    slot->key = key;
+    slot->day = day;
+    slot->site = site;
+  }
+  return key;
 }
 
 static page_stat *visit_page(visit *v, const char *path, size_t len) {
@@ -607,16 +622,16 @@ static int parse_depth(const char *s) {
 
 static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
   char event[BSL_DIM_MAX], page[1024], depth[32], target[BSL_DIM_MAX];
-  const char *q = hit->query.ptr;
-  size_t ql = hit->query.len;
-  if (bsl_query_param(q, ql, "e", event, sizeof event) < 0)
-    event[0] = '\0';
-  if (bsl_query_param(q, ql, "p", page, sizeof page) <= 0 &&
+  static const char *const names[4] = {"e", "p", "d", "t"};
+  char *const outs[4] = {event, page, depth, target};
+  static const size_t caps[4] = {sizeof event, sizeof page, sizeof depth,
+                                 sizeof target};
+  int rcs[4];
+  bsl_query_params(hit->query.ptr, hit->query.len, names, 4, outs, caps, rcs);
+  if (rcs[1] <= 0 &&
       !bsl_referer_path(hit->referer.ptr, hit->referer.len, page, sizeof page))
     page[0] = '\0';
-  if (bsl_query_param(q, ql, "d", depth, sizeof depth) < 0)
-    depth[0] = '\0';
-  if (bsl_query_param(q, ql, "t", target, sizeof target) <= 0)
+  if (rcs[3] <= 0)
     memcpy(target, depth, strlen(depth) + 1); /* depth is the smaller */
 
   /* events_daily key: day, site, then path\0event\0target */
@@ -686,8 +701,13 @@ void bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
 
   bool bot;
   enum bsl_device device;
-  bsl_classify_ua(m->cls, hit->user_agent.ptr, hit->user_agent.len, &bot,
-                  &device);
+  if (hit->derived) {
+    bot = hit->is_bot;
+    device = (enum bsl_device)hit->device;
+  } else {
+    bsl_classify_ua(m->cls, hit->user_agent.ptr, hit->user_agent.len, &bot,
+                    &device);
+  }
 
   struct {
     int32_t day, site, status;
@@ -706,8 +726,9 @@ void bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
   }
   bool ok_status =
       (hit->status >= 200 && hit->status <= 299) || hit->status == 304;
-  if (!ok_status ||
-      bsl_classify_is_static(m->cls, hit->path.ptr, hit->path.len))
+  if (!ok_status || (hit->derived ? hit->is_static
+                                  : bsl_classify_is_static(
+                                        m->cls, hit->path.ptr, hit->path.len)))
     return;
   pageview(m, site, day, hit, device);
   if (++m->hits_since_sweep >= 65536) {
@@ -763,6 +784,23 @@ static bool json_string(bsl_model *m, const char *s) {
   return json_put(m, "\"", 1);
 }
 
+/* Writes V in decimal to OUT (at least 12 bytes); returns the length. */
+static size_t format_int(int32_t v, char *out) {
+  char digits[12];
+  size_t n = 0;
+  uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+  do {
+    digits[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  size_t len = 0;
+  if (v < 0)
+    out[len++] = '-';
+  while (n)
+    out[len++] = digits[--n];
+  return len;
+}
+
 /* The visit's pages as [[path, pageviews, entries, max_scroll], ...]: one
  * column instead of one row per page keeps flushes fast; the visit_pages
  * view unpacks it. */
@@ -772,11 +810,17 @@ static const char *pages_json(bsl_model *m, const visit *v) {
     return NULL;
   for (uint32_t i = 0; i < v->n_pages; i++) {
     const page_stat *p = &v->pages[i];
+    /* snprintf was a tenth of the flush's cost: digits by hand */
     char nums[64];
-    int n = snprintf(nums, sizeof nums, ",%d,%d,%d]", p->pageviews, p->entries,
-                     p->max_scroll);
+    size_t n = 0;
+    const int32_t values[3] = {p->pageviews, p->entries, p->max_scroll};
+    for (int k = 0; k < 3; k++) {
+      nums[n++] = ',';
+      n += format_int(values[k], nums + n);
+    }
+    nums[n++] = ']';
     if (!json_put(m, i ? ",[" : "[", i ? 2 : 1) || !json_string(m, p->path) ||
-        !json_put(m, nums, (size_t)n))
+        !json_put(m, nums, n))
       return NULL;
   }
   return json_put(m, "]", 1) ? m->json : NULL;
@@ -919,8 +963,10 @@ void bsl_model_flush_done(bsl_model *m) {
   }
   size_t keep = 0;
   for (size_t i = 0; i < m->n_salts; i++) {
-    if (m->salts[i].day < m->newest_day - 1)
+    if (m->salts[i].day < m->newest_day - 1) {
+      memset(m->vkeys, 0, VKEY_SLOTS * sizeof *m->vkeys);
       continue;
+    }
     m->salts[i].dirty = false;
     m->salts[keep++] = m->salts[i];
   }
@@ -1071,6 +1117,9 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
   if (!m->beacon_path)
     goto out_oom;
   m->beacon_len = strlen(m->beacon_path);
+  m->vkeys = calloc(VKEY_SLOTS, sizeof *m->vkeys);
+  if (!m->vkeys)
+    goto out_oom;
   m->cls = o->classifier;
   m->store = o->store;
   m->cached_block = INT64_MIN;
@@ -1183,6 +1232,7 @@ void bsl_model_destroy(bsl_model *m) {
   }
   free(m->sites);
   free(m->salts);
+  free(m->vkeys);
   for (size_t g = 0; g < m->n_goals; g++) {
     free(m->goal_names[g]);
     pcre2_code_free(m->goal_re[g]);

@@ -71,6 +71,10 @@ bsl_store *bsl_pipeline_store(bsl_pipeline *p) {
   return p->store;
 }
 
+bsl_classifier *bsl_pipeline_classifier(bsl_pipeline *p) {
+  return p->cls;
+}
+
 bsl_model *bsl_pipeline_model(bsl_pipeline *p) {
   return p->model;
 }
@@ -505,6 +509,7 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   }
   const char *reason = line->reason;
   bsl_hit hit;
+  hit.derived = false;
   bool ok =
       line->kind == BSL_LINE_OK &&
       bsl_format_parse(in->format, line->ptr, line->len, &hit, &reason) == 0;

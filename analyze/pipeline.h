@@ -48,6 +48,8 @@ void bsl_pipeline_close(bsl_pipeline *p);
 
 const bsl_pipeline_stats *bsl_pipeline_stats_get(const bsl_pipeline *p);
 bsl_model *bsl_pipeline_model(bsl_pipeline *p);
+/* The classifier, for a feeder (see feeder.h). */
+struct bsl_classifier *bsl_pipeline_classifier(bsl_pipeline *p);
 /* The pipeline's store, for work between commits (KPI evaluation). */
 bsl_store *bsl_pipeline_store(bsl_pipeline *p);
 

@@ -27,6 +27,7 @@
 #include <pcre2.h>
 
 #include "defaults.h"
+#include "fasthash.h"
 #include "url.h"
 
 /* Kinds of referer host, in the precedence order of SPEC §5 rules 5-7. */
@@ -103,34 +104,6 @@ static uint64_t hash_bytes(const void *p, size_t len, uint64_t seed) {
     h ^= s[i];
     h *= 1099511628211ULL;
   }
-  return h;
-}
-
-/*
- * A word-at-a-time hash for the UA cache, which hashes every hit's agent.
- * Quality only needs to spread slots; equality is always checked on bytes.
- */
-static uint64_t hash_ua(const char *p, size_t len) {
-  const uint64_t k = 0x9E3779B97F4A7C15ULL;
-  uint64_t h = len * k;
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, p + i, 8);
-    h = (h ^ w) * k;
-    h = (h << 31) | (h >> 33);
-  }
-  uint64_t w = 0;
-  if (len > i)
-    memcpy(&w, p + i, len - i);
-  h ^= w;
-  /* murmur3's finaliser: the slot index takes the low bits, so every input
-   * bit must reach them. */
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
   return h;
 }
 
@@ -845,6 +818,14 @@ void bsl_classify_ua(bsl_classifier *c, const char *ua, size_t len,
                      bool *is_bot, enum bsl_device *device) {
   if (!ua)
     len = 0;
+  bsl_classify_ua_hashed(c, ua, len, bsl_hash64(ua ? ua : "", len), is_bot,
+                         device);
+}
+
+void bsl_classify_ua_hashed(bsl_classifier *c, const char *ua, size_t len,
+                            uint64_t h, bool *is_bot, enum bsl_device *device) {
+  if (!ua)
+    len = 0;
   if (len > UA_CACHE_MAX) {
     *is_bot = detect_bot(c, ua, len);
     *device = detect_device(ua, len);
@@ -855,7 +836,6 @@ void bsl_classify_ua(bsl_classifier *c, const char *ua, size_t len,
    * would evict each other on every line.  A miss shifts the set down one
    * way, dropping the entry inserted longest ago.
    */
-  uint64_t h = hash_ua(ua, len);
   struct ua_slot *set = &c->cache[h & (UA_CACHE_SLOTS - UA_CACHE_WAYS)];
   for (int w = 0; w < UA_CACHE_WAYS; w++) {
     struct ua_slot *s = &set[w];

@@ -16,7 +16,11 @@
 
 typedef struct bsl_classifier bsl_classifier;
 
-enum bsl_device { BSL_DEVICE_DESKTOP = 0, BSL_DEVICE_MOBILE, BSL_DEVICE_TABLET };
+enum bsl_device {
+  BSL_DEVICE_DESKTOP = 0,
+  BSL_DEVICE_MOBILE,
+  BSL_DEVICE_TABLET
+};
 
 enum bsl_channel {
   BSL_CHANNEL_DIRECT = 0,
@@ -60,6 +64,10 @@ void bsl_classifier_destroy(bsl_classifier *c);
 /* Bot test and device of a user agent (empty or "-" UA is a bot). */
 void bsl_classify_ua(bsl_classifier *c, const char *ua, size_t len,
                      bool *is_bot, enum bsl_device *device);
+
+/* The same with H = bsl_hash64(UA, LEN) already computed. */
+void bsl_classify_ua_hashed(bsl_classifier *c, const char *ua, size_t len,
+                            uint64_t h, bool *is_bot, enum bsl_device *device);
 
 /* True when PATH ends in one of the static extensions (case-insensitive). */
 bool bsl_classify_is_static(const bsl_classifier *c, const char *path,

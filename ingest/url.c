@@ -8,6 +8,7 @@
  */
 #include "url.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static int hex_value(unsigned char c) {
@@ -52,28 +53,50 @@ static int decode_value(const char *v, size_t vlen, char *out, size_t cap) {
  */
 int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
                     size_t cap) {
-  if (cap > 0)
-    out[0] = '\0';
-  if (!query || !name)
-    return -1;
-  size_t nlen = strlen(name);
+  int rc;
+  bsl_query_params(query, qlen, &name, 1, &out, &cap, &rc);
+  return rc;
+}
+
+void bsl_query_params(const char *query, size_t qlen, const char *const *names,
+                      size_t n, char *const *outs, const size_t *caps,
+                      int *rcs) {
+  size_t missing = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (caps[i] > 0)
+      outs[i][0] = '\0';
+    rcs[i] = -1;
+    missing += names[i] && names[i][0];
+  }
+  if (!query)
+    return;
   size_t pos = 0;
-  while (pos <= qlen) {
+  while (pos <= qlen && missing > 0) {
     const char *start = query + pos;
-    const char *amp = memchr(start, '&', qlen - pos);
-    size_t plen = amp ? (size_t)(amp - start) : qlen - pos;
-    const char *eq = memchr(start, '=', plen);
-    size_t klen = eq ? (size_t)(eq - start) : plen;
-    if (klen == nlen && nlen > 0 && memcmp(start, name, nlen) == 0) {
-      if (!eq)
-        return 0;
-      return decode_value(eq + 1, plen - klen - 1, out, cap);
+    size_t plen = 0, klen = 0;
+    bool has_eq = false;
+    /* one scan finds both the '=' and the '&' */
+    for (; pos + plen < qlen && start[plen] != '&'; plen++)
+      if (start[plen] == '=' && !has_eq) {
+        has_eq = true;
+        klen = plen;
+      }
+    if (!has_eq)
+      klen = plen;
+    for (size_t i = 0; i < n && klen > 0; i++) {
+      if (rcs[i] != -1 || !names[i] || names[i][0] != start[0] ||
+          strlen(names[i]) != klen || memcmp(names[i], start, klen) != 0)
+        continue;
+      /* the first occurrence wins */
+      rcs[i] = has_eq ? decode_value(start + klen + 1, plen - klen - 1, outs[i],
+                                     caps[i])
+                      : 0;
+      missing--;
     }
-    if (!amp)
+    if (pos + plen >= qlen)
       break;
     pos += plen + 1;
   }
-  return -1;
 }
 
 void bsl_ascii_lower(char *s) {

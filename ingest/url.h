@@ -14,8 +14,17 @@
  * NUL-terminated) or -1 when the parameter is absent.  A parameter present
  * with an empty value returns 0.  Invalid %-escapes are kept literally.
  */
-int bsl_query_param(const char *query, size_t qlen, const char *name,
-                    char *out, size_t cap);
+int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
+                    size_t cap);
+
+/*
+ * bsl_query_param() for N names in one pass over QUERY: names[i]'s value
+ * goes to outs[i] (caps[i] bytes) and rcs[i] gets what bsl_query_param()
+ * would have returned for it.
+ */
+void bsl_query_params(const char *query, size_t qlen, const char *const *names,
+                      size_t n, char *const *outs, const size_t *caps,
+                      int *rcs);
 
 /* Lower-cases ASCII letters of S in place. */
 void bsl_ascii_lower(char *s);
