@@ -1,8 +1,11 @@
 /*
- * The feeder (see feeder.h): a single-producer, single-consumer ring of
- * line batches.  The worker copies each framed line into the batch's byte
- * arena (the reader reuses its buffer) and parses it there, so the hit's
- * slices point into memory the batch owns.
+ * The feeder (see feeder.h): a ring of line batches passed along a
+ * two-stage pipeline.  The reader thread copies each framed line into a
+ * batch's byte arena (the reader reuses its buffer); the parser thread
+ * parses the batch in place, so the hits' slices point into memory the
+ * batch owns; then the consumer reads it.  Two stages rather than one
+ * because inflating a .gz costs as much as parsing: split, they keep both
+ * cores busy alongside the model and the writer.
  */
 #include "feeder.h"
 
@@ -31,14 +34,18 @@ struct bsl_feeder {
   bsl_reader *reader;
   bsl_format *format;
   bsl_classifier *cls;
-  pthread_t thread;
+  pthread_t reader_thread, parser_thread;
+  bool parser_started;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   batch_slot ring[RING];
-  size_t produced, consumed; /* batch counts; slot = count % RING */
-  bool done;                 /* the worker handed out its last batch */
-  bool stop;                 /* the consumer wants no more */
-  int result;                /* 0 clean end, -1 read error */
+  /* Batch counts; slot = count % RING.  A slot is filled by the reader
+   * thread (produced), then parsed by the parser thread (parsed), then
+   * read by the consumer (consumed): consumed <= parsed <= produced. */
+  size_t produced, parsed, consumed;
+  bool read_done; /* the reader thread handed over its last batch */
+  bool stop;      /* the consumer wants no more */
+  int result;     /* 0 clean end, -1 read error */
   char err[512];
 };
 
@@ -62,10 +69,9 @@ static void derive(bsl_feeder *f, bsl_hit *hit) {
                    bsl_classify_is_static(f->cls, hit->path.ptr, hit->path.len);
 }
 
-/* Copies LINE into SLOT and parses it; returns false when it does not fit
- * (the caller hands the batch over first and retries). */
-static bool add_line(bsl_feeder *f, batch_slot *slot, size_t *used,
-                     const bsl_line *line) {
+/* Copies LINE into SLOT; returns false when it does not fit (the caller
+ * hands the batch over first and retries). */
+static bool add_line(batch_slot *slot, size_t *used, const bsl_line *line) {
   if (slot->pub.n == BATCH_LINES ||
       (slot->pub.n > 0 && *used + line->len > BATCH_BYTES))
     return false;
@@ -79,21 +85,28 @@ static bool add_line(bsl_feeder *f, batch_slot *slot, size_t *used,
   fl->reason = NULL;
   fl->parsed = false;
   fl->parse_rc = -1;
-  if (f->format && line->kind == BSL_LINE_OK) {
-    fl->parsed = true;
-    fl->parse_rc =
-        bsl_format_parse(f->format, copy, line->len, &fl->hit, &fl->reason);
-    /* parsed in place: the hit's slices point into the batch */
-    if (fl->parse_rc == 0)
-      derive(f, &fl->hit);
-  } else if (f->format) {
-    fl->parsed = true;
-    fl->reason = line->reason;
-  }
   return true;
 }
 
-/* Waits for a free slot; false when the consumer asked to stop. */
+/* Parses every line of SLOT in place: the hits' slices point into it. */
+static void parse_batch(bsl_feeder *f, batch_slot *slot) {
+  if (!f->format)
+    return;
+  for (size_t i = 0; i < slot->pub.n; i++) {
+    bsl_fed_line *fl = &slot->lines[i];
+    fl->parsed = true;
+    if (fl->line.kind != BSL_LINE_OK) {
+      fl->reason = fl->line.reason;
+      continue;
+    }
+    fl->parse_rc = bsl_format_parse(f->format, fl->line.ptr, fl->line.len,
+                                    &fl->hit, &fl->reason);
+    if (fl->parse_rc == 0)
+      derive(f, &fl->hit);
+  }
+}
+
+/* Waits for a free slot; NULL when the consumer asked to stop. */
 static batch_slot *claim(bsl_feeder *f) {
   pthread_mutex_lock(&f->mu);
   while (f->produced - f->consumed >= RING && !f->stop)
@@ -116,14 +129,15 @@ static void publish(bsl_feeder *f, bool last, int result) {
   pthread_mutex_lock(&f->mu);
   f->produced++;
   if (last) {
-    f->done = true;
+    f->read_done = true;
     f->result = result;
   }
   pthread_cond_broadcast(&f->cv);
   pthread_mutex_unlock(&f->mu);
 }
 
-static void *worker_main(void *arg) {
+/* Stage 1: reading, inflating and framing. */
+static void *reader_main(void *arg) {
   bsl_feeder *f = arg;
   batch_slot *slot = claim(f);
   size_t used = 0;
@@ -138,14 +152,34 @@ static void *worker_main(void *arg) {
       publish(f, true, got < 0 ? -1 : 0);
       return NULL;
     }
-    if (!add_line(f, slot, &used, &line)) {
+    if (!add_line(slot, &used, &line)) {
       publish(f, false, 0);
       slot = claim(f);
       used = 0;
       if (slot)
-        add_line(f, slot, &used, &line); /* always fits an empty batch */
+        add_line(slot, &used, &line); /* always fits an empty batch */
     }
   }
+  return NULL;
+}
+
+/* Stage 2: parsing and classifying, batch by batch, in order. */
+static void *parser_main(void *arg) {
+  bsl_feeder *f = arg;
+  pthread_mutex_lock(&f->mu);
+  for (;;) {
+    while (f->parsed == f->produced && !f->read_done && !f->stop)
+      pthread_cond_wait(&f->cv, &f->mu);
+    if (f->stop || f->parsed == f->produced)
+      break; /* stopped, or every batch of a finished read is parsed */
+    batch_slot *slot = &f->ring[f->parsed % RING];
+    pthread_mutex_unlock(&f->mu);
+    parse_batch(f, slot);
+    pthread_mutex_lock(&f->mu);
+    f->parsed++;
+    pthread_cond_broadcast(&f->cv);
+  }
+  pthread_mutex_unlock(&f->mu);
   return NULL;
 }
 
@@ -168,8 +202,19 @@ int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
   }
   pthread_mutex_init(&f->mu, NULL);
   pthread_cond_init(&f->cv, NULL);
-  int rc = pthread_create(&f->thread, NULL, worker_main, f);
+  int rc = pthread_create(&f->parser_thread, NULL, parser_main, f);
+  if (rc == 0) {
+    f->parser_started = true;
+    rc = pthread_create(&f->reader_thread, NULL, reader_main, f);
+  }
   if (rc != 0) {
+    if (f->parser_started) {
+      pthread_mutex_lock(&f->mu);
+      f->stop = true;
+      pthread_cond_broadcast(&f->cv);
+      pthread_mutex_unlock(&f->mu);
+      pthread_join(f->parser_thread, NULL);
+    }
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     snprintf(err, errlen, "cannot start a reader thread: %s", strerror(rc));
@@ -192,10 +237,11 @@ out_free:
 int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
                     size_t errlen) {
   pthread_mutex_lock(&f->mu);
-  while (f->produced == f->consumed && !f->done)
+  while (f->parsed == f->consumed &&
+         !(f->read_done && f->parsed == f->produced))
     pthread_cond_wait(&f->cv, &f->mu);
   int rc = 1;
-  if (f->produced == f->consumed) {
+  if (f->parsed == f->consumed) {
     rc = f->result;
     if (rc < 0)
       snprintf(err, errlen, "%s", f->err);
@@ -220,7 +266,8 @@ void bsl_feeder_stop(bsl_feeder *f) {
   f->stop = true;
   pthread_cond_broadcast(&f->cv);
   pthread_mutex_unlock(&f->mu);
-  pthread_join(f->thread, NULL);
+  pthread_join(f->reader_thread, NULL);
+  pthread_join(f->parser_thread, NULL);
   pthread_cond_destroy(&f->cv);
   pthread_mutex_destroy(&f->mu);
   for (size_t i = 0; i < RING; i++) {

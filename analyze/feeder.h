@@ -1,10 +1,11 @@
 /*
- * The feeder: reads (and inflates) a file and parses its lines on a worker
- * thread, and hands them to the caller in batches, in file order.  With it,
- * `ingest` keeps both cores busy: decompression, line framing and parsing
- * run on the worker while the caller's thread feeds the model, and the
- * pipeline's writer thread commits.  The model still sees every line in
- * exactly the order of the file, so results do not depend on threading.
+ * The feeder: reads (and inflates) a file on one thread, parses and
+ * classifies its lines on another, and hands them to the caller in batches,
+ * in file order.  With it, `ingest` keeps both cores busy: decompression,
+ * line framing and parsing run on the feeder's threads while the caller's
+ * thread feeds the model, and the pipeline's writer thread commits.  The model
+ * still sees every line in exactly the order of the file, so results do not
+ * depend on threading.
  *
  * Memory: a feeder owns its batches (a fixed ring of them, each bounded in
  * lines and bytes) and its thread; it borrows the reader, the format and
@@ -45,9 +46,9 @@ typedef struct bsl_fed_batch {
 } bsl_fed_batch;
 
 /*
- * Starts reading R on a worker thread.  FORMAT, when not NULL, parses every
- * complete line there.  CLS, when not NULL, also classifies each hit's user
- * agent and path there and fills its derived fields (hit.h): the caller
+ * Starts reading R on the feeder's threads.  FORMAT, when not NULL, parses
+ * every complete line there.  CLS, when not NULL, also classifies each hit's
+ * user agent and path there and fills its derived fields (hit.h): the caller
  * must not use CLS's user-agent cache until bsl_feeder_stop().  Returns 0,
  * or -1 with err set (no thread started).
  */
@@ -66,7 +67,7 @@ int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
 /* Gives the batch from the last bsl_feeder_next() back for reuse. */
 void bsl_feeder_release(bsl_feeder *f);
 
-/* Stops the worker (it may be ahead of the caller), joins it and frees F.
+/* Stops the threads (they may be ahead of the caller), joins them, frees F.
  * NULL is a no-op.  The reader's position is then undefined: use the
  * end_offset of the last batch consumed. */
 void bsl_feeder_stop(bsl_feeder *f);

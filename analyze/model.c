@@ -69,9 +69,12 @@ typedef struct counter {
 typedef struct counter_table {
   counter *slots;
   size_t cap, used;
+  counter *last; /* the last one returned: consecutive lines share keys */
 } counter_table;
 
 static counter *counter_get(counter_table *t, const void *key, size_t len) {
+  if (t->last && t->last->key_len == len && memcmp(t->last->key, key, len) == 0)
+    return t->last;
   if ((t->used + 1) * 4 >= t->cap * 3) {
     size_t ncap = t->cap ? t->cap * 2 : 256;
     counter *ns = calloc(ncap, sizeof *ns);
@@ -88,13 +91,14 @@ static counter *counter_get(counter_table *t, const void *key, size_t len) {
     free(t->slots);
     t->slots = ns;
     t->cap = ncap;
+    t->last = NULL;
   }
   uint64_t h = bsl_hash64(key, len);
   size_t i = h & (t->cap - 1);
   while (t->slots[i].key) {
     counter *c = &t->slots[i];
     if (c->hash == h && c->key_len == len && memcmp(c->key, key, len) == 0)
-      return c;
+      return t->last = c;
     i = (i + 1) & (t->cap - 1);
   }
   char *copy = malloc(len ? len : 1);
@@ -103,7 +107,7 @@ static counter *counter_get(counter_table *t, const void *key, size_t len) {
   memcpy(copy, key, len);
   t->slots[i] = (counter){.hash = h, .key = copy, .key_len = len};
   t->used++;
-  return &t->slots[i];
+  return t->last = &t->slots[i];
 }
 
 static void counter_clear(counter_table *t) {

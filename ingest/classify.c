@@ -883,7 +883,7 @@ bool bsl_classify_is_static(const bsl_classifier *c, const char *path,
   }
   ext[elen] = '\0';
   for (size_t j = 0; j < c->n_exts; j++)
-    if (strcmp(ext, c->exts[j]) == 0)
+    if (c->exts[j][0] == ext[0] && strcmp(ext, c->exts[j]) == 0)
       return true;
   return false;
 }

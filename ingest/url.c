@@ -70,32 +70,29 @@ void bsl_query_params(const char *query, size_t qlen, const char *const *names,
   }
   if (!query)
     return;
-  size_t pos = 0;
-  while (pos <= qlen && missing > 0) {
-    const char *start = query + pos;
-    size_t plen = 0, klen = 0;
-    bool has_eq = false;
-    /* one scan finds both the '=' and the '&' */
-    for (; pos + plen < qlen && start[plen] != '&'; plen++)
-      if (start[plen] == '=' && !has_eq) {
-        has_eq = true;
-        klen = plen;
-      }
-    if (!has_eq)
-      klen = plen;
+  const char *p = query, *end = query + qlen;
+  while (missing > 0) {
+    /* Keys are short: scan them bytewise; values are skipped with memchr. */
+    const char *k = p;
+    while (p < end && *p != '=' && *p != '&')
+      p++;
+    size_t klen = (size_t)(p - k);
+    bool has_eq = p < end && *p == '=';
+    const char *v = has_eq ? p + 1 : p;
+    const char *amp = v < end ? memchr(v, '&', (size_t)(end - v)) : NULL;
+    const char *vend = amp ? amp : end;
     for (size_t i = 0; i < n && klen > 0; i++) {
-      if (rcs[i] != -1 || !names[i] || names[i][0] != start[0] ||
-          strlen(names[i]) != klen || memcmp(names[i], start, klen) != 0)
+      if (rcs[i] != -1 || !names[i] || names[i][0] != k[0] ||
+          strlen(names[i]) != klen || memcmp(names[i], k, klen) != 0)
         continue;
       /* the first occurrence wins */
-      rcs[i] = has_eq ? decode_value(start + klen + 1, plen - klen - 1, outs[i],
-                                     caps[i])
-                      : 0;
+      rcs[i] =
+          has_eq ? decode_value(v, (size_t)(vend - v), outs[i], caps[i]) : 0;
       missing--;
     }
-    if (pos + plen >= qlen)
+    if (!amp)
       break;
-    pos += plen + 1;
+    p = amp + 1;
   }
 }
 
