@@ -15,7 +15,7 @@
  * with days-from-civil arithmetic so the process time zone never matters.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* strptime, tm_gmtoff, memrchr */
+#define _GNU_SOURCE /* strptime, tm_gmtoff */
 #endif
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -26,10 +26,15 @@
 
 #include <errno.h>
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum group {
   G_REMOTE_ADDR,
@@ -68,9 +73,10 @@ struct bsl_format {
   bool jit;
   int group[G_COUNT]; /* capture number, 0 when the pattern lacks it */
   enum { FAST_NONE, FAST_COMBINED, FAST_COMMON } fast;
-  char last_time[32]; /* the last CLF time text parsed, and its value */
+  /* the last CLF time text parsed in full, and its value less hh:mm:ss */
+  char last_time[32];
   size_t last_time_len;
-  int64_t last_time_value;
+  int64_t last_time_base;
 };
 
 /*
@@ -439,6 +445,149 @@ int bsl_time_parse_format(const char *fmt, const char *text, size_t len,
                        (int64_t)tm.tm_gmtoff, out);
 }
 
+/* ---- byte scans ---------------------------------------------------------- */
+
+/*
+ * Line fields are short (a method, a time, a referer), so a libc memchr call
+ * per field costs more in call overhead than in scanning.  These scans test
+ * 16 bytes a step: with SSE2 (always there on x86-64) a handful of
+ * instructions, elsewhere a plain loop building the same mask.  No load
+ * leaves the line: a tail shorter than a block is read as the 16 bytes that
+ * end where it ends, reaching back into the line, or copied out when the
+ * line itself is shorter.
+ */
+enum byteset {
+  SET_QUOTE_ESC, /* '"' or '\\': where a quoted field may end */
+  SET_SPACE,
+  SET_RBRACKET,
+  SET_QMARK,
+  SET_NONWORD, /* outside [!-~] */
+};
+
+#ifndef __SSE2__
+static bool in_set(char c, enum byteset set) {
+  switch (set) {
+  case SET_QUOTE_ESC:
+    return c == '"' || c == '\\';
+  case SET_SPACE:
+    return c == ' ';
+  case SET_RBRACKET:
+    return c == ']';
+  case SET_QMARK:
+    return c == '?';
+  default:
+    return c < '!' || c > '~';
+  }
+}
+#endif
+
+/* The scans have to inline into the fast path with SET a constant, which
+ * GCC's heuristics decline for this many call sites. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* Unaligned loads, for compares GCC may leave to a memcmp call. */
+static ALWAYS_INLINE uint64_t load64(const char *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static ALWAYS_INLINE uint32_t load32(const char *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static ALWAYS_INLINE uint16_t load16(const char *p) {
+  uint16_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* Bit I is set when P[I] is in SET, for the 16 bytes at P. */
+static ALWAYS_INLINE unsigned block_mask(const char *p, enum byteset set) {
+#ifdef __SSE2__
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  switch (set) {
+  case SET_QUOTE_ESC:
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  case SET_SPACE:
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+  case SET_RBRACKET:
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(']')));
+  case SET_QMARK:
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('?')));
+  default:
+    /* signed compares: bytes from 0x80 up are negative, so not above ' ' */
+    return ~(unsigned)_mm_movemask_epi8(
+               _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(' ')),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)))) &
+           0xffffu;
+  }
+#else
+  unsigned m = 0;
+  for (int i = 0; i < 16; i++)
+    m |= (unsigned)in_set(p[i], set) << i;
+  return m;
+#endif
+}
+
+/* tail_mask on a line shorter than a block: copied out, so that the load
+ * stays in bounds.  Kept out of line, as such lines are rare. */
+static __attribute__((noinline, cold)) unsigned
+short_tail_mask(const char *p, size_t n, enum byteset set) {
+  char buf[16] = {0};
+  memcpy(buf, p, n);
+  return block_mask(buf, set) & ((1u << n) - 1);
+}
+
+/* The mask of the N < 16 bytes at P (bit 0 for P) when P + N ends the range
+ * scanned; LO is the start of the line. */
+static ALWAYS_INLINE unsigned tail_mask(const char *lo, const char *p, size_t n,
+                                        enum byteset set) {
+  if (p + n - lo >= 16)
+    return block_mask(p + n - 16, set) >> (16 - n);
+  return short_tail_mask(p, n, set);
+}
+
+/* The first byte of [P, END) in SET, or END.  LO <= P is the start of the
+ * line: bytes from there may be loaded. */
+static ALWAYS_INLINE const char *scan(const char *lo, const char *p,
+                                      const char *end, enum byteset set) {
+  /* two blocks a step halve the loop overhead on long user agents */
+  for (; end - p >= 32; p += 32) {
+    unsigned m = block_mask(p, set) | block_mask(p + 16, set) << 16;
+    if (m)
+      return p + __builtin_ctz(m);
+  }
+  if (end - p >= 16) {
+    unsigned m = block_mask(p, set);
+    if (m)
+      return p + __builtin_ctz(m);
+    p += 16;
+  }
+  if (p == end)
+    return end;
+  unsigned m = tail_mask(lo, p, (size_t)(end - p), set);
+  return m ? p + __builtin_ctz(m) : end;
+}
+
+/* The last byte of [P, END) in SET, or NULL. */
+static ALWAYS_INLINE const char *rscan(const char *lo, const char *p,
+                                       const char *end, enum byteset set) {
+  for (; end - p >= 16; end -= 16) {
+    unsigned m = block_mask(end - 16, set);
+    if (m)
+      return end - 16 + (31 - __builtin_clz(m));
+  }
+  if (p == end)
+    return NULL;
+  unsigned m = tail_mask(lo, p, (size_t)(end - p), set);
+  return m ? p + (31 - __builtin_clz(m)) : NULL;
+}
+
 /* ---- line parsing -------------------------------------------------------- */
 
 /* The slice of group G; ptr is NULL when the pattern lacks the group or it
@@ -461,12 +610,17 @@ static bsl_str dash_is_empty(bsl_str s) {
   return s;
 }
 
-static void split_target(bsl_str target, bsl_str *path, bsl_str *query) {
-  const char *q = target.len ? memchr(target.ptr, '?', target.len) : NULL;
+/* TARGET lies in the line starting at LO. */
+static ALWAYS_INLINE void split_target(const char *lo, bsl_str target,
+                                       bsl_str *path, bsl_str *query) {
   *path = target;
   query->ptr = NULL;
   query->len = 0;
-  if (q) {
+  if (!target.len)
+    return;
+  const char *end = target.ptr + target.len;
+  const char *q = scan(lo, target.ptr, end, SET_QMARK);
+  if (q != end) {
     path->len = (size_t)(q - target.ptr);
     query->ptr = q + 1;
     query->len = target.len - path->len - 1;
@@ -477,25 +631,28 @@ static void split_target(bsl_str target, bsl_str *path, bsl_str *query) {
  * "METHOD TARGET PROTOCOL".  A last word starting "HTTP/" is the protocol
  * and everything between it and the method is the target, so a target with
  * an unescaped space survives; otherwise the second word is the target.
- * Scanner garbage without spaces becomes a method nobody counts.
+ * Scanner garbage without spaces becomes a method nobody counts.  REQ lies in
+ * the line starting at LO.
  */
-static void split_request(bsl_str req, bsl_str *method, bsl_str *target,
-                          bsl_str *protocol) {
+static ALWAYS_INLINE void split_request(const char *lo, bsl_str req,
+                                        bsl_str *method, bsl_str *target,
+                                        bsl_str *protocol) {
   const char *p = req.ptr, *end = req.ptr + req.len;
   *method = *target = *protocol = (bsl_str){NULL, 0};
   if (req.len == 0 || (req.len == 1 && p[0] == '-'))
     return;
-  const char *sp = memchr(p, ' ', req.len);
-  *method = (bsl_str){p, sp ? (size_t)(sp - p) : req.len};
-  if (!sp)
+  const char *sp = scan(lo, p, end, SET_SPACE);
+  *method = (bsl_str){p, (size_t)(sp - p)};
+  if (sp == end)
     return;
   const char *t = sp;
   while (t < end && *t == ' ')
     t++;
   if (t == end)
     return;
-  const char *last = memrchr(t, ' ', (size_t)(end - t));
-  if (last && end - last > 5 && memcmp(last + 1, "HTTP/", 5) == 0) {
+  const char *last = rscan(lo, t, end, SET_SPACE);
+  if (last && end - last > 5 && load32(last + 1) == load32("HTTP") &&
+      last[5] == '/') {
     const char *tend = last;
     while (tend > t && tend[-1] == ' ')
       tend--;
@@ -503,9 +660,9 @@ static void split_request(bsl_str req, bsl_str *method, bsl_str *target,
     *protocol = (bsl_str){last + 1, (size_t)(end - last - 1)};
     return;
   }
-  const char *sp2 = memchr(t, ' ', (size_t)(end - t));
-  *target = (bsl_str){t, sp2 ? (size_t)(sp2 - t) : (size_t)(end - t)};
-  if (sp2) {
+  const char *sp2 = scan(lo, t, end, SET_SPACE);
+  *target = (bsl_str){t, (size_t)(sp2 - t)};
+  if (sp2 != end) {
     while (sp2 < end && *sp2 == ' ')
       sp2++;
     *protocol = (bsl_str){sp2, (size_t)(end - sp2)};
@@ -519,20 +676,74 @@ static bool all_blank(const char *p, size_t len) {
   return true;
 }
 
-/* Consecutive lines mostly share their second: reuse the last result. */
-static int parse_clf_cached(bsl_format *f, bsl_str s, int64_t *out) {
-  if (s.len && s.len == f->last_time_len && s.len <= sizeof f->last_time &&
-      memcmp(s.ptr, f->last_time, s.len) == 0) {
-    *out = f->last_time_value;
-    return 0;
-  }
-  if (bsl_time_parse_clf(s.ptr, s.len, out) != 0)
+/* Eight digits or separators read as one little-endian word (SWAR) cost a
+ * few operations instead of a compare and a branch each. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR_LE 1
+#else
+#define SWAR_LE 0
+#endif
+
+/* hh:mm:ss at T in seconds, or -1 when bsl_time_parse_clf would refuse it. */
+static ALWAYS_INLINE int clf_time_of_day(const char *t) {
+  unsigned h, mi, s;
+#if SWAR_LE
+  uint64_t y = load64(t);
+  /* XOR leaves the digits as 0..9 and the colons as 0; adding 0x76 (0x7f
+   * at the colons) then sets a byte's top bit exactly when it holds
+   * anything else, and a carry only leaves a byte already flagged. */
+  y ^= 0x30303a30303a3030u;
+  if (((y + 0x76767f76767f7676u) | y) & 0x8080808080808080u)
     return -1;
-  if (s.len <= sizeof f->last_time) {
-    memcpy(f->last_time, s.ptr, s.len);
-    f->last_time_len = s.len;
-    f->last_time_value = *out;
+  /* each byte becomes ten times itself plus the next: hh, mm and ss in
+   * bytes 0, 3 and 6 */
+  y = y * 10 + (y >> 8);
+  h = (unsigned)(y & 0xff);
+  mi = (unsigned)(y >> 24 & 0xff);
+  s = (unsigned)(y >> 48 & 0xff);
+#else
+  unsigned h1 = (unsigned char)t[0] - '0', h2 = (unsigned char)t[1] - '0',
+           m1 = (unsigned char)t[3] - '0', m2 = (unsigned char)t[4] - '0',
+           s1 = (unsigned char)t[6] - '0', s2 = (unsigned char)t[7] - '0';
+  /* a byte below '0' wraps around, so one compare tests each digit */
+  if (h1 > 9 || h2 > 9 || m1 > 9 || m2 > 9 || s1 > 9 || s2 > 9 || t[2] != ':' ||
+      t[5] != ':')
+    return -1;
+  h = h1 * 10 + h2;
+  mi = m1 * 10 + m2;
+  s = s1 * 10 + s2;
+#endif
+  if (h > 23 || mi > 59 || s > 60)
+    return -1;
+  return (int)(h * 3600 + mi * 60 + s);
+}
+
+/*
+ * Consecutive lines mostly share the date and zone but not the second, so
+ * the cache keeps the last text parsed in full with its value at midnight:
+ * when a text differs from it only in hh:mm:ss, those are all that is read
+ * and checked (the rest passed bsl_time_parse_clf already).
+ */
+static ALWAYS_INLINE int parse_clf_cached(bsl_format *f, bsl_str s,
+                                          int64_t *out) {
+  const char *t = s.ptr;
+  const char *c = f->last_time;
+  if (s.len >= 20 && s.len == f->last_time_len && load64(t) == load64(c) &&
+      load32(t + 8) == load32(c + 8) &&
+      (s.len == 20 || (load32(t + 20) == load32(c + 20) &&
+                       load16(t + 24) == load16(c + 24)))) {
+    int tod = clf_time_of_day(t + 12);
+    if (tod >= 0) {
+      *out = f->last_time_base + tod;
+      return 0;
+    }
   }
+  if (bsl_time_parse_clf(t, s.len, out) != 0)
+    return -1;
+  /* only 20 and 26 bytes parse */
+  memcpy(f->last_time, t, s.len);
+  f->last_time_len = s.len;
+  f->last_time_base = *out - clf_time_of_day(t + 12);
   return 0;
 }
 
@@ -559,33 +770,27 @@ void bsl_format_set_fastpath(bsl_format *f, bool on) {
     f->fast = FAST_COMMON;
 }
 
-static bool printable(char c) {
-  return c >= '!' && c <= '~';
-}
-
 /* A maximal run of [!-~] from P; returns its end. */
-static const char *word_end(const char *p, const char *end) {
-  while (p < end && printable(*p))
-    p++;
-  return p;
+static ALWAYS_INLINE const char *word_end(const char *lo, const char *p,
+                                          const char *end) {
+  return scan(lo, p, end, SET_NONWORD);
 }
 
 /* Q_FIELD: P is just past the opening quote; returns the closing quote, or
  * NULL when the field does not close on this line. */
-static const char *quoted_end(const char *p, const char *end) {
-  while (p < end) {
-    /* memchr is vectorised: find the quote, then look for an escape only
-     * in between (most fields have none) */
-    const char *q = memchr(p, '"', (size_t)(end - p));
-    const char *bs = memchr(p, '\\', (size_t)((q ? q : end) - p));
-    if (!bs)
-      return q;
-    /* backslash: "\\." takes the next byte unless it is a newline */
-    if (bs + 1 >= end || bs[1] == '\n')
+static ALWAYS_INLINE const char *quoted_end(const char *lo, const char *p,
+                                            const char *end) {
+  for (;;) {
+    p = scan(lo, p, end, SET_QUOTE_ESC);
+    if (p == end)
       return NULL;
-    p = bs + 2;
+    if (*p == '"')
+      return p;
+    /* backslash: "\\." takes the next byte unless it is a newline */
+    if (p + 1 >= end || p[1] == '\n')
+      return NULL;
+    p += 2;
   }
-  return NULL;
 }
 
 static bool blank_to_end(const char *p, const char *end) {
@@ -594,73 +799,135 @@ static bool blank_to_end(const char *p, const char *end) {
   return p == end;
 }
 
+/* The run of digits at P (before END) as the bytes group takes it: stores
+ * its value and returns its end, or NULL when it is empty or longer than 18
+ * digits (the regex path reports those). */
+static ALWAYS_INLINE const char *decimal(const char *p, const char *end,
+                                         int64_t *value) {
+#if SWAR_LE
+  if (end - p >= 8) {
+    uint64_t y = load64(p);
+    /* as in clf_time_of_day; the lowest flagged byte ends the digits, as a
+     * carry only ever comes from a flagged byte below */
+    y ^= 0x3030303030303030u;
+    uint64_t other = ((y + 0x7676767676767676u) | y) & 0x8080808080808080u;
+    if (other) {
+      unsigned n = (unsigned)__builtin_ctzll(other) / 8;
+      if (n == 0)
+        return NULL;
+      /* the digits to the top bytes over zeros (leading zero digits), then
+       * pairs of digits, of pairs, of quadruples */
+      y <<= 64 - 8 * n;
+      y = (y * 10 + (y >> 8)) & 0x00ff00ff00ff00ffu;
+      y = (y * (1 + (100u << 16)) >> 16) & 0x0000ffff0000ffffu;
+      *value = (int64_t)(y * (1 + (10000ull << 32)) >> 32);
+      return p + n;
+    }
+  }
+#endif
+  const char *d = p;
+  uint64_t v = 0; /* unsigned: a long run wraps harmlessly until refused */
+  while (p < end && is_digit(*p))
+    v = v * 10 + (uint64_t)(*p++ - '0');
+  if (p == d || p - d > 18)
+    return NULL;
+  *value = (int64_t)v;
+  return p;
+}
+
+/* fast_parse's answer for a line it leaves to the regex */
+#define FAST_FALLBACK 1
+
 /*
  * The built-in combined/common patterns by hand, for the shape nearly every
  * line has: "W1 W2 W3 [time] "request" status bytes" then the referer and
- * user agent (or nothing).  It returns true only where the regex's first
- * attempt (a one-word client) would succeed, with the same captures; on
- * anything else it returns false and the regex decides, so results never
- * differ (the fuzz target checks both paths against each other).
+ * user agent (or nothing).  Where the regex's first attempt (a one-word
+ * client) would succeed, it takes the same captures and finishes the hit as
+ * bsl_format_parse does, returning 0 or -1; on anything else it returns
+ * FAST_FALLBACK and the regex decides, so results never differ (the fuzz
+ * target checks both paths against each other).  LEN > 0.
  */
-static bool fast_slices(const bsl_format *f, const char *line, size_t len,
-                        bsl_str g[G_COUNT]) {
+static int fast_parse(bsl_format *f, const char *line, size_t len, bsl_hit *hit,
+                      const char **reason) {
   const char *p = line, *end = line + len;
-  const char *w = word_end(p, end);
+  const char *w = word_end(line, p, end);
   if (w == p || w + 1 >= end || *w != ' ')
-    return false;
-  g[G_REMOTE_ADDR] = (bsl_str){p, (size_t)(w - p)};
-  for (int i = 0; i < 2; i++) { /* ident, user */
+    return FAST_FALLBACK;
+  bsl_str client = {p, (size_t)(w - p)};
+  if (end - w > 5 && load32(w) == load32(" - -") &&
+      load16(w + 4) == load16(" [")) {
+    p = w + 5; /* ident and user are nearly always "-" */
+  } else {
+    for (int i = 0; i < 2; i++) { /* ident, user */
+      p = w + 1;
+      w = word_end(line, p, end);
+      if (w == p || w + 1 >= end || *w != ' ')
+        return FAST_FALLBACK;
+    }
     p = w + 1;
-    w = word_end(p, end);
-    if (w == p || w + 1 >= end || *w != ' ')
-      return false;
+    if (*p != '[')
+      return FAST_FALLBACK;
   }
-  p = w + 1;
-  if (*p != '[')
-    return false;
-  const char *tend = memchr(p + 1, ']', (size_t)(end - p - 1));
-  if (!tend)
-    return false;
-  g[G_TIME] = (bsl_str){p + 1, (size_t)(tend - p - 1)};
+  const char *tend = scan(line, p + 1, end, SET_RBRACKET);
+  if (tend == end)
+    return FAST_FALLBACK;
+  bsl_str time = {p + 1, (size_t)(tend - p - 1)};
   p = tend + 1;
   if (end - p < 2 || p[0] != ' ' || p[1] != '"')
-    return false;
-  const char *qend = quoted_end(p + 2, end);
+    return FAST_FALLBACK;
+  const char *qend = quoted_end(line, p + 2, end);
   if (!qend)
-    return false;
-  g[G_REQUEST] = (bsl_str){p + 2, (size_t)(qend - p - 2)};
+    return FAST_FALLBACK;
+  bsl_str req = {p + 2, (size_t)(qend - p - 2)};
   p = qend + 1;
   if (end - p < 5 || p[0] != ' ' || !is_digit(p[1]) || !is_digit(p[2]) ||
       !is_digit(p[3]) || p[4] != ' ')
-    return false;
-  g[G_STATUS] = (bsl_str){p + 1, 3};
+    return FAST_FALLBACK;
+  int status = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
   p += 5;
-  const char *b = p;
-  if (b < end && *b == '-') {
-    p = b + 1;
-  } else {
-    while (p < end && is_digit(*p))
-      p++;
-    if (p == b)
-      return false;
+  int64_t bytes = -1;
+  if (p < end && *p == '-')
+    p++;
+  else if (!(p = decimal(p, end, &bytes)))
+    return FAST_FALLBACK;
+  bsl_str referer = {NULL, 0}, user_agent = {NULL, 0};
+  if (f->fast == FAST_COMMON) {
+    if (p != end && *p != ' ' && *p != '\t') /* (?:[ \t].*+)?+\z */
+      return FAST_FALLBACK;
+  } else if (end - p >= 2 && p[0] == ' ' && p[1] == '"') {
+    /* combined: ' "referer" "user agent"' then [ \t] and anything, or end */
+    const char *r = p + 2, *rend = quoted_end(line, r, end);
+    if (!rend || end - rend < 3 || rend[1] != ' ' || rend[2] != '"')
+      return FAST_FALLBACK;
+    const char *u = rend + 3, *uend = quoted_end(line, u, end);
+    if (!uend || (uend + 1 != end && uend[1] != ' ' && uend[1] != '\t'))
+      return FAST_FALLBACK;
+    referer = (bsl_str){r, (size_t)(rend - r)};
+    user_agent = (bsl_str){u, (size_t)(uend - u)};
+  } else if (!blank_to_end(p, end)) {
+    return FAST_FALLBACK; /* the common layout inside combined */
   }
-  g[G_BYTES] = (bsl_str){b, (size_t)(p - b)};
-  if (f->fast == FAST_COMMON) /* (?:[ \t].*+)?+\z */
-    return p == end || *p == ' ' || *p == '\t';
-  /* combined: ' "referer" "user agent"' then [ \t] and anything, or end */
-  if (end - p >= 2 && p[0] == ' ' && p[1] == '"') {
-    const char *r = p + 2, *rend = quoted_end(r, end);
-    if (rend && end - rend >= 3 && rend[1] == ' ' && rend[2] == '"') {
-      const char *u = rend + 3, *uend = quoted_end(u, end);
-      if (uend && (uend + 1 == end || uend[1] == ' ' || uend[1] == '\t')) {
-        g[G_REFERER] = (bsl_str){r, (size_t)(rend - r)};
-        g[G_USER_AGENT] = (bsl_str){u, (size_t)(uend - u)};
-        return true;
-      }
-    }
+
+  /* what bsl_format_parse does with the regex's captures */
+  if (parse_clf_cached(f, time, &hit->time) != 0) {
+    *reason = "bad timestamp";
+    return -1;
   }
-  /* the common layout inside combined: only blanks may follow */
-  return blank_to_end(p, end);
+  if (status < 100) {
+    *reason = "bad status";
+    return -1;
+  }
+  hit->status = status;
+  hit->bytes = bytes;
+  hit->remote_addr = client;
+  hit->host = (bsl_str){NULL, 0};
+  hit->referer = dash_is_empty(referer);
+  hit->user_agent = dash_is_empty(user_agent);
+  bsl_str target;
+  split_request(line, req, &hit->method, &target, &hit->protocol);
+  split_target(line, target, &hit->path, &hit->query);
+  hit->has_request = hit->method.len > 0 || hit->path.len > 0;
+  return 0;
 }
 
 /*
@@ -673,24 +940,25 @@ int bsl_format_parse(bsl_format *f, const char *line, size_t len, bsl_hit *hit,
     *reason = "empty line";
     return -1;
   }
-  bsl_str g[G_COUNT];
-  memset(g, 0, sizeof g);
-  if (f->fast == FAST_NONE || !fast_slices(f, line, len, g)) {
-    memset(g, 0, sizeof g);
-    int rc = f->jit ? pcre2_jit_match(f->code, (PCRE2_SPTR)line, len, 0, 0,
-                                      f->md, f->mctx)
-                    : pcre2_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
-                                  f->mctx);
-    if (rc <= 0) {
-      if (rc == PCRE2_ERROR_NOMATCH)
-        *reason = all_blank(line, len) ? "empty line" : "no match";
-      else
-        *reason = "match limit exceeded";
-      return -1;
-    }
-    for (int i = 0; i < G_COUNT; i++)
-      g[i] = slice(line, f, rc, (enum group)i);
+  if (f->fast != FAST_NONE) {
+    int rc = fast_parse(f, line, len, hit, reason);
+    if (rc != FAST_FALLBACK)
+      return rc;
   }
+  int rc = f->jit ? pcre2_jit_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
+                                    f->mctx)
+                  : pcre2_match(f->code, (PCRE2_SPTR)line, len, 0, 0, f->md,
+                                f->mctx);
+  if (rc <= 0) {
+    if (rc == PCRE2_ERROR_NOMATCH)
+      *reason = all_blank(line, len) ? "empty line" : "no match";
+    else
+      *reason = "match limit exceeded";
+    return -1;
+  }
+  bsl_str g[G_COUNT];
+  for (int i = 0; i < G_COUNT; i++)
+    g[i] = slice(line, f, rc, (enum group)i);
 
   bsl_str t = g[G_TIME];
   if (!t.ptr || parse_time(f, t, &hit->time) != 0) {
@@ -738,14 +1006,14 @@ int bsl_format_parse(bsl_format *f, const char *line, size_t len, bsl_hit *hit,
   bsl_str req = g[G_REQUEST];
   if (req.ptr && (!method.len || !path.len)) {
     bsl_str m, target;
-    split_request(req, &m, &target, &protocol);
+    split_request(line, req, &m, &target, &protocol);
     if (!method.len)
       method = m;
     if (!path.len)
       path = target;
   }
   bsl_str p2, q2;
-  split_target(path, &p2, &q2);
+  split_target(line, path, &p2, &q2);
   if (q2.ptr) {
     path = p2;
     if (!query.len)
