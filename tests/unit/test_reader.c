@@ -23,8 +23,8 @@
 
 #include "reader.h"
 
-static char tmpdir[256];
-static int file_seq;
+#define TMPDIR_PREFIX "/tmp/test_reader.XXXXXX"
+#include "tmpdir.h"
 
 /* One line as seen by the test, with a copy so it outlives the next call. */
 typedef struct {
@@ -34,50 +34,6 @@ typedef struct {
   char text[96];
   const char *reason;
 } rec;
-
-static int setup_dir(void **state) {
-  (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/test_reader.XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-  (void)state;
-  DIR *d = opendir(tmpdir);
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-    unlink(p);
-  }
-  if (d)
-    closedir(d);
-  return rmdir(tmpdir);
-}
-
-static char *tmp_path(const char *suffix) {
-  static char paths[64][512];
-  char *p = paths[file_seq % 64];
-  snprintf(p, 512, "%s/f%d%s", tmpdir, file_seq++, suffix);
-  return p;
-}
-
-static void write_file(const char *path, const void *data, size_t len,
-                       const char *mode) {
-  FILE *f = fopen(path, mode);
-  assert_non_null(f);
-  if (len > 0)
-    assert_int_equal(fwrite(data, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-}
-
-static char *plain_file(const void *data, size_t len) {
-  char *p = tmp_path(".log");
-  write_file(p, data, len, "wb");
-  return p;
-}
 
 /* MODE "wb" makes a one-member file, "ab" appends another member. */
 static void gzip_to(const char *path, const void *data, size_t len,
