@@ -101,6 +101,11 @@ bool bsl_store_threadsafe(void) {
   return sqlite3_threadsafe() != 0;
 }
 
+int bsl_store_fail_with(bsl_store *s, const char *what) {
+  snprintf(s->error, sizeof s->error, "%s: %s", s->path, what);
+  return -1;
+}
+
 const char *bsl_store_error(const bsl_store *s) {
   return s ? s->error : "";
 }

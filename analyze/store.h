@@ -45,6 +45,8 @@ bool bsl_store_threadsafe(void);
 
 /* The last error message, "" if none. */
 const char *bsl_store_error(const bsl_store *s);
+/* Records a failure that happened outside SQLite ("DB: WHAT"); returns -1. */
+int bsl_store_fail_with(bsl_store *s, const char *what);
 
 int bsl_store_begin(bsl_store *s);
 int bsl_store_commit(bsl_store *s);
