@@ -11,7 +11,7 @@
 # usage: bench/run.sh [N ...]        (default N: 1000000)
 # environment: BUILD (default ./build)  the build directory holding boussole,
 #                                        boussole-genlog and bench-parse
-#              RUNS  (default 3)        timed runs per tool; the median counts
+#              RUNS  (default 5)        rounds; each runs every tool once
 #              SITE  (default www.example.com)  --site given to genlog and
 #                                        boussole, so internal referers match
 #
@@ -25,11 +25,14 @@
 #   bare-parse     bench-parse: one PCRE2-JIT regex per line, nothing kept
 # Times are wall-clock seconds from /usr/bin/time (%e), memory is its peak
 # RSS (%M) of the largest process; for a pipeline that is its largest member.
-# Ratios are throughput ratios: above 1 means boussole is the faster one.
+# Each round runs every tool once; the table shows each tool's median over
+# the rounds.  Ratios are throughput ratios (above 1: boussole faster), the
+# median of the per-round ratios, so drift in a shared machine's speed hits
+# both sides of a ratio alike.
 set -euo pipefail
 
 BUILD=${BUILD:-./build}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 SITE=${SITE:-www.example.com}
 BOUSSOLE=$BUILD/boussole
 GENLOG=$BUILD/boussole-genlog
@@ -77,29 +80,28 @@ else
   echo "note: goaccess not found, its row and the boussole/goaccess ratio are skipped"
 fi
 
-# measure NAME CMD...: runs CMD $RUNS times (stdout/stderr to files; a fresh
-# database before each run) and sets MED_S (median seconds) and PEAK_KB
-# (largest peak RSS over the runs).
-MED_S=0
-PEAK_KB=0
-measure() {
+# once NAME CMD...: runs CMD once (stdout/stderr to files; a fresh database
+# before the run) and appends its seconds to SECS[NAME], raising PEAK[NAME]
+# to its peak RSS when larger.
+declare -A SECS=() PEAK=()
+once() {
   local name=$1
   shift
-  local secs=() i s kb
-  PEAK_KB=0
-  for ((i = 0; i < RUNS; i++)); do
-    rm -f fresh.db fresh.db-wal fresh.db-shm fresh.db-journal out.json
-    if ! "$TIME" -f '%e %M' -o time.txt "$@" >out.txt 2>err.txt; then
-      echo "bench/run.sh: '$name' failed (run $((i + 1))): $*" >&2
-      tail -n 5 err.txt >&2
-      exit 1
-    fi
-    read -r s kb <time.txt
-    secs+=("$s")
-    if [ "$kb" -gt "$PEAK_KB" ]; then PEAK_KB=$kb; fi
-  done
-  MED_S=$(printf '%s\n' "${secs[@]}" | sort -g | awk '{a[NR] = $1}
-    END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+  local s kb
+  rm -f fresh.db fresh.db-wal fresh.db-shm fresh.db-journal out.json
+  if ! "$TIME" -f '%e %M' -o time.txt "$@" >out.txt 2>err.txt; then
+    echo "bench/run.sh: '$name' failed: $*" >&2
+    tail -n 5 err.txt >&2
+    exit 1
+  fi
+  read -r s kb <time.txt
+  SECS[$name]="${SECS[$name]:-} $s"
+  if [ "$kb" -gt "${PEAK[$name]:-0}" ]; then PEAK[$name]=$kb; fi
+}
+
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1}
+    END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 # A single number from a tool's output, to check it saw every line.
@@ -110,16 +112,29 @@ expect_lines() {
   fi
 }
 
-# row NAME: records the last measure() as a table row and its lines/s.
+# row NAME: records NAME's median time as a table row and its lines/s.
 ROWS=()
-declare -A RATE=()
 row() {
-  local lps
-  lps=$(awk -v n="$N" -v s="$MED_S" 'BEGIN { if (s < 0.01) s = 0.01; printf "%.0f", n / s }')
-  RATE[$1]=$lps
-  if awk -v s="$MED_S" 'BEGIN { exit !(s < 0.1) }'; then COARSE=1; fi
-  ROWS+=("$(printf '%-14s %10s %14s %12s' "$1" "$MED_S" "$lps" \
-    "$(awk -v k="$PEAK_KB" 'BEGIN { printf "%.1f", k / 1024 }')")")
+  local lps med
+  # shellcheck disable=SC2086 # the list is meant to split
+  med=$(median ${SECS[$1]})
+  lps=$(awk -v n="$N" -v s="$med" 'BEGIN { if (s < 0.01) s = 0.01; printf "%.0f", n / s }')
+  if awk -v s="$med" 'BEGIN { exit !(s < 0.1) }'; then COARSE=1; fi
+  ROWS+=("$(printf '%-14s %10s %14s %12s' "$1" "$med" "$lps" \
+    "$(awk -v k="${PEAK[$1]}" 'BEGIN { printf "%.1f", k / 1024 }')")")
+}
+
+# paired NAME_A NAME_B: the median over rounds of B's time / A's time, i.e.
+# A's throughput relative to B measured seconds apart in the same round.
+paired() {
+  local -a a b r=()
+  read -ra a <<<"${SECS[$1]}"
+  read -ra b <<<"${SECS[$2]}"
+  local i
+  for ((i = 0; i < ${#a[@]}; i++)); do
+    r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { if (x < 0.01) x = 0.01; printf "%.3f", y / x }')")
+  done
+  printf '%.2f' "$(median "${r[@]}")"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
@@ -132,38 +147,41 @@ for N in "$@"; do
   echo "input: f.log $(du -k f.log | cut -f1) KB, f.log.gz $(du -k f.log.gz | cut -f1) KB"
 
   ROWS=()
-  RATE=()
+  SECS=()
+  PEAK=()
   COARSE=0
-  measure boussole "$BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log
-  row boussole
-  measure boussole.gz "$BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log.gz
-  row boussole.gz
-  if [ "$HAVE_GOACCESS" = 1 ]; then
-    # --no-progress only stops the progress display; the parsing is the same.
-    measure goaccess goaccess f.log --log-format=COMBINED --no-progress -o out.json
-    row goaccess
-  fi
-  # shellcheck disable=SC2016 # $1 is expanded by the inner sh
-  measure "zcat|wc -l" sh -c 'zcat "$1" | wc -l' sh f.log.gz
-  expect_lines "zcat|wc -l" "$(tr -d ' ' <out.txt)" "$N"
-  row "zcat|wc -l"
-  measure "wc -l" wc -l f.log
-  expect_lines "wc -l" "$(awk '{print $1}' out.txt)" "$N"
-  row "wc -l"
-  measure bare-parse "$PARSE" f.log
-  expect_lines bare-parse "$(awk '{print $2}' out.txt)" "$N"
-  row bare-parse
+  # Rounds, each running every tool once: on a shared machine whose speed
+  # drifts, the tools of one round see the same conditions, and the paired
+  # ratios below compare runs made seconds apart.
+  for ((round = 1; round <= RUNS; round++)); do
+    once boussole "$BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log
+    once bare-parse "$PARSE" f.log
+    expect_lines bare-parse "$(awk '{print $2}' out.txt)" "$N"
+    once boussole.gz "$BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log.gz
+    # shellcheck disable=SC2016 # $1 is expanded by the inner sh
+    once "zcat|wc -l" sh -c 'zcat "$1" | wc -l' sh f.log.gz
+    expect_lines "zcat|wc -l" "$(tr -d ' ' <out.txt)" "$N"
+    once "wc -l" wc -l f.log
+    expect_lines "wc -l" "$(awk '{print $1}' out.txt)" "$N"
+    if [ "$HAVE_GOACCESS" = 1 ]; then
+      # --no-progress only stops the progress display; the parsing is the same.
+      once goaccess goaccess f.log --log-format=COMBINED --no-progress -o out.json
+    fi
+  done
+  for tool in boussole boussole.gz goaccess "zcat|wc -l" "wc -l" bare-parse; do
+    [ -n "${SECS[$tool]:-}" ] && row "$tool"
+  done
 
   printf '%-14s %10s %14s %12s\n' tool "median s" "lines/s" "peak RSS MB"
   printf '%s\n' "${ROWS[@]}"
-  echo "throughput ratios (above 1: boussole faster):"
+  echo "throughput ratios (above 1: boussole faster), median of the per-round ratios:"
   if [ "$HAVE_GOACCESS" = 1 ]; then
-    echo "  boussole / goaccess        $(ratio "${RATE[boussole]}" "${RATE[goaccess]}")"
+    echo "  boussole / goaccess        $(paired boussole goaccess)"
   else
     echo "  boussole / goaccess        skipped (goaccess not installed)"
   fi
-  echo "  boussole / bare-parse      $(ratio "${RATE[boussole]}" "${RATE[bare-parse]}")"
-  echo "  boussole.gz / (zcat|wc -l) $(ratio "${RATE[boussole.gz]}" "${RATE[zcat|wc -l]}")"
+  echo "  boussole / bare-parse      $(paired boussole bare-parse)"
+  echo "  boussole.gz / (zcat|wc -l) $(paired boussole.gz "zcat|wc -l")"
   if [ "$COARSE" = 1 ]; then
     echo "note: some medians are under 0.1 s, where 10 ms timer steps dominate; use a larger N"
   fi
