@@ -898,20 +898,46 @@ typedef struct closed_visits {
 
 static int closed_visits_apply(bsl_store *store, void *arg) {
   closed_visits *cv = arg;
-  for (size_t i = 0; i < cv->n; i++) {
-    const visit *v = cv->visits[i];
-    char day[11];
-    bsl_visit_row row;
-    if (!visit_row(v, cv->site_names[v->site], false, day, &cv->json, &row))
-      return bsl_store_fail_with(store, "out of memory writing visits");
-    if (bsl_store_put_visit(store, &row) != 0)
+  enum { CHUNK = 64 };
+  char days[CHUNK][11];
+  size_t json_at[CHUNK];
+  bsl_visit_row rows[CHUNK];
+  json_buf chunk_json = {0};
+  for (size_t first = 0; first < cv->n; first += CHUNK) {
+    size_t n = cv->n - first < CHUNK ? cv->n - first : CHUNK;
+    /* every row's JSON goes to one buffer, pointers fixed once it is done */
+    chunk_json.len = 0;
+    for (size_t k = 0; k < n; k++) {
+      const visit *v = cv->visits[first + k];
+      if (!visit_row(v, cv->site_names[v->site], false, days[k], &cv->json,
+                     &rows[k])) {
+        free(chunk_json.p);
+        return bsl_store_fail_with(store, "out of memory writing visits");
+      }
+      json_at[k] = chunk_json.len;
+      if (!json_put(&chunk_json, cv->json.p, cv->json.len + 1)) {
+        free(chunk_json.p);
+        return bsl_store_fail_with(store, "out of memory writing visits");
+      }
+    }
+    for (size_t k = 0; k < n; k++)
+      rows[k].pages_json = chunk_json.p + json_at[k];
+    if (bsl_store_put_visits(store, rows, n) != 0) {
+      free(chunk_json.p);
       return -1;
-    uint64_t fresh = v->goals & ~v->goals_written;
-    for (size_t g = 0; g < cv->n_goals; g++)
-      if ((fresh & (1ULL << g)) &&
-          bsl_store_put_visit_goal(store, v->id, cv->goal_names[g]) != 0)
-        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+      const visit *v = cv->visits[first + k];
+      uint64_t fresh = v->goals & ~v->goals_written;
+      for (size_t g = 0; g < cv->n_goals; g++)
+        if ((fresh & (1ULL << g)) &&
+            bsl_store_put_visit_goal(store, v->id, cv->goal_names[g]) != 0) {
+          free(chunk_json.p);
+          return -1;
+        }
+    }
   }
+  free(chunk_json.p);
   return 0;
 }
 

@@ -415,26 +415,31 @@ int bsl_store_add_event(bsl_store *s, const char *day, const char *site,
   return run(s, st, "adding event counts");
 }
 
+/* Binds V to parameters BASE+1 .. BASE+19 of ST. */
+static void bind_visit_at(sqlite3_stmt *st, const bsl_visit_row *v, int base) {
+  sqlite3_bind_int64(st, base + 1, v->visit_id);
+  bind_text(st, base + 2, v->site);
+  bind_text(st, base + 3, v->day);
+  sqlite3_bind_int64(st, base + 4, v->visitor);
+  sqlite3_bind_int64(st, base + 5, v->started_at);
+  sqlite3_bind_int64(st, base + 6, v->ended_at);
+  sqlite3_bind_int64(st, base + 7, v->pageviews);
+  sqlite3_bind_int64(st, base + 8, v->clicks);
+  sqlite3_bind_int64(st, base + 9, v->conversions);
+  sqlite3_bind_int(st, base + 10, v->max_scroll);
+  bind_text(st, base + 11, v->channel);
+  bind_text(st, base + 12, v->source);
+  bind_text(st, base + 13, v->medium);
+  bind_text(st, base + 14, v->campaign);
+  bind_text(st, base + 15, v->device);
+  bind_text(st, base + 16, v->landing_path);
+  bind_text(st, base + 17, v->exit_path);
+  sqlite3_bind_int(st, base + 18, v->is_open);
+  bind_text(st, base + 19, v->pages_json ? v->pages_json : "[]");
+}
+
 static void bind_visit(sqlite3_stmt *st, const bsl_visit_row *v) {
-  sqlite3_bind_int64(st, 1, v->visit_id);
-  bind_text(st, 2, v->site);
-  bind_text(st, 3, v->day);
-  sqlite3_bind_int64(st, 4, v->visitor);
-  sqlite3_bind_int64(st, 5, v->started_at);
-  sqlite3_bind_int64(st, 6, v->ended_at);
-  sqlite3_bind_int64(st, 7, v->pageviews);
-  sqlite3_bind_int64(st, 8, v->clicks);
-  sqlite3_bind_int64(st, 9, v->conversions);
-  sqlite3_bind_int(st, 10, v->max_scroll);
-  bind_text(st, 11, v->channel);
-  bind_text(st, 12, v->source);
-  bind_text(st, 13, v->medium);
-  bind_text(st, 14, v->campaign);
-  bind_text(st, 15, v->device);
-  bind_text(st, 16, v->landing_path);
-  bind_text(st, 17, v->exit_path);
-  sqlite3_bind_int(st, 18, v->is_open);
-  bind_text(st, 19, v->pages_json ? v->pages_json : "[]");
+  bind_visit_at(st, v, 0);
 }
 
 /* Runs the visit update; 1 when a row was there, 0 when not, -1 on error. */
@@ -462,6 +467,44 @@ int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
       update_visit(s, v) == 1)
     return 0; /* the hint was wrong: the row was there already */
   return fail(s, "saving visit");
+}
+
+int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n) {
+  enum { CHUNK = SQL_VISIT_PUT_MANY_ROWS };
+  const bsl_visit_row *fresh[CHUNK];
+  size_t n_fresh = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n && rows[i].saved_before) {
+      if (bsl_store_put_visit(s, &rows[i]) != 0)
+        return -1;
+      continue;
+    }
+    if (i < n)
+      fresh[n_fresh++] = &rows[i];
+    if (n_fresh < CHUNK && i < n)
+      continue;
+    if (n_fresh == CHUNK) {
+      sqlite3_stmt *st = bsl_store__stmt(s, SQL_VISIT_PUT_MANY);
+      if (!st)
+        return -1;
+      for (size_t k = 0; k < CHUNK; k++)
+        bind_visit_at(st, fresh[k], (int)k * 19);
+      int rc = sqlite3_step(st);
+      sqlite3_reset(st);
+      if (rc == SQLITE_DONE) {
+        n_fresh = 0;
+        continue;
+      }
+      if (sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_PRIMARYKEY)
+        return fail(s, "saving visits");
+      /* one of them exists after all: row by row, which updates it */
+    }
+    for (size_t k = 0; k < n_fresh; k++)
+      if (bsl_store_put_visit(s, fresh[k]) != 0)
+        return -1;
+    n_fresh = 0;
+  }
+  return 0;
 }
 
 int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,

@@ -116,6 +116,8 @@ typedef struct bsl_visit_row {
 } bsl_visit_row;
 
 int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v);
+/* bsl_store_put_visit() for N rows, new ones several per statement. */
+int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n);
 /* pages_daily counters: pageviews, entries, sum of the pageviews' scroll
  * depths, pageviews reaching 75%. */
 int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,

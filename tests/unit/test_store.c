@@ -237,6 +237,51 @@ static void test_locked_database_reports_error(void **state) {
   bsl_store_close(s);
 }
 
+/* Visits written many per statement, with wrong hints both ways: a row
+ * said to be new that exists already (the whole statement falls back to
+ * row by row and updates it), and one said to exist that does not. */
+static void test_put_visits_batches_and_hints(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  enum { N = 75 };
+  bsl_visit_row rows[N];
+  char landing[N][16];
+  for (int i = 0; i < N; i++) {
+    snprintf(landing[i], sizeof landing[i], "/p/%d", i);
+    rows[i] = (bsl_visit_row){.visit_id = i + 1,
+                              .site = "s",
+                              .day = "2026-11-01",
+                              .visitor = 100 + i,
+                              .started_at = 1000 + i,
+                              .ended_at = 2000 + i,
+                              .pageviews = 1,
+                              .channel = "direct",
+                              .source = "(direct)",
+                              .medium = "(none)",
+                              .campaign = "",
+                              .device = "desktop",
+                              .landing_path = landing[i],
+                              .exit_path = landing[i],
+                              .pages_json = "[]"};
+  }
+  assert_int_equal(bsl_store_begin(s), 0);
+  bsl_visit_row old = rows[40];
+  old.pageviews = 99;
+  assert_int_equal(bsl_store_put_visit(s, &old), 0);
+  rows[70].saved_before = true; /* not there: the update finds nothing */
+  assert_int_equal(bsl_store_put_visits(s, rows, N), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_log"), N);
+  assert_int_equal(query_int("SELECT SUM(pageviews) FROM visit_log"), N);
+  assert_int_equal(
+      query_int("SELECT COUNT(*) FROM visit_log WHERE landing_path = "
+                "'/p/' || (visit_id - 1) AND visitor = 99 + visit_id"),
+      N);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_schema_and_views, setup, teardown),
@@ -249,6 +294,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_open_visits_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(test_locked_database_reports_error, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_put_visits_batches_and_hints, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
