@@ -14,6 +14,7 @@
 #include "civil.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -207,6 +208,9 @@ struct bsl_model {
   day_salt *salts;
   size_t n_salts, cap_salts;
   vkey_slot *vkeys; /* VKEY_SLOTS of them */
+  /* closed visits written by the writer thread, to be freed here */
+  pthread_mutex_t retired_mu;
+  struct closed_visits *retired;
   int32_t newest_day;
 
   int64_t next_visit_id;
@@ -885,9 +889,13 @@ static int write_visit(bsl_model *m, visit *v, bool is_open) {
  * writer thread turns them into rows (the JSON, the copies) and frees them,
  * work that used to take a sixth of the model thread's time.  The payload
  * holds what it needs of the model: site and goal names, which live as long
- * as the model, and the model outlives every changeset.
+ * as the model, and the model outlives every changeset.  Once written, the
+ * visits go back to the model's thread to be freed there: glibc frees
+ * memory of another thread's arena slowly, under that arena's lock.
  */
 typedef struct closed_visits {
+  struct closed_visits *next; /* in the model's retired list */
+  bsl_model *model;
   visit **visits;
   size_t n;
   const char **site_names; /* by site id, a copy of the pointers */
@@ -941,8 +949,7 @@ static int closed_visits_apply(bsl_store *store, void *arg) {
   return 0;
 }
 
-static void closed_visits_drop(void *arg) {
-  closed_visits *cv = arg;
+static void closed_visits_free(closed_visits *cv) {
   for (size_t i = 0; i < cv->n; i++)
     visit_free(cv->visits[i]);
   free(cv->visits);
@@ -951,9 +958,32 @@ static void closed_visits_drop(void *arg) {
   free(cv);
 }
 
+static void closed_visits_drop(void *arg) {
+  closed_visits *cv = arg;
+  bsl_model *m = cv->model;
+  pthread_mutex_lock(&m->retired_mu);
+  cv->next = m->retired;
+  m->retired = cv;
+  pthread_mutex_unlock(&m->retired_mu);
+}
+
+/* Frees the closed visits the writer is done with. */
+static void free_retired(bsl_model *m) {
+  pthread_mutex_lock(&m->retired_mu);
+  closed_visits *cv = m->retired;
+  m->retired = NULL;
+  pthread_mutex_unlock(&m->retired_mu);
+  while (cv) {
+    closed_visits *next = cv->next;
+    closed_visits_free(cv);
+    cv = next;
+  }
+}
+
 /* Moves the closed visits into a changeset record.  -1 when out of memory
  * (the visits stay in the model for the next attempt). */
 static int hand_over_closed(bsl_model *m) {
+  free_retired(m);
   if (m->n_closed == 0)
     return 0;
   closed_visits *cv = calloc(1, sizeof *cv);
@@ -965,6 +995,7 @@ static int hand_over_closed(bsl_model *m) {
   }
   for (size_t i = 0; i < m->n_sites; i++)
     names[i] = m->sites[i].name;
+  cv->model = m;
   cv->visits = m->closed;
   cv->n = m->n_closed;
   cv->site_names = names;
@@ -1215,6 +1246,7 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
   bsl_model *m = calloc(1, sizeof *m);
   if (!m)
     goto out_oom;
+  pthread_mutex_init(&m->retired_mu, NULL);
   m->session_timeout = o->session_timeout > 0 ? o->session_timeout : 1800;
   m->beacon_path = strdup(o->beacon_path ? o->beacon_path : "/collect");
   if (!m->beacon_path)
@@ -1336,6 +1368,8 @@ void bsl_model_destroy(bsl_model *m) {
   free(m->sites);
   free(m->salts);
   free(m->vkeys);
+  free_retired(m);
+  pthread_mutex_destroy(&m->retired_mu);
   for (size_t g = 0; g < m->n_goals; g++) {
     free(m->goal_names[g]);
     pcre2_code_free(m->goal_re[g]);
