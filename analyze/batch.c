@@ -211,6 +211,14 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
   while ((got = bsl_feeder_next(feeder, &fb, ferr, sizeof ferr)) > 0) {
     for (size_t i = 0; i < fb->n; i++) {
       const bsl_fed_line *fl = &fb->lines[i];
+      /* The lines were written on another core: ask for a later line's
+       * bytes now so they are here when the model reads them. */
+      if (i + 8 < fb->n) {
+        const bsl_fed_line *ahead = &fb->lines[i + 8];
+        __builtin_prefetch(ahead->line.ptr);
+        __builtin_prefetch(ahead->hit.path.ptr);
+        __builtin_prefetch(ahead->hit.user_agent.ptr);
+      }
       int lrc =
           fl->parsed
               ? bsl_pipeline_parsed_line(b->pipe, &in, &fl->line,

@@ -200,8 +200,10 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
       exec(s, "PRAGMA secure_delete = FAST", "setting secure_delete") != 0 ||
       /* big flushes would otherwise spill pages to the WAL mid-transaction */
       exec(s, "PRAGMA cache_size = -16384", "setting cache size") != 0 ||
-      /* fewer, larger checkpoints: each one rewrites the pages it copies */
-      exec(s, "PRAGMA wal_autocheckpoint = 16384", "setting checkpoints") != 0)
+      /* SQLite's default, said out loud: small checkpoints run on the
+       * committing (writer) thread while reading goes on; a big WAL would
+       * leave one long checkpoint for the close, when nothing overlaps it */
+      exec(s, "PRAGMA wal_autocheckpoint = 1000", "setting checkpoints") != 0)
     goto out_fail;
   if (migrate(s) != 0)
     goto out_fail;
