@@ -201,7 +201,9 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
   bsl_feeder *feeder = NULL;
   if (bsl_feeder_start(&feeder, r,
                        in.type == BSL_SOURCE_CAMPAIGN ? NULL : in.format,
-                       bsl_pipeline_classifier(b->pipe), err, errlen) != 0) {
+                       bsl_pipeline_classifier(b->pipe),
+                       bsl_model_beacon_path(bsl_pipeline_model(b->pipe)), err,
+                       errlen) != 0) {
     rc = -1;
     goto out_close;
   }

@@ -16,6 +16,7 @@
 
 #include "classify.h"
 #include "format.h"
+#include "url.h"
 
 /* Large enough that the hand-over costs nothing per line, small enough
  * that the ring stays in the caches' neighbourhood and bounded: at most
@@ -28,12 +29,17 @@ typedef struct batch_slot {
   bsl_fed_batch pub;
   bsl_fed_line *lines; /* BATCH_LINES of them */
   char *arena;         /* BATCH_BYTES + BSL_LINE_MAX */
+  /* decoded beacon parameters, one per beacon line, in line order; malloc
+   * leaves the unused tail untouched, so it costs no resident memory */
+  bsl_beacon_params *beacons; /* BATCH_LINES of them */
 } batch_slot;
 
 struct bsl_feeder {
   bsl_reader *reader;
   bsl_format *format;
   bsl_classifier *cls;
+  const char *beacon_path; /* NULL: beacons are not decoded here */
+  size_t beacon_len;
   pthread_t reader_thread, parser_thread;
   bool parser_started;
   pthread_mutex_t mu;
@@ -92,6 +98,7 @@ static bool add_line(batch_slot *slot, size_t *used, const bsl_line *line) {
 static void parse_batch(bsl_feeder *f, batch_slot *slot) {
   if (!f->format)
     return;
+  size_t n_beacons = 0;
   for (size_t i = 0; i < slot->pub.n; i++) {
     bsl_fed_line *fl = &slot->lines[i];
     fl->parsed = true;
@@ -101,8 +108,17 @@ static void parse_batch(bsl_feeder *f, batch_slot *slot) {
     }
     fl->parse_rc = bsl_format_parse(f->format, fl->line.ptr, fl->line.len,
                                     &fl->hit, &fl->reason);
-    if (fl->parse_rc == 0)
-      derive(f, &fl->hit);
+    if (fl->parse_rc != 0)
+      continue;
+    derive(f, &fl->hit);
+    bsl_hit *hit = &fl->hit;
+    hit->beacon = NULL;
+    if (f->beacon_path && hit->path.len == f->beacon_len &&
+        memcmp(hit->path.ptr, f->beacon_path, f->beacon_len) == 0) {
+      bsl_beacon_params *bp = &slot->beacons[n_beacons++];
+      bsl_beacon_params_parse(hit->query.ptr, hit->query.len, bp);
+      hit->beacon = bp;
+    }
   }
 }
 
@@ -184,7 +200,8 @@ static void *parser_main(void *arg) {
 }
 
 int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
-                     bsl_classifier *cls, char *err, size_t errlen) {
+                     bsl_classifier *cls, const char *beacon_path, char *err,
+                     size_t errlen) {
   *out = NULL;
   bsl_feeder *f = calloc(1, sizeof *f);
   if (!f)
@@ -192,11 +209,14 @@ int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
   f->reader = r;
   f->format = format;
   f->cls = cls;
+  f->beacon_path = cls ? beacon_path : NULL;
+  f->beacon_len = f->beacon_path ? strlen(f->beacon_path) : 0;
   for (size_t i = 0; i < RING; i++) {
     batch_slot *s = &f->ring[i];
     s->lines = malloc(BATCH_LINES * sizeof *s->lines);
     s->arena = malloc(BATCH_BYTES + BSL_LINE_MAX);
-    if (!s->lines || !s->arena)
+    s->beacons = malloc(BATCH_LINES * sizeof *s->beacons);
+    if (!s->lines || !s->arena || !s->beacons)
       goto out_oom;
     s->pub.lines = s->lines;
   }
@@ -229,6 +249,7 @@ out_free:
     for (size_t i = 0; i < RING; i++) {
       free(f->ring[i].lines);
       free(f->ring[i].arena);
+      free(f->ring[i].beacons);
     }
   free(f);
   return -1;
@@ -273,6 +294,7 @@ void bsl_feeder_stop(bsl_feeder *f) {
   for (size_t i = 0; i < RING; i++) {
     free(f->ring[i].lines);
     free(f->ring[i].arena);
+    free(f->ring[i].beacons);
   }
   free(f);
 }

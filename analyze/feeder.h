@@ -48,12 +48,14 @@ typedef struct bsl_fed_batch {
 /*
  * Starts reading R on the feeder's threads.  FORMAT, when not NULL, parses
  * every complete line there.  CLS, when not NULL, also classifies each hit's
- * user agent and path there and fills its derived fields (hit.h): the caller
- * must not use CLS's user-agent cache until bsl_feeder_stop().  Returns 0,
- * or -1 with err set (no thread started).
+ * user agent and path there and fills its derived fields (hit.h), decoding
+ * the parameters of hits to BEACON_PATH (when not NULL): the caller must
+ * not use CLS's user-agent cache until bsl_feeder_stop().  Returns 0, or -1
+ * with err set (no thread started).
  */
 int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, struct bsl_format *format,
-                     struct bsl_classifier *cls, char *err, size_t errlen);
+                     struct bsl_classifier *cls, const char *beacon_path,
+                     char *err, size_t errlen);
 
 /*
  * Waits for the next batch.  Returns 1 with *batch set, 0 once the input

@@ -632,21 +632,23 @@ static int parse_depth(const char *s) {
 }
 
 static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
-  char event[BSL_DIM_MAX], page[1024], depth[32], target[BSL_DIM_MAX];
-  static const char *const names[4] = {"e", "p", "d", "t"};
-  char *const outs[4] = {event, page, depth, target};
-  static const size_t caps[4] = {sizeof event, sizeof page, sizeof depth,
-                                 sizeof target};
-  int rcs[4];
-  bsl_query_params(hit->query.ptr, hit->query.len, names, 4, outs, caps, rcs);
-  if (rcs[1] <= 0 &&
-      !bsl_referer_path(hit->referer.ptr, hit->referer.len, page, sizeof page))
-    page[0] = '\0';
-  if (rcs[3] <= 0)
-    memcpy(target, depth, strlen(depth) + 1); /* depth is the smaller */
+  bsl_beacon_params local;
+  const bsl_beacon_params *bp = hit->derived ? hit->beacon : NULL;
+  if (!bp) {
+    bsl_beacon_params_parse(hit->query.ptr, hit->query.len, &local);
+    bp = &local;
+  }
+  const char *event = bp->event, *depth = bp->depth, *page = bp->page;
+  char referer_page[sizeof bp->page];
+  if (bp->rc_page <= 0)
+    page = bsl_referer_path(hit->referer.ptr, hit->referer.len, referer_page,
+                            sizeof referer_page)
+               ? referer_page
+               : "";
+  const char *target = bp->rc_target > 0 ? bp->target : depth;
 
   /* events_daily key: day, site, then path\0event\0target */
-  char key[8 + sizeof page + sizeof event + sizeof target];
+  char key[8 + sizeof bp->page + sizeof bp->event + sizeof bp->target];
   int32_t dims[2] = {day, site};
   memcpy(key, dims, sizeof dims);
   size_t n = sizeof dims;
@@ -1105,6 +1107,10 @@ void bsl_model_flush_done(bsl_model *m) {
     m->salts[keep++] = m->salts[i];
   }
   m->n_salts = keep;
+}
+
+const char *bsl_model_beacon_path(const bsl_model *m) {
+  return m->beacon_path;
 }
 
 size_t bsl_model_open_visits(const bsl_model *m) {

@@ -44,6 +44,9 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *opts, char *err,
                      size_t errlen);
 void bsl_model_destroy(bsl_model *m);
 
+/* The tracking beacon's path ("/collect" unless configured). */
+const char *bsl_model_beacon_path(const bsl_model *m);
+
 /* Interns a site name; returns its id for bsl_model_hit(), or -1 (OOM). */
 int bsl_model_site(bsl_model *m, const char *site);
 

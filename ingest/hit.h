@@ -39,6 +39,8 @@ typedef struct bsl_hit {
   bool is_static;
   unsigned char device; /* enum bsl_device */
   uint64_t identity[2]; /* bsl_hit_identity() */
+  /* the beacon's parameters when the path is the beacon path, else NULL */
+  const struct bsl_beacon_params *beacon;
 } bsl_hit;
 
 /* The client is the first address of a forwarded-for list. */

@@ -96,6 +96,20 @@ void bsl_query_params(const char *query, size_t qlen, const char *const *names,
   }
 }
 
+void bsl_beacon_params_parse(const char *query, size_t qlen,
+                             bsl_beacon_params *out) {
+  static const char *const names[4] = {"e", "p", "d", "t"};
+  char *const outs[4] = {out->event, out->page, out->depth, out->target};
+  static const size_t caps[4] = {sizeof out->event, sizeof out->page,
+                                 sizeof out->depth, sizeof out->target};
+  int rcs[4];
+  bsl_query_params(query, qlen, names, 4, outs, caps, rcs);
+  out->rc_event = rcs[0];
+  out->rc_page = rcs[1];
+  out->rc_depth = rcs[2];
+  out->rc_target = rcs[3];
+}
+
 void bsl_ascii_lower(char *s) {
   for (; *s; s++)
     *s = (char)lower((unsigned char)*s);

@@ -26,6 +26,19 @@ void bsl_query_params(const char *query, size_t qlen, const char *const *names,
                       size_t n, char *const *outs, const size_t *caps,
                       int *rcs);
 
+/*
+ * The tracking beacon's parameters e (event), p (page), d (depth) and
+ * t (target), decoded as bsl_query_param() does into fields of these
+ * sizes; rc_* are its results (-1 absent, 0 empty, else the length).
+ */
+typedef struct bsl_beacon_params {
+  char event[256], page[1024], depth[32], target[256];
+  int rc_event, rc_page, rc_depth, rc_target;
+} bsl_beacon_params;
+
+void bsl_beacon_params_parse(const char *query, size_t qlen,
+                             bsl_beacon_params *out);
+
 /* Lower-cases ASCII letters of S in place. */
 void bsl_ascii_lower(char *s);
 

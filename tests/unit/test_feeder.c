@@ -31,6 +31,7 @@
 #include "feeder.h"
 #include "format.h"
 #include "reader.h"
+#include "url.h"
 
 /* The feeder's documented batch bounds. */
 #define BATCH_LINES_MAX 2048
@@ -504,7 +505,7 @@ static run_result run_reader(bsl_reader *r, const char *path, const corpus *c,
   }
   bsl_feeder *f = NULL;
   char err[512] = "";
-  if (bsl_feeder_start(&f, r, fmt, cls, err, sizeof err) != 0)
+  if (bsl_feeder_start(&f, r, fmt, cls, "/collect", err, sizeof err) != 0)
     fail_msg("bsl_feeder_start: %s", err);
   assert_non_null(f);
   const bsl_fed_batch *b = NULL;
@@ -710,9 +711,13 @@ static void test_derived_fields(void **state) {
       "200 512 \"-\" \"Mozilla/5.0 test\"",
       "5.6.7.8 - - [01/Nov/2026:00:00:13 +0000] \"GET /p/123 HTTP/1.1\" 200 "
       "512 \"-\" \"Mozilla/5.0 test\"",
+      "5.6.7.8 - - [01/Nov/2026:00:00:14 +0000] \"GET "
+      "/collect?e=scroll&p=/caf%C3%A9&d=75&e=click HTTP/1.1\" 204 0 \"-\" "
+      "\"Mozilla/5.0 test\"",
   };
+  enum { N_LINES = sizeof lines / sizeof lines[0] };
   char text[2048] = "";
-  for (size_t i = 0; i < 5; i++) {
+  for (size_t i = 0; i < N_LINES; i++) {
     strcat(text, lines[i]);
     strcat(text, "\n");
   }
@@ -722,11 +727,12 @@ static void test_derived_fields(void **state) {
   bsl_classifier *cls = make_classifier();
   bsl_feeder *f = NULL;
   char err[512] = "";
-  assert_int_equal(bsl_feeder_start(&f, r, fmt, cls, err, sizeof err), 0);
+  assert_int_equal(
+      bsl_feeder_start(&f, r, fmt, cls, "/collect", err, sizeof err), 0);
   const bsl_fed_batch *b = NULL;
   assert_int_equal(bsl_feeder_next(f, &b, err, sizeof err), 1);
-  assert_int_equal(b->n, 5);
-  for (size_t i = 0; i < 5; i++) {
+  assert_int_equal(b->n, N_LINES);
+  for (size_t i = 0; i < N_LINES; i++) {
     const bsl_fed_line *fl = &b->lines[i];
     assert_true(fl->parsed);
     assert_int_equal(fl->parse_rc, 0);
@@ -748,6 +754,20 @@ static void test_derived_fields(void **state) {
   assert_memory_not_equal(b->lines[0].hit.identity, b->lines[2].hit.identity,
                           sizeof b->lines[0].hit.identity);
   assert_int_equal(b->lines[0].hit.user_agent.len, strlen(UA_BOT));
+  /* the beacon's parameters come decoded, the first of each name winning,
+   * exactly as bsl_beacon_params_parse() gives them; other lines have none */
+  for (size_t i = 0; i + 1 < N_LINES; i++)
+    assert_null(b->lines[i].hit.beacon);
+  const bsl_hit *bh = &b->lines[N_LINES - 1].hit;
+  assert_non_null(bh->beacon);
+  assert_string_equal(bh->beacon->event, "scroll");
+  assert_string_equal(bh->beacon->page, "/caf\xc3\xa9");
+  assert_string_equal(bh->beacon->depth, "75");
+  assert_int_equal(bh->beacon->rc_target, -1);
+  bsl_beacon_params want;
+  bsl_beacon_params_parse(bh->query.ptr, bh->query.len, &want);
+  assert_int_equal(bh->beacon->rc_page, want.rc_page);
+  assert_string_equal(bh->beacon->page, want.page);
   bsl_feeder_release(f);
   assert_int_equal(bsl_feeder_next(f, &b, err, sizeof err), 0);
   bsl_feeder_stop(f);
@@ -882,7 +902,8 @@ static void test_stop_early(void **state) {
       bsl_classifier *cls = make_classifier();
       bsl_feeder *f = NULL;
       char err[512] = "";
-      assert_int_equal(bsl_feeder_start(&f, r, fmt, cls, err, sizeof err), 0);
+      assert_int_equal(
+          bsl_feeder_start(&f, r, fmt, cls, "/collect", err, sizeof err), 0);
       usleep((useconds_t)wait);
       double t0 = now_s();
       bsl_feeder_stop(f);
@@ -905,7 +926,8 @@ static void test_stop_after_end(void **state) {
   bsl_reader *r = open_ok(path);
   bsl_feeder *f = NULL;
   char err[512] = "";
-  assert_int_equal(bsl_feeder_start(&f, r, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(bsl_feeder_start(&f, r, NULL, NULL, NULL, err, sizeof err),
+                   0);
   const bsl_fed_batch *b = NULL;
   assert_int_equal(bsl_feeder_next(f, &b, err, sizeof err), 1);
   assert_int_equal(b->n, 100);
@@ -931,7 +953,8 @@ static void test_empty_file(void **state) {
     bsl_classifier *cls = make_classifier();
     bsl_feeder *f = NULL;
     char err[512] = "";
-    assert_int_equal(bsl_feeder_start(&f, r, fmt, cls, err, sizeof err), 0);
+    assert_int_equal(
+        bsl_feeder_start(&f, r, fmt, cls, "/collect", err, sizeof err), 0);
     const bsl_fed_batch *b = NULL;
     int rc = bsl_feeder_next(f, &b, err, sizeof err);
     if (rc == 1) {
