@@ -127,6 +127,7 @@ typedef struct json_buf {
 
 typedef struct page_stat {
   char *path;
+  size_t path_len; /* strlen(path), kept: pages are compared on every hit */
   int32_t pageviews, entries;
   int16_t max_scroll;
   bool dirty;
@@ -427,8 +428,7 @@ static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
 
 static page_stat *visit_page(visit *v, const char *path, size_t len) {
   for (uint32_t i = 0; i < v->n_pages; i++)
-    if (strlen(v->pages[i].path) == len &&
-        memcmp(v->pages[i].path, path, len) == 0)
+    if (v->pages[i].path_len == len && memcmp(v->pages[i].path, path, len) == 0)
       return &v->pages[i];
   if (v->n_pages == v->cap_pages) {
     uint32_t ncap = v->cap_pages ? v->cap_pages * 2 : 4;
@@ -442,7 +442,7 @@ static page_stat *visit_page(visit *v, const char *path, size_t len) {
   if (!copy)
     return NULL;
   page_stat *p = &v->pages[v->n_pages++];
-  *p = (page_stat){.path = copy, .dirty = true};
+  *p = (page_stat){.path = copy, .path_len = strlen(copy), .dirty = true};
   return p;
 }
 
@@ -483,7 +483,7 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
                        int64_t scroll_75) {
   char key[8 + 4096];
   int32_t dims[2] = {v->day, v->site};
-  size_t len = strlen(p->path);
+  size_t len = p->path_len;
   if (len > sizeof key - sizeof dims)
     len = sizeof key - sizeof dims;
   memcpy(key, dims, sizeof dims);
@@ -1003,8 +1003,10 @@ static int hand_over_closed(bsl_model *m) {
   cv->site_names = names;
   cv->goal_names = m->goal_names;
   cv->n_goals = m->n_goals;
-  m->closed = NULL;
-  m->n_closed = m->cap_closed = 0;
+  /* the next interval closes about as many: no growing from scratch */
+  m->closed = malloc(m->cap_closed * sizeof *m->closed);
+  m->cap_closed = m->closed ? m->cap_closed : 0;
+  m->n_closed = 0;
   bsl_cs_custom(m->cs, closed_visits_apply, closed_visits_drop, cv);
   return 0;
 }
