@@ -24,6 +24,10 @@
 #include "reader.h"
 
 #define DEFAULT_FLUSH_LINES (1u << 17)
+/* A load is "bulk" (visit_log_day built once at the end, see
+ * bsl_store_day_index()) when its input is at least this large and larger
+ * than the database: then one rebuild is cheaper than maintaining it. */
+#define BULK_MIN_BYTES (64u << 20)
 
 typedef struct job {
   char *path;
@@ -360,6 +364,13 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
 
   if (bsl_pipeline_open(&b.pipe, cfg, opts->db_path, err, errlen) != 0)
     goto out;
+  bsl_store *store = bsl_pipeline_store(b.pipe);
+  bool bulk = b.total_bytes >= BULK_MIN_BYTES &&
+              (int64_t)b.total_bytes > bsl_store_bytes(store);
+  if (bulk && bsl_store_day_index(store, false) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(store));
+    goto out;
+  }
 
   stop_requested = 0;
   struct sigaction sa = {.sa_handler = on_stop_signal}, old_int, old_term;
@@ -379,6 +390,14 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
+  if (bulk) {
+    char serr[512];
+    (void)bsl_pipeline_sync(b.pipe, serr, sizeof serr); /* writer idle */
+    if (bsl_store_day_index(store, true) != 0 && rc >= 0) {
+      snprintf(err, errlen, "%s", bsl_store_error(store));
+      rc = -1;
+    }
+  }
   if (stop_requested && rc >= 0) {
     stats->interrupted = true;
     rc = 1;

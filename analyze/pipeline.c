@@ -119,6 +119,10 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
       .extra_channel_rules = cfg->channel_rules,
   };
   int rc = bsl_store_open(&p->store, db_path ? db_path : cfg->db, err, errlen);
+  /* An index a killed bulk load dropped is rebuilt here; if the database
+   * is busy it is rebuilt next time (queries stay right, only slower). */
+  if (rc == 0)
+    (void)bsl_store_day_index(p->store, true);
   if (rc == 0)
     rc = bsl_classifier_create(&p->cls, &copts, err, errlen);
   if (rc == 0) {

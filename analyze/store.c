@@ -116,6 +116,46 @@ static int exec(bsl_store *s, const char *sql, const char *what) {
   return 0;
 }
 
+int64_t bsl_store_bytes(bsl_store *s) {
+  sqlite3_stmt *st = NULL;
+  int64_t pages = 0, size = 0;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA page_count", -1, &st, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    pages = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    size = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return pages * size;
+}
+
+int bsl_store_day_index(bsl_store *s, bool present) {
+  if (!present)
+    return exec(s, SQL_DAY_INDEX_DROP,
+                "dropping visit_log_day for a bulk load");
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, SQL_DAY_INDEX_EXISTS, -1, &st, NULL) !=
+      SQLITE_OK)
+    return fail(s, "looking for visit_log_day");
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW)
+    return 0;
+  if (rc != SQLITE_DONE)
+    return fail(s, "looking for visit_log_day");
+  /* The sort behind the build may hold cache_size in memory: a smaller
+   * cache keeps the peak RSS where a load's steady state is. */
+  if (exec(s, "PRAGMA cache_size = -4096", "setting cache size") != 0)
+    return -1;
+  rc = exec(s, SQL_DAY_INDEX_CREATE, "building visit_log_day");
+  if (exec(s, "PRAGMA cache_size = -16384", "setting cache size") != 0)
+    return -1;
+  return rc;
+}
+
 /* Brings the schema to BSL_SCHEMA_VERSION, one migration per transaction so
  * an interrupted upgrade resumes where it stopped. */
 static int migrate(bsl_store *s) {

@@ -45,6 +45,19 @@ bool bsl_store_threadsafe(void);
 
 /* The last error message, "" if none. */
 const char *bsl_store_error(const bsl_store *s);
+/* The database's size in bytes (pages in use times page size). */
+int64_t bsl_store_bytes(bsl_store *s);
+
+/*
+ * Bulk loads: maintaining the visit_log_day index costs a third of writing
+ * a visit and grows with the database, while building it once from sorted
+ * keys is cheap.  PRESENT false drops it (before a load larger than the
+ * database), true builds it when missing (after the load, and at every
+ * start, which repairs a load that was killed).  Outside a transaction,
+ * with no other thread using the store.  Returns 0 or -1 (error set).
+ */
+int bsl_store_day_index(bsl_store *s, bool present);
+
 /* Records a failure that happened outside SQLite ("DB: WHAT"); returns -1. */
 int bsl_store_fail_with(bsl_store *s, const char *what);
 

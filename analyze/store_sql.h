@@ -167,6 +167,13 @@ static const char *const MIGRATIONS[] = {
   " conversions = ?9, max_scroll = ?10, channel = ?11, source = ?12,"          \
   " medium = ?13, campaign = ?14, device = ?15, landing_path = ?16,"           \
   " exit_path = ?17, is_open = ?18, pages = ?19 WHERE visit_id = ?1"
+/* visit_log_day as migration 1 creates it; see bsl_store_day_index() */
+#define SQL_DAY_INDEX_EXISTS                                                   \
+  "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "               \
+  "'visit_log_day'"
+#define SQL_DAY_INDEX_CREATE                                                   \
+  "CREATE INDEX IF NOT EXISTS visit_log_day ON visit_log(day, site)"
+#define SQL_DAY_INDEX_DROP "DROP INDEX IF EXISTS visit_log_day"
 #define SQL_PAGE_COUNTS_ADD                                                    \
   "INSERT INTO page_counts(day, site, path, pageviews, entries, scroll_sum,"   \
   " scroll_75) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"                             \
