@@ -180,7 +180,7 @@ for N in "$@"; do
   if [ "$HAVE_GOACCESS" = 1 ]; then
     echo "  boussole / goaccess        $(paired boussole goaccess)"
   else
-    echo "  boussole / goaccess        skipped (goaccess not installed)"
+    echo "  boussole / goaccess        skipped (goaccess not run)"
   fi
   echo "  boussole / bare-parse      $(paired boussole bare-parse)"
   echo "  boussole.gz / (zcat|wc -l) $(paired boussole.gz "zcat|wc -l")"
