@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -814,13 +815,14 @@ static size_t format_int(int32_t v, char *out) {
   return len;
 }
 
-/* The visit's pages as [[path, pageviews, entries, max_scroll], ...]: one
- * column instead of one row per page keeps flushes fast; the visit_pages
- * view unpacks it. */
-static const char *pages_json(json_buf *j, const visit *v) {
-  j->len = 0;
+/* Appends the visit's pages as [[path, pageviews, entries, max_scroll],
+ * ...] and a NUL to J: one column instead of one row per page keeps
+ * flushes fast; the visit_pages view unpacks it.  Returns the JSON's offset
+ * in J, or -1 when out of memory. */
+static ptrdiff_t pages_json(json_buf *j, const visit *v) {
+  size_t at = j->len;
   if (!json_put(j, "[", 1))
-    return NULL;
+    return -1;
   for (uint32_t i = 0; i < v->n_pages; i++) {
     const page_stat *p = &v->pages[i];
     /* snprintf was a tenth of the flush's cost: digits by hand */
@@ -834,19 +836,15 @@ static const char *pages_json(json_buf *j, const visit *v) {
     nums[n++] = ']';
     if (!json_put(j, i ? ",[" : "[", i ? 2 : 1) || !json_string(j, p->path) ||
         !json_put(j, nums, n))
-      return NULL;
+      return -1;
   }
-  return json_put(j, "]", 1) ? j->p : NULL;
+  return json_put(j, "]", 1) && json_put(j, "", 1) ? (ptrdiff_t)at : -1;
 }
 
-/* Fills ROW from V; DAY (11 bytes) and J hold its strings.  False when out
- * of memory. */
-static bool visit_row(const visit *v, const char *site, bool is_open,
-                      char day[11], json_buf *j, bsl_visit_row *row) {
+/* Fills ROW from V, but for pages_json; DAY (11 bytes) holds its day. */
+static void visit_row(const visit *v, const char *site, bool is_open,
+                      char day[11], bsl_visit_row *row) {
   day_to_string(v->day, day);
-  const char *pages = pages_json(j, v);
-  if (!pages)
-    return false;
   *row = (bsl_visit_row){
       .visit_id = v->id,
       .site = site,
@@ -865,18 +863,19 @@ static bool visit_row(const visit *v, const char *site, bool is_open,
       .device = bsl_device_name(v->device),
       .landing_path = v->landing,
       .exit_path = v->exit,
-      .pages_json = pages,
       .is_open = is_open,
       .saved_before = v->saved,
   };
-  return true;
 }
 
 static int write_visit(bsl_model *m, visit *v, bool is_open) {
   char day[11];
   bsl_visit_row row;
-  if (!visit_row(v, m->sites[v->site].name, is_open, day, &m->json, &row))
+  visit_row(v, m->sites[v->site].name, is_open, day, &row);
+  m->json.len = 0;
+  if (pages_json(&m->json, v) < 0)
     return -1;
+  row.pages_json = m->json.p;
   bsl_cs_put_visit(m->cs, &row);
   v->saved = true;
   uint64_t fresh = v->goals & ~v->goals_written;
@@ -903,51 +902,39 @@ typedef struct closed_visits {
   const char **site_names; /* by site id, a copy of the pointers */
   char *const *goal_names;
   size_t n_goals;
-  json_buf json;
+  json_buf json; /* the pages of a chunk of rows */
 } closed_visits;
 
 static int closed_visits_apply(bsl_store *store, void *arg) {
   closed_visits *cv = arg;
   enum { CHUNK = 64 };
   char days[CHUNK][11];
-  size_t json_at[CHUNK];
+  ptrdiff_t json_at[CHUNK];
   bsl_visit_row rows[CHUNK];
-  json_buf chunk_json = {0};
   for (size_t first = 0; first < cv->n; first += CHUNK) {
     size_t n = cv->n - first < CHUNK ? cv->n - first : CHUNK;
     /* every row's JSON goes to one buffer, pointers fixed once it is done */
-    chunk_json.len = 0;
+    cv->json.len = 0;
     for (size_t k = 0; k < n; k++) {
       const visit *v = cv->visits[first + k];
-      if (!visit_row(v, cv->site_names[v->site], false, days[k], &cv->json,
-                     &rows[k])) {
-        free(chunk_json.p);
+      visit_row(v, cv->site_names[v->site], false, days[k], &rows[k]);
+      json_at[k] = pages_json(&cv->json, v);
+      if (json_at[k] < 0)
         return bsl_store_fail_with(store, "out of memory writing visits");
-      }
-      json_at[k] = chunk_json.len;
-      if (!json_put(&chunk_json, cv->json.p, cv->json.len + 1)) {
-        free(chunk_json.p);
-        return bsl_store_fail_with(store, "out of memory writing visits");
-      }
     }
     for (size_t k = 0; k < n; k++)
-      rows[k].pages_json = chunk_json.p + json_at[k];
-    if (bsl_store_put_visits(store, rows, n) != 0) {
-      free(chunk_json.p);
+      rows[k].pages_json = cv->json.p + json_at[k];
+    if (bsl_store_put_visits(store, rows, n) != 0)
       return -1;
-    }
     for (size_t k = 0; k < n; k++) {
       const visit *v = cv->visits[first + k];
       uint64_t fresh = v->goals & ~v->goals_written;
       for (size_t g = 0; g < cv->n_goals; g++)
         if ((fresh & (1ULL << g)) &&
-            bsl_store_put_visit_goal(store, v->id, cv->goal_names[g]) != 0) {
-          free(chunk_json.p);
+            bsl_store_put_visit_goal(store, v->id, cv->goal_names[g]) != 0)
           return -1;
-        }
     }
   }
-  free(chunk_json.p);
   return 0;
 }
 

@@ -497,16 +497,24 @@ static void account(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   }
 }
 
+/* Counts LINE as read; false when it must be skipped: damage at the end of
+ * a gzip file read before, counted then. */
+static bool count_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line) {
+  if (line->kind == BSL_LINE_TRUNCATED && line->len == 0 &&
+      line->offset == in->start_offset && in->start_offset > 0)
+    return false;
+  in->dirty = true;
+  in->st.lines++;
+  p->stats.lines++;
+  return true;
+}
+
 int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
                       char *err, size_t errlen) {
   (void)err;
   (void)errlen;
-  if (line->kind == BSL_LINE_TRUNCATED && line->len == 0 &&
-      line->offset == in->start_offset && in->start_offset > 0)
-    return 0; /* damage at the end of a gzip file read before: counted then */
-  in->dirty = true;
-  in->st.lines++;
-  p->stats.lines++;
+  if (!count_line(p, in, line))
+    return 0;
   if (in->type == BSL_SOURCE_CAMPAIGN) { /* campaign logs */
     campaign_line(p, in, line);
     return 0;
@@ -526,13 +534,8 @@ int bsl_pipeline_parsed_line(bsl_pipeline *p, bsl_input *in,
                              const char *reason, char *err, size_t errlen) {
   if (in->type == BSL_SOURCE_CAMPAIGN) /* campaign logs: parsed here */
     return bsl_pipeline_line(p, in, line, err, errlen);
-  if (line->kind == BSL_LINE_TRUNCATED && line->len == 0 &&
-      line->offset == in->start_offset && in->start_offset > 0)
-    return 0; /* as in bsl_pipeline_line() */
-  in->dirty = true;
-  in->st.lines++;
-  p->stats.lines++;
-  account(p, in, line, hit, reason);
+  if (count_line(p, in, line))
+    account(p, in, line, hit, reason);
   return 0;
 }
 

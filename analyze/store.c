@@ -118,18 +118,12 @@ static int exec(bsl_store *s, const char *sql, const char *what) {
 
 int64_t bsl_store_bytes(bsl_store *s) {
   sqlite3_stmt *st = NULL;
-  int64_t pages = 0, size = 0;
-  if (sqlite3_prepare_v2(s->db, "PRAGMA page_count", -1, &st, NULL) ==
-          SQLITE_OK &&
+  int64_t bytes = 0;
+  if (sqlite3_prepare_v2(s->db, SQL_DB_BYTES, -1, &st, NULL) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW)
-    pages = sqlite3_column_int64(st, 0);
+    bytes = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) ==
-          SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    size = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return pages * size;
+  return bytes;
 }
 
 int bsl_store_day_index(bsl_store *s, bool present) {

@@ -167,6 +167,8 @@ static const char *const MIGRATIONS[] = {
   " conversions = ?9, max_scroll = ?10, channel = ?11, source = ?12,"          \
   " medium = ?13, campaign = ?14, device = ?15, landing_path = ?16,"           \
   " exit_path = ?17, is_open = ?18, pages = ?19 WHERE visit_id = ?1"
+#define SQL_DB_BYTES                                                           \
+  "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size"
 /* visit_log_day as migration 1 creates it; see bsl_store_day_index() */
 #define SQL_DAY_INDEX_EXISTS                                                   \
   "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "               \
