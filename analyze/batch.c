@@ -244,7 +244,8 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
     draw_progress(b, raw, false);
     if (stop_requested)
       break;
-    if (since_flush >= flush_every || now_seconds() >= flush_deadline) {
+    if (since_flush >= flush_every || bsl_pipeline_commit_due(b->pipe) ||
+        now_seconds() >= flush_deadline) {
       in.st.offset = (int64_t)consumed_offset;
       if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0) {
         bsl_feeder_stop(feeder);
@@ -417,6 +418,7 @@ out:
     stats->lines = ps->lines;
     stats->hits = ps->hits;
     stats->rejects = ps->rejects;
+    stats->visits_closed_early = bsl_pipeline_closed_early(b.pipe);
   }
   bsl_pipeline_close(b.pipe);
   return rc;

@@ -27,7 +27,8 @@ typedef struct bsl_batch_stats {
   uint64_t files_known;  /* files with nothing new */
   uint64_t files_failed; /* files that could not be read */
   uint64_t lines, hits, rejects;
-  uint64_t bytes; /* decompressed bytes read */
+  uint64_t bytes;               /* decompressed bytes read */
+  uint64_t visits_closed_early; /* by the max_open_visits cap */
   double seconds;
   bool interrupted;
 } bsl_batch_stats;

@@ -25,6 +25,7 @@
 
 #include "changeset.h"
 #include "fasthash.h"
+#include "fault.h"
 #include "url.h"
 
 #define SALT_LEN crypto_shorthash_KEYBYTES
@@ -178,6 +179,9 @@ typedef struct site_info {
   char *name;
   char *host;    /* name without scheme, port or path: the internal host */
   int64_t clock; /* newest hit time seen */
+  /* the clock as of the last flush: it is saved with the visits so that a
+   * resumed run sweeps and caps exactly as an uninterrupted one */
+  int64_t clock_written;
 } site_info;
 
 struct bsl_model {
@@ -224,6 +228,16 @@ struct bsl_model {
   pcre2_code **goal_re;
   size_t n_goals;
   pcre2_match_data *goal_md;
+
+  /* the open-visit cap (0: none) and the visits it closed early */
+  size_t max_open;
+  uint64_t closed_early;
+  size_t created_since_flush; /* visits begun since the last flush */
+  visit **evict;              /* scratch for choosing which visits to close */
+  size_t cap_evict;
+  /* An allocation failed while a line was accounted: some of its effects
+   * are missing, so nothing may be flushed any more (model.h). */
+  bool failed;
 };
 
 static void visit_free(visit *v) {
@@ -315,14 +329,16 @@ static char *dup_slice(const char *p, size_t len) {
   return s;
 }
 
-static void replace_str(char **dst, const char *p, size_t len) {
+/* Sets *DST to a copy of P; false (and *DST unchanged) when out of memory. */
+static bool replace_str(char **dst, const char *p, size_t len) {
   if (*dst && strlen(*dst) == len && memcmp(*dst, p, len) == 0)
-    return;
+    return true;
   char *s = dup_slice(p, len);
-  if (s) {
-    free(*dst);
-    *dst = s;
-  }
+  if (!s)
+    return false;
+  free(*dst);
+  *dst = s;
+  return true;
 }
 
 static bool slice_eq(bsl_str s, const char *lit) {
@@ -361,8 +377,10 @@ static day_salt *salt_for(bsl_model *m, int32_t day) {
   if (m->n_salts == m->cap_salts) {
     size_t ncap = m->cap_salts ? m->cap_salts * 2 : 8;
     day_salt *ns = realloc(m->salts, ncap * sizeof *ns);
-    if (!ns)
+    if (!ns) {
+      m->failed = true; /* the key below would be salted with zeros */
       return NULL;
+    }
     m->salts = ns;
     m->cap_salts = ncap;
   }
@@ -455,6 +473,7 @@ static int close_visit(bsl_model *m, visit *v) {
     if (!nc) {
       /* Out of memory: keep it open rather than lose it. */
       map_put(&m->open, v);
+      m->failed = true;
       return -1;
     }
     m->closed = nc;
@@ -471,10 +490,11 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
                        &ci);
   v->channel = ci.channel;
   v->device = device;
-  replace_str(&v->source, ci.source, strlen(ci.source));
-  replace_str(&v->medium, ci.medium, strlen(ci.medium));
-  replace_str(&v->campaign, ci.campaign, strlen(ci.campaign));
-  replace_str(&v->landing, hit->path.ptr, hit->path.len);
+  if (!replace_str(&v->source, ci.source, strlen(ci.source)) ||
+      !replace_str(&v->medium, ci.medium, strlen(ci.medium)) ||
+      !replace_str(&v->campaign, ci.campaign, strlen(ci.campaign)) ||
+      !replace_str(&v->landing, hit->path.ptr, hit->path.len))
+    m->failed = true;
 }
 
 /* pages_daily is kept as counters: each change to a visit's page adds its
@@ -490,8 +510,10 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
   memcpy(key, dims, sizeof dims);
   memcpy(key + sizeof dims, p->path, len);
   counter *c = counter_get(&m->pages, key, sizeof dims + len);
-  if (!c)
+  if (!c) {
+    m->failed = true;
     return;
+  }
   c->a += pageviews;
   c->b += entries;
   c->c += scroll_sum;
@@ -500,10 +522,13 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
 
 static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
                         const bsl_hit *hit, enum bsl_device device) {
-  visit *v = calloc(1, sizeof *v);
-  if (!v)
+  visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
+  if (!v) {
+    m->failed = true;
     return NULL;
+  }
   v->id = m->next_visit_id++;
+  m->created_since_flush++;
   v->visitor = key;
   v->site = site;
   v->day = day;
@@ -512,6 +537,7 @@ static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
   replace_str(&v->exit, hit->path.ptr, hit->path.len);
   if (!v->source || !v->medium || !v->campaign || !v->landing || !v->exit ||
       map_put(&m->open, v) != 0) {
+    m->failed = true;
     visit_free(v);
     return NULL;
   }
@@ -566,8 +592,9 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   uint64_t key = visitor_key(m, site, day, hit);
   visit *v = map_find(&m->open, key);
   if (v && (!within_visit(m, v, hit->time) || campaign_changes(v, hit))) {
-    if (close_visit(m, v) == 0)
-      v = NULL;
+    if (close_visit(m, v) != 0)
+      return;
+    v = NULL;
   }
   bool fresh = false;
   if (!v) {
@@ -577,8 +604,10 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     fresh = true;
   }
   page_stat *p = visit_page(v, hit->path.ptr, hit->path.len);
-  if (!p)
+  if (!p) {
+    m->failed = true;
     return;
+  }
   p->pageviews++;
   p->dirty = true;
   v->pageviews++;
@@ -590,6 +619,8 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   } else if (hit->time < v->start) {
     /* An earlier pageview arrived late: it is the real landing. */
     page_stat *old = visit_page(v, v->landing, strlen(v->landing));
+    if (!old)
+      m->failed = true;
     if (old && old->entries) {
       old->entries = 0;
       old->dirty = true;
@@ -599,6 +630,8 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     if (p) {
       p->entries = 1;
       page_delta(m, v, p, 0, 1, 0, 0);
+    } else {
+      m->failed = true;
     }
     set_landing(m, v, site, hit, device);
   }
@@ -608,7 +641,8 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     v->last = hit->time;
   if (hit->time >= v->last_pageview) {
     v->last_pageview = hit->time;
-    replace_str(&v->exit, hit->path.ptr, hit->path.len);
+    if (!replace_str(&v->exit, hit->path.ptr, hit->path.len))
+      m->failed = true;
   }
   count_goals(m, v, hit);
 }
@@ -660,8 +694,11 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
     n += len + 1;
   }
   counter *c = counter_get(&m->events, key, n);
-  if (c)
-    c->a++;
+  if (!c) {
+    m->failed = true;
+    return;
+  }
+  c->a++;
 
   uint64_t vkey = visitor_key(m, site, day, hit);
   visit *v = map_find(&m->open, vkey);
@@ -681,6 +718,8 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
     if (d > v->max_scroll)
       v->max_scroll = (int16_t)d;
     page_stat *p = visit_page(v, page, strlen(page));
+    if (!p)
+      m->failed = true;
     if (p && d > p->max_scroll) {
       page_delta(m, v, p, 0, 0, (int64_t)p->pageviews * (d - p->max_scroll),
                  p->max_scroll < 75 && d >= 75 ? p->pageviews : 0);
@@ -705,7 +744,80 @@ static void sweep(bsl_model *m) {
   }
 }
 
-void bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
+/* (last activity, id): a strict order, so which visits the cap closes does
+ * not depend on the order they sit in memory. */
+static bool older(const visit *a, const visit *b) {
+  return a->last != b->last ? a->last < b->last : a->id < b->id;
+}
+
+/* Reorders V[0..N) so that its K oldest (see older()) come first
+ * (quickselect, Hoare partition). */
+static void select_oldest(visit **v, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    visit *a = v[lo], *b = v[lo + (hi - lo) / 2], *c = v[hi];
+    visit *pivot = older(a, b) ? (older(b, c)   ? b
+                                  : older(a, c) ? c
+                                                : a)
+                               : (older(a, c)   ? a
+                                  : older(b, c) ? c
+                                                : b);
+    size_t i = lo, j = hi;
+    for (;;) {
+      while (older(v[i], pivot))
+        i++;
+      while (older(pivot, v[j]))
+        j--;
+      if (i >= j)
+        break;
+      visit *t = v[i];
+      v[i++] = v[j];
+      v[j--] = t;
+    }
+    if (k <= j)
+      hi = j;
+    else
+      lo = j + 1;
+  }
+}
+
+/*
+ * Keeps at most max_open visits open.  What it closes must not depend on
+ * when earlier sweeps ran (a resumed run sweeps at other moments than an
+ * uninterrupted one), so it first sweeps everything no line can extend:
+ * what remains is the same set in both runs.  Only then, if that is still
+ * over the cap, the least recently active visits are closed, down to 15/16
+ * of the cap so the work is done once per cap/16 new visits.
+ */
+static void enforce_cap(bsl_model *m) {
+  sweep(m);
+  if (m->failed || m->open.used <= m->max_open)
+    return;
+  size_t n = 0, target = m->max_open - m->max_open / 16;
+  if (m->cap_evict < m->open.used) {
+    visit **nv = realloc(m->evict, m->open.used * sizeof *nv);
+    if (!nv) {
+      m->failed = true;
+      return;
+    }
+    m->evict = nv;
+    m->cap_evict = m->open.used;
+  }
+  for (size_t i = 0; i < m->open.cap; i++)
+    if (m->open.slots[i])
+      m->evict[n++] = m->open.slots[i];
+  size_t k = n - target;
+  select_oldest(m->evict, n, k - 1);
+  for (size_t i = 0; i < k; i++) {
+    if (close_visit(m, m->evict[i]) != 0)
+      return;
+    m->closed_early++;
+  }
+}
+
+int bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
+  if (m->failed)
+    return -1;
   int32_t day = day_of(m, hit->time);
   if (day > m->newest_day)
     m->newest_day = day;
@@ -727,28 +839,35 @@ void bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
     int32_t day, site, status;
   } hk = {day, site, hit->status};
   counter *c = counter_get(&m->hits, &hk, sizeof hk);
-  if (c) {
-    c->a++;
-    c->b += bot;
-  }
+  if (!c)
+    return m->failed = true, -1;
+  c->a++;
+  c->b += bot;
   if (bot || !hit->has_request || !slice_eq(hit->method, "GET"))
-    return;
+    return 0;
   if (hit->path.len == m->beacon_len &&
       memcmp(hit->path.ptr, m->beacon_path, m->beacon_len) == 0) {
     beacon(m, site, day, hit);
-    return;
+    return m->failed ? -1 : 0;
   }
   bool ok_status =
       (hit->status >= 200 && hit->status <= 299) || hit->status == 304;
   if (!ok_status || (hit->derived ? hit->is_static
                                   : bsl_classify_is_static(
                                         m->cls, hit->path.ptr, hit->path.len)))
-    return;
+    return 0;
   pageview(m, site, day, hit, device);
-  if (++m->hits_since_sweep >= 65536) {
+  if (m->max_open && m->open.used > m->max_open)
+    enforce_cap(m);
+  else if (++m->hits_since_sweep >= 65536) {
     m->hits_since_sweep = 0;
     sweep(m);
   }
+  return m->failed ? -1 : 0;
+}
+
+uint64_t bsl_model_closed_early(const bsl_model *m) {
+  return m->closed_early;
 }
 
 /* ---- persistence ---- */
@@ -999,6 +1118,8 @@ static int hand_over_closed(bsl_model *m) {
 }
 
 int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
+  if (m->failed)
+    return -1;
   m->cs = cs;
   sweep(m);
   char day[11];
@@ -1057,11 +1178,26 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   day_to_string(m->newest_day - 1, day);
   bsl_cs_delete_salts_before(m->cs, day);
   bsl_cs_meta_set(m->cs, "next_visit_id", m->next_visit_id);
+  for (size_t i = 0; i < m->n_sites; i++) {
+    site_info *si = &m->sites[i];
+    if (si->clock == si->clock_written)
+      continue;
+    char key[sizeof "clock:" + 256];
+    if (strlen(si->name) >= 256) /* an absurd site name: resumes unsaved */
+      continue;
+    snprintf(key, sizeof key, "clock:%s", si->name);
+    bsl_cs_meta_set(m->cs, key, si->clock);
+  }
   m->cs = NULL;
-  return bsl_changeset_failed(cs) ? -1 : 0;
+  return bsl_changeset_failed(cs) || m->failed ? -1 : 0;
+}
+
+size_t bsl_model_pending_visits(const bsl_model *m) {
+  return m->n_closed + m->created_since_flush;
 }
 
 void bsl_model_flush_done(bsl_model *m) {
+  m->created_since_flush = 0;
   for (size_t i = 0; i < m->hits.cap; i++)
     m->hits.slots[i].a = m->hits.slots[i].b = 0;
   /* Dimensions repeat across flushes; drop the tables only when they grow
@@ -1086,6 +1222,8 @@ void bsl_model_flush_done(bsl_model *m) {
     for (uint32_t j = 0; j < v->n_pages; j++)
       v->pages[j].dirty = false;
   }
+  for (size_t i = 0; i < m->n_sites; i++)
+    m->sites[i].clock_written = m->sites[i].clock;
   size_t keep = 0;
   for (size_t i = 0; i < m->n_salts; i++) {
     if (m->salts[i].day < m->newest_day - 1) {
@@ -1155,6 +1293,7 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
   visit *v = calloc(1, sizeof *v);
   if (!v || site < 0) {
     free(v);
+    m->failed = true;
     return;
   }
   v->id = row->visit_id;
@@ -1174,17 +1313,29 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
   v->campaign = strdup(row->campaign);
   v->landing = strdup(row->landing_path);
   v->exit = strdup(row->exit_path);
+  if (!v->source || !v->medium || !v->campaign || !v->landing || !v->exit) {
+    visit_free(v);
+    m->failed = true;
+    return;
+  }
   if (row->ended_at > m->sites[site].clock)
     m->sites[site].clock = row->ended_at;
-  if (map_find(&m->open, v->visitor) || map_put(&m->open, v) != 0) {
+  if (map_find(&m->open, v->visitor)) {
+    visit_free(v); /* cannot happen: one open visit per visitor key */
+    return;
+  }
+  if (map_put(&m->open, v) != 0) {
     visit_free(v);
+    m->failed = true;
     return;
   }
   if (m->n_loading == m->cap_loading) {
     size_t ncap = m->cap_loading ? m->cap_loading * 2 : 1024;
     visit **nl = realloc(m->loading, ncap * sizeof *nl);
-    if (!nl)
+    if (!nl) {
+      m->failed = true;
       return;
+    }
     m->loading = nl;
     m->cap_loading = ncap;
   }
@@ -1196,8 +1347,11 @@ static void load_page(void *ctx, int64_t visit_id, const char *path,
   bsl_model *m = ctx;
   visit *v = find_by_id(m, visit_id);
   page_stat *p = v ? visit_page(v, path, strlen(path)) : NULL;
-  if (!p)
+  if (!p) {
+    if (v)
+      m->failed = true;
     return;
+  }
   p->pageviews = (int32_t)pageviews;
   p->entries = (int32_t)entries;
   p->max_scroll = (int16_t)max_scroll;
@@ -1243,6 +1397,7 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
     goto out_oom;
   pthread_mutex_init(&m->retired_mu, NULL);
   m->session_timeout = o->session_timeout > 0 ? o->session_timeout : 1800;
+  m->max_open = o->max_open_visits;
   m->beacon_path = strdup(o->beacon_path ? o->beacon_path : "/collect");
   if (!m->beacon_path)
     goto out_oom;
@@ -1308,6 +1463,11 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
     bsl_model_destroy(m);
     return -1;
   }
+  if (m->failed) {
+    snprintf(err, errlen, "out of memory while resuming the open visits");
+    bsl_model_destroy(m);
+    return -1;
+  }
   *out = m;
   return 0;
 
@@ -1338,6 +1498,16 @@ int bsl_model_site(bsl_model *m, const char *site) {
     free(si->host);
     return -1;
   }
+  /* the clock an earlier run saved (see site_info); the open visits loaded
+   * after this may only move it forward */
+  char key[sizeof "clock:" + 256];
+  if (m->store && strlen(site) < 256) {
+    snprintf(key, sizeof key, "clock:%s", site);
+    int64_t saved;
+    if (bsl_store_meta_get(m->store, key, si->clock, &saved) == 0)
+      si->clock = saved;
+  }
+  si->clock_written = si->clock;
   if (si->host)
     bsl_ascii_lower(si->host);
   return (int)m->n_sites++;
@@ -1363,6 +1533,7 @@ void bsl_model_destroy(bsl_model *m) {
   free(m->sites);
   free(m->salts);
   free(m->vkeys);
+  free(m->evict);
   free_retired(m);
   pthread_mutex_destroy(&m->retired_mu);
   for (size_t g = 0; g < m->n_goals; g++) {

@@ -33,6 +33,7 @@ typedef struct bsl_model_options {
   size_t n_goals;                   /* at most 64 */
   bsl_classifier *classifier;       /* borrowed */
   bsl_store *store;                 /* borrowed */
+  size_t max_open_visits;           /* 0: no cap (see bsl_model_hit) */
 } bsl_model_options;
 
 /*
@@ -50,15 +51,31 @@ const char *bsl_model_beacon_path(const bsl_model *m);
 /* Interns a site name; returns its id for bsl_model_hit(), or -1 (OOM). */
 int bsl_model_site(bsl_model *m, const char *site);
 
-/* Accounts one parsed hit of site SITE_ID. */
-void bsl_model_hit(bsl_model *m, int site_id, const bsl_hit *hit);
+/*
+ * Accounts one parsed hit of site SITE_ID.  When more than max_open_visits
+ * visits are open, those no line can extend are dropped from memory and, if
+ * still too many, the least recently active are closed early (counted by
+ * bsl_model_closed_early()).  Returns 0, or -1 when an allocation failed:
+ * some effects of this hit (or of an earlier one) are missing, and from then
+ * on the model refuses hits and flushes, so that nothing partial is ever
+ * committed; the caller must stop and a new model resumes from the store.
+ */
+int bsl_model_hit(bsl_model *m, int site_id, const bsl_hit *hit);
+
+/* Visits closed early by the max_open_visits cap since creation. */
+uint64_t bsl_model_closed_early(const bsl_model *m);
 
 /* Records all pending changes into CS.  Returns 0, or -1 when out of
- * memory (CS must then not be applied). */
+ * memory now or during an earlier hit (CS must then not be applied). */
 struct bsl_changeset;
 int bsl_model_flush(bsl_model *m, struct bsl_changeset *cs);
 /* Forgets what the last flush recorded: the changeset now holds it. */
 void bsl_model_flush_done(bsl_model *m);
+
+/* Visits begun or closed since the last flush: what the next flush writes
+ * and, for closed ones, what memory it frees.  Callers commit early when it
+ * grows large (an address flood), so memory stays bounded by the cap. */
+size_t bsl_model_pending_visits(const bsl_model *m);
 
 /* Number of visits currently held in memory. */
 size_t bsl_model_open_visits(const bsl_model *m);

@@ -61,6 +61,12 @@ struct bsl_pipeline {
   int result;           /* first failure of the writer */
   char werr[1024];
   bsl_pipeline_stats stats;
+  /* Set when memory ran out while lines were accounted or a commit was
+   * prepared: the in-memory state then lacks effects of lines already
+   * consumed, so no commit may follow (a commit would record offsets past
+   * them).  The next run resumes from the last commit. */
+  bool failed;
+  char failure[1024];
 };
 
 const bsl_pipeline_stats *bsl_pipeline_stats_get(const bsl_pipeline *p) {
@@ -135,6 +141,7 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
         .n_goals = cfg->n_goals,
         .classifier = p->cls,
         .store = p->store,
+        .max_open_visits = cfg->max_open_visits,
     };
     rc = bsl_model_create(&p->model, &mopts, err, errlen);
   }
@@ -458,10 +465,26 @@ static void reject(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   p->n_samples++;
 }
 
+/* Marks the pipeline failed for want of memory at LINE of IN (see
+ * bsl_pipeline.failed); returns -1 with the message in err. */
+static int out_of_memory(bsl_pipeline *p, const bsl_input *in,
+                         const bsl_line *line, char *err, size_t errlen) {
+  if (!p->failed) {
+    p->failed = true;
+    snprintf(p->failure, sizeof p->failure,
+             "out of memory at %.600s offset %llu; stopped without saving "
+             "anything read since the last commit, which the next run reads "
+             "again (lower max_open_visits or give the process more memory)",
+             in->st.path, (unsigned long long)line->offset);
+  }
+  snprintf(err, errlen, "%s", p->failure);
+  return -1;
+}
+
 /* campaign logs: a line may carry several events, each taken (a hit) or
- * rejected (a reject with its reason) on its own. */
-static void campaign_line(bsl_pipeline *p, bsl_input *in,
-                          const bsl_line *line) {
+ * rejected (a reject with its reason) on its own.  Returns 0, or -1 when an
+ * event could not be kept for want of memory. */
+static int campaign_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line) {
   const bsl_campaign_item *items;
   size_t n = 0;
   const char *reason = line->reason;
@@ -470,31 +493,35 @@ static void campaign_line(bsl_pipeline *p, bsl_input *in,
                : bsl_campaign_parse(in->campaign, line->ptr, line->len, &items,
                                     &n, &reason);
   if (rc == 1)
-    return; /* a header line */
+    return 0; /* a header line */
   if (rc != 0) {
     reject(p, in, line, reason ? reason : "unparsable line");
-    return;
+    return 0;
   }
   for (size_t i = 0; i < n; i++) {
-    if (items[i].ok && bsl_campaigns_add(p->campaigns, &items[i].ev) == 0) {
-      in->st.hits++;
-      p->stats.hits++;
-    } else {
-      reject(p, in, line, items[i].ok ? "out of memory" : items[i].reason);
+    if (!items[i].ok) {
+      reject(p, in, line, items[i].reason);
+      continue;
     }
-  }
-}
-
-/* A parsed line (HIT) goes to the model, anything else is a reject. */
-static void account(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
-                    const bsl_hit *hit, const char *reason) {
-  if (hit) {
+    if (bsl_campaigns_add(p->campaigns, &items[i].ev) != 0)
+      return -1;
     in->st.hits++;
     p->stats.hits++;
-    bsl_model_hit(p->model, in->site_id, hit);
-  } else {
-    reject(p, in, line, reason ? reason : "unparsable line");
   }
+  return 0;
+}
+
+/* A parsed line (HIT) goes to the model, anything else is a reject.
+ * Returns 0, or -1 when the model ran out of memory. */
+static int account(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
+                   const bsl_hit *hit, const char *reason) {
+  if (!hit) {
+    reject(p, in, line, reason ? reason : "unparsable line");
+    return 0;
+  }
+  in->st.hits++;
+  p->stats.hits++;
+  return bsl_model_hit(p->model, in->site_id, hit);
 }
 
 /* Counts LINE as read; false when it must be skipped: damage at the end of
@@ -511,12 +538,15 @@ static bool count_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line) {
 
 int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
                       char *err, size_t errlen) {
-  (void)err;
-  (void)errlen;
+  if (p->failed) {
+    snprintf(err, errlen, "%s", p->failure);
+    return -1;
+  }
   if (!count_line(p, in, line))
     return 0;
   if (in->type == BSL_SOURCE_CAMPAIGN) { /* campaign logs */
-    campaign_line(p, in, line);
+    if (campaign_line(p, in, line) != 0)
+      return out_of_memory(p, in, line, err, errlen);
     return 0;
   }
   const char *reason = line->reason;
@@ -525,7 +555,8 @@ int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
   bool ok =
       line->kind == BSL_LINE_OK &&
       bsl_format_parse(in->format, line->ptr, line->len, &hit, &reason) == 0;
-  account(p, in, line, ok ? &hit : NULL, reason);
+  if (account(p, in, line, ok ? &hit : NULL, reason) != 0)
+    return out_of_memory(p, in, line, err, errlen);
   return 0;
 }
 
@@ -534,9 +565,25 @@ int bsl_pipeline_parsed_line(bsl_pipeline *p, bsl_input *in,
                              const char *reason, char *err, size_t errlen) {
   if (in->type == BSL_SOURCE_CAMPAIGN) /* campaign logs: parsed here */
     return bsl_pipeline_line(p, in, line, err, errlen);
-  if (count_line(p, in, line))
-    account(p, in, line, hit, reason);
+  if (p->failed) {
+    snprintf(err, errlen, "%s", p->failure);
+    return -1;
+  }
+  if (count_line(p, in, line) && account(p, in, line, hit, reason) != 0)
+    return out_of_memory(p, in, line, err, errlen);
   return 0;
+}
+
+bool bsl_pipeline_commit_due(const bsl_pipeline *p) {
+  return bsl_model_pending_visits(p->model) >= BSL_PIPELINE_PENDING_VISITS;
+}
+
+bool bsl_pipeline_failed(const bsl_pipeline *p) {
+  return p->failed;
+}
+
+uint64_t bsl_pipeline_closed_early(const bsl_pipeline *p) {
+  return bsl_model_closed_early(p->model);
 }
 
 /* Records everything to commit into CS.  Returns 0, or -1 out of memory. */
@@ -579,16 +626,31 @@ out_error:
   return -1;
 }
 
+/* The commit refused because memory ran out earlier, or while preparing
+ * this one (the model's pending changes are then half in CS): either way
+ * the pipeline is failed for good. */
+static int refuse_commit(bsl_pipeline *p, char *err, size_t errlen) {
+  if (!p->failed) {
+    p->failed = true;
+    snprintf(p->failure, sizeof p->failure,
+             "out of memory while preparing a commit; stopped without saving "
+             "anything read since the last commit, which the next run reads "
+             "again (lower max_open_visits or give the process more memory)");
+  }
+  snprintf(err, errlen, "%s", p->failure);
+  return -1;
+}
+
 int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
                         char *err, size_t errlen) {
+  if (p->failed)
+    return refuse_commit(p, err, errlen);
   if (bsl_pipeline_sync(p, err, errlen) != 0)
     return -1;
   /* p->cs may still hold an earlier attempt that failed: the new changes are
    * appended and everything is applied in order, so nothing is lost. */
-  if (prepare(p, p->cs, inputs, n) != 0) {
-    snprintf(err, errlen, "out of memory while preparing a commit");
-    return -1;
-  }
+  if (prepare(p, p->cs, inputs, n) != 0)
+    return refuse_commit(p, err, errlen);
   if (apply(p->store, p->cs, err, errlen) != 0) {
     for (size_t i = 0; i < n; i++)
       inputs[i]->dirty = true; /* their state is still to be committed */
@@ -630,10 +692,8 @@ int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
                               size_t n, char *err, size_t errlen) {
   if (!p->writer_ok)
     return bsl_pipeline_commit(p, inputs, n, err, errlen);
-  if (prepare(p, p->cs, inputs, n) != 0) {
-    snprintf(err, errlen, "out of memory while preparing a commit");
-    return -1;
-  }
+  if (p->failed || prepare(p, p->cs, inputs, n) != 0)
+    return refuse_commit(p, err, errlen);
   pthread_mutex_lock(&p->mu);
   while (p->job)
     pthread_cond_wait(&p->cv, &p->mu);

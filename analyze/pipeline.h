@@ -66,7 +66,13 @@ int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
                              const char *format, const char *site,
                              const char **why, char *err, size_t errlen);
 
-/* Accounts one framed line of IN.  Returns 0, or -1 on a storage error. */
+/*
+ * Accounts one framed line of IN.  Returns 0, or -1 when memory ran out
+ * (err set): the pipeline is then failed for good (bsl_pipeline_failed):
+ * every later line and commit is refused, so no read position past a line
+ * whose effects were lost is ever committed.  The caller stops; the next
+ * run resumes at the last commit.
+ */
 int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
                       char *err, size_t errlen);
 
@@ -99,6 +105,20 @@ int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
  */
 int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
                               size_t n, char *err, size_t errlen);
+
+/*
+ * True when so many visits were begun or closed since the last commit that
+ * the caller should commit now rather than at its usual interval: under an
+ * address flood every line is a visit, and the visits waiting for a commit
+ * would otherwise hold more memory than the open-visit cap allows.
+ */
+#define BSL_PIPELINE_PENDING_VISITS 32768
+bool bsl_pipeline_commit_due(const bsl_pipeline *p);
+
+/* True once memory ran out (see bsl_pipeline_line). */
+bool bsl_pipeline_failed(const bsl_pipeline *p);
+/* Visits closed early by the max_open_visits cap since opening. */
+uint64_t bsl_pipeline_closed_early(const bsl_pipeline *p);
 
 /* Waits for the writer thread; returns 0 or its first failure (err set). */
 int bsl_pipeline_sync(bsl_pipeline *p, char *err, size_t errlen);

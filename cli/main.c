@@ -201,6 +201,10 @@ static int cmd_ingest(int argc, char **argv) {
            (unsigned long long)st.files_failed, (unsigned long long)st.lines,
            (unsigned long long)st.hits, (unsigned long long)st.rejects,
            st.seconds, rate);
+    if (st.visits_closed_early)
+      printf("boussole: %llu visits closed early: more than max_open_visits "
+             "were open at once (see README, \"Memory cap\")\n",
+             (unsigned long long)st.visits_closed_early);
   }
   return rc == 0 ? 0 : EXIT_ERROR;
 }

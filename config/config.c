@@ -462,6 +462,18 @@ static int set_flush_interval(struct parser *p, void *obj, const char *v) {
   return 0;
 }
 
+static int set_max_open_visits(struct parser *p, void *obj, const char *v) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (!*v || *end || errno || v[0] == '-')
+    return why(p, "not a whole number: \"%s\" (e.g. 250000; 0 = no cap)", v);
+  if (n != 0 && (n < 1000 || n > 100000000))
+    return why(p, "must be 0 (no cap) or between 1000 and 100000000");
+  ((bsl_config *)obj)->max_open_visits = (size_t)n;
+  return 0;
+}
+
 static int set_metrics_file(struct parser *p, void *obj, const char *v) {
   return set_opt_str(p, &((bsl_config *)obj)->metrics_file, v);
 }
@@ -506,6 +518,7 @@ static const struct key_def boussole_keys[] = {
     {"beacon_path", set_beacon_path},
     {"static_extensions", set_static_extensions},
     {"flush_interval", set_flush_interval},
+    {"max_open_visits", set_max_open_visits},
     {"metrics_file", set_metrics_file},
     {"alert_command", set_alert_command},
     {"bot_rules", set_bot_rules},
@@ -1325,6 +1338,7 @@ static int set_defaults(bsl_config *c) {
   c->beacon_path = strdup("/collect");
   c->session_timeout = 30 * 60;
   c->flush_interval = 1.0;
+  c->max_open_visits = BSL_DEFAULT_MAX_OPEN_VISITS;
   c->static_extensions = calloc(COUNT(default_extensions), sizeof(char *));
   if (!c->db || !c->timezone || !c->beacon_path || !c->static_extensions)
     return -ENOMEM;
@@ -1551,6 +1565,7 @@ void bsl_config_print(const bsl_config *cfg, FILE *out) {
     free(list);
   }
   put_duration(out, "flush_interval", cfg->flush_interval);
+  fprintf(out, "max_open_visits = %zu\n", cfg->max_open_visits);
   if (cfg->metrics_file)
     put(out, "metrics_file", cfg->metrics_file);
   if (cfg->alert_command)

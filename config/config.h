@@ -47,19 +47,23 @@ enum bsl_kpi_period { BSL_PERIOD_DAY = 0, BSL_PERIOD_WEEK };
 
 typedef struct bsl_kpi_conf {
   char *name;
-  char *metric;       /* one of the SPEC §8 catalogue */
-  char *goal;         /* required by conversion metrics, else NULL */
-  char *filter_key;   /* channel|source|medium|campaign|path|device, or NULL */
+  char *metric;     /* one of the SPEC §8 catalogue */
+  char *goal;       /* required by conversion metrics, else NULL */
+  char *filter_key; /* channel|source|medium|campaign|path|device, or NULL */
   char *filter_value;
   enum bsl_kpi_period period;
-  int direction;      /* +1 up, -1 down */
+  int direction; /* +1 up, -1 down */
   double target;
   bool has_target;
-  char deadline[11];  /* YYYY-MM-DD or "" */
-  int window;         /* periods; default 28 */
-  double min_change;  /* fraction: "5%" -> 0.05; default 0.05 */
+  char deadline[11]; /* YYYY-MM-DD or "" */
+  int window;        /* periods; default 28 */
+  double min_change; /* fraction: "5%" -> 0.05; default 0.05 */
   int line;
 } bsl_kpi_conf;
+
+/* 300k open visits keep `ingest` and `run` near 256 MB of RSS under an
+ * address flood (bench/flood_rss.sh). */
+#define BSL_DEFAULT_MAX_OPEN_VISITS 300000
 
 typedef struct bsl_config {
   char *file; /* the file loaded, or NULL for built-in defaults */
@@ -70,10 +74,13 @@ typedef struct bsl_config {
   char **static_extensions;
   size_t n_static_extensions;
   double flush_interval; /* seconds */
-  char *metrics_file;    /* NULL when unset */
-  char *alert_command;   /* NULL when unset */
-  char *bot_rules;       /* extra bot rules file, NULL when unset */
-  char *channel_rules;   /* extra channel rules file, NULL when unset */
+  /* Open visits held in memory at most (0: no cap); past it the least
+   * recently active are closed early.  See README "Memory cap". */
+  size_t max_open_visits;
+  char *metrics_file;  /* NULL when unset */
+  char *alert_command; /* NULL when unset */
+  char *bot_rules;     /* extra bot rules file, NULL when unset */
+  char *channel_rules; /* extra channel rules file, NULL when unset */
 
   bsl_source_conf *sources;
   size_t n_sources;

@@ -17,6 +17,7 @@
 
 #include "changeset.h"
 #include "classify.h"
+#include "fault.h"
 #include "model.h"
 #include "store.h"
 
@@ -53,6 +54,8 @@ static bsl_hit pageview(const char *addr, int64_t t, const char *path,
   return h;
 }
 
+static size_t max_open; /* the cap open_model() gives the next model */
+
 static void open_model(fixture *f, const char *tz) {
   char err[512];
   assert_int_equal(bsl_store_open(&f->store, db_path, err, sizeof err), 0);
@@ -68,7 +71,8 @@ static void open_model(fixture *f, const char *tz) {
                           .goal_patterns = goal_paths,
                           .n_goals = 1,
                           .classifier = f->cls,
-                          .store = f->store};
+                          .store = f->store,
+                          .max_open_visits = max_open};
   assert_int_equal(bsl_model_create(&f->model, &mo, err, sizeof err), 0);
   f->site = bsl_model_site(f->model, "www.example.com");
   assert_true(f->site >= 0);
@@ -111,6 +115,7 @@ static char *query(const char *sql) {
 
 static int setup(void **state) {
   (void)state;
+  max_open = 0;
   strcpy(dir, "/tmp/bsl-model-XXXXXX");
   if (!mkdtemp(dir))
     return -1;
@@ -133,11 +138,11 @@ static void test_timeout_boundary(void **state) {
   fixture f;
   open_model(&f, "UTC");
   bsl_hit h = pageview("1.1.1.1", T0, "/a", NULL);
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   h = pageview("1.1.1.1", T0 + 1800, "/b", NULL); /* gap == timeout */
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   h = pageview("1.1.1.1", T0 + 3601, "/c", NULL); /* gap > timeout */
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   flush_and_close(&f);
   assert_string_equal(
       query("SELECT pageviews, landing_path, exit_path, bounced FROM visits "
@@ -152,9 +157,9 @@ static void test_day_split_in_zone(void **state) {
   /* 22:50Z and 23:10Z on 2 Nov are 23:50 and 00:10 in Paris (UTC+1) */
   int64_t t = T0 + 12 * 3600 + 50 * 60;
   bsl_hit h = pageview("2.2.2.2", t, "/a", NULL);
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   h = pageview("2.2.2.2", t + 20 * 60, "/b", NULL);
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   flush_and_close(&f);
   assert_string_equal(
       query("SELECT day, hits, visits, bounces FROM traffic_daily ORDER BY "
@@ -167,11 +172,11 @@ static void test_late_landing_and_goal(void **state) {
   fixture f;
   open_model(&f, "UTC");
   bsl_hit h = pageview("3.3.3.3", T0 + 60, "/thank-you", NULL);
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   /* the real landing arrives late (logs are not always in time order) */
   h = pageview("3.3.3.3", T0, "/landing", NULL);
   h.referer = S("https://www.google.com/search?q=x");
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   flush_and_close(&f);
   assert_string_equal(
       query("SELECT landing_path, exit_path, channel, started_at, ended_at "
@@ -191,16 +196,16 @@ static void test_resume_open_visit(void **state) {
   fixture f;
   open_model(&f, "UTC");
   bsl_hit h = pageview("4.4.4.4", T0, "/a", NULL);
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   flush_and_close(&f);
   /* a later run continues the same visit, converts, and scrolls */
   open_model(&f, "UTC");
   assert_int_equal(bsl_model_open_visits(f.model), 1);
   h = pageview("4.4.4.4", T0 + 600, "/thank-you", NULL);
-  bsl_model_hit(f.model, f.site, &h);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   bsl_hit b = pageview("4.4.4.4", T0 + 620, "/collect", "e=scroll&d=90");
   b.referer = S("https://www.example.com/thank-you");
-  bsl_model_hit(f.model, f.site, &b);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &b), 0);
   flush_and_close(&f);
   assert_string_equal(
       query("SELECT COUNT(*), SUM(pageviews), MAX(max_scroll) FROM visits"),
@@ -217,13 +222,98 @@ static void test_salts_expire(void **state) {
   open_model(&f, "UTC");
   for (int d = 0; d < 4; d++) {
     bsl_hit h = pageview("5.5.5.5", T0 + d * 86400, "/a", NULL);
-    bsl_model_hit(f.model, f.site, &h);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   }
   flush_and_close(&f);
   /* days 2..5 Nov seen: only the newest two days keep a salt */
   assert_string_equal(query("SELECT day FROM day_salts ORDER BY day"),
                       "2026-11-04;2026-11-05;");
   assert_string_equal(query("SELECT COUNT(*) FROM visits"), "4;");
+}
+
+/* The cap closes the least recently active visits, down to 15/16 of it;
+ * a closed visitor who comes back starts a new visit. */
+static void test_open_visit_cap(void **state) {
+  (void)state;
+  fixture f;
+  max_open = 16;
+  open_model(&f, "UTC");
+  char addr[32];
+  /* 17 visitors, one per second: the 17th goes over the cap of 16, which
+   * closes the oldest two (17 - 15): visitors 0 and 1 */
+  for (int i = 0; i < 17; i++) {
+    snprintf(addr, sizeof addr, "10.0.0.%d", i);
+    bsl_hit h = pageview(addr, T0 + i, "/a", NULL);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  assert_int_equal(bsl_model_open_visits(f.model), 15);
+  assert_int_equal(bsl_model_closed_early(f.model), 2);
+  /* visitor 1 returns within the timeout: a new visit; visitor 2's second
+   * pageview extends the open one */
+  bsl_hit again = pageview("10.0.0.1", T0 + 60, "/b", NULL);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &again), 0);
+  bsl_hit more = pageview("10.0.0.2", T0 + 61, "/b", NULL);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &more), 0);
+  flush_and_close(&f);
+  assert_string_equal(query("SELECT COUNT(*), SUM(pageviews) FROM visits"),
+                      "18|19;");
+  assert_string_equal(
+      query("SELECT visits, visitors, bounces FROM traffic_daily"),
+      "18|17|17;");
+  assert_string_equal(query("SELECT COUNT(*) FROM visits WHERE is_open = 0"),
+                      "2;");
+}
+
+/* A resumed model caps exactly as one that never stopped: the open visits
+ * and the site clock come back from the store. */
+static void test_cap_after_resume(void **state) {
+  (void)state;
+  fixture f;
+  max_open = 16;
+  open_model(&f, "UTC");
+  char addr[32];
+  for (int i = 0; i < 10; i++) {
+    snprintf(addr, sizeof addr, "10.0.1.%d", i);
+    bsl_hit h = pageview(addr, T0 + i, "/a", NULL);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  flush_and_close(&f);
+  open_model(&f, "UTC");
+  assert_int_equal(bsl_model_open_visits(f.model), 10);
+  for (int i = 10; i < 17; i++) {
+    snprintf(addr, sizeof addr, "10.0.1.%d", i);
+    bsl_hit h = pageview(addr, T0 + i, "/a", NULL);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  assert_int_equal(bsl_model_open_visits(f.model), 15);
+  flush_and_close(&f);
+  /* the two closed early are the two oldest, as without the restart */
+  assert_string_equal(
+      query("SELECT GROUP_CONCAT(started_at) FROM (SELECT started_at FROM "
+            "visits WHERE is_open = 0 ORDER BY started_at)"),
+      "2026-11-02T10:00:00Z,2026-11-02T10:00:01Z;");
+}
+
+/* An allocation failure while a hit is accounted fails the hit and every
+ * later hit and flush: nothing partial can be committed. */
+static void test_out_of_memory_is_sticky(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  bsl_fault_configure("visit:2");
+  bsl_hit a = pageview("10.0.2.1", T0, "/a", NULL);
+  bsl_hit b = pageview("10.0.2.2", T0 + 1, "/a", NULL);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &a), 0);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &b), -1);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &a), -1);
+  bsl_changeset *cs = bsl_changeset_create();
+  assert_non_null(cs);
+  assert_int_equal(bsl_model_flush(f.model, cs), -1);
+  bsl_changeset_destroy(cs);
+  bsl_fault_configure(NULL);
+  bsl_model_destroy(f.model);
+  bsl_classifier_destroy(f.cls);
+  bsl_store_close(f.store);
 }
 
 int main(void) {
@@ -234,6 +324,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_resume_open_visit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_salts_expire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_visit_cap, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cap_after_resume, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_out_of_memory_is_sticky, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
