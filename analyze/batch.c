@@ -22,6 +22,7 @@
 #include "feeder.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "writer_lock.h"
 
 #define DEFAULT_FLUSH_LINES (1u << 17)
 /* A load is "bulk" (visit_log_day built once at the end, see
@@ -355,6 +356,7 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
   b.started = now_seconds();
   job *jobs = NULL;
   size_t n_jobs = 0;
+  bsl_writer_lock *lock = NULL;
   int rc = -1;
 
   if (collect_jobs(cfg, files, n, &jobs, &n_jobs, b.log, err, errlen) != 0)
@@ -362,6 +364,12 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
   for (size_t i = 0; i < n_jobs; i++)
     b.total_bytes += jobs[i].size;
 
+  /* One writer per store (SPEC §7): taken before the store is opened (the
+   * open itself may write: migrations, the day index) and held until it is
+   * closed. */
+  const char *db = opts->db_path ? opts->db_path : cfg->db;
+  if (bsl_writer_lock_acquire(&lock, db, "ingest", err, errlen) != 0)
+    goto out;
   if (bsl_pipeline_open(&b.pipe, cfg, opts->db_path, err, errlen) != 0)
     goto out;
   bsl_store *store = bsl_pipeline_store(b.pipe);
@@ -419,5 +427,6 @@ out:
     stats->rejects = ps->rejects;
   }
   bsl_pipeline_close(b.pipe);
+  bsl_writer_lock_release(lock);
   return rc;
 }
