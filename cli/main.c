@@ -196,14 +196,19 @@ static int cmd_ingest(int argc, char **argv) {
     fprintf(stderr, "boussole: %s\n", err);
   if (!quiet) {
     double rate = st.seconds > 0 ? (double)st.lines / st.seconds : 0;
+    /* lines and hits count what was read; after a failed commit part of
+     * it is not in the database, and the line must not suggest it is */
     printf("boussole: %s%llu file%s read, %llu unchanged, %llu failed: "
-           "%llu lines, %llu hits, %llu rejects in %.2f s (%.0f lines/s)\n",
+           "%llu lines, %llu hits, %llu rejects in %.2f s (%.0f lines/s)%s\n",
            st.interrupted ? "interrupted, progress saved; " : "",
            (unsigned long long)st.files, st.files == 1 ? "" : "s",
            (unsigned long long)st.files_known,
            (unsigned long long)st.files_failed, (unsigned long long)st.lines,
            (unsigned long long)st.hits, (unsigned long long)st.rejects,
-           st.seconds, rate);
+           st.seconds, rate,
+           st.unsaved ? "; the lines read since the last commit were not "
+                        "saved: the next ingest reads them again"
+                      : "");
   }
   return rc == 0 ? 0 : EXIT_ERROR;
 }
