@@ -13,7 +13,10 @@
 #  (4) after SIGKILL of the holder, a new ingest and run start;
 #  (5) 120,000 lines appended while a second run and ingests try to write:
 #      every view equals one clean ingest of the same lines;
-#  (6) two concurrent ingests of the same lines on one database.
+#  (6) two concurrent ingests of the same lines on one database;
+#  (7) a reload naming a database another run writes is refused (the old
+#      configuration and its lock kept); one naming a free database moves
+#      the lock there.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 [ -x "$GENLOG" ] || { echo "SKIP: $GENLOG not built"; exit 77; }
@@ -211,6 +214,38 @@ echo "(6) started together: exit statuses $R1 and $R2"
 expect_eq "(6) started together: each exits 0 or 2" "$(case "$R1$R2" in 00|02|20) echo ok ;; *) echo "$R1 $R2" ;; esac)" ok
 echo "(6) started together: hits $(hits_counted "$G/g.db")"
 expect_eq "(6) started together: totals == one ingest" "$(same_views "$E/clean.db" "$G/g.db")" same
+
+# ------------------------------------------------------- (7) a reload that changes the database
+H=$WORK/h
+mkdir -p "$H/logs"
+config "$H"
+head -n 1000 "$WORK/all.log" > "$H/logs/access.log"
+"$BOUSSOLE" run -c "$H/b.conf" 2>> "$H/x.log" &
+X=$!
+bg_track "$X"
+wait_until 20 db_has_hits "$H/b.db" 1000 || fail_with_log "(7) X did not read" "$H/x.log"
+"$BOUSSOLE" run -c "$H/b.conf" --db "$H/y.db" 2>> "$H/y.log" &
+Y=$!
+bg_track "$Y"
+wait_until 20 db_has_hits "$H/y.db" 1000 || fail_with_log "(7) Y did not read" "$H/y.log"
+sed -i "s|^db = .*|db = $H/y.db|" "$H/b.conf"
+kill -HUP "$X"
+wait_until 20 logged "$H/x.log" 'new configuration failed.*being written by pid '"$Y" \
+  || echo "(7) X did not report the refused reload"
+expect_eq "(7) reload to a database Y writes: refused naming Y" \
+  "$(logged "$H/x.log" "new configuration failed.*y.db is being written by pid $Y " && echo yes)" yes
+attempt h_run1 "$BOUSSOLE" run -c "$H/b.conf" --db "$H/b.db"
+refused "(7) after the refused reload, X still holds b.db" "$X" run
+sed -i "s|^db = .*|db = $H/z.db|" "$H/b.conf"
+kill -HUP "$X"
+wait_until 20 db_has_hits "$H/z.db" 1000 || echo "(7) X did not move to z.db"
+attempt h_run2 "$BOUSSOLE" run -c "$H/b.conf"
+refused "(7) after the reload to z.db, X holds z.db" "$X" run
+RC=0
+"$BOUSSOLE" ingest -q --no-progress -c "$H/b.conf" --db "$H/b.db" 2> "$WORK/h_ingest.err" || RC=$?
+expect_eq "(7) after the move, b.db is free ($(head -c 300 "$WORK/h_ingest.err"))" "$RC" 0
+stop_ok "(7) X" "$X"
+stop_ok "(7) Y" "$Y"
 
 echo "one writer: $((($(now_ms) - T0) / 1000)) s"
 finish
