@@ -326,10 +326,11 @@ bool bsl_writer_lock_covers(const bsl_writer_lock *l, const char *db_path) {
   char *path, err[256];
   if (lock_path_of(db_path, &path, err, sizeof err) != 0)
     return false;
+  /* The same file, not only the same name: were the lock file deleted and
+   * made anew, our lock would guard an inode no newcomer sees. */
   struct stat st;
   bool same =
-      strcmp(path, l->path) == 0 ||
-      (stat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino);
+      stat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino;
   free(path);
   return same;
 }

@@ -10,8 +10,9 @@
  * database that holds "PID ROLE\nCOMMAND LINE\n" of the holder.  The kernel
  * drops the lock when the holder dies, even by SIGKILL, so a lock is never
  * stale; the file itself is left in place (like the database's -wal and -shm
- * files): deleting it would let a newcomer lock a fresh inode while a
- * latecomer still locks the unlinked one.
+ * files): deleting it would let a newcomer lock a fresh inode while the
+ * holder still locks the unlinked one (a file deleted by hand under a
+ * running daemon is taken again at its next reload).
  *
  * A lock is owned by the caller of bsl_writer_lock_acquire() and freed by
  * bsl_writer_lock_release().  A process that forks without exec (the alert
@@ -46,9 +47,9 @@ int bsl_writer_lock_acquire(bsl_writer_lock **out, const char *db_path,
                             const char *role, char *err, size_t errlen);
 
 /*
- * True when L (NULL: no lock held) is the lock a writer of DB_PATH needs,
- * so a daemon that reopens its store on reload keeps the lock it has rather
- * than refusing itself.
+ * True when L (NULL: no lock held) is the lock a writer of DB_PATH needs
+ * (the same lock file, by inode), so a daemon that reopens its store on
+ * reload keeps the lock it has rather than refusing itself.
  */
 bool bsl_writer_lock_covers(const bsl_writer_lock *l, const char *db_path);
 

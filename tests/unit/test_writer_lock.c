@@ -240,6 +240,16 @@ static void test_same_store_other_spellings(void **state) {
                    BSL_WRITER_LOCK_HELD);
   assert_null(again);
   assert_int_equal(chdir(cwd), 0);
+  /* a lock file deleted and made anew is not the one held */
+  char lock_file[600];
+  snprintf(lock_file, sizeof lock_file, "%s.lock", db);
+  assert_int_equal(unlink(lock_file), 0);
+  assert_false(bsl_writer_lock_covers(l, db));
+  bsl_writer_lock *fresh = NULL;
+  assert_int_equal(bsl_writer_lock_acquire(&fresh, db, "run", err, sizeof err),
+                   0);
+  assert_true(bsl_writer_lock_covers(fresh, db));
+  bsl_writer_lock_release(fresh);
   bsl_writer_lock_release(l);
   unlink(link);
   rmdir(db_path("sub"));
