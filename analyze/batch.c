@@ -22,6 +22,7 @@
 #include "feeder.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "writer_lock.h"
 
 #define DEFAULT_FLUSH_LINES (1u << 17)
 /* A load is "bulk" (visit_log_day built once at the end, see
@@ -170,7 +171,9 @@ static void draw_progress(batch *b, uint64_t current_raw, bool final) {
 
 /* ---- one file ---- */
 
-/* Returns 0 when the file was read, 1 when it failed (logged), -1 fatal. */
+/* Returns 0 when the file was read, 1 when it failed (logged), -1 fatal
+ * (err set; the file counts as failed too, and what it read since its last
+ * commit as unsaved). */
 static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
   char ferr[512];
   bsl_reader *r = NULL;
@@ -192,7 +195,7 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
       b->stats->files_known++;
     }
     rc = begin < 0 ? -1 : 0;
-    goto out_close;
+    goto out_fatal;
   }
 
   uint64_t flush_every =
@@ -209,7 +212,7 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
                        bsl_model_beacon_path(bsl_pipeline_model(b->pipe)), err,
                        errlen) != 0) {
     rc = -1;
-    goto out_close;
+    goto out_fatal;
   }
   uint64_t consumed_offset = in.start_offset;
   const bsl_fed_batch *fb;
@@ -234,7 +237,7 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
       if (lrc != 0) {
         bsl_feeder_stop(feeder);
         rc = -1;
-        goto out_close;
+        goto out_unsaved;
       }
     }
     consumed_offset = fb->end_offset;
@@ -250,7 +253,7 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
       if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0) {
         bsl_feeder_stop(feeder);
         rc = -1;
-        goto out_close;
+        goto out_unsaved;
       }
       since_flush = 0;
       flush_deadline = now_seconds() + 5.0;
@@ -259,15 +262,16 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
   bsl_feeder_stop(feeder);
   if (got < 0) {
     fprintf(b->log, "boussole: %s\n", ferr);
-    b->stats->files_failed++;
     rc = 1; /* what was read so far is still committed below */
   }
   in.st.offset = (int64_t)consumed_offset;
   if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0 ||
       bsl_pipeline_sync(b->pipe, err, errlen) != 0) {
     rc = -1;
-    goto out_close;
+    goto out_unsaved;
   }
+  if (got < 0)
+    b->stats->files_failed++;
   b->stats->bytes += (uint64_t)in.st.offset - in.start_offset;
   if ((uint64_t)in.st.offset == in.start_offset && got == 0)
     b->stats->files_known++;
@@ -279,7 +283,16 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
             "boussole: %s: last line (%llu bytes) has no newline yet; it "
             "will be read once complete\n",
             j->path, (unsigned long long)pending);
+  goto out_close;
 
+out_unsaved:
+  /* A failed commit saved nothing of this file since its last commit (nor
+   * the earlier commit handed to the writer thread): the summary must not
+   * let those lines pass for saved. */
+  b->stats->unsaved = true;
+out_fatal:
+  if (rc < 0)
+    b->stats->files_failed++;
 out_close:
   bsl_reader_close(r);
   return rc;
@@ -356,6 +369,7 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
   b.started = now_seconds();
   job *jobs = NULL;
   size_t n_jobs = 0;
+  bsl_writer_lock *lock = NULL;
   int rc = -1;
 
   if (collect_jobs(cfg, files, n, &jobs, &n_jobs, b.log, err, errlen) != 0)
@@ -363,6 +377,12 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
   for (size_t i = 0; i < n_jobs; i++)
     b.total_bytes += jobs[i].size;
 
+  /* One writer per store (SPEC §7): taken before the store is opened (the
+   * open itself may write: migrations, the day index) and held until it is
+   * closed. */
+  const char *db = opts->db_path ? opts->db_path : cfg->db;
+  if (bsl_writer_lock_acquire(&lock, db, "ingest", err, errlen) != 0)
+    goto out;
   if (bsl_pipeline_open(&b.pipe, cfg, opts->db_path, err, errlen) != 0)
     goto out;
   bsl_store *store = bsl_pipeline_store(b.pipe);
@@ -421,5 +441,6 @@ out:
     stats->visits_closed_early = bsl_pipeline_closed_early(b.pipe);
   }
   bsl_pipeline_close(b.pipe);
+  bsl_writer_lock_release(lock);
   return rc;
 }

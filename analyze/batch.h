@@ -25,12 +25,15 @@ typedef struct bsl_batch_options {
 typedef struct bsl_batch_stats {
   uint64_t files;        /* files read (fully or from their last offset) */
   uint64_t files_known;  /* files with nothing new */
-  uint64_t files_failed; /* files that could not be read */
+  uint64_t files_failed; /* files that could not be read or saved */
   uint64_t lines, hits, rejects;
   uint64_t bytes;               /* decompressed bytes read */
   uint64_t visits_closed_early; /* by the max_open_visits cap */
   double seconds;
   bool interrupted;
+  bool unsaved; /* a commit failed: lines counted in `lines` since the
+                   last good commit were not saved (the next run reads
+                   them again) */
 } bsl_batch_stats;
 
 /*

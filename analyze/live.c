@@ -40,6 +40,7 @@
 #include "kpi.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "writer_lock.h"
 
 #define DRAIN_BUDGET 8192 /* lines per file per loop turn */
 #define SCAN_INTERVAL_MS 1000
@@ -98,6 +99,7 @@ struct live {
   const bsl_live_options *opts;
   bsl_config *cfg;
   bsl_pipeline *pipe;
+  bsl_writer_lock *lock; /* held from start to exit, across reloads */
   tracked *files;
   dir_watch *dirs;
   listener *listeners;
@@ -756,8 +758,24 @@ static int start_sources(live *L, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if (bsl_pipeline_open(&L->pipe, L->cfg, L->opts->db_path, err, errlen) != 0)
+  /* One writer per store (SPEC §7).  A reload keeps the lock it has when
+   * the database stays the same (locking it again would refuse ourselves);
+   * a reload to another database takes that one's lock first and drops the
+   * old one only once the new store is open, so a refused reload leaves the
+   * running configuration with its lock. */
+  const char *db = L->opts->db_path ? L->opts->db_path : L->cfg->db;
+  bsl_writer_lock *fresh = NULL;
+  bool keep = bsl_writer_lock_covers(L->lock, db);
+  if (!keep && bsl_writer_lock_acquire(&fresh, db, "run", err, errlen) != 0)
     return -1;
+  if (bsl_pipeline_open(&L->pipe, L->cfg, L->opts->db_path, err, errlen) != 0) {
+    bsl_writer_lock_release(fresh);
+    return -1;
+  }
+  if (!keep) {
+    bsl_writer_lock_release(L->lock);
+    L->lock = fresh;
+  }
   L->kpi_closed[0] = '\0'; /* evaluate once at start and after a reload */
   for (size_t i = 0; i < L->cfg->n_sources; i++)
     if (L->cfg->sources[i].listen &&
@@ -872,6 +890,7 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
     uv_close((uv_handle_t *)&L->idle, NULL);
     uv_run(&L->loop, UV_RUN_DEFAULT);
     uv_loop_close(&L->loop);
+    bsl_writer_lock_release(L->lock);
     bsl_config_destroy(L->cfg);
     free(L->counts);
     free(L);
@@ -903,6 +922,7 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
     snprintf(err, errlen, "event loop did not close cleanly");
   else
     log_event("info", "stopped");
+  bsl_writer_lock_release(L->lock); /* the store is closed: another may write */
   bsl_config_destroy(L->cfg);
   free(L->counts);
   free(L);

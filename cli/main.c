@@ -51,6 +51,9 @@ static const char INGEST_USAGE[] =
     "configured source's path takes that source's format and site; any other\n"
     "uses --format and --site.  With no FILE, every configured source is "
     "read.\n"
+    "One ingest or run writes a database at a time: while another does, this\n"
+    "exits 2 naming it (a running daemon reads more files once they are in a\n"
+    "[source] of its configuration and it is sent SIGHUP).\n"
     "\n"
     "  -c, --config CONF   configuration file (default: built-in defaults)\n"
     "      --db PATH       database file (default: the config's db)\n"
@@ -193,14 +196,19 @@ static int cmd_ingest(int argc, char **argv) {
     fprintf(stderr, "boussole: %s\n", err);
   if (!quiet) {
     double rate = st.seconds > 0 ? (double)st.lines / st.seconds : 0;
+    /* lines and hits count what was read; after a failed commit part of
+     * it is not in the database, and the line must not suggest it is */
     printf("boussole: %s%llu file%s read, %llu unchanged, %llu failed: "
-           "%llu lines, %llu hits, %llu rejects in %.2f s (%.0f lines/s)\n",
+           "%llu lines, %llu hits, %llu rejects in %.2f s (%.0f lines/s)%s\n",
            st.interrupted ? "interrupted, progress saved; " : "",
            (unsigned long long)st.files, st.files == 1 ? "" : "s",
            (unsigned long long)st.files_known,
            (unsigned long long)st.files_failed, (unsigned long long)st.lines,
            (unsigned long long)st.hits, (unsigned long long)st.rejects,
-           st.seconds, rate);
+           st.seconds, rate,
+           st.unsaved ? "; the lines read since the last commit were not "
+                        "saved: the next ingest reads them again"
+                      : "");
     if (st.visits_closed_early)
       printf("boussole: %llu visits closed early: more than max_open_visits "
              "were open at once (see README, \"Memory cap\")\n",
@@ -219,6 +227,8 @@ static const char RUN_USAGE[] =
     "to stderr, one line per event.  SIGTERM/SIGINT: commit and stop.  "
     "SIGHUP:\n"
     "reload the configuration (a broken one is logged and ignored).\n"
+    "One ingest or run writes a database at a time: while another does, this\n"
+    "exits 2 naming it.\n"
     "\n"
     "  -c, --config CONF   configuration file (default: built-in defaults)\n"
     "      --db PATH       database file (default: the config's db)\n"
