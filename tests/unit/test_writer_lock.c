@@ -189,13 +189,22 @@ static void test_fork_without_exec_does_not_keep_it(void **state) {
   char err[1024], msg[1024];
   bsl_writer_lock *l;
   assert_int_equal(bsl_writer_lock_acquire(&l, db, "run", err, sizeof err), 0);
+  int ready[2];
+  assert_int_equal(pipe(ready), 0);
   pid_t child = fork(); /* like alert.c's supervisor */
   assert_true(child >= 0);
   if (child == 0) {
     die_with_parent();
+    /* fork() has returned here, so the atfork handler has run */
+    if (write(ready[1], "x", 1) != 1)
+      _exit(1);
     for (;;)
       pause();
   }
+  char byte;
+  assert_int_equal(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
   bsl_writer_lock_release(l);
   /* the child lives on, yet the store is free */
   assert_int_equal(acquire_in_child(db, "ingest", msg, sizeof msg), 0);
