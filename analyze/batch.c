@@ -175,7 +175,15 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
                                        err, errlen);
   if (begin != 0) {
     if (begin > 0) {
-      if (strcmp(why, "empty") != 0)
+      /* a copytruncate copy ends before what was read from the live file
+       * (the lines written meanwhile were read there): nothing is amiss */
+      if (in.renamed && bsl_source_same_set(j->source ? j->source->path : NULL,
+                                            j->path, in.st.path))
+        fprintf(b->log,
+                "boussole: %s is a copy of %s (copytruncate) that ends "
+                "before what was already read from it; nothing new to read\n",
+                j->path, in.st.path);
+      else if (strcmp(why, "empty") != 0)
         fprintf(b->log, "boussole: %s: %s; skipped\n", j->path, why);
       b->stats->files_known++;
     }

@@ -125,6 +125,21 @@ void bsl_source_set_of(const char *pattern, const char *path, char *set,
   snprintf(set, cap, "%.*s", (int)base, path);
 }
 
+bool bsl_source_same_set(const char *pattern, const char *a, const char *b) {
+  size_t la = strlen(a) + 1, lb = strlen(b) + 1;
+  char *sa = malloc(la), *sb = malloc(lb);
+  bool same = false;
+  if (sa && sb) {
+    bsl_generation ga, gb;
+    bsl_source_set_of(pattern, a, sa, la, &ga);
+    bsl_source_set_of(pattern, b, sb, lb, &gb);
+    same = strcmp(sa, sb) == 0;
+  }
+  free(sa);
+  free(sb);
+  return same;
+}
+
 typedef struct listed {
   bsl_source_file f;
   size_t set_order; /* index of the first file of its set */

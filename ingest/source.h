@@ -63,6 +63,9 @@ bool bsl_source_matches(const char *pattern, const char *path);
 void bsl_source_set_of(const char *pattern, const char *path, char *set,
                        size_t cap, bsl_generation *gen);
 
+/* True when A and B fall in the same rotation set (see bsl_source_set_of). */
+bool bsl_source_same_set(const char *pattern, const char *a, const char *b);
+
 /* One file of a source, as listed by bsl_source_list(). */
 typedef struct bsl_source_file {
   char *path;

@@ -179,6 +179,13 @@ run_stop
 expect_eq "(d) a file that shrank is a warning" \
   "$(logged "$D/run.log" 'level=warn.*/access.log[^.].*shorter' && echo yes)" yes
 expect "$D/b.db" "SELECT SUM(lines) FROM sources" 9000
+# the same two files seen by an ingest catch-up
+"$BOUSSOLE" ingest -q --no-progress -c "$D/b.conf" 2> "$D/ingest.log" || true
+expect_eq "(d) ingest: the copy is no skipped file" \
+  "$(grep 'access.log.1' "$D/ingest.log" | grep -c 'copytruncate.*nothing new to read')" 1
+expect_eq "(d) ingest: the file that shrank is reported" \
+  "$(grep -c '/access.log: shorter than what was already read from it; skipped' "$D/ingest.log")" 1
+expect "$D/b.db" "SELECT SUM(lines) FROM sources" 9000
 
 echo "took $((($(now_ms) - T0) / 1000)) s"
 finish

@@ -146,6 +146,9 @@ static void test_set_of(void **state) {
   set_is("/l/app.2026", "/l/app.2026", "/l/app.2026", BSL_GEN_LIVE);
   set_is("/l/app.2026", "/l/app.2026.1", "/l/app.2026", BSL_GEN_NUMBERED);
   set_is(NULL, "/l/x.log.4", "/l/x.log", BSL_GEN_NUMBERED);
+  assert_true(bsl_source_same_set("/l/a.log", "/l/a.log", "/l/a.log.1"));
+  assert_true(bsl_source_same_set(NULL, "/l/a.log.2.gz", "/l/a.log-20261203"));
+  assert_false(bsl_source_same_set("/l/*.log", "/l/a.log.1", "/l/b.log.1"));
 }
 
 static void touch(const char *name) {
