@@ -715,16 +715,19 @@ static int commit(live *L) {
       release(L, t);
     }
   }
-  write_metrics(L);
   evaluate_kpis(L);
   start_idle(L);
   return rc;
 }
 
+/* Every flush tick commits, then reports the state as it is, committed or
+ * not (paused, unread bytes). */
 static void on_flush_timer(uv_timer_t *h) {
   live *L = h->data;
-  if (!L->stopping)
-    commit(L);
+  if (L->stopping)
+    return;
+  commit(L);
+  write_metrics(L);
 }
 
 /* ---- metrics (Prometheus text format, for node_exporter) ---- */
@@ -751,6 +754,60 @@ static long resident_bytes(void) {
   return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* Bytes of T not read yet: after the last line read of a plain file, not
+ * yet inflated of a .gz (through the descriptor: a file whose name is gone
+ * is still being read). */
+static uint64_t unread_bytes(const tracked *t) {
+  struct stat sb;
+  if (fstat(bsl_reader_fd(t->r), &sb) != 0)
+    return 0;
+  uint64_t done = bsl_reader_is_gzip(t->r) ? bsl_reader_raw_position(t->r)
+                                           : bsl_reader_offset(t->r);
+  return (uint64_t)sb.st_size > done ? (uint64_t)sb.st_size - done : 0;
+}
+
+/* One boussole_unread_bytes sample per path: every file being read, and the
+ * files found but not opened yet (all their bytes).  Two files under one
+ * name (one deleted and still being read) add up. */
+static void write_unread(live *L, FILE *f) {
+  size_t n = 0;
+  for (tracked *t = L->files; t; t = t->next)
+    n++;
+  n += L->n_waiting;
+  const char **paths = calloc(n ? n : 1, sizeof *paths);
+  uint64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
+  if (!paths || !bytes) {
+    free(paths);
+    free(bytes);
+    return;
+  }
+  size_t k = 0;
+  for (tracked *t = L->files; t; t = t->next, k++) {
+    paths[k] = t->path;
+    bytes[k] = unread_bytes(t);
+  }
+  for (size_t i = 0; i < L->n_waiting; i++, k++) {
+    paths[k] = L->waiting[i].path;
+    bytes[k] = L->waiting[i].size;
+  }
+  for (size_t i = 0; i < n; i++) {
+    bool dup = false;
+    for (size_t j = 0; j < i && !dup; j++)
+      dup = strcmp(paths[i], paths[j]) == 0;
+    if (dup)
+      continue;
+    uint64_t sum = bytes[i];
+    for (size_t j = i + 1; j < n; j++)
+      if (strcmp(paths[i], paths[j]) == 0)
+        sum += bytes[j];
+    fprintf(f, "boussole_unread_bytes{path=\"");
+    label(f, paths[i]);
+    fprintf(f, "\"} %llu\n", (unsigned long long)sum);
+  }
+  free(paths);
+  free(bytes);
+}
+
 static void write_metrics(live *L) {
   const char *path = L->cfg->metrics_file;
   if (!path)
@@ -774,16 +831,7 @@ static void write_metrics(live *L) {
     }
   }
   fprintf(f, "# TYPE boussole_unread_bytes gauge\n");
-  for (tracked *t = L->files; t; t = t->next) {
-    struct stat sb;
-    uint64_t unread = 0;
-    if (!bsl_reader_is_gzip(t->r) && stat(t->path, &sb) == 0 &&
-        sb.st_ino == t->ino && (uint64_t)sb.st_size > bsl_reader_offset(t->r))
-      unread = (uint64_t)sb.st_size - bsl_reader_offset(t->r);
-    fprintf(f, "boussole_unread_bytes{path=\"");
-    label(f, t->path);
-    fprintf(f, "\"} %llu\n", (unsigned long long)unread);
-  }
+  write_unread(L, f);
   fprintf(f,
           "# TYPE boussole_last_flush_timestamp_seconds gauge\n"
           "boussole_last_flush_timestamp_seconds %.3f\n"
@@ -799,8 +847,8 @@ static void write_metrics(live *L) {
           "boussole_reading_paused %d\n",
           L->last_flush_at, L->last_flush_seconds,
           (unsigned long long)L->commits,
-          bsl_model_open_visits(bsl_pipeline_model(L->pipe)), resident_bytes(),
-          L->paused ? 1 : 0);
+          L->pipe ? bsl_model_open_visits(bsl_pipeline_model(L->pipe)) : 0,
+          resident_bytes(), L->paused ? 1 : 0);
   if (fclose(f) != 0 || rename(tmp, path) != 0)
     log_event("warn", "%s: %s", path, strerror(errno));
 }
@@ -989,6 +1037,7 @@ static void stop_sources(live *L) {
   if (commit(L) != 0 && L->pipe)
     log_event("warn", "last commit failed; the lines read since the previous "
                       "commit will be read again at the next start");
+  write_metrics(L);
   clear_waiting(L);
   L->n_done = L->next_done = 0;
   L->lookup_failing = false;
