@@ -105,6 +105,8 @@ typedef struct ignored {
   ino_t ino;
   off_t size;
   struct timespec mtime;
+  bsl_file_state *row; /* a .gz read to its end: its row, so that a rename
+                          (.2.gz -> .3.gz) is written to it; else NULL */
 } ignored;
 
 /* A file found but not opened yet that may hold lines older than the files
@@ -142,6 +144,8 @@ struct live {
   size_t n_ignore;
   finished done[MAX_FINISHED];
   size_t n_done, next_done;
+  bsl_input *moved; /* rows of ignored files seen renamed, to commit */
+  size_t n_moved, cap_moved;
   waiting *waiting; /* from the last scan */
   size_t n_waiting, cap_waiting;
   tracked **order; /* scratch for on_idle: files in reading order */
@@ -338,24 +342,61 @@ static void wake_all(live *L) {
 
 /* ---- discovering files ---- */
 
-static bool is_ignored(live *L, const struct stat *sb) {
+static ignored *find_ignored(live *L, const struct stat *sb) {
   for (size_t i = 0; i < L->n_ignore; i++) {
     ignored *g = &L->ignore[i];
     if (g->dev == sb->st_dev && g->ino == sb->st_ino &&
         g->size == sb->st_size && g->mtime.tv_sec == sb->st_mtim.tv_sec &&
         g->mtime.tv_nsec == sb->st_mtim.tv_nsec)
-      return true;
+      return g;
   }
-  return false;
+  return NULL;
 }
 
-static void ignore_file(live *L, const struct stat *sb) {
-  if (L->n_ignore == MAX_IGNORED)
+/* Leaves the file SB alone until it changes; ROW (or NULL) is its row when
+ * it was read to its end. */
+static void ignore_file(live *L, const struct stat *sb,
+                        const bsl_file_state *row) {
+  if (L->n_ignore == MAX_IGNORED) {
+    free(L->ignore[0].row);
     memmove(L->ignore, L->ignore + 1, (MAX_IGNORED - 1) * sizeof *L->ignore);
-  else
+  } else {
     L->n_ignore++;
+  }
+  bsl_file_state *copy = row ? malloc(sizeof *copy) : NULL;
+  if (copy)
+    *copy = *row;
   L->ignore[L->n_ignore - 1] =
-      (ignored){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim};
+      (ignored){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim, copy};
+}
+
+static void forget_ignored(live *L) {
+  for (size_t i = 0; i < L->n_ignore; i++)
+    free(L->ignore[i].row);
+  L->n_ignore = 0;
+}
+
+/* An ignored file read to its end is now at PATH: its row follows at the
+ * next commit. */
+static void follow_rename(live *L, ignored *g, const char *path) {
+  log_event("info", "%s is now %s", g->row->path, path);
+  snprintf(g->row->path, sizeof g->row->path, "%s", path);
+  size_t i = 0;
+  while (i < L->n_moved && L->moved[i].st.file_id != g->row->file_id)
+    i++;
+  if (i == L->n_moved) {
+    if (L->n_moved == L->cap_moved) {
+      size_t ncap = L->cap_moved ? L->cap_moved * 2 : 8;
+      bsl_input *v = realloc(L->moved, ncap * sizeof *v);
+      if (!v)
+        return; /* only the path shown in `sources` is late */
+      L->moved = v;
+      L->cap_moved = ncap;
+    }
+    L->n_moved++;
+  }
+  memset(&L->moved[i], 0, sizeof L->moved[i]);
+  L->moved[i].st = *g->row;
 }
 
 static tracked *find_tracked(live *L, dev_t dev, ino_t ino) {
@@ -466,19 +507,25 @@ static found consider(live *L, const bsl_source_conf *src,
                       const bsl_source_file *f) {
   const char *path = f->path;
   const struct stat *sb = &f->st;
-  if (is_ignored(L, sb))
+  ignored *g = find_ignored(L, sb);
+  if (g) {
+    if (g->row && strcmp(g->row->path, path) != 0)
+      follow_rename(L, g, path);
     return FOUND_NOTHING;
+  }
   /* logrotate may still be compressing a young .gz: it is opened only to
    * tell whether it is a copy of what is or was read already */
+  time_t age = time(NULL) - sb->st_mtim.tv_sec;
+  /* (a .gz dated in the future is no reason to wait: nothing would end it) */
   bool settling =
-      f->gen.gz && time(NULL) - sb->st_mtim.tv_sec < GZIP_SETTLE_SECONDS;
+      f->gen.gz && age < GZIP_SETTLE_SECONDS && age > -GZIP_SETTLE_SECONDS;
   char err[512];
   bsl_reader *r;
   if (bsl_reader_open(&r, path, err, sizeof err) != 0) {
     if (settling)
       return FOUND_WAIT;
     log_event("warn", "%s", err);
-    ignore_file(L, sb);
+    ignore_file(L, sb, NULL);
     return FOUND_NOTHING;
   }
   if (settling) {
@@ -508,7 +555,7 @@ static found consider(live *L, const bsl_source_conf *src,
     bsl_reader_close(r);
     free(t);
     if (rc > 0) /* an error (database busy) is retried at the next scan */
-      ignore_file(L, sb);
+      ignore_file(L, sb, NULL);
     return rc > 0 ? FOUND_NOTHING : FOUND_WAIT;
   }
   if (L->lookup_failing)
@@ -665,8 +712,8 @@ static void evaluate_kpis(live *L) {
 static int commit(live *L) {
   if (!L->pipe)
     return -1;
-  size_t n = 0;
-  bool dirty = false;
+  size_t n = L->n_moved;
+  bool dirty = L->n_moved > 0;
   for (tracked *t = L->files; t; t = t->next, n++)
     dirty |= t->in.dirty;
   for (listener *l = L->listeners; l; l = l->next, n++)
@@ -677,6 +724,10 @@ static int commit(live *L) {
     if (!inputs)
       return -1;
     size_t k = 0;
+    /* renamed rows first: should one be read again meanwhile, the state of
+     * the input reading it comes after and wins */
+    for (size_t i = 0; i < L->n_moved; i++)
+      inputs[k++] = &L->moved[i];
     for (tracked *t = L->files; t; t = t->next) {
       t->in.st.offset = (int64_t)bsl_reader_offset(t->r);
       inputs[k++] = &t->in;
@@ -694,6 +745,7 @@ static int commit(live *L) {
       L->paused = true;
       return -1;
     }
+    L->n_moved = 0;
     L->last_flush_at = wall_seconds();
     L->last_flush_seconds = L->last_flush_at - t0;
     L->commits++;
@@ -709,7 +761,7 @@ static int commit(live *L) {
         (t->truncated || (t->eof && (t->gone || finished_gz)))) {
       struct stat sb;
       if (finished_gz && stat(t->path, &sb) == 0 && sb.st_ino == t->ino)
-        ignore_file(L, &sb);
+        ignore_file(L, &sb, &t->in.st);
       if (!t->truncated)
         remember_finished(L, t);
       release(L, t);
@@ -1063,7 +1115,8 @@ static void stop_sources(live *L) {
   }
   bsl_pipeline_close(L->pipe);
   L->pipe = NULL;
-  L->n_ignore = 0;
+  forget_ignored(L);
+  L->n_moved = 0;
 }
 
 static void close_loop_handles(live *L) {
@@ -1144,6 +1197,7 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
     free(L->counts);
     free(L->waiting);
     free(L->order);
+    free(L->moved);
     free(L);
     return -1;
   }
@@ -1177,6 +1231,7 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
   free(L->counts);
   free(L->waiting);
   free(L->order);
+  free(L->moved);
   free(L);
   return rc;
 }

@@ -5,9 +5,9 @@
 #      (.1, .2.gz, dateext -YYYYMMDD[.gz]) oldest first;
 #  (b) `run` with a glob-less path: lines written to a file that is rotated
 #      before any scan saw them are read from the rotated name;
-#  (c) after access.log -> access.log.1 -> access.log.2.gz each file's row in
-#      `sources` carries its current path, even when nothing was read after
-#      the rename;
+#  (c) after access.log -> access.log.1 -> access.log.2.gz -> access.log.3.gz
+#      each file's row in `sources` carries its current path, even when
+#      nothing was read after the rename;
 #  (d) a copytruncate whose copy is shorter than what was read from the live
 #      file is logged at info level, not as a warning; a file that really
 #      shrank under the same name still is a warning.
@@ -113,10 +113,10 @@ no_errors b "$B/run.log"
 # ------------------------------------------------ (c) sources rows after renames
 C=$WORK/rows
 mkdir -p "$C/logs"
-"$GENLOG" -n 9000 -s 64 --days 1 --site "$SITE" > "$C/all"
+"$GENLOG" -n 12000 -s 64 --days 1 --site "$SITE" > "$C/all"
 (cd "$C" && split -l 3000 -d -a 1 all l.)
 conf "$C" "$C/logs/access.log*"
-clean "$C" "$C/l.0" "$C/l.1" "$C/l.2"
+clean "$C" "$C/l.0" "$C/l.1" "$C/l.2" "$C/l.3"
 row_path() { qs "$C/b.db" "SELECT path FROM sources WHERE lines = $1 ORDER BY path" | tr '\n' ' '; }
 has_row() { [ "$(row_path "$1")" = "$2 " ]; }
 cp "$C/l.0" "$C/logs/access.log"
@@ -135,11 +135,23 @@ mv "$C/logs/access.log" "$C/logs/access.log.1"
 cat "$C/l.2" > "$C/logs/access.log"
 wait_until 20 db_has_lines "$C/b.db" 9000 || echo "(c) third lines not read"
 wait_until 8 has_row 3000 "$C/logs/access.log.2.gz" || true
+expect "$C/b.db" "SELECT path, lines FROM sources ORDER BY path" "$C/logs/access.log|3000
+$C/logs/access.log.1|3000
+$C/logs/access.log.2.gz|3000"
+# once more: .2.gz -> .3.gz (a file read to its end and left alone)
+mv "$C/logs/access.log.2.gz" "$C/logs/access.log.3.gz"
+mv "$C/logs/access.log.1" "$C/logs/access.log.2"
+gzip "$C/logs/access.log.2"
+mv "$C/logs/access.log" "$C/logs/access.log.1"
+cat "$C/l.3" > "$C/logs/access.log"
+wait_until 20 db_has_lines "$C/b.db" 12000 || echo "(c) fourth lines not read"
+wait_until 8 has_row 3000 "$C/logs/access.log.2.gz $C/logs/access.log.3.gz" || true
 run_stop
 expect_eq "(c) boussole run exits 0" "$STOPPED" ok
 expect "$C/b.db" "SELECT path, lines FROM sources ORDER BY path" "$C/logs/access.log|3000
 $C/logs/access.log.1|3000
-$C/logs/access.log.2.gz|3000"
+$C/logs/access.log.2.gz|3000
+$C/logs/access.log.3.gz|3000"
 same_views c "$C"
 no_errors c "$C/run.log"
 
