@@ -547,7 +547,8 @@ static found consider(live *L, const bsl_source_conf *src,
                                     &why, err, sizeof err);
   if (rc != 0) {
     if (rc < 0 && !L->lookup_failing)
-      log_event("warn", "%s; retrying at every scan", err);
+      log_event("warn", "%s not opened yet (%s); retried at every scan", path,
+                err);
     if (rc < 0)
       L->lookup_failing = true;
     if (rc > 0)
