@@ -116,8 +116,9 @@ void bsl_source_set_of(const char *pattern, const char *path, char *set,
                        size_t cap, bsl_generation *gen) {
   size_t base, len = strlen(path);
   bsl_generation_parse(path, &base, gen);
-  if (pattern && base < len && !prefix_matches(pattern, path, base)) {
-    base = len; /* a name of its own: the source's path says so */
+  if (pattern && base < len && strpbrk(pattern, "*?[") == NULL &&
+      strcmp(pattern, path) == 0) {
+    base = len; /* the source's path names this very file */
     bool gz = gen->gz;
     memset(gen, 0, sizeof *gen);
     gen->gz = gz;

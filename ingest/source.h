@@ -56,9 +56,11 @@ bool bsl_source_matches(const char *pattern, const char *path);
  * The rotation set of PATH (which bsl_source_matches(PATTERN, PATH)) for a
  * source whose path is PATTERN, or, with PATTERN NULL, for a file named on
  * its own.  Writes the set's name to SET (CAP bytes, truncated if need be)
- * and PATH's generation to *GEN.  A name that matches PATTERN and whose
- * rotation base does not is a live file of its own (a path of
- * /logs/app.2026 is a live file, not generation 2026 of /logs/app).
+ * and PATH's generation to *GEN.  A PATTERN without glob characters names
+ * a live file: PATH equal to it is that live file even if its name looks
+ * rotated (a path of /logs/app.2026 is a live file, not generation 2026 of
+ * /logs/app).  Otherwise the set comes from PATH's name (with a path of
+ * /logs/access.log.*, access.log.1 and access.log.2.gz are one set).
  */
 void bsl_source_set_of(const char *pattern, const char *path, char *set,
                        size_t cap, bsl_generation *gen);

@@ -145,6 +145,10 @@ static void test_set_of(void **state) {
   /* the path names a file whose name only looks rotated */
   set_is("/l/app.2026", "/l/app.2026", "/l/app.2026", BSL_GEN_LIVE);
   set_is("/l/app.2026", "/l/app.2026.1", "/l/app.2026", BSL_GEN_NUMBERED);
+  set_is("/l/access.log.*", "/l/access.log.1", "/l/access.log",
+         BSL_GEN_NUMBERED);
+  set_is("/l/access.log.*", "/l/access.log.2.gz", "/l/access.log",
+         BSL_GEN_NUMBERED);
   set_is(NULL, "/l/x.log.4", "/l/x.log", BSL_GEN_NUMBERED);
   assert_true(bsl_source_same_set("/l/a.log", "/l/a.log", "/l/a.log.1"));
   assert_true(bsl_source_same_set(NULL, "/l/a.log.2.gz", "/l/a.log-20261203"));
