@@ -10,8 +10,6 @@
 #include "batch.h"
 
 #include <errno.h>
-#include <fnmatch.h>
-#include <glob.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include "feeder.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "source.h"
 #include "writer_lock.h"
 
 #define DEFAULT_FLUSH_LINES (1u << 17)
@@ -33,8 +32,8 @@
 typedef struct job {
   char *path;
   const bsl_source_conf *source; /* NULL: a command-line file */
-  char *group;                   /* rotation group: path without .N / .gz */
-  long rotation;                 /* .N suffix; 0 for the live file */
+  char *group;                   /* rotation set (see source.h) */
+  bsl_generation gen;            /* its place in the set */
   size_t order;                  /* position in the argument list */
   size_t group_order;            /* first position of its group */
   uint64_t size;
@@ -66,37 +65,24 @@ static double now_seconds(void) {
 
 /* ---- choosing and ordering files ---- */
 
-static void split_rotation(const char *path, char **group, long *rotation) {
-  size_t len = strlen(path);
-  if (len > 3 && strcmp(path + len - 3, ".gz") == 0)
-    len -= 3;
-  size_t digits = 0;
-  while (digits < len && path[len - 1 - digits] >= '0' &&
-         path[len - 1 - digits] <= '9')
-    digits++;
-  *rotation = 0;
-  if (digits > 0 && digits < 6 && len > digits + 1 &&
-      path[len - 1 - digits] == '.') {
-    *rotation = strtol(path + len - digits, NULL, 10);
-    len -= digits + 1;
-  }
-  *group = strndup(path, len);
-}
-
-/* Files of one rotation group are read oldest first (access.log.2.gz,
- * access.log.1, access.log) so visits continue across them; groups keep
- * the order they were given in. */
+/* Files of one rotation set are read oldest first (access.log.2.gz,
+ * access.log.1, access.log) so visits continue across them; sets keep the
+ * order they were given in. */
 static int job_cmp(const void *a, const void *b) {
   const job *x = a, *y = b;
   if (x->group_order != y->group_order)
     return x->group_order < y->group_order ? -1 : 1;
-  if (x->rotation != y->rotation)
-    return x->rotation > y->rotation ? -1 : 1;
+  int c = bsl_generation_cmp(&x->gen, &y->gen);
+  if (c != 0)
+    return c;
   return x->order < y->order ? -1 : (x->order > y->order);
 }
 
+/* Adds PATH, of source SRC (or NULL); PATTERN is the source's path when
+ * PATH was listed from it, NULL for a file named on the command line (whose
+ * rotation set then comes from its name alone). */
 static int add_job(job **jobs, size_t *n, size_t *cap, const char *path,
-                   const bsl_source_conf *src) {
+                   const bsl_source_conf *src, const char *pattern) {
   for (size_t i = 0; i < *n; i++)
     if (strcmp((*jobs)[i].path, path) == 0)
       return 0; /* the same file twice on the command line */
@@ -112,7 +98,9 @@ static int add_job(job **jobs, size_t *n, size_t *cap, const char *path,
   memset(j, 0, sizeof *j);
   j->path = strdup(path);
   j->source = src;
-  split_rotation(path, &j->group, &j->rotation);
+  j->group = malloc(strlen(path) + 1); /* a prefix of the path */
+  if (j->group)
+    bsl_source_set_of(pattern, path, j->group, strlen(path) + 1, &j->gen);
   j->order = *n;
   struct stat st;
   if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
@@ -131,8 +119,8 @@ static const bsl_source_conf *source_for(const bsl_config *cfg,
     const bsl_source_conf *s = &cfg->sources[i];
     if (!s->path)
       continue;
-    if (fnmatch(s->path, path, 0) == 0 ||
-        (abs && fnmatch(s->path, abs, 0) == 0))
+    if (bsl_source_matches(s->path, path) ||
+        (abs && bsl_source_matches(s->path, abs)))
       found = s;
   }
   free(abs);
@@ -190,7 +178,15 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
                                        err, errlen);
   if (begin != 0) {
     if (begin > 0) {
-      if (strcmp(why, "empty") != 0)
+      /* a copytruncate copy ends before what was read from the live file
+       * (the lines written meanwhile were read there): nothing is amiss */
+      if (in.renamed && bsl_source_same_set(j->source ? j->source->path : NULL,
+                                            j->path, in.st.path))
+        fprintf(b->log,
+                "boussole: %s is a copy of %s (copytruncate) that ends "
+                "before what was already read from it; nothing new to read\n",
+                j->path, in.st.path);
+      else if (strcmp(why, "empty") != 0)
         fprintf(b->log, "boussole: %s: %s; skipped\n", j->path, why);
       b->stats->files_known++;
     }
@@ -307,8 +303,8 @@ static int collect_jobs(const bsl_config *cfg, const char *const *files,
   if (n > 0) {
     for (size_t i = 0; i < n; i++)
       if (add_job(jobs, n_jobs, &cap, files[i],
-                  strcmp(files[i], "-") == 0 ? NULL
-                                             : source_for(cfg, files[i])) != 0)
+                  strcmp(files[i], "-") == 0 ? NULL : source_for(cfg, files[i]),
+                  NULL) != 0)
         goto out_oom;
   } else {
     if (cfg->n_sources == 0) {
@@ -321,27 +317,22 @@ static int collect_jobs(const bsl_config *cfg, const char *const *files,
       const bsl_source_conf *s = &cfg->sources[i];
       if (!s->path)
         continue;
-      glob_t g;
-      int grc = glob(s->path, 0, NULL, &g);
-      if (grc == GLOB_NOMATCH) {
-        fprintf(log, "boussole: source \"%s\": no file matches %s\n", s->name,
-                s->path);
-        continue;
-      }
-      if (grc != 0) {
+      bsl_source_file *listed;
+      size_t n_files;
+      if (bsl_source_list(s->path, &listed, &n_files) != 0) {
         snprintf(err, errlen, "source \"%s\": cannot expand %s", s->name,
                  s->path);
         return -1;
       }
-      for (size_t k = 0; k < g.gl_pathc; k++) {
-        struct stat sb;
-        if (stat(g.gl_pathv[k], &sb) == 0 && S_ISREG(sb.st_mode) &&
-            add_job(jobs, n_jobs, &cap, g.gl_pathv[k], s) != 0) {
-          globfree(&g);
+      if (n_files == 0)
+        fprintf(log, "boussole: source \"%s\": no file matches %s\n", s->name,
+                s->path);
+      for (size_t k = 0; k < n_files; k++)
+        if (add_job(jobs, n_jobs, &cap, listed[k].path, s, s->path) != 0) {
+          bsl_source_list_free(listed, n_files);
           goto out_oom;
         }
-      }
-      globfree(&g);
+      bsl_source_list_free(listed, n_files);
     }
   }
   for (size_t i = 0; i < *n_jobs; i++) {

@@ -16,6 +16,20 @@
  * rescan every second catches anything events miss and serves as the polling
  * fallback where inotify is unavailable.
  *
+ * Order: a source's files fall in rotation sets (source.h), and within a set
+ * no line of a newer generation is modelled before every older one is read
+ * to its end, or a visit would be cut in two when the daemon is behind at a
+ * rotation.  Age comes from a file's current name (access.log.2.gz, then
+ * access.log.1, then access.log; dateext names by date); a file whose name
+ * is gone is older than every file still named (logrotate removes or
+ * compresses the oldest).  Each loop turn reads a set from its oldest file
+ * not at its end, and goes on to the next only once that one is.  A file
+ * found but not readable yet that may hold older lines - a .gz that may
+ * still be being written, a file the database could not look up - holds
+ * back the newer generations of its set until a later scan opens it; one
+ * that can never be read (refused, unreadable) is logged and left out, so
+ * nothing waits for it forever.
+ *
  * Every flush_interval one transaction commits the model and every file's
  * offset.  If it fails (database locked, disk full) reading pauses until a
  * commit succeeds, so memory stays bounded and nothing is dropped.
@@ -23,7 +37,6 @@
 #include "live.h"
 
 #include <errno.h>
-#include <glob.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,12 +53,14 @@
 #include "kpi.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "source.h"
 #include "writer_lock.h"
 
 #define DRAIN_BUDGET 8192 /* lines per file per loop turn */
 #define SCAN_INTERVAL_MS 1000
 #define GZIP_SETTLE_SECONDS 2 /* a .gz younger than this may be mid-write */
 #define MAX_IGNORED 256
+#define MAX_FINISHED 64
 /* A commit waits at most this long for a lock held by another process, then
  * fails and reading pauses (the loop must not freeze: see store.h). */
 #define COMMIT_BUSY_TIMEOUT_MS 200
@@ -56,6 +71,9 @@ typedef struct tracked {
   live *L;
   const bsl_source_conf *src;
   char path[4096];
+  char set[4096];     /* its rotation set (source.h) */
+  bsl_generation gen; /* its place in the set, from its current name */
+  uint64_t seq;       /* order in which files were opened */
   dev_t dev;
   ino_t ino;
   bsl_reader *r;
@@ -88,7 +106,25 @@ typedef struct ignored {
   ino_t ino;
   off_t size;
   struct timespec mtime;
+  bsl_file_state *row; /* a .gz read to its end: its row, so that a rename
+                          (.2.gz -> .3.gz) is written to it; else NULL */
 } ignored;
+
+/* A file found but not opened yet that may hold lines older than the files
+ * after it in its set: those wait (see the top of the file). */
+typedef struct waiting {
+  const bsl_source_conf *src;
+  char *path, *set;
+  bsl_generation gen;
+  uint64_t size; /* all of it is unread (for the metrics) */
+} waiting;
+
+/* A file read to its end and released: its compressed copy holds nothing
+ * new, so it need not be waited for while it settles. */
+typedef struct finished {
+  int fp_len;
+  char fingerprint[sizeof((bsl_file_state *)0)->fingerprint];
+} finished;
 
 typedef struct source_counts {
   uint64_t lines, hits, rejects;
@@ -108,6 +144,16 @@ struct live {
   uv_signal_t sig_int, sig_term, sig_hup;
   ignored ignore[MAX_IGNORED];
   size_t n_ignore;
+  finished done[MAX_FINISHED];
+  size_t n_done, next_done;
+  bsl_input *moved; /* rows of ignored files seen renamed, to commit */
+  size_t n_moved, cap_moved;
+  waiting *waiting; /* from the last scan */
+  size_t n_waiting, cap_waiting;
+  tracked **order; /* scratch for on_idle: files in reading order */
+  size_t cap_order;
+  uint64_t next_seq;
+  bool lookup_failing;   /* a file could not be looked up (logged once) */
   source_counts *counts; /* per configured source, since start/reload */
   bool idle_on;
   bool paused;
@@ -195,16 +241,86 @@ static size_t drain(live *L, tracked *t, size_t budget) {
   return n;
 }
 
+/* Orders files by source, then rotation set, then age (oldest first). */
+static int reading_cmp(const void *a, const void *b) {
+  const tracked *x = *(tracked *const *)a, *y = *(tracked *const *)b;
+  if (x->src != y->src)
+    return x->src < y->src ? -1 : 1;
+  int c = strcmp(x->set, y->set);
+  if (c != 0)
+    return c;
+  if (x->gone != y->gone)
+    return x->gone ? -1 : 1; /* a file whose name is gone is the oldest */
+  c = bsl_generation_cmp(&x->gen, &y->gen);
+  if (c != 0)
+    return c;
+  return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+static bool same_set(const tracked *a, const tracked *b) {
+  return a->src == b->src && strcmp(a->set, b->set) == 0;
+}
+
+/* True when a file found but not opened yet may hold lines older than T's. */
+static bool waits_for_older(const live *L, const tracked *t) {
+  if (t->gone)
+    return false;
+  for (size_t i = 0; i < L->n_waiting; i++) {
+    const waiting *w = &L->waiting[i];
+    if (w->src == t->src && strcmp(w->set, t->set) == 0 &&
+        bsl_generation_cmp(&w->gen, &t->gen) < 0)
+      return true;
+  }
+  return false;
+}
+
+/* Fills L->order with the files in reading order; returns how many, or 0
+ * when out of memory (nothing is read this turn). */
+static size_t reading_order(live *L) {
+  size_t n = 0;
+  for (tracked *t = L->files; t; t = t->next)
+    n++;
+  if (n > L->cap_order) {
+    tracked **v = realloc(L->order, n * sizeof *v);
+    if (!v)
+      return 0;
+    L->order = v;
+    L->cap_order = n;
+  }
+  size_t k = 0;
+  for (tracked *t = L->files; t; t = t->next)
+    L->order[k++] = t;
+  qsort(L->order, n, sizeof *L->order, reading_cmp);
+  return n;
+}
+
+/* Reads every rotation set up to DRAIN_BUDGET lines, oldest file first: a
+ * file is read only once the older ones of its set are at their end. */
 static void on_idle(uv_idle_t *h) {
   live *L = h->data;
   bool more = false;
   if (!L->paused && !L->stopping) {
-    for (tracked *t = L->files; t; t = t->next) {
-      if (t->eof || t->truncated)
-        continue;
-      drain(L, t, DRAIN_BUDGET);
-      if (!t->eof)
-        more = true;
+    size_t n = reading_order(L);
+    for (size_t i = 0, end; i < n; i = end) {
+      for (end = i + 1; end < n && same_set(L->order[i], L->order[end]); end++)
+        ;
+      size_t budget = DRAIN_BUDGET;
+      for (size_t k = i; k < end; k++) {
+        tracked *t = L->order[k];
+        if (t->eof || t->truncated)
+          continue;
+        if (waits_for_older(L, t))
+          break; /* the next scan opens the older one, or gives up on it */
+        if (budget == 0) {
+          more = true;
+          break;
+        }
+        budget -= drain(L, t, budget);
+        if (!t->eof && !t->truncated) {
+          more = true;
+          break;
+        }
+      }
     }
   }
   if (!more) {
@@ -228,24 +344,61 @@ static void wake_all(live *L) {
 
 /* ---- discovering files ---- */
 
-static bool is_ignored(live *L, const struct stat *sb) {
+static ignored *find_ignored(live *L, const struct stat *sb) {
   for (size_t i = 0; i < L->n_ignore; i++) {
     ignored *g = &L->ignore[i];
     if (g->dev == sb->st_dev && g->ino == sb->st_ino &&
         g->size == sb->st_size && g->mtime.tv_sec == sb->st_mtim.tv_sec &&
         g->mtime.tv_nsec == sb->st_mtim.tv_nsec)
-      return true;
+      return g;
   }
-  return false;
+  return NULL;
 }
 
-static void ignore_file(live *L, const struct stat *sb) {
-  if (L->n_ignore == MAX_IGNORED)
+/* Leaves the file SB alone until it changes; ROW (or NULL) is its row when
+ * it was read to its end. */
+static void ignore_file(live *L, const struct stat *sb,
+                        const bsl_file_state *row) {
+  if (L->n_ignore == MAX_IGNORED) {
+    free(L->ignore[0].row);
     memmove(L->ignore, L->ignore + 1, (MAX_IGNORED - 1) * sizeof *L->ignore);
-  else
+  } else {
     L->n_ignore++;
+  }
+  bsl_file_state *copy = row ? malloc(sizeof *copy) : NULL;
+  if (copy)
+    *copy = *row;
   L->ignore[L->n_ignore - 1] =
-      (ignored){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim};
+      (ignored){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim, copy};
+}
+
+static void forget_ignored(live *L) {
+  for (size_t i = 0; i < L->n_ignore; i++)
+    free(L->ignore[i].row);
+  L->n_ignore = 0;
+}
+
+/* An ignored file read to its end is now at PATH: its row follows at the
+ * next commit. */
+static void follow_rename(live *L, ignored *g, const char *path) {
+  log_event("info", "%s is now %s", g->row->path, path);
+  snprintf(g->row->path, sizeof g->row->path, "%s", path);
+  size_t i = 0;
+  while (i < L->n_moved && L->moved[i].st.file_id != g->row->file_id)
+    i++;
+  if (i == L->n_moved) {
+    if (L->n_moved == L->cap_moved) {
+      size_t ncap = L->cap_moved ? L->cap_moved * 2 : 8;
+      bsl_input *v = realloc(L->moved, ncap * sizeof *v);
+      if (!v)
+        return; /* only the path shown in `sources` is late */
+      L->moved = v;
+      L->cap_moved = ncap;
+    }
+    L->n_moved++;
+  }
+  memset(&L->moved[i], 0, sizeof L->moved[i]);
+  L->moved[i].st = *g->row;
 }
 
 static tracked *find_tracked(live *L, dev_t dev, ino_t ino) {
@@ -273,47 +426,150 @@ static bool copy_of_active(live *L, bsl_reader *r) {
   return false;
 }
 
-static void consider(live *L, const bsl_source_conf *src, const char *path,
-                     const struct stat *sb) {
-  if (is_ignored(L, sb))
+/* True when reader R starts like a file read to its end and released. */
+static bool copy_of_finished(live *L, bsl_reader *r) {
+  size_t prefix = bsl_reader_prefix_len(r);
+  for (size_t i = 0; i < L->n_done; i++) {
+    const finished *d = &L->done[i];
+    if (d->fp_len <= 0 || (size_t)d->fp_len > prefix)
+      continue;
+    char hex[BSL_FINGERPRINT_HEX + 1];
+    bsl_reader_fingerprint(r, (size_t)d->fp_len, hex);
+    if (strcmp(hex, d->fingerprint) == 0)
+      return true;
+  }
+  return false;
+}
+
+static void remember_finished(live *L, const tracked *t) {
+  if (t->in.st.fp_len <= 0)
     return;
-  size_t len = strlen(path);
-  bool gz_name = len > 3 && strcmp(path + len - 3, ".gz") == 0;
-  if (gz_name && time(NULL) - sb->st_mtim.tv_sec < GZIP_SETTLE_SECONDS)
-    return; /* logrotate may still be compressing it */
+  finished *d = &L->done[L->next_done];
+  d->fp_len = t->in.st.fp_len;
+  memcpy(d->fingerprint, t->in.st.fingerprint, sizeof d->fingerprint);
+  L->next_done = (L->next_done + 1) % MAX_FINISHED;
+  if (L->n_done < MAX_FINISHED)
+    L->n_done++;
+}
+
+static void clear_waiting(live *L) {
+  for (size_t i = 0; i < L->n_waiting; i++) {
+    free(L->waiting[i].path);
+    free(L->waiting[i].set);
+  }
+  L->n_waiting = 0;
+}
+
+static void add_waiting(live *L, const bsl_source_conf *src,
+                        const bsl_source_file *f) {
+  if (L->n_waiting == L->cap_waiting) {
+    size_t ncap = L->cap_waiting ? L->cap_waiting * 2 : 8;
+    waiting *v = realloc(L->waiting, ncap * sizeof *v);
+    if (!v)
+      return;
+    L->waiting = v;
+    L->cap_waiting = ncap;
+  }
+  waiting *w = &L->waiting[L->n_waiting];
+  w->src = src;
+  w->path = strdup(f->path);
+  w->set = strdup(f->set);
+  w->gen = f->gen;
+  w->size = (uint64_t)f->st.st_size;
+  if (!w->path || !w->set) {
+    free(w->path);
+    free(w->set);
+    return;
+  }
+  L->n_waiting++;
+}
+
+/* What consider() made of a file. */
+typedef enum found {
+  FOUND_READING, /* opened: it is read in its turn */
+  FOUND_NOTHING, /* nothing to read in it (or never readable): left out */
+  FOUND_WAIT     /* not readable yet, may hold older lines: newer ones wait */
+} found;
+
+/* Logs why input_begin() left PATH alone.  A copytruncate copy that ends
+ * before what was already read from the live file (the lines written
+ * between the copy and the truncation were read there) is normal. */
+static void log_left_alone(const bsl_source_conf *src, const char *path,
+                           const bsl_input *in, const char *why) {
+  if (in->renamed && bsl_source_same_set(src->path, path, in->st.path))
+    log_event("info",
+              "%s is a copy of %s (copytruncate) that ends before what was "
+              "already read from it; nothing new to read",
+              path, in->st.path);
+  else
+    log_event("warn", "%s: %s; skipped", path, why);
+}
+
+static found consider(live *L, const bsl_source_conf *src,
+                      const bsl_source_file *f) {
+  const char *path = f->path;
+  const struct stat *sb = &f->st;
+  ignored *g = find_ignored(L, sb);
+  if (g) {
+    if (g->row && strcmp(g->row->path, path) != 0)
+      follow_rename(L, g, path);
+    return FOUND_NOTHING;
+  }
+  /* logrotate may still be compressing a young .gz: it is opened only to
+   * tell whether it is a copy of what is or was read already */
+  time_t age = time(NULL) - sb->st_mtim.tv_sec;
+  /* (a .gz dated in the future is no reason to wait: nothing would end it) */
+  bool settling =
+      f->gen.gz && age < GZIP_SETTLE_SECONDS && age > -GZIP_SETTLE_SECONDS;
   char err[512];
   bsl_reader *r;
   if (bsl_reader_open(&r, path, err, sizeof err) != 0) {
+    if (settling)
+      return FOUND_WAIT;
     log_event("warn", "%s", err);
-    ignore_file(L, sb);
-    return;
+    ignore_file(L, sb, NULL);
+    return FOUND_NOTHING;
+  }
+  if (settling) {
+    bool copy = copy_of_active(L, r) || copy_of_finished(L, r);
+    bsl_reader_close(r);
+    return copy ? FOUND_NOTHING : FOUND_WAIT;
   }
   if (bsl_reader_prefix_len(r) == 0 || copy_of_active(L, r)) {
     bsl_reader_close(r); /* looked at again at the next scan */
-    return;
+    return FOUND_NOTHING;
   }
   tracked *t = calloc(1, sizeof *t);
   if (!t) {
     bsl_reader_close(r);
-    return;
+    return FOUND_WAIT;
   }
   const char *why = NULL;
   int rc = bsl_pipeline_input_begin(L->pipe, &t->in, r, path, src, NULL, NULL,
                                     &why, err, sizeof err);
   if (rc != 0) {
+    if (rc < 0 && !L->lookup_failing)
+      log_event("warn", "%s not opened yet (%s); retried at every scan", path,
+                err);
     if (rc < 0)
-      log_event("error", "%s", err);
-    else
-      log_event("warn", "%s: %s; skipped", path, why);
+      L->lookup_failing = true;
+    if (rc > 0)
+      log_left_alone(src, path, &t->in, why);
     bsl_reader_close(r);
     free(t);
     if (rc > 0) /* an error (database busy) is retried at the next scan */
-      ignore_file(L, sb);
-    return;
+      ignore_file(L, sb, NULL);
+    return rc > 0 ? FOUND_NOTHING : FOUND_WAIT;
   }
+  if (L->lookup_failing)
+    log_event("info", "%s looked up again", path);
+  L->lookup_failing = false;
   t->L = L;
   t->src = src;
   snprintf(t->path, sizeof t->path, "%s", path);
+  snprintf(t->set, sizeof t->set, "%s", f->set);
+  t->gen = f->gen;
+  t->seq = L->next_seq++;
   t->dev = sb->st_dev;
   t->ino = sb->st_ino;
   t->r = r;
@@ -323,6 +579,7 @@ static void consider(live *L, const bsl_source_conf *src, const char *path,
   log_event("info", "reading %s from offset %lld (source %s)", path,
             (long long)t->in.st.offset, src->name);
   start_idle(L);
+  return FOUND_READING;
 }
 
 /* Has the file at T's path been truncated or rewritten under us? */
@@ -352,34 +609,39 @@ static bool rewritten(tracked *t, const struct stat *sb) {
 static void scan(live *L) {
   for (tracked *t = L->files; t; t = t->next)
     t->seen = false;
+  clear_waiting(L);
   for (size_t i = 0; i < L->cfg->n_sources; i++) {
     const bsl_source_conf *src = &L->cfg->sources[i];
     if (!src->path)
       continue;
-    glob_t g;
-    if (glob(src->path, 0, NULL, &g) != 0)
+    bsl_source_file *files;
+    size_t n;
+    if (bsl_source_list(src->path, &files, &n) != 0)
       continue;
-    for (size_t k = 0; k < g.gl_pathc; k++) {
-      struct stat sb;
-      if (stat(g.gl_pathv[k], &sb) != 0 || !S_ISREG(sb.st_mode))
-        continue;
-      tracked *t = find_tracked(L, sb.st_dev, sb.st_ino);
+    /* oldest first, so what is opened in one scan is in reading order */
+    for (size_t k = 0; k < n; k++) {
+      const bsl_source_file *f = &files[k];
+      tracked *t = find_tracked(L, f->st.st_dev, f->st.st_ino);
       if (!t) {
-        consider(L, src, g.gl_pathv[k], &sb);
+        if (consider(L, src, f) == FOUND_WAIT)
+          add_waiting(L, src, f);
         continue;
       }
       t->seen = true;
-      if (strcmp(t->path, g.gl_pathv[k]) != 0) {
-        log_event("info", "%s is now %s", t->path, g.gl_pathv[k]);
-        snprintf(t->path, sizeof t->path, "%s", g.gl_pathv[k]);
+      if (strcmp(t->path, f->path) != 0) {
+        log_event("info", "%s is now %s", t->path, f->path);
+        snprintf(t->path, sizeof t->path, "%s", f->path);
         snprintf(t->in.st.path, sizeof t->in.st.path, "%s", t->path);
+        snprintf(t->set, sizeof t->set, "%s", f->set);
+        t->gen = f->gen;
+        t->in.dirty = true; /* its row takes the new path at the next commit */
       }
-      if (!t->truncated && rewritten(t, &sb)) {
+      if (!t->truncated && rewritten(t, &f->st)) {
         log_event("info", "%s was truncated; releasing it", t->path);
         t->truncated = true;
       }
     }
-    globfree(&g);
+    bsl_source_list_free(files, n);
   }
   for (tracked *t = L->files; t; t = t->next)
     if (!t->seen && !t->gone) {
@@ -453,8 +715,8 @@ static void evaluate_kpis(live *L) {
 static int commit(live *L) {
   if (!L->pipe)
     return -1;
-  size_t n = 0;
-  bool dirty = false;
+  size_t n = L->n_moved;
+  bool dirty = L->n_moved > 0;
   for (tracked *t = L->files; t; t = t->next, n++)
     dirty |= t->in.dirty;
   for (listener *l = L->listeners; l; l = l->next, n++)
@@ -465,6 +727,10 @@ static int commit(live *L) {
     if (!inputs)
       return -1;
     size_t k = 0;
+    /* renamed rows first: should one be read again meanwhile, the state of
+     * the input reading it comes after and wins */
+    for (size_t i = 0; i < L->n_moved; i++)
+      inputs[k++] = &L->moved[i];
     for (tracked *t = L->files; t; t = t->next) {
       t->in.st.offset = (int64_t)bsl_reader_offset(t->r);
       inputs[k++] = &t->in;
@@ -482,6 +748,7 @@ static int commit(live *L) {
       L->paused = true;
       return -1;
     }
+    L->n_moved = 0;
     L->last_flush_at = wall_seconds();
     L->last_flush_seconds = L->last_flush_at - t0;
     L->commits++;
@@ -497,20 +764,25 @@ static int commit(live *L) {
         (t->truncated || (t->eof && (t->gone || finished_gz)))) {
       struct stat sb;
       if (finished_gz && stat(t->path, &sb) == 0 && sb.st_ino == t->ino)
-        ignore_file(L, &sb);
+        ignore_file(L, &sb, &t->in.st);
+      if (!t->truncated)
+        remember_finished(L, t);
       release(L, t);
     }
   }
-  write_metrics(L);
   evaluate_kpis(L);
   start_idle(L);
   return rc;
 }
 
+/* Every flush tick commits, then reports the state as it is, committed or
+ * not (paused, unread bytes). */
 static void on_flush_timer(uv_timer_t *h) {
   live *L = h->data;
-  if (!L->stopping)
-    commit(L);
+  if (L->stopping)
+    return;
+  commit(L);
+  write_metrics(L);
 }
 
 /* ---- metrics (Prometheus text format, for node_exporter) ---- */
@@ -537,6 +809,60 @@ static long resident_bytes(void) {
   return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* Bytes of T not read yet: after the last line read of a plain file, not
+ * yet inflated of a .gz (through the descriptor: a file whose name is gone
+ * is still being read). */
+static uint64_t unread_bytes(const tracked *t) {
+  struct stat sb;
+  if (fstat(bsl_reader_fd(t->r), &sb) != 0)
+    return 0;
+  uint64_t done = bsl_reader_is_gzip(t->r) ? bsl_reader_raw_position(t->r)
+                                           : bsl_reader_offset(t->r);
+  return (uint64_t)sb.st_size > done ? (uint64_t)sb.st_size - done : 0;
+}
+
+/* One boussole_unread_bytes sample per path: every file being read, and the
+ * files found but not opened yet (all their bytes).  Two files under one
+ * name (one deleted and still being read) add up. */
+static void write_unread(live *L, FILE *f) {
+  size_t n = 0;
+  for (tracked *t = L->files; t; t = t->next)
+    n++;
+  n += L->n_waiting;
+  const char **paths = calloc(n ? n : 1, sizeof *paths);
+  uint64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
+  if (!paths || !bytes) {
+    free(paths);
+    free(bytes);
+    return;
+  }
+  size_t k = 0;
+  for (tracked *t = L->files; t; t = t->next, k++) {
+    paths[k] = t->path;
+    bytes[k] = unread_bytes(t);
+  }
+  for (size_t i = 0; i < L->n_waiting; i++, k++) {
+    paths[k] = L->waiting[i].path;
+    bytes[k] = L->waiting[i].size;
+  }
+  for (size_t i = 0; i < n; i++) {
+    bool dup = false;
+    for (size_t j = 0; j < i && !dup; j++)
+      dup = strcmp(paths[i], paths[j]) == 0;
+    if (dup)
+      continue;
+    uint64_t sum = bytes[i];
+    for (size_t j = i + 1; j < n; j++)
+      if (strcmp(paths[i], paths[j]) == 0)
+        sum += bytes[j];
+    fprintf(f, "boussole_unread_bytes{path=\"");
+    label(f, paths[i]);
+    fprintf(f, "\"} %llu\n", (unsigned long long)sum);
+  }
+  free(paths);
+  free(bytes);
+}
+
 static void write_metrics(live *L) {
   const char *path = L->cfg->metrics_file;
   if (!path)
@@ -560,16 +886,7 @@ static void write_metrics(live *L) {
     }
   }
   fprintf(f, "# TYPE boussole_unread_bytes gauge\n");
-  for (tracked *t = L->files; t; t = t->next) {
-    struct stat sb;
-    uint64_t unread = 0;
-    if (!bsl_reader_is_gzip(t->r) && stat(t->path, &sb) == 0 &&
-        sb.st_ino == t->ino && (uint64_t)sb.st_size > bsl_reader_offset(t->r))
-      unread = (uint64_t)sb.st_size - bsl_reader_offset(t->r);
-    fprintf(f, "boussole_unread_bytes{path=\"");
-    label(f, t->path);
-    fprintf(f, "\"} %llu\n", (unsigned long long)unread);
-  }
+  write_unread(L, f);
   fprintf(f,
           "# TYPE boussole_last_flush_timestamp_seconds gauge\n"
           "boussole_last_flush_timestamp_seconds %.3f\n"
@@ -585,8 +902,8 @@ static void write_metrics(live *L) {
           "boussole_reading_paused %d\n",
           L->last_flush_at, L->last_flush_seconds,
           (unsigned long long)L->commits,
-          bsl_model_open_visits(bsl_pipeline_model(L->pipe)), resident_bytes(),
-          L->paused ? 1 : 0);
+          L->pipe ? bsl_model_open_visits(bsl_pipeline_model(L->pipe)) : 0,
+          resident_bytes(), L->paused ? 1 : 0);
   if (fclose(f) != 0 || rename(tmp, path) != 0)
     log_event("warn", "%s: %s", path, strerror(errno));
 }
@@ -791,6 +1108,10 @@ static void stop_sources(live *L) {
   if (commit(L) != 0 && L->pipe)
     log_event("warn", "last commit failed; the lines read since the previous "
                       "commit will be read again at the next start");
+  write_metrics(L);
+  clear_waiting(L);
+  L->n_done = L->next_done = 0;
+  L->lookup_failing = false;
   while (L->files) {
     tracked *t = L->files;
     L->files = t->next;
@@ -813,7 +1134,8 @@ static void stop_sources(live *L) {
   }
   bsl_pipeline_close(L->pipe);
   L->pipe = NULL;
-  L->n_ignore = 0;
+  forget_ignored(L);
+  L->n_moved = 0;
 }
 
 static void close_loop_handles(live *L) {
@@ -893,6 +1215,9 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
     bsl_writer_lock_release(L->lock);
     bsl_config_destroy(L->cfg);
     free(L->counts);
+    free(L->waiting);
+    free(L->order);
+    free(L->moved);
     free(L);
     return -1;
   }
@@ -925,6 +1250,9 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
   bsl_writer_lock_release(L->lock); /* the store is closed: another may write */
   bsl_config_destroy(L->cfg);
   free(L->counts);
+  free(L->waiting);
+  free(L->order);
+  free(L->moved);
   free(L);
   return rc;
 }

@@ -370,8 +370,11 @@ int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
   }
   if (identify(p, r, &in->st, err, errlen) != 0)
     return -1;
+  char stored[sizeof in->st.path];
+  memcpy(stored, in->st.path, sizeof stored);
   snprintf(in->st.source, sizeof in->st.source, "%s", src ? src->name : "cli");
   snprintf(in->st.path, sizeof in->st.path, "%s", path);
+  in->renamed = in->st.file_id != 0 && strcmp(stored, in->st.path) != 0;
   /* The row exists before any commit names it (commits update it by id);
    * offset 0 claims nothing read yet. */
   if (in->st.file_id == 0 && bsl_store_file_save(p->store, &in->st) != 0) {
@@ -382,8 +385,12 @@ int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
   if (in->st.offset > 0 &&
       bsl_reader_skip_to(r, (uint64_t)in->st.offset, ferr, sizeof ferr) != 0) {
     *why = "shorter than what was already read from it";
+    memcpy(in->st.path, stored, sizeof stored);
     return 1;
   }
+  /* a renamed file's row takes its new path at the next commit, even if
+   * nothing is left to read in it */
+  in->dirty = in->renamed;
   return 0;
 }
 

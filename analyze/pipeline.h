@@ -28,8 +28,10 @@ typedef struct bsl_input {
   struct bsl_campaign_parser *campaign; /* type == BSL_SOURCE_CAMPAIGN */
   int site_id;
   enum bsl_source_type type;
-  bool dirty;   /* lines consumed since the last commit */
+  bool dirty;   /* lines consumed (or a new path) since the last commit */
   bool new_row; /* st.file_id assigned by the pending commit */
+  bool renamed; /* the file was known under another path (st.path is the
+                   new one, saved by the next commit) */
 } bsl_input;
 
 /* Counts since the pipeline was opened. */
@@ -58,8 +60,10 @@ bsl_store *bsl_pipeline_store(bsl_pipeline *p);
  * fingerprint and skips what was already read.  SRC is the configured source
  * or NULL, in which case FORMAT (default "combined") and SITE (default "")
  * apply.  Returns 0 when lines should be read, 1 when the file must be left
- * alone (empty, or shorter than what was read from it: *why says so), -1 on
- * a fatal error (err set).
+ * alone (empty, or shorter than what was read from it: *why says so; then
+ * in->st is its stored row, with the path it was read from, and
+ * in->renamed says whether that is another path), -1 on a fatal error (err
+ * set).
  */
 int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
                              const char *path, const bsl_source_conf *src,

@@ -99,3 +99,20 @@ metric() { awk -v k="$2" 'index($0, k " ") == 1 { print $2 }' "$1"; }
 
 # logged LOG REGEX: the log has a matching line
 logged() { grep -Eq "$2" "$1"; }
+
+# views_compare REF DB: "same" when every view of DB equals REF's, else how
+# they differ: rows of the aggregate views (all but visits and rejects) of
+# DB not in REF, visits that differ, and visits/bounces per day
+views_compare() {
+  local ref=$1 db=$2 rows differ vdiff
+  if cmp -s <(dump_views "$ref") <(dump_views "$db"); then echo same; return 0; fi
+  aggregates() { dump_views "$1" | awk '/^== (visits|rejects)$/ { skip = 1 } /^== / && !/^== (visits|rejects)$/ { skip = 0 } !skip && !/^== /'; }
+  rows=$(aggregates "$ref" | wc -l)
+  differ=$(diff <(aggregates "$ref") <(aggregates "$db") | grep -c '^>' || true)
+  vdiff=$(diff <(dump_views "$ref" | sed -n '/^== visits$/,/^== rejects$/p') \
+               <(dump_views "$db" | sed -n '/^== visits$/,/^== rejects$/p') | grep -c '^>' || true)
+  echo "$differ of $rows aggregate view rows differ, $vdiff visits rows;" \
+    "day:visits/bounces clean" \
+    "$(q "$ref" "SELECT group_concat(day || ':' || visits || '/' || bounces, ' ') FROM traffic_daily")" \
+    "live $(q "$db" "SELECT group_concat(day || ':' || visits || '/' || bounces, ' ') FROM traffic_daily")"
+}

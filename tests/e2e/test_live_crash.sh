@@ -7,6 +7,12 @@
 # SIGTERM; every view must then equal a clean one-shot `boussole ingest` of
 # the same lines in one file.
 #
+# Half the runs (at random) commit only every 5 s, so they are killed with
+# everything they read uncommitted: the next run starts behind, often with
+# a rotation in between, and must read each rotation set oldest first
+# (issue 12, item 1).  Kills that land while a run has read lines but not
+# committed them are counted; the test fails if none did.
+#
 # The writer is the only appender, so its copytruncate (cp, then truncate,
 # with no append in between) loses nothing: every line must count once.
 source "$(dirname "$0")/lib.sh"
@@ -33,6 +39,8 @@ flush_interval = 100ms
 path = $WORK/logs/access.log*
 site = $SITE
 EOF
+# the same, but commits so rarely that a run is killed before its first one
+sed 's/^flush_interval = .*/flush_interval = 5s/' "$WORK/boussole.conf" > "$WORK/slow.conf"
 
 # the reference: one clean batch run over the same lines, same settings
 "$BOUSSOLE" ingest -q --no-progress -c "$WORK/boussole.conf" --db "$WORK/clean.db" \
@@ -59,6 +67,8 @@ writer() {
   for c in "$WORK"/chunks/c.*; do
     cat "$c" >> "$d/access.log"
     i=$((i + 1))
+    echo $((i * CHUNK)) > "$WORK/written.tmp"
+    mv "$WORK/written.tmp" "$WORK/written"
     if [ $((i % 9)) -eq 0 ]; then
       shift_generations
       case $((kind % 2)) in
@@ -77,18 +87,33 @@ bg_track "$WRITER_PID"
 
 # ---- SIGKILL at random moments, at least MIN_KILLS times ----
 kills=0
+mid_read=0
+slow_kills=0
 while [ ! -e "$WORK/writer-done" ] || [ "$kills" -lt "$MIN_KILLS" ]; do
-  run_start "$WORK/boussole.conf" "$LOG"
+  conf=$WORK/boussole.conf
+  slow=$((RANDOM % 2))
+  [ "$slow" -eq 1 ] && conf=$WORK/slow.conf
+  run_start "$conf" "$LOG"
   sleep "0.$((RANDOM % 90 + 10))"
+  written=$(cat "$WORK/written" 2>/dev/null || echo 0)
   if kill -9 "$RUN_PID" 2>/dev/null; then kills=$((kills + 1)); fi
   wait "$RUN_PID" 2>/dev/null || true
+  # mid-read: this run had opened a file, and lines already written were
+  # not committed when it died
+  if awk '/^--- killed/ { run = ""; next } { run = run $0 "\n" } END { printf "%s", run }' "$LOG" | grep -q 'msg="reading ' \
+    && [ "$(lines_read "$DB")" -lt "$written" ]; then
+    mid_read=$((mid_read + 1))
+    slow_kills=$((slow_kills + slow))
+  fi
   echo "--- killed" >> "$LOG"
   # a run that could not start at all would make every kill meaningless
   if grep -q '^boussole: ' "$LOG"; then echo "FAIL: boussole run failed:"; cat "$LOG"; exit 1; fi
 done
 wait "$WRITER_PID"
-echo "killed $kills times; rotations: $(sort "$WORK/rotations" | uniq -c | tr '\n' ' ')"
+echo "killed $kills times, $mid_read of them mid-read ($slow_kills before any commit of a 5 s-flush run); rotations: $(sort "$WORK/rotations" | uniq -c | tr '\n' ' ')"
 echo "lines committed before the last run: $(lines_read "$DB") of $N"
+
+expect_eq "some kills landed mid-read" "$([ "$mid_read" -gt 0 ] && echo yes)" yes
 
 # the writer's files hold every line exactly once (checks the test itself)
 total=0
