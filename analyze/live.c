@@ -158,6 +158,11 @@ struct live {
   bool idle_on;
   bool paused;
   bool stopping;
+  /* memory ran out while a line was accounted (bsl_pipeline_line): the run
+   * must end without another commit; FAILURE says why */
+  bool failed;
+  char failure[1024];
+  uint64_t closed_early_before; /* by pipelines closed at reloads */
   double last_flush_at, last_flush_seconds;
   uint64_t commits;
   char kpi_closed[11]; /* last closed period the KPIs were evaluated for */
@@ -230,7 +235,9 @@ static size_t drain(live *L, tracked *t, size_t budget) {
       break;
     }
     if (bsl_pipeline_line(L->pipe, &t->in, &line, err, sizeof err) != 0) {
-      log_event("error", "%s", err);
+      if (!L->failed)
+        snprintf(L->failure, sizeof L->failure, "%s", err);
+      L->failed = true; /* ended by on_idle, once T is no longer in use */
       break;
     }
     n++;
@@ -294,12 +301,15 @@ static size_t reading_order(live *L) {
   return n;
 }
 
+static void stop_failed(live *L);
+static int commit(live *L);
+
 /* Reads every rotation set up to DRAIN_BUDGET lines, oldest file first: a
  * file is read only once the older ones of its set are at their end. */
 static void on_idle(uv_idle_t *h) {
   live *L = h->data;
   bool more = false;
-  if (!L->paused && !L->stopping) {
+  if (!L->paused && !L->stopping && !L->failed) {
     size_t n = reading_order(L);
     for (size_t i = 0, end; i < n; i = end) {
       for (end = i + 1; end < n && same_set(L->order[i], L->order[end]); end++)
@@ -316,6 +326,10 @@ static void on_idle(uv_idle_t *h) {
           break;
         }
         budget -= drain(L, t, budget);
+        if (L->failed) {
+          stop_failed(L);
+          return;
+        }
         if (!t->eof && !t->truncated) {
           more = true;
           break;
@@ -327,6 +341,10 @@ static void on_idle(uv_idle_t *h) {
     uv_idle_stop(&L->idle);
     L->idle_on = false;
   }
+  /* An address flood: commit now rather than hold every new visit until
+   * the next tick (memory would grow with the rate times the interval). */
+  if (!L->paused && !L->stopping && L->pipe && bsl_pipeline_commit_due(L->pipe))
+    commit(L);
 }
 
 static void start_idle(live *L) {
@@ -887,23 +905,27 @@ static void write_metrics(live *L) {
   }
   fprintf(f, "# TYPE boussole_unread_bytes gauge\n");
   write_unread(L, f);
-  fprintf(f,
-          "# TYPE boussole_last_flush_timestamp_seconds gauge\n"
-          "boussole_last_flush_timestamp_seconds %.3f\n"
-          "# TYPE boussole_last_flush_duration_seconds gauge\n"
-          "boussole_last_flush_duration_seconds %.6f\n"
-          "# TYPE boussole_commits_total counter\n"
-          "boussole_commits_total %llu\n"
-          "# TYPE boussole_open_visits gauge\n"
-          "boussole_open_visits %zu\n"
-          "# TYPE boussole_resident_memory_bytes gauge\n"
-          "boussole_resident_memory_bytes %ld\n"
-          "# TYPE boussole_reading_paused gauge\n"
-          "boussole_reading_paused %d\n",
-          L->last_flush_at, L->last_flush_seconds,
-          (unsigned long long)L->commits,
-          L->pipe ? bsl_model_open_visits(bsl_pipeline_model(L->pipe)) : 0,
-          resident_bytes(), L->paused ? 1 : 0);
+  fprintf(
+      f,
+      "# TYPE boussole_last_flush_timestamp_seconds gauge\n"
+      "boussole_last_flush_timestamp_seconds %.3f\n"
+      "# TYPE boussole_last_flush_duration_seconds gauge\n"
+      "boussole_last_flush_duration_seconds %.6f\n"
+      "# TYPE boussole_commits_total counter\n"
+      "boussole_commits_total %llu\n"
+      "# TYPE boussole_open_visits gauge\n"
+      "boussole_open_visits %zu\n"
+      "# TYPE boussole_visits_closed_early_total counter\n"
+      "boussole_visits_closed_early_total %llu\n"
+      "# TYPE boussole_resident_memory_bytes gauge\n"
+      "boussole_resident_memory_bytes %ld\n"
+      "# TYPE boussole_reading_paused gauge\n"
+      "boussole_reading_paused %d\n",
+      L->last_flush_at, L->last_flush_seconds, (unsigned long long)L->commits,
+      L->pipe ? bsl_model_open_visits(bsl_pipeline_model(L->pipe)) : 0,
+      (unsigned long long)(L->closed_early_before +
+                           (L->pipe ? bsl_pipeline_closed_early(L->pipe) : 0)),
+      resident_bytes(), L->paused ? 1 : 0);
   if (fclose(f) != 0 || rename(tmp, path) != 0)
     log_event("warn", "%s: %s", path, strerror(errno));
 }
@@ -959,8 +981,13 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   char err[512];
   source_counts *c = &L->counts[source_index(L, l->src)];
   int64_t h0 = l->in.st.hits, r0 = l->in.st.rejects;
-  if (bsl_pipeline_line(L->pipe, &l->in, &line, err, sizeof err) != 0)
-    log_event("error", "%s", err);
+  if (bsl_pipeline_line(L->pipe, &l->in, &line, err, sizeof err) != 0) {
+    if (!L->failed)
+      snprintf(L->failure, sizeof L->failure, "%s", err);
+    L->failed = true;
+    stop_failed(L);
+    return;
+  }
   c->lines++;
   c->hits += (uint64_t)(l->in.st.hits - h0);
   c->rejects += (uint64_t)(l->in.st.rejects - r0);
@@ -1132,6 +1159,8 @@ static void stop_sources(live *L) {
     l->handle.data = l;
     uv_close((uv_handle_t *)&l->handle, close_free);
   }
+  if (L->pipe)
+    L->closed_early_before += bsl_pipeline_closed_early(L->pipe);
   bsl_pipeline_close(L->pipe);
   L->pipe = NULL;
   forget_ignored(L);
@@ -1146,6 +1175,18 @@ static void close_loop_handles(live *L) {
   uv_close((uv_handle_t *)&L->sig_int, NULL);
   uv_close((uv_handle_t *)&L->sig_term, NULL);
   uv_close((uv_handle_t *)&L->sig_hup, NULL);
+}
+
+/* Ends the run after memory ran out: the pipeline refuses every commit
+ * (bsl_pipeline_failed), so stopping loses nothing committed and the next
+ * start resumes at the last commit; bsl_live_run() returns the failure. */
+static void stop_failed(live *L) {
+  if (L->stopping)
+    return;
+  log_event("error", "%s", L->failure);
+  L->stopping = true;
+  stop_sources(L);
+  close_loop_handles(L);
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum) {
@@ -1245,6 +1286,8 @@ int bsl_live_run(const bsl_live_options *opts, char *err, size_t errlen) {
   int rc = uv_loop_close(&L->loop) == 0 ? 0 : -1;
   if (rc != 0)
     snprintf(err, errlen, "event loop did not close cleanly");
+  else if (L->failed)
+    rc = -1, snprintf(err, errlen, "%s", L->failure);
   else
     log_event("info", "stopped");
   bsl_writer_lock_release(L->lock); /* the store is closed: another may write */

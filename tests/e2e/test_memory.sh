@@ -130,6 +130,28 @@ done
 expect_eq "after injected failures and a resume: views equal a clean run" \
   "$(diff <(dump_views "$WORK/nocap.db") <(dump_views "$WORK/inj.db") | head -5)" ""
 
+# run: the same failure ends the daemon (exit 2, the reason logged); the
+# next start resumes from the last commit
+sed -e "s|^db = .*|db = $WORK/run-oom.db|" -e 's/^max_open_visits = .*/max_open_visits = 0/' \
+  "$WORK/run.conf" > "$WORK/run-oom.conf"
+for n in 30000 60000; do
+  set +e
+  BSL_FAIL_ALLOC=visit:$n timeout 60 "$B" run -c "$WORK/run-oom.conf" \
+    2>"$WORK/run-oom.err"
+  rc=$?
+  set -e
+  expect_eq "run, injected failure at visit $n: exits 2 by itself" "$rc" 2
+  expect_eq "run, injected failure at visit $n: logs out of memory" \
+    "$(grep -c 'level=error msg="out of memory at' "$WORK/run-oom.err")" 1
+done
+caught_up_oom() { [ "$(qs "$WORK/run-oom.db" "SELECT MAX(offset) FROM sources")" = "$size" ]; }
+"$B" run -c "$WORK/run-oom.conf" 2>>"$WORK/run.log" & pid=$!
+bg_track "$pid"
+wait_until 60 caught_up_oom || echo "run did not catch up" >&2
+kill -TERM "$pid"; wait "$pid" || true
+expect_eq "run after injected failures and a restart: views equal a clean run" \
+  "$(diff <(dump_views "$WORK/nocap.db") <(dump_views "$WORK/run-oom.db") | head -5)" ""
+
 if ldd "$B" 2>/dev/null | grep -q 'lib[at]san'; then
   echo "note: sanitizer build, the ulimit -v part is skipped (ASan reserves terabytes of address space)"
 else
