@@ -13,7 +13,7 @@
 
 #include "commands.h"
 #include "config.h"
-#include "html.h"
+#include "escape.h"
 #include "kpi.h"
 #include "store.h"
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "html.h"
+#include "escape.h"
 #include "stats.h"
 #include "store_report.h"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "html.h"
+#include "escape.h"
 #include "report.h"
 #include "store.h"
 

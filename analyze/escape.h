@@ -1,7 +1,7 @@
 /*
- * Output escaping for text that comes from logs (SPEC §7 "Safe output"), for
- * the three places reports write it: HTML (text and attribute values), JSON
- * string literals and the terminal.
+ * Output escaping for text that comes from logs (SPEC §7 "Safe output"): the
+ * one copy, for the three places boussole writes it: HTML (text and
+ * attribute values), JSON string literals and the terminal.  Stateless.
  *
  * Common rules: input is taken as UTF-8; a byte that does not start a valid,
  * shortest-form sequence becomes U+FFFD.  C0 control characters and DEL are
@@ -12,8 +12,8 @@
  * a reader sees, become U+FFFD in HTML and on the terminal, and \uXXXX
  * escapes in JSON.
  */
-#ifndef BSL_HTML_H
-#define BSL_HTML_H
+#ifndef BSL_ESCAPE_H
+#define BSL_ESCAPE_H
 
 #include <stddef.h>
 #include <stdio.h>
