@@ -45,13 +45,6 @@ struct bsl_campaign_parser {
   char reason[BSL_CAMPAIGN_REASON_MAX];
 };
 
-static const char *const kind_names[BSL_CEV_COUNT] = {
-    "sent", "delivered", "open", "click", "bounce", "unsubscribe", "spend"};
-
-const char *bsl_campaign_kind_name(bsl_campaign_kind kind) {
-  return (unsigned)kind < BSL_CEV_COUNT ? kind_names[kind] : "?";
-}
-
 static const char *const builtins[] = {"campaign-csv", "sendgrid-json",
                                        "mailgun-json"};
 

@@ -46,9 +46,6 @@ typedef enum bsl_campaign_kind {
   BSL_CEV_COUNT
 } bsl_campaign_kind;
 
-/* SPEC's name of KIND ("sent", ...). */
-const char *bsl_campaign_kind_name(bsl_campaign_kind kind);
-
 typedef struct bsl_campaign_event {
   int64_t time; /* Unix seconds, UTC */
   bsl_campaign_kind kind;

@@ -62,7 +62,6 @@ struct bsl_reader {
   bool started;       /* bsl_reader_next() was called */
   const char *damage; /* reason for the pending TRUNCATED line, or NULL */
   char *path;         /* for messages */
-  uint64_t file_size;
   uint64_t raw_pos;
   /* Unconsumed data is buf[pos, lim); buf[pos] is at stream offset pos_off.
    * buf[pos, pos + scan) is known to hold no newline. */
@@ -321,10 +320,8 @@ int bsl_reader_open(bsl_reader **out, const char *path, char *err,
     goto out_close;
   }
   r->regular = S_ISREG(st.st_mode);
-  if (r->regular && !r->is_stdin) {
-    r->file_size = (uint64_t)st.st_size;
+  if (r->regular && !r->is_stdin)
     posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  }
   r->hold_partial = r->regular && !r->is_stdin;
 
   /* Sniff the magic in zin (a pipe cannot be peeked), then hand what was read
@@ -394,10 +391,6 @@ void bsl_reader_close(bsl_reader *r) {
 
 bool bsl_reader_is_gzip(const bsl_reader *r) {
   return r->gz;
-}
-
-uint64_t bsl_reader_file_size(const bsl_reader *r) {
-  return r->file_size;
 }
 
 uint64_t bsl_reader_raw_position(const bsl_reader *r) {

@@ -62,10 +62,6 @@ void bsl_reader_close(bsl_reader *r);
 /* True when the stream is gzip-compressed. */
 bool bsl_reader_is_gzip(const bsl_reader *r);
 
-/* Size of the underlying file in bytes (compressed size for gzip), 0 for
- * stdin or pipes.  Used for progress reports. */
-uint64_t bsl_reader_file_size(const bsl_reader *r);
-
 /* Compressed/raw bytes consumed from the file so far (for progress). */
 uint64_t bsl_reader_raw_position(const bsl_reader *r);
 

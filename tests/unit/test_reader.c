@@ -36,6 +36,14 @@ typedef struct {
 } rec;
 
 /* MODE "wb" makes a one-member file, "ab" appends another member. */
+/* The size of the file under R (0 for a pipe), as the progress bar sees it. */
+static uint64_t file_size(const bsl_reader *r) {
+  struct stat sb;
+  return fstat(bsl_reader_fd(r), &sb) == 0 && S_ISREG(sb.st_mode)
+             ? (uint64_t)sb.st_size
+             : 0;
+}
+
 static void gzip_to(const char *path, const void *data, size_t len,
                     const char *mode) {
   gzFile g = gzopen(path, mode);
@@ -124,7 +132,7 @@ static void test_lf_and_empty_lines(void **state) {
   expect(&l[3], BSL_LINE_OK, "ccc", 6, 10);
   assert_int_equal(bsl_reader_offset(r), 10);
   assert_int_equal(bsl_reader_pending(r), 0);
-  assert_int_equal(bsl_reader_file_size(r), 10);
+  assert_int_equal(file_size(r), 10);
   assert_int_equal(bsl_reader_raw_position(r), 10);
   bsl_reader_close(r);
 }
@@ -406,7 +414,7 @@ static void check_against(const char *path, const char *data, size_t len) {
   }
   assert_int_equal(bsl_reader_next(r, &line, err, sizeof err), 0);
   assert_int_equal(bsl_reader_offset(r), len);
-  assert_int_equal(bsl_reader_raw_position(r), bsl_reader_file_size(r));
+  assert_int_equal(bsl_reader_raw_position(r), file_size(r));
   assert_true(lines > 100);
   bsl_reader_close(r);
 }
@@ -647,7 +655,6 @@ static void test_stdin(void **state) {
     close(fd);
     bsl_reader *r = open_ok("-");
     assert_int_equal(bsl_reader_is_gzip(r), i == 1);
-    assert_int_equal(bsl_reader_file_size(r), 0);
     rec l[4];
     assert_int_equal(read_all(r, l, 4), 3);
     expect(&l[0], BSL_LINE_OK, "one", 0, 5);
@@ -712,7 +719,7 @@ static void count_real(const char *name, size_t want) {
   }
   assert_int_equal(rc, 0);
   assert_int_equal(n, want);
-  assert_int_equal(bsl_reader_raw_position(r), bsl_reader_file_size(r));
+  assert_int_equal(bsl_reader_raw_position(r), file_size(r));
   bsl_reader_close(r);
 }
 
