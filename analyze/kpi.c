@@ -349,7 +349,12 @@ int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
     if (upto > 0 && adj[j] <= upto - 1 && upto - 1 - adj[j] < window / 2)
       a.in_grace = true;
   if (!recent) {
-    a.state = BSL_KPI_NO_DATA;
+    /* The series starts on the first day of data, so UPTO is the number of
+     * periods since the data began: before 3 of them the silence says
+     * nothing about tracking (a deployment's first days, a segment not
+     * seen yet). */
+    a.state =
+        upto < BSL_KPI_SILENT_PERIODS ? BSL_KPI_INSUFFICIENT : BSL_KPI_NO_DATA;
     goto out;
   }
   if (n < BSL_KPI_MIN_OBS) {
@@ -740,9 +745,16 @@ static void describe(const bsl_kpi_conf *k, bsl_kpi_result *r) {
              n, days, unit, BSL_KPI_SILENT_PERIODS, tail);
     break;
   case BSL_KPI_INSUFFICIENT:
-    snprintf(r->message, sizeof r->message,
-             "%s has %zu observations in its window, %d needed%s", n,
-             r->a.observations, BSL_KPI_MIN_OBS, tail);
+    if (r->n_periods < BSL_KPI_SILENT_PERIODS)
+      snprintf(r->message, sizeof r->message,
+               "%s has %zu observations in its window, %d needed (%zu closed "
+               "%s since the data began)%s",
+               n, r->a.observations, BSL_KPI_MIN_OBS, r->n_periods,
+               r->n_periods == 1 ? "period" : "periods", tail);
+    else
+      snprintf(r->message, sizeof r->message,
+               "%s has %zu observations in its window, %d needed%s", n,
+               r->a.observations, BSL_KPI_MIN_OBS, tail);
     break;
   case BSL_KPI_MET:
     snprintf(r->message, sizeof r->message,

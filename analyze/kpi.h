@@ -9,6 +9,9 @@
  *    database has; a week (Monday to Sunday) closes with its Sunday.  With an
  *    explicit horizon day (`kpi --at D`) exactly the periods ending on or
  *    before D are closed and later data is ignored.
+ *  - no_data needs BSL_KPI_SILENT_PERIODS closed periods since the data
+ *    began (the first day with hits): before that a KPI without an
+ *    observation is `insufficient` (SPEC §8).
  *  - A period whose denominator is zero (no visits for conversion_rate, no
  *    pageviews in the segment for pageviews...) is a missing observation.
  *  - A daily KPI uses the seasonal (weekday) Mann–Kendall test when its

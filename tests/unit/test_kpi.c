@@ -142,7 +142,26 @@ static void test_no_data_and_insufficient(void **state) {
     vals[i] = i % 5 == 0 ? 0.04 : NAN;
   assert_int_equal(assess(&k, 26, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
   assert_int_equal(a.observations, 6);
-  assert_int_equal(assess(&k, 0, NULL, 0, &a), BSL_KPI_NO_DATA);
+  /* A KPI whose data began fewer than 3 periods ago is insufficient, never
+   * no_data: the first days of a deployment raise no "tracking may be
+   * broken" alert (SPEC §8). */
+  for (size_t i = 0; i < 40; i++)
+    vals[i] = NAN;
+  assert_int_equal(assess(&k, 0, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_int_equal(assess(&k, 1, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_int_equal(assess(&k, 2, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_false(bsl_kpi_state_flagged(a.state));
+  assert_int_equal(assess(&k, 3, NULL, 0, &a), BSL_KPI_NO_DATA);
+  vals[0] = 0.04; /* observed on day one, silent since: no_data from day 4 */
+  assert_int_equal(assess(&k, 3, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_int_equal(assess(&k, 4, NULL, 0, &a), BSL_KPI_NO_DATA);
+  /* weekly: counted in weeks */
+  k.period = BSL_PERIOD_WEEK;
+  bsl_kpi_series s = series(2);
+  s.period = BSL_PERIOD_WEEK;
+  vals[0] = NAN;
+  assert_int_equal(bsl_kpi_assess(&k, &s, 2, NULL, 0, &a), 0);
+  assert_int_equal(a.state, BSL_KPI_INSUFFICIENT);
 }
 
 static void test_weekly_cycle(void **state) {
