@@ -67,7 +67,9 @@ static int open_all(const char *prog, const char *conf, const char *db,
     fprintf(stderr, "boussole %s: %s\n", prog, err);
     return -1;
   }
-  if (bsl_store_open(st, db ? db : (*cfg)->db, err, sizeof err) != 0) {
+  /* never bsl_store_open(): a mistyped --db must not become an empty store
+   * whose every KPI is no_data */
+  if (bsl_store_open_existing(st, db ? db : (*cfg)->db, err, sizeof err) != 0) {
     fprintf(stderr, "boussole %s: %s\n", prog, err);
     bsl_config_destroy(*cfg);
     return -1;
