@@ -827,11 +827,26 @@ struct pending {
   int len;
 };
 
+/* Whether an evaluation at EVAL_UNIX (a backtest when BACKTEST, at clock
+ * NOW) becomes the recorded one, given the recorded state (HAVE, STORED). */
+static bool records(bool backtest, int64_t eval_unix, int64_t now, bool have,
+                    const bsl_kpi_stored *stored) {
+  if (!backtest)
+    return true;
+  /* A backtest replays history into a store no real evaluation has written
+   * to, day after day; it never stamps a state in the future, where it
+   * would freeze the real evaluations to come. */
+  if (eval_unix > now)
+    return false;
+  return !have || (stored->backtest && eval_unix >= stored->evaluated_unix);
+}
+
 static int evaluate_one(const bsl_config *cfg, bsl_store *st,
                         const bsl_kpi_conf *k, const struct zone *z,
                         int64_t first, int64_t horizon, int64_t eval_unix,
-                        const char *eval_iso, bool *recording,
-                        bsl_kpi_result *r, char *err, size_t errlen) {
+                        const char *eval_iso, bool backtest, int64_t now,
+                        bool *recording, bsl_kpi_result *r, char *err,
+                        size_t errlen) {
   bsl_kpi_series s;
   if (build_series(cfg, st, k, first, horizon, &s, err, errlen) != 0)
     return -1;
@@ -879,7 +894,8 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
     snprintf(err, errlen, "%s", bsl_store_error(st));
     goto out;
   }
-  *recording = !have || eval_unix >= stored.evaluated_unix;
+  *recording = records(backtest, eval_unix, now, have == 1, &stored);
+  r->recorded = *recording;
   if (have)
     snprintf(r->previous_state, sizeof r->previous_state, "%s", stored.state);
 
@@ -980,6 +996,7 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
         .message = r->message,
         .evaluated_at = eval_iso,
         .evaluated_unix = eval_unix,
+        .backtest = backtest,
     };
     if (bsl_store_kpi_state_put(st, &row) != 0)
       goto out_store;
@@ -1013,6 +1030,35 @@ out:
   return rc;
 }
 
+/* Parses and checks a backtest day (see bsl_kpi_check_at) into *DAY. */
+static int check_at(const bsl_config *cfg, const struct zone *z,
+                    const char *at_day, int64_t now, int64_t *day, char *err,
+                    size_t errlen) {
+  if (strlen(at_day) != 10 || parse_day(at_day, day) != 0) {
+    snprintf(err, errlen, "--at: \"%s\" is not a date YYYY-MM-DD", at_day);
+    return -1;
+  }
+  int64_t today = zone_day_of(z, now);
+  if (*day > today) {
+    char t[11];
+    day_string(today, t);
+    snprintf(err, errlen,
+             "--at %s: after today (%s, %s); a backtest evaluates a day that "
+             "has begun",
+             at_day, t, cfg->timezone ? cfg->timezone : "UTC");
+    return -1;
+  }
+  return 0;
+}
+
+int bsl_kpi_check_at(const bsl_config *cfg, const char *at_day, int64_t now,
+                     char *err, size_t errlen) {
+  struct zone z;
+  zone_init(cfg->timezone, &z);
+  int64_t day;
+  return check_at(cfg, &z, at_day, now, &day, err, errlen);
+}
+
 /* First and last closed day (day numbers) for the options; *none when the
  * database holds no data at all. */
 static int horizon_of(const bsl_config *cfg, bsl_store *st,
@@ -1029,10 +1075,8 @@ static int horizon_of(const bsl_config *cfg, bsl_store *st,
     return -1;
   }
   if (o->at_day) {
-    if (parse_day(o->at_day, horizon) != 0) {
-      snprintf(err, errlen, "--at: \"%s\" is not a date YYYY-MM-DD", o->at_day);
+    if (check_at(cfg, z, o->at_day, o->now, horizon, err, errlen) != 0)
       return -1;
-    }
   } else {
     int64_t x = o->now;
     if (newest != INT64_MIN && newest > x)
@@ -1123,13 +1167,22 @@ int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
   if (horizon_of(cfg, store, &z, o, &first, &horizon, &none, err, errlen) != 0)
     goto out_rollback;
   int64_t eval_unix = o->at_day ? zone_to_unix(&z, horizon + 1, 0) : o->now;
-  char eval_iso[32];
+  char eval_iso[32], now_iso[32];
   iso_utc(eval_unix, eval_iso);
+  iso_utc(o->now, now_iso);
   for (size_t i = 0; i < cfg->n_kpis; i++) {
+    int closed = 0;
+    if (o->reset &&
+        bsl_store_kpi_reset(store, cfg->kpis[i].name, now_iso, &closed) != 0) {
+      snprintf(err, errlen, "%s", bsl_store_error(store));
+      goto out_rollback;
+    }
     bool recording;
     if (evaluate_one(cfg, store, &cfg->kpis[i], &z, first, horizon, eval_unix,
-                     eval_iso, &recording, &res[i], err, errlen) != 0)
+                     eval_iso, o->at_day != NULL, o->now, &recording, &res[i],
+                     err, errlen) != 0)
       goto out_rollback;
+    res[i].reset_closed = closed;
   }
   if (bsl_store_commit(store) != 0) {
     snprintf(err, errlen, "%s", bsl_store_error(store));

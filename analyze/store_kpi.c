@@ -200,6 +200,7 @@ int bsl_store_kpi_state_get(bsl_store *s, const char *kpi,
     copy_col(st, 1, out->since, sizeof out->since);
     out->evaluated_unix = sqlite3_column_int64(st, 2);
     copy_col(st, 3, out->period, sizeof out->period);
+    out->backtest = sqlite3_column_int(st, 4) != 0;
   }
   sqlite3_reset(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -232,7 +233,35 @@ int bsl_store_kpi_state_put(bsl_store *s, const bsl_kpi_status_row *r) {
   bind_text(st, 19, r->message);
   bind_text(st, 20, r->evaluated_at);
   sqlite3_bind_int64(st, 21, r->evaluated_unix);
+  sqlite3_bind_int(st, 22, r->backtest);
   return run(s, st, "writing KPI status");
+}
+
+int bsl_store_kpi_reset(bsl_store *s, const char *kpi, const char *at,
+                        int *closed) {
+  *closed = 0;
+  sqlite3_stmt *st = stmt(s, SQL_KPI_RESET_VALUES);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  if (run(s, st, "clearing KPI series") != 0)
+    return -1;
+  if (!(st = stmt(s, SQL_KPI_RESET_STATE)))
+    return -1;
+  bind_text(st, 1, kpi);
+  if (run(s, st, "clearing KPI status") != 0)
+    return -1;
+  if (!(st = stmt(s, SQL_KPI_RESET_ALERTS)))
+    return -1;
+  bind_text(st, 1, kpi);
+  bind_text(st, 2, at);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    *closed = 1;
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return bsl_store__fail(s, "closing alerts");
+  return 0;
 }
 
 int bsl_store_kpi_alert_resolve(bsl_store *s, const char *kpi, const char *at,

@@ -67,6 +67,7 @@ typedef struct bsl_kpi_stored {
   char since[11];
   char period[16];
   int64_t evaluated_unix;
+  bool backtest; /* recorded by `kpi --at` */
 } bsl_kpi_stored;
 int bsl_store_kpi_state_get(bsl_store *s, const char *kpi, bsl_kpi_stored *out);
 
@@ -84,8 +85,14 @@ typedef struct bsl_kpi_status_row {
   const char *message;
   const char *evaluated_at;
   int64_t evaluated_unix;
+  bool backtest;
 } bsl_kpi_status_row;
 int bsl_store_kpi_state_put(bsl_store *s, const bsl_kpi_status_row *row);
+
+/* Forgets KPI's recorded status and series and closes its open alert at AT
+ * with resolved_state 'reset'; *CLOSED is 1 when an alert was open. */
+int bsl_store_kpi_reset(bsl_store *s, const char *kpi, const char *at,
+                        int *closed);
 
 /* Resolves the KPI's open alert (if any) at AT, noting the new STATE;
  * *ALERT_ID receives its id, or 0 when none was open. */

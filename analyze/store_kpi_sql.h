@@ -1,7 +1,8 @@
 /*
- * SQL of the KPI feature (store_kpi.c): the 2 -> 3 schema migration and the
- * statements.  Tables kpi_* are internal; the views kpi_series, kpi_status,
- * alerts and adjustments are the analysts' interface (SPEC §6).
+ * SQL of the KPI feature (store_kpi.c): the 2 -> 3 and 3 -> 4 schema
+ * migrations and the statements.  Tables kpi_* are internal; the views
+ * kpi_series, kpi_status, alerts and adjustments are the analysts' interface
+ * (SPEC §6).
  */
 #ifndef BSL_STORE_KPI_SQL_H
 #define BSL_STORE_KPI_SQL_H
@@ -42,6 +43,23 @@
   "CREATE VIEW adjustments AS"                                                 \
   " SELECT kpi, at, note, effect, effect_p_value, mean_before, mean_after,"    \
   "  n_before, n_after, adjustment_id FROM kpi_adjustments;"
+
+/* 3 -> 4: which recorded evaluations are backtests (`kpi --at`), so that a
+ * backtest never moves state recorded by a real evaluation.  A state stamped
+ * after the migration's clock can only come from a backtest of a day after
+ * today, which older builds accepted. */
+#define SQL_MIGRATION_KPI_4                                                    \
+  "ALTER TABLE kpi_state ADD COLUMN backtest INTEGER NOT NULL DEFAULT 0;"      \
+  "UPDATE kpi_state SET backtest = 1"                                          \
+  " WHERE evaluated_unix > CAST(strftime('%s', 'now') AS INTEGER);"            \
+  "DROP VIEW IF EXISTS kpi_status;"                                            \
+  "CREATE VIEW kpi_status AS"                                                  \
+  " SELECT kpi, state, since, value, slope, p_value, target, deadline,"        \
+  "  projected, evaluated_at, metric, period, last_value, intercept,"          \
+  "  seasonal, observations, adjusted_at, effect, effect_p_value, message,"    \
+  "  state IN ('stalled', 'declining', 'off_track', 'no_data') AS flagged,"    \
+  "  backtest"                                                                 \
+  " FROM kpi_state;"
 
 /* Data range: first and last day with hits, newest visit activity. */
 #define SQL_KPI_HIT_RANGE                                                      \
@@ -105,13 +123,23 @@
   " VALUES(?1, ?2, ?3, ?4, ?5)"
 
 #define SQL_KPI_STATE_GET                                                      \
-  "SELECT state, since, evaluated_unix, period FROM kpi_state WHERE kpi = ?1"
+  "SELECT state, since, evaluated_unix, period, backtest FROM kpi_state"       \
+  " WHERE kpi = ?1"
 #define SQL_KPI_STATE_PUT                                                      \
   "INSERT OR REPLACE INTO kpi_state(kpi, metric, state, since, period, value," \
   " last_value, slope, intercept, p_value, seasonal, observations, target,"    \
   " deadline, projected, adjusted_at, effect, effect_p_value, message,"        \
-  " evaluated_at, evaluated_unix) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"  \
-  " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+  " evaluated_at, evaluated_unix, backtest) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"    \
+  " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"   \
+  " ?22)"
+
+/* `kpi --reset`: forget what was recorded for KPI ?1; its open alert is
+ * closed at ?2 as 'reset' (no message is sent for it). */
+#define SQL_KPI_RESET_VALUES "DELETE FROM kpi_values WHERE kpi = ?1"
+#define SQL_KPI_RESET_STATE "DELETE FROM kpi_state WHERE kpi = ?1"
+#define SQL_KPI_RESET_ALERTS                                                   \
+  "UPDATE kpi_alerts SET resolved_at = ?2, resolved_state = 'reset'"           \
+  " WHERE kpi = ?1 AND resolved_at IS NULL RETURNING alert_id"
 
 #define SQL_KPI_ALERT_RESOLVE                                                  \
   "UPDATE kpi_alerts SET resolved_at = ?2, resolved_state = ?3"                \

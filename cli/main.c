@@ -29,7 +29,7 @@ static const char USAGE[] =
     "FILE,\n"
     "          catch up every configured source\n"
     "  run     [-c CONF] [--db PATH]        tail sources as a daemon\n"
-    "  kpi     [-c CONF] [--db PATH] [--json] [--at YYYY-MM-DD]\n"
+    "  kpi     [-c CONF] [--db PATH] [--json] [--at YYYY-MM-DD] [--reset]\n"
     "  adjust  [-c CONF] [--db PATH] KPI --note TEXT [--at TIMESTAMP]\n"
     "  report  [-c CONF] [--db PATH] [--html FILE] [--from D] [--to D]\n"
     "  check   [-c CONF]                    validate the configuration and "

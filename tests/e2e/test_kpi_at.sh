@@ -100,7 +100,7 @@ expect_eq "no alert repeated" "$(sent)" 3
 
 # --reset: after a configuration change, start from scratch
 run kpi --help
-expect_eq "--help documents --reset" "$(grep -c -- '--reset' "$WORK/stdout")" 1
+expect_eq "--help documents --reset" "$(grep -c -- "^      --reset " "$WORK/stdout")" 1
 write_conf 10
 run kpi -c "$WORK/k.conf" --reset
 expect_eq "kpi --reset exits 1 (email-visits still no_data)" "$RC" 1
