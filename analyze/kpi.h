@@ -47,6 +47,12 @@
 #define BSL_KPI_MIN_OBS 7
 #define BSL_KPI_SILENT_PERIODS 3
 #define BSL_KPI_ALPHA 0.05
+/* alert_command deliveries: attempts before giving up, the first retry
+ * delay (doubled at each failure, up to the maximum), seconds */
+#define BSL_KPI_DELIVERY_ATTEMPTS 10
+#define BSL_KPI_RETRY_FIRST 60
+#define BSL_KPI_RETRY_MAX (6 * 3600)
+#define BSL_KPI_LEASE_MARGIN 60
 
 enum bsl_kpi_state {
   BSL_KPI_NO_DATA,
@@ -140,8 +146,10 @@ typedef struct bsl_kpi_eval_options {
   const char *at_day; /* NULL, or YYYY-MM-DD: evaluate as of the end of it */
   bool reset;         /* first forget the recorded status, series and open
                          alerts of every configured KPI (`kpi --reset`) */
-  bool fire_alerts;   /* run alert_command for each raise/resolve */
+  bool fire_alerts;   /* queue each raise/resolve for alert_command, and
+                         deliver what is due after the commit */
   bool wait_alerts;   /* wait for it (up to the timeout) instead of detach */
+  bool retry_pending; /* deliver every pending one, due or not (`kpi`) */
   int alert_timeout_ms;
 } bsl_kpi_eval_options;
 
@@ -172,6 +180,26 @@ int bsl_kpi_evaluate(const bsl_config *cfg, bsl_store *store, int64_t now,
                      char *err, size_t errlen);
 
 void bsl_kpi_results_free(bsl_kpi_result *results, size_t n);
+
+/*
+ * Delivers the pending raises and resolves to alert_command (outside any
+ * transaction; each attempt is recorded in its own).  With WAIT each command
+ * runs to completion here; without, it is handed to a detached supervisor
+ * and its outcome recorded by a later call - `run` calls this at every
+ * flush.  ALL_PENDING: every pending delivery now, not only those whose
+ * back-off has passed.  Failures are logged on stderr with their attempt;
+ * *SENT (may be NULL) counts the deliveries made or started.  Returns 0, or
+ * -1 with err set when the store fails.
+ */
+typedef struct bsl_kpi_deliver_options {
+  int64_t now;
+  bool wait;
+  bool all_pending;
+  int timeout_ms; /* 0: BSL_KPI_ALERT_TIMEOUT_MS */
+} bsl_kpi_deliver_options;
+int bsl_kpi_deliver(const bsl_config *cfg, bsl_store *store,
+                    const bsl_kpi_deliver_options *o, size_t *sent, char *err,
+                    size_t errlen);
 
 /*
  * The last closed day at clock NOW (YYYY-MM-DD into DAY, "" before any

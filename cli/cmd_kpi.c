@@ -283,6 +283,7 @@ int bsl_cmd_kpi(int argc, char **argv) {
                             .reset = reset,
                             .fire_alerts = true,
                             .wait_alerts = true,
+                            .retry_pending = true,
                             .alert_timeout_ms = BSL_KPI_ALERT_TIMEOUT_MS};
   bsl_kpi_result *res;
   size_t n;

@@ -111,6 +111,19 @@ expect_eq "fail: delivered once, the original alert" \
 run kpi -c "$WORK/flaky.conf"
 expect_eq "fail: not sent again once delivered" "$(wc -l < "$WORK/delivered.jsonl")" 1
 
+# one attempt per delivery and `kpi` run, even while others get through
+cat > "$WORK/picky.sh" <<'SH'
+#!/bin/sh
+grep -q '"kpi":"email-visits"' && exit 1
+exit 0
+SH
+chmod +x "$WORK/picky.sh"
+cp "$WORK/base.db" "$WORK/picky.db"
+{ base_conf "$WORK/picky.db" "$WORK/picky.sh"; printf '[kpi "paid-visits"]\nmetric = visits\nfilter = channel=paid\n'; } > "$WORK/picky.conf"
+run kpi -c "$WORK/picky.conf"
+expect "$WORK/picky.db" "SELECT kpi, delivery, delivery_attempts FROM alerts ORDER BY kpi" "email-visits|pending|1
+paid-visits|delivered|1"
+
 # ---- run: delivered detached, output prefixed, outcome recorded ----
 cat > "$WORK/chatty.sh" <<'SH'
 #!/bin/sh
