@@ -70,9 +70,10 @@ static const char ADJUST_USAGE[] =
 
 static int open_all(const char *prog, const char *conf, const char *db,
                     bsl_config **cfg, bsl_store **st) {
-  char err[1024];
+  char err[BSL_CLI_ERR_MAX], who[32];
+  snprintf(who, sizeof who, "boussole %s", prog);
   if (bsl_config_load(cfg, conf, err, sizeof err) != 0) {
-    fprintf(stderr, "boussole %s: %s\n", prog, err);
+    bsl_cli_error(who, err);
     return -1;
   }
   /* never bsl_store_open(): a mistyped --db must not become an empty store
@@ -262,11 +263,11 @@ int bsl_cmd_kpi(int argc, char **argv) {
   int64_t now = (int64_t)time(NULL);
   bsl_config *cfg;
   bsl_store *st;
-  char err[1024];
+  char err[BSL_CLI_ERR_MAX];
   if (at) {
     /* refused before the store is even opened: nothing to undo */
     if (bsl_config_load(&cfg, conf, err, sizeof err) != 0) {
-      fprintf(stderr, "boussole kpi: %s\n", err);
+      bsl_cli_error("boussole kpi", err);
       return EXIT_ERROR;
     }
     int bad = bsl_kpi_check_at(cfg, at, now, err, sizeof err);

@@ -144,10 +144,10 @@ int bsl_cmd_report(int argc, char **argv) {
             ro.to);
     return EXIT_ERROR;
   }
-  char err[1024];
+  char err[BSL_CLI_ERR_MAX];
   bsl_config *cfg;
   if (bsl_config_load(&cfg, conf, err, sizeof err) != 0) {
-    fprintf(stderr, "boussole report: %s\n", err);
+    bsl_cli_error("boussole report", err);
     return EXIT_ERROR;
   }
   const char *path = db ? db : cfg->db;
