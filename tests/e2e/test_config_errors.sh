@@ -53,4 +53,24 @@ sed -i 's/(?<ip>/(?<remote_addr>/; s/emial/email/; s/^target = 5%$/target = 5/' 
 run check -c "$C"
 expect_eq "the fixed file checks" "$RC|$(cat "$WORK/stderr")" "0|"
 
+# a metrics_file directory this user cannot write to: a warning from check
+# (the daemon may run as another user), not an error; seen as nobody
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+  P=$WORK/pub
+  mkdir -p "$P/textfile"
+  chmod 755 "$WORK" "$P" "$P/textfile"
+  cp "$BOUSSOLE" "$P/boussole"
+  printf '[boussole]\nmetrics_file = %s/textfile/boussole.prom\n' "$P" > "$P/w.conf"
+  chmod 644 "$P/w.conf"
+  set +e
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$P/boussole" check -c "$P/w.conf" > "$WORK/stdout" 2> "$WORK/stderr"
+  RC=$?
+  set -e
+  expect_eq "unwritable metrics_file directory: check exits 0" "$RC" 0
+  expect_eq "unwritable metrics_file directory: one warning naming file:line" \
+    "$(grep -c "^boussole: warning: $P/w.conf:2: \[boussole\] metrics_file: directory $P/textfile is not writable by this user" "$WORK/stderr")|$(wc -l < "$WORK/stderr")" "1|1"
+else
+  echo "note: not root or no setpriv: the unwritable-directory warning is not checked"
+fi
+
 finish
