@@ -21,7 +21,8 @@
 #define EXIT_ERROR 2
 
 static const char KPI_USAGE[] =
-    "usage: boussole kpi [-c CONF] [--db PATH] [--json] [--at YYYY-MM-DD]\n"
+    "usage: boussole kpi [-c CONF] [--db PATH] [--json] [--at YYYY-MM-DD] "
+    "[--reset]\n"
     "\n"
     "Evaluates every [kpi] of the configuration over its closed periods and\n"
     "prints its state (no_data, insufficient, met, improving, off_track,\n"
@@ -33,9 +34,16 @@ static const char KPI_USAGE[] =
     "  -c, --config CONF   configuration file (default: built-in defaults)\n"
     "      --db PATH       database file (default: the config's db)\n"
     "      --json          one JSON object on stdout instead of the table\n"
-    "      --at DAY        evaluate as of the end of DAY, with only the "
-    "periods\n"
-    "                      closed by then (backtesting)\n"
+    "      --at DAY        backtest: evaluate as of the end of DAY (today at "
+    "the\n"
+    "                      latest), with only the periods closed by then; "
+    "once a\n"
+    "                      real evaluation is recorded it only reports\n"
+    "      --reset         start from scratch (after changing a [kpi]): "
+    "forget the\n"
+    "                      recorded status and series of every configured "
+    "KPI,\n"
+    "                      close its open alert as 'reset', then evaluate\n"
     "  -h, --help          this help\n"
     "\n"
     "Exit status: 0 nothing flagged, 1 a KPI is stalled, declining, "
@@ -62,12 +70,15 @@ static const char ADJUST_USAGE[] =
 
 static int open_all(const char *prog, const char *conf, const char *db,
                     bsl_config **cfg, bsl_store **st) {
-  char err[1024];
+  char err[BSL_CLI_ERR_MAX], who[32];
+  snprintf(who, sizeof who, "boussole %s", prog);
   if (bsl_config_load(cfg, conf, err, sizeof err) != 0) {
-    fprintf(stderr, "boussole %s: %s\n", prog, err);
+    bsl_cli_error(who, err);
     return -1;
   }
-  if (bsl_store_open(st, db ? db : (*cfg)->db, err, sizeof err) != 0) {
+  /* never bsl_store_open(): a mistyped --db must not become an empty store
+   * whose every KPI is no_data */
+  if (bsl_store_open_existing(st, db ? db : (*cfg)->db, err, sizeof err) != 0) {
     fprintf(stderr, "boussole %s: %s\n", prog, err);
     bsl_config_destroy(*cfg);
     return -1;
@@ -201,15 +212,16 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
 }
 
 int bsl_cmd_kpi(int argc, char **argv) {
-  enum { OPT_DB = 256, OPT_JSON, OPT_AT };
+  enum { OPT_DB = 256, OPT_JSON, OPT_AT, OPT_RESET };
   static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                        {"db", required_argument, 0, OPT_DB},
                                        {"json", no_argument, 0, OPT_JSON},
                                        {"at", required_argument, 0, OPT_AT},
+                                       {"reset", no_argument, 0, OPT_RESET},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *conf = NULL, *db = NULL, *at = NULL;
-  bool json = false;
+  bool json = false, reset = false;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -225,6 +237,9 @@ int bsl_cmd_kpi(int argc, char **argv) {
       break;
     case OPT_AT:
       at = optarg;
+      break;
+    case OPT_RESET:
+      reset = true;
       break;
     case 'h':
       fputs(KPI_USAGE, stdout);
@@ -245,24 +260,49 @@ int bsl_cmd_kpi(int argc, char **argv) {
             at);
     return EXIT_ERROR;
   }
+  int64_t now = (int64_t)time(NULL);
   bsl_config *cfg;
   bsl_store *st;
+  char err[BSL_CLI_ERR_MAX];
+  if (at) {
+    /* refused before the store is even opened: nothing to undo */
+    if (bsl_config_load(&cfg, conf, err, sizeof err) != 0) {
+      bsl_cli_error("boussole kpi", err);
+      return EXIT_ERROR;
+    }
+    int bad = bsl_kpi_check_at(cfg, at, now, err, sizeof err);
+    bsl_config_destroy(cfg);
+    if (bad) {
+      fprintf(stderr, "boussole kpi: %s\n", err);
+      return EXIT_ERROR;
+    }
+  }
   if (open_all("kpi", conf, db, &cfg, &st) != 0)
     return EXIT_ERROR;
-  bsl_kpi_eval_options o = {.now = (int64_t)time(NULL),
+  bsl_kpi_eval_options o = {.now = now,
                             .at_day = at,
+                            .reset = reset,
                             .fire_alerts = true,
                             .wait_alerts = true,
+                            .retry_pending = true,
                             .alert_timeout_ms = BSL_KPI_ALERT_TIMEOUT_MS};
   bsl_kpi_result *res;
   size_t n;
-  char err[1024];
   int rc = bsl_kpi_evaluate_ex(cfg, st, &o, &res, &n, err, sizeof err);
   if (rc != 0) {
     fprintf(stderr, "boussole kpi: %s\n", err);
     bsl_store_close(st);
     bsl_config_destroy(cfg);
     return EXIT_ERROR;
+  }
+  if (reset) {
+    size_t closed = 0;
+    for (size_t i = 0; i < n; i++)
+      closed += res[i].reset_closed;
+    fprintf(stderr,
+            "boussole kpi: --reset: reset %zu KPI%s: recorded status and "
+            "series forgotten, %zu open alert%s closed as 'reset'\n",
+            n, n == 1 ? "" : "s", closed, closed == 1 ? "" : "s");
   }
   if (json)
     print_json(stdout, res, n, at);

@@ -144,23 +144,16 @@ int bsl_cmd_report(int argc, char **argv) {
             ro.to);
     return EXIT_ERROR;
   }
-  char err[1024];
+  char err[BSL_CLI_ERR_MAX];
   bsl_config *cfg;
   if (bsl_config_load(&cfg, conf, err, sizeof err) != 0) {
-    fprintf(stderr, "boussole report: %s\n", err);
+    bsl_cli_error("boussole report", err);
     return EXIT_ERROR;
   }
   const char *path = db ? db : cfg->db;
-  /* a report never creates a database: opening would make an empty one */
-  struct stat sb;
-  if (stat(path, &sb) != 0) {
-    fprintf(stderr, "boussole report: %s: %s (run 'boussole ingest' first)\n",
-            path, strerror(errno));
-    bsl_config_destroy(cfg);
-    return EXIT_ERROR;
-  }
+  /* a report never creates a database, nor turns a 0-byte file into one */
   bsl_store *st;
-  if (bsl_store_open(&st, path, err, sizeof err) != 0) {
+  if (bsl_store_open_existing(&st, path, err, sizeof err) != 0) {
     fprintf(stderr, "boussole report: %s\n", err);
     bsl_config_destroy(cfg);
     return EXIT_ERROR;

@@ -6,6 +6,13 @@
 #ifndef BSL_COMMANDS_H
 #define BSL_COMMANDS_H
 
+/* Prints MSG on stderr, each of its lines prefixed "WHO: " (a config load
+ * reports every error of the file, one per line).  In main.c. */
+void bsl_cli_error(const char *who, const char *msg);
+
+/* Room for every error of a configuration file. */
+#define BSL_CLI_ERR_MAX 8192
+
 int bsl_cmd_kpi(int argc, char **argv);
 int bsl_cmd_adjust(int argc, char **argv);
 int bsl_cmd_report(int argc, char **argv);

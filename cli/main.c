@@ -29,7 +29,7 @@ static const char USAGE[] =
     "FILE,\n"
     "          catch up every configured source\n"
     "  run     [-c CONF] [--db PATH]        tail sources as a daemon\n"
-    "  kpi     [-c CONF] [--db PATH] [--json] [--at YYYY-MM-DD]\n"
+    "  kpi     [-c CONF] [--db PATH] [--json] [--at YYYY-MM-DD] [--reset]\n"
     "  adjust  [-c CONF] [--db PATH] KPI --note TEXT [--at TIMESTAMP]\n"
     "  report  [-c CONF] [--db PATH] [--html FILE] [--from D] [--to D]\n"
     "  check   [-c CONF]                    validate the configuration and "
@@ -73,10 +73,21 @@ static const char CHECK_USAGE[] =
     "and\n"
     "prints the effective settings.  Exit status 0 when valid, 2 otherwise.\n";
 
+void bsl_cli_error(const char *who, const char *msg) {
+  for (const char *line = msg;;) {
+    const char *nl = strchr(line, '\n');
+    int len = nl ? (int)(nl - line) : (int)strlen(line);
+    fprintf(stderr, "%s: %.*s\n", who, len, line);
+    if (!nl)
+      break;
+    line = nl + 1;
+  }
+}
+
 static int load_config(const char *path, bsl_config **cfg) {
-  char err[1024];
+  char err[BSL_CLI_ERR_MAX];
   if (bsl_config_load(cfg, path, err, sizeof err) != 0) {
-    fprintf(stderr, "boussole: %s\n", err);
+    bsl_cli_error("boussole", err);
     return -1;
   }
   return 0;
@@ -109,6 +120,11 @@ static int cmd_check(int argc, char **argv) {
   bsl_config *cfg;
   if (load_config(conf, &cfg) != 0)
     return EXIT_ERROR;
+  if (cfg->warnings) {
+    char *w = cfg->warnings;
+    w[strlen(w) - 1] = '\0'; /* its last newline */
+    bsl_cli_error("boussole: warning", w);
+  }
   printf("# %s: configuration is valid\n",
          cfg->file ? cfg->file : "built-in defaults");
   bsl_config_print(cfg, stdout);
@@ -263,9 +279,9 @@ static int cmd_run(int argc, char **argv) {
             RUN_USAGE);
     return EXIT_ERROR;
   }
-  char err[1024];
+  char err[BSL_CLI_ERR_MAX];
   if (bsl_live_run(&lo, err, sizeof err) != 0) {
-    fprintf(stderr, "boussole: %s\n", err);
+    bsl_cli_error("boussole", err);
     return EXIT_ERROR;
   }
   return 0;

@@ -27,9 +27,20 @@
  *    /usr/share/zoneinfo, or a fixed ISO 8601 offset "+HH:MM"/"-HH:MM"
  *    (east of UTC is positive - the opposite of POSIX TZ strings).
  *  - Relative paths are relative to the working directory, not to the file.
- *  - The first error in file order is reported; references between sections
- *    (a source's format, a KPI's goal) and required keys are checked once the
- *    whole file is read, since a section may refer to one defined later.
+ *  - Every error of the file is reported, one line each, in line order (up
+ *    to MAX_ERRORS): a bad value is skipped and the rest of the file still
+ *    checked; the keys of a section whose header is bad are ignored, and a
+ *    key whose value was refused does not count as missing, so one mistake
+ *    gives one line.  References between sections (a source's format, a
+ *    KPI's goal) and required keys are checked once the whole file is read,
+ *    since a section may refer to one defined later.
+ *  - Mistakes that would otherwise pass silently are errors too: a filter on
+ *    a channel no rule produces, a named group no parser reads, a percentage
+ *    target on a metric that is not a rate (or a rate target over 1), an
+ *    alert_command whose program does not exist or cannot be executed, a
+ *    metrics_file whose directory does not exist.  A metrics_file directory
+ *    this user cannot write to is only a warning (bsl_config.warnings):
+ *    `check` may run as another user than the daemon.
  */
 #include "config.h"
 
@@ -55,6 +66,7 @@
 #define INIH_MAX_NAME 50
 #define MAX_KEYS 16
 #define PLACEHOLDER '\x01'
+#define MAX_ERRORS 100
 
 static const char *const default_extensions[] = {
     "css",  "js",   "mjs",   "png", "jpg", "jpeg", "gif", "svg", "ico", "webp",
@@ -69,6 +81,23 @@ static const char *const metrics[] = {
 
 static const char *const filter_keys[] = {"channel",  "source", "medium",
                                           "campaign", "path",   "device"};
+
+/* SPEC §5: the channels the classification rules produce. */
+static const char *const channels[] = {"paid",     "email",          "social",
+                                       "campaign", "organic_search", "direct",
+                                       "referral"};
+
+/* SPEC §4: the named groups the parsers read. */
+static const char *const access_groups[] = {
+    "remote_addr", "time",  "method",  "path",       "query", "request",
+    "status",      "bytes", "referer", "user_agent", "host"};
+static const char *const campaign_groups[] = {"time",      "campaign", "event",
+                                              "recipient", "url",      "cost"};
+
+/* Metrics that are fractions from 0 to 1 (a target may be a percentage). */
+static const char *const rate_metrics[] = {
+    "bounce_rate", "conversion_rate", "scroll_rate",
+    "click_rate",  "open_rate",       "campaign_click_rate"};
 
 static const char *const access_formats[] = {"combined", "common", "vcombined"};
 #define CAMPAIGN_FORMAT "campaign-csv"
@@ -96,7 +125,14 @@ struct section {
   enum sec_kind kind;
   size_t index; /* into the cfg array of that kind */
   int line;
-  int key_line[MAX_KEYS]; /* 0: not set */
+  int key_line[MAX_KEYS]; /* 0: not set (set, even when its value failed) */
+  char target_text[32];   /* a KPI's target as written */
+};
+
+struct error {
+  int line; /* 0: the file as a whole */
+  int rc;
+  char *msg; /* "FILE:LINE: ..." */
 };
 
 struct parser {
@@ -118,9 +154,13 @@ struct parser {
   char prev_key[64];
 
   char why[512]; /* reason from a setter */
-  int err_line;  /* -1: no error yet */
-  int rc;
-  char msg[1024];
+  int rc;        /* a setter's error code (0: -EINVAL) */
+  struct error *errs;
+  size_t n_errs, more_errs;
+  bool fatal;     /* out of memory, unreadable file: stop reading */
+  bool skip_keys; /* the current section's header was refused */
+  char *warnings; /* lines for bsl_config.warnings */
+  size_t warnings_len;
   char label[MAX_NAME_LEN + 32];
 };
 
@@ -136,17 +176,41 @@ struct key_def {
 static void vfail(struct parser *p, int line, int rc, const char *fmt,
                   va_list ap) __attribute__((format(printf, 4, 0)));
 
+/* "FILE:LINE: " + FMT into a new string, or NULL. */
+static char *vformat_at(const struct parser *p, int line, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 3, 0)));
+static char *vformat_at(const struct parser *p, int line, const char *fmt,
+                        va_list ap) {
+  char msg[1024];
+  int n = line > 0 ? snprintf(msg, sizeof msg, "%s:%d: ", p->file, line)
+                   : snprintf(msg, sizeof msg, "%s: ", p->file);
+  if (n < 0 || (size_t)n >= sizeof msg)
+    n = 0;
+  vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+  return strdup(msg);
+}
+
+/* Records one error; reading goes on (unless it is fatal). */
 static void vfail(struct parser *p, int line, int rc, const char *fmt,
                   va_list ap) {
-  if (p->err_line >= 0 && p->err_line <= line)
+  if (rc == -ENOMEM || line == 0)
+    p->fatal = true; /* nothing sensible can follow */
+  if (p->n_errs == MAX_ERRORS) {
+    p->more_errs++;
     return;
-  p->err_line = line;
-  p->rc = rc;
-  int n = line > 0 ? snprintf(p->msg, sizeof p->msg, "%s:%d: ", p->file, line)
-                   : snprintf(p->msg, sizeof p->msg, "%s: ", p->file);
-  if (n < 0 || (size_t)n >= sizeof p->msg)
+  }
+  if (!p->errs && !(p->errs = calloc(MAX_ERRORS, sizeof *p->errs))) {
+    p->fatal = true;
     return;
-  vsnprintf(p->msg + n, sizeof p->msg - (size_t)n, fmt, ap);
+  }
+  struct error *e = &p->errs[p->n_errs];
+  if (!(e->msg = vformat_at(p, line, fmt, ap))) {
+    p->fatal = true;
+    rc = -ENOMEM;
+  }
+  e->line = line;
+  e->rc = rc;
+  p->n_errs++;
 }
 
 static void fail(struct parser *p, int line, int rc, const char *fmt, ...)
@@ -159,7 +223,29 @@ static void fail(struct parser *p, int line, int rc, const char *fmt, ...) {
 }
 
 static bool failed(const struct parser *p) {
-  return p->err_line >= 0;
+  return p->n_errs > 0 || p->fatal;
+}
+
+/* A warning at LINE: the file loads, `check` shows it. */
+static void warn(struct parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warn(struct parser *p, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = vformat_at(p, line, fmt, ap);
+  va_end(ap);
+  if (!msg)
+    return;
+  size_t n = strlen(msg);
+  char *grown = realloc(p->warnings, p->warnings_len + n + 2);
+  if (grown) {
+    p->warnings = grown;
+    memcpy(grown + p->warnings_len, msg, n);
+    p->warnings_len += n;
+    grown[p->warnings_len++] = '\n';
+    grown[p->warnings_len] = '\0';
+  }
+  free(msg);
 }
 
 static const char *sec_name(const struct parser *p, const struct section *s) {
@@ -474,11 +560,124 @@ static int set_max_open_visits(struct parser *p, void *obj, const char *v) {
   return 0;
 }
 
+/* `run` rewrites the file at every flush through FILE.tmp in the same
+ * directory: a directory that does not exist would only show as a warning
+ * a second in the log.  One this user cannot write to may be right for the
+ * daemon's user (`check` as another), so that is a warning. */
 static int set_metrics_file(struct parser *p, void *obj, const char *v) {
-  return set_opt_str(p, &((bsl_config *)obj)->metrics_file, v);
+  if (!*v)
+    return set_opt_str(p, &((bsl_config *)obj)->metrics_file, v);
+  char dir[PATH_MAX];
+  const char *slash = strrchr(v, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == v)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - v), v);
+  struct stat st;
+  if (slash && !slash[1])
+    return why(p, "%s is a directory, not a file", v);
+  if (stat(dir, &st) != 0)
+    return why(p, "directory %s: %s", dir, strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    return why(p, "directory %s: %s", dir, strerror(ENOTDIR));
+  if (stat(v, &st) == 0 && S_ISDIR(st.st_mode))
+    return why(p, "%s is a directory, not a file", v);
+  if (access(dir, W_OK | X_OK) != 0)
+    warn(p, p->lineno,
+         "[boussole] metrics_file: directory %s is not writable by this user "
+         "(uid %d); `run` must run as a user who can write there",
+         dir, (int)geteuid());
+  return set_str(p, &((bsl_config *)obj)->metrics_file, v);
+}
+
+/* Shell words that are not programs on PATH. */
+static const char *const shell_words[] = {
+    "!",       "{",        "}",       "[[",       "]]",     "case",  "do",
+    "done",    "elif",     "else",    "esac",     "fi",     "for",   "function",
+    "if",      "in",       "select",  "then",     "time",   "until", "while",
+    ".",       ":",        "[",       "alias",    "bg",     "break", "cd",
+    "command", "continue", "echo",    "eval",     "exec",   "exit",  "export",
+    "false",   "fg",       "getopts", "hash",     "jobs",   "kill",  "local",
+    "printf",  "pwd",      "read",    "readonly", "return", "set",   "shift",
+    "source",  "test",     "times",   "trap",     "true",   "type",  "ulimit",
+    "umask",   "unalias",  "unset",   "wait"};
+
+/* 0 when PATH (a regular file) may be executed, else -1 with errno. */
+static int executable(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return -1;
+  if (S_ISDIR(st.st_mode)) {
+    errno = EISDIR;
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0) {
+    errno = EACCES;
+    return -1;
+  }
+  return 0;
+}
+
+/* The command runs under /bin/sh -c at each alert: a program that is not
+ * there (a typo, a path not deployed) would fail only then, when the alert
+ * matters.  Its first word is checked when it is a plain word: a path must
+ * name an executable file, a bare name one on PATH (that of this process,
+ * which is the one `run` passes on); shell syntax (quotes, expansions,
+ * keywords, builtins) is left to the shell. */
+static int check_command(struct parser *p, const char *v) {
+  const char *c = v;
+  for (;;) {
+    while (*c == ' ' || *c == '\t')
+      c++;
+    /* NAME=value prefixes set the environment of the command */
+    const char *e = c;
+    if (isalpha((unsigned char)*e) || *e == '_') {
+      while (isalnum((unsigned char)*e) || *e == '_')
+        e++;
+      if (*e == '=') {
+        c = e + 1 + strcspn(e + 1, " \t");
+        continue;
+      }
+    }
+    break;
+  }
+  size_t n = strcspn(c, " \t;&|<>()\n");
+  if (n == 0 || n >= PATH_MAX)
+    return 0;
+  char word[PATH_MAX];
+  memcpy(word, c, n);
+  word[n] = '\0';
+  if (strpbrk(word, "$`'\"\\*?[]~{}=") ||
+      one_of(word, shell_words, COUNT(shell_words)))
+    return 0;
+  if (strchr(word, '/')) {
+    if (executable(word) != 0)
+      return why(p, "%s: %s", word,
+                 errno == EACCES ? "not executable" : strerror(errno));
+    return 0;
+  }
+  const char *path = getenv("PATH");
+  if (!path)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const char *d = path;;) {
+    size_t len = strcspn(d, ":");
+    char full[PATH_MAX];
+    if (snprintf(full, sizeof full, "%.*s%s%s", (int)len, d, len ? "/" : "",
+                 word) < (int)sizeof full &&
+        executable(full) == 0)
+      return 0;
+    if (!d[len])
+      break;
+    d += len + 1;
+  }
+  return why(p, "%s: command not found in PATH (%s)", word, path);
 }
 
 static int set_alert_command(struct parser *p, void *obj, const char *v) {
+  if (*v && check_command(p, v) < 0)
+    return -1;
   return set_opt_str(p, &((bsl_config *)obj)->alert_command, v);
 }
 
@@ -667,6 +866,11 @@ static int set_kpi_filter(struct parser *p, void *obj, const char *v) {
                key);
   if (!*val)
     return why(p, "filter value must not be empty");
+  if (strcmp(key, "channel") == 0 && !one_of(val, channels, COUNT(channels)))
+    return why(p,
+               "unknown channel \"%s\" (paid email social campaign "
+               "organic_search direct referral)",
+               val);
   static const char *const devices[] = {"desktop", "mobile", "tablet"};
   if (strcmp(key, "device") == 0 && !one_of(val, devices, COUNT(devices)))
     return why(p, "device must be desktop, mobile or tablet");
@@ -703,6 +907,8 @@ static int set_kpi_target(struct parser *p, void *obj, const char *v) {
   if (parse_number(v, &k->target) < 0)
     return why(p, "expected a number such as 0.05 or 5%%");
   k->has_target = true;
+  /* checked against the metric once the section is read */
+  snprintf(p->cur->target_text, sizeof p->cur->target_text, "%s", v);
   return 0;
 }
 
@@ -1074,9 +1280,25 @@ static bool safe_text(struct parser *p, const char *text, size_t n) {
   return true;
 }
 
+/* A line that was refused (its error recorded): inih sees an empty line,
+ * and reading goes on. */
+static char *skip_line(char *buf) {
+  buf[0] = '\0';
+  return buf;
+}
+
+/* A section header that was refused: its keys are ignored until the next
+ * section, rather than each reported as misplaced. */
+static char *skip_section(struct parser *p, char *buf) {
+  p->cur = NULL;
+  p->skip_keys = true;
+  p->have_prev_key = false;
+  return skip_line(buf);
+}
+
 static char *read_line(char *buf, int num, void *stream) {
   struct parser *p = stream;
-  if (failed(p) || p->pos >= p->len || num < 32)
+  if (p->fatal || p->pos >= p->len || num < 32)
     return NULL;
   const char *s = p->text + p->pos;
   const char *nl = memchr(s, '\n', p->len - p->pos);
@@ -1088,7 +1310,7 @@ static char *read_line(char *buf, int num, void *stream) {
   if (p->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
     s += 3, n -= 3;
   if (!safe_text(p, s, n))
-    return NULL;
+    return skip_line(buf);
   char *line = realloc(p->line, n + 1);
   if (!line) {
     fail(p, p->lineno, -ENOMEM, "out of memory");
@@ -1107,16 +1329,17 @@ static char *read_line(char *buf, int num, void *stream) {
     char *close = find_chars_or_comment(start + 1, "]");
     if (*close != ']') {
       fail(p, p->lineno, -EINVAL, "section header without ']'");
-      return NULL;
+      return skip_section(p, buf);
     }
     *close = '\0';
     char *rest = lskip(close + 1);
     if (*rest && *rest != ';' && *rest != '#') {
       fail(p, p->lineno, -EINVAL, "unexpected text after ']'");
-      return NULL;
+      return skip_section(p, buf);
     }
     if (open_section(p, start + 1) < 0)
-      return NULL;
+      return p->fatal ? NULL : skip_section(p, buf);
+    p->skip_keys = false;
     p->have_prev_key = false;
     /* inih only needs to see a section start, to end any multi-line value. */
     strcpy(buf, "[s]");
@@ -1127,18 +1350,18 @@ static char *read_line(char *buf, int num, void *stream) {
          "%s %s: indented line continues the previous value; continuation "
          "lines are not supported, write the value on one line",
          p->cur ? sec_label(p, p->cur) : "[]", p->prev_key);
-    return NULL;
+    return skip_line(buf);
   }
   char *key, *value;
   bool quoted;
   if (!split_pair(start, &key, &value, &quoted)) {
     fail(p, p->lineno, -EINVAL,
          "expected \"key = value\", \"[section]\" or a comment");
-    return NULL;
+    return skip_line(buf);
   }
   if (!*key) {
     fail(p, p->lineno, -EINVAL, "missing key before '='");
-    return NULL;
+    return skip_line(buf);
   }
   p->have_prev_key = true;
   snprintf(p->prev_key, sizeof p->prev_key, "%s", key);
@@ -1166,15 +1389,16 @@ static int on_pair(void *user, const char *section, const char *name,
                    const char *value) {
   struct parser *p = user;
   (void)section; /* read_line tracks sections; inih's copy is truncated */
-  if (failed(p))
-    return 0;
+  /* errors are recorded here, never returned: inih would stop reading */
+  if (p->fatal || p->skip_keys)
+    return 1;
   name = side_get(p, name);
   value = side_get(p, value);
   int line = p->lineno;
   struct section *s = p->cur;
   if (!s) {
     fail(p, line, -EINVAL, "%s: key outside any section", name);
-    return 0;
+    return 1;
   }
   size_t n;
   const struct key_def *keys = keys_of(s->kind, &n);
@@ -1190,20 +1414,19 @@ static int on_pair(void *user, const char *section, const char *name,
     }
     fail(p, line, -EINVAL, "%s %s: unknown key (expected one of: %s)",
          sec_label(p, s), name, list);
-    return 0;
+    return 1;
   }
   if (s->key_line[k]) {
     fail(p, line, -EINVAL, "%s %s: repeated key (first set on line %d)",
          sec_label(p, s), name, s->key_line[k]);
-    return 0;
+    return 1;
   }
   s->key_line[k] = line;
   p->why[0] = '\0';
-  if (keys[k].set(p, sec_object(p, s), value) < 0) {
+  p->rc = 0;
+  if (keys[k].set(p, sec_object(p, s), value) < 0)
     fail(p, line, p->rc ? p->rc : -EINVAL, "%s %s: %s", sec_label(p, s), name,
          p->why);
-    return 0;
-  }
   return 1;
 }
 
@@ -1234,10 +1457,11 @@ static void check_source(struct parser *p, struct section *s) {
   bsl_source_conf *src = &p->cfg->sources[s->index];
   const char *label = sec_label(p, s);
   if (!src->path && !src->listen) {
-    fail(p, s->line, -EINVAL,
-         "%s path: missing (a source needs path or "
-         "listen)",
-         label);
+    if (!s->key_line[SRC_PATH] && !s->key_line[SRC_LISTEN])
+      fail(p, s->line, -EINVAL,
+           "%s path: missing (a source needs path or "
+           "listen)",
+           label);
     return;
   }
   if (!src->site && set_str(p, &src->site, "") < 0) {
@@ -1280,17 +1504,56 @@ static void check_source(struct parser *p, struct section *s) {
          src->type == BSL_SOURCE_CAMPAIGN ? "campaign" : "access");
 }
 
+/* A target written as a percentage means a fraction: right for a rate,
+ * wrong for a count, a scroll depth in points or an amount; and a rate
+ * target above 1 is a percentage written without its sign. */
+static void check_target(struct parser *p, struct section *s,
+                         const bsl_kpi_conf *k, const char *label) {
+  const char *text = s->target_text;
+  bool rate = one_of(k->metric, rate_metrics, COUNT(rate_metrics));
+  bool percent = strchr(text, '%') != NULL;
+  int line = s->key_line[KPI_TARGET];
+  if (percent && !rate) {
+    char number[32];
+    snprintf(number, sizeof number, "%.*s", (int)strcspn(text, "%"), text);
+    if (strcmp(k->metric, "avg_scroll_depth") == 0)
+      fail(p, line, -EINVAL,
+           "%s target: \"%s\" is a percentage, but avg_scroll_depth is in "
+           "points of 0-100 (write target = %s)",
+           label, text, number);
+    else if (strcmp(k->metric, "cost_per_conversion") == 0)
+      fail(p, line, -EINVAL,
+           "%s target: \"%s\" is a percentage, but cost_per_conversion is an "
+           "amount (write it in currency units, e.g. target = %s)",
+           label, text, number);
+    else
+      fail(p, line, -EINVAL,
+           "%s target: \"%s\" is a percentage, but %s is a count (write the "
+           "number, e.g. target = %s)",
+           label, text, k->metric, number);
+  } else if (rate && !percent && (k->target > 1 || k->target < 0)) {
+    fail(p, line, -EINVAL,
+         "%s target: %s is not a rate (%s is a fraction from 0 to 1: write "
+         "%s%% or %g)",
+         label, text, k->metric, text, k->target / 100);
+  }
+}
+
 static void check_kpi(struct parser *p, struct section *s) {
   bsl_kpi_conf *k = &p->cfg->kpis[s->index];
   const char *label = sec_label(p, s);
   if (!k->metric) {
-    fail(p, s->line, -EINVAL, "%s metric: missing (required)", label);
+    if (!s->key_line[KPI_METRIC]) /* a refused metric is reported already */
+      fail(p, s->line, -EINVAL, "%s metric: missing (required)", label);
     return;
   }
-  if (needs_goal(k->metric) && !k->goal)
-    fail(p, s->line, -EINVAL, "%s goal: missing (required by metric %s)", label,
-         k->metric);
-  else if (k->goal && !needs_goal(k->metric))
+  if (k->has_target)
+    check_target(p, s, k, label);
+  if (needs_goal(k->metric) && !k->goal) {
+    if (!s->key_line[KPI_GOAL])
+      fail(p, s->line, -EINVAL, "%s goal: missing (required by metric %s)",
+           label, k->metric);
+  } else if (k->goal && !needs_goal(k->metric))
     fail(p, s->key_line[KPI_GOAL], -EINVAL,
          "%s goal: not used by metric %s (only conversions, conversion_rate "
          "and cost_per_conversion take a goal)",
@@ -1299,9 +1562,83 @@ static void check_kpi(struct parser *p, struct section *s) {
     fail(p, s->key_line[KPI_GOAL], -EINVAL,
          "%s goal: unknown goal \"%s\" (no [goal \"%s\"] section)", label,
          k->goal, k->goal);
-  if (k->deadline[0] && !k->has_target)
+  if (k->deadline[0] && !k->has_target && !s->key_line[KPI_TARGET])
     fail(p, s->key_line[KPI_DEADLINE], -EINVAL, "%s deadline: needs a target",
          sec_label(p, s));
+}
+
+/* The kind of source a [format] serves: its own type, else that of a
+ * source naming it with an explicit type campaign, else access (what a
+ * source or `ingest --format` takes it for). */
+static enum bsl_source_type format_kind(const struct parser *p,
+                                        const bsl_format_conf *f) {
+  if (f->has_type)
+    return f->type;
+  for (size_t i = 0; i < p->n_secs; i++) {
+    const struct section *s = &p->secs[i];
+    if (s->kind != SEC_SOURCE || !s->key_line[SRC_TYPE])
+      continue;
+    const bsl_source_conf *src = &p->cfg->sources[s->index];
+    if (src->format && strcmp(src->format, f->name) == 0 &&
+        src->type == BSL_SOURCE_CAMPAIGN)
+      return BSL_SOURCE_CAMPAIGN;
+  }
+  return BSL_SOURCE_ACCESS;
+}
+
+/* A named group that no parser reads is a typo (?<ip> for ?<remote_addr>)
+ * that would leave the field empty on every line. */
+static void check_format(struct parser *p, struct section *s) {
+  bsl_format_conf *f = &p->cfg->formats[s->index];
+  const char *label = sec_label(p, s);
+  if (!f->regex) {
+    if (!s->key_line[FMT_REGEX])
+      fail(p, s->line, -EINVAL, "%s regex: missing (required)", label);
+    return;
+  }
+  int line = s->key_line[FMT_REGEX];
+  enum bsl_source_type kind = format_kind(p, f);
+  const char *const *groups =
+      kind == BSL_SOURCE_CAMPAIGN ? campaign_groups : access_groups;
+  size_t n_groups = kind == BSL_SOURCE_CAMPAIGN ? COUNT(campaign_groups)
+                                                : COUNT(access_groups);
+  int code;
+  PCRE2_SIZE off;
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)f->regex, PCRE2_ZERO_TERMINATED, 0,
+                                 &code, &off, NULL);
+  if (!re)
+    return; /* reported when the key was read */
+  uint32_t count = 0, size = 0;
+  PCRE2_SPTR table = NULL;
+  pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &count);
+  pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &size);
+  pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &table);
+  char unknown[256] = "";
+  size_t used = 0;
+  for (uint32_t i = 0; i < count && table; i++) {
+    /* each entry: the group number (2 bytes), then the name */
+    const char *name = (const char *)table + (size_t)i * size + 2;
+    if (!one_of(name, groups, n_groups) && used < sizeof unknown)
+      used += (size_t)snprintf(unknown + used, sizeof unknown - used,
+                               "%s(?<%s>...)", used ? " " : "", name);
+  }
+  bool has_event =
+      pcre2_substring_number_from_name(re, (PCRE2_SPTR) "event") > 0;
+  pcre2_code_free(re);
+  if (used) {
+    char list[160] = "";
+    for (size_t i = 0, n = 0; i < n_groups; i++)
+      n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? " " : "",
+                            groups[i]);
+    fail(p, line, -EINVAL, "%s regex: unknown named group%s %s (%s uses %s)",
+         label, strchr(unknown, ' ') ? "s" : "", unknown,
+         kind == BSL_SOURCE_CAMPAIGN ? "a campaign format" : "an access format",
+         list);
+  } else if (kind == BSL_SOURCE_CAMPAIGN && !has_event) {
+    fail(p, line, -EINVAL,
+         "%s regex: a campaign format needs the named group (?<event>...)",
+         label);
+  }
 }
 
 static void check_sections(struct parser *p) {
@@ -1312,12 +1649,10 @@ static void check_sections(struct parser *p) {
       check_source(p, s);
       break;
     case SEC_FORMAT:
-      if (!p->cfg->formats[s->index].regex)
-        fail(p, s->line, -EINVAL, "%s regex: missing (required)",
-             sec_label(p, s));
+      check_format(p, s);
       break;
     case SEC_GOAL:
-      if (!p->cfg->goals[s->index].path)
+      if (!p->cfg->goals[s->index].path && !s->key_line[0])
         fail(p, s->line, -EINVAL, "%s path: missing (required)",
              sec_label(p, s));
       break;
@@ -1378,6 +1713,52 @@ static int slurp(struct parser *p, const char *path, char **text, size_t *len) {
   return 0;
 }
 
+static bool has_error_at(const struct parser *p, int line) {
+  for (size_t i = 0; i < p->n_errs; i++)
+    if (p->errs[i].line == line)
+      return true;
+  return false;
+}
+
+static int by_line(const void *a, const void *b) {
+  const struct error *x = a, *y = b;
+  return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Every error, one per line in line order, into ERR (as many as fit, then a
+ * line saying how many more); returns the code of the first, -ENOMEM if any
+ * is one. */
+static int report_errors(struct parser *p, char *err, size_t errlen) {
+  /* recorded in order of discovery: the checks after the read come last;
+   * sorting by line is stable enough, as a line has one error */
+  qsort(p->errs, p->n_errs, sizeof *p->errs, by_line);
+  int rc = p->n_errs ? p->errs[0].rc : -ENOMEM;
+  for (size_t i = 0; i < p->n_errs; i++)
+    if (p->errs[i].rc == -ENOMEM)
+      rc = -ENOMEM;
+  if (!err || !errlen)
+    return rc ? rc : -EINVAL;
+  err[0] = '\0';
+  size_t used = 0, shown = 0;
+  for (; shown < p->n_errs; shown++) {
+    const char *m = p->errs[shown].msg ? p->errs[shown].msg : "out of memory";
+    size_t n = strlen(m) + (shown ? 1 : 0);
+    /* keep room for the "more" line unless this is the last error */
+    size_t room = shown + 1 < p->n_errs || p->more_errs ? 80 : 0;
+    if (used + n + room >= errlen && shown > 0)
+      break;
+    used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+                             shown ? "\n" : "", m);
+    if (used >= errlen)
+      used = errlen - 1;
+  }
+  size_t more = p->n_errs - shown + p->more_errs;
+  if (more && used + 1 < errlen)
+    snprintf(err + used, errlen - used, "\n%s: %zu more error%s not shown",
+             p->file, more, more == 1 ? "" : "s");
+  return rc ? rc : -EINVAL;
+}
+
 /*
  * Loads PATH over the built-in defaults, or only the defaults when PATH is
  * NULL.  Returns 0, -ENOMEM, -errno when the file cannot be read, or -EINVAL
@@ -1399,7 +1780,7 @@ int bsl_config_load(bsl_config **out, const char *path, char *err,
     *out = cfg;
     return 0;
   }
-  struct parser p = {.cfg = cfg, .file = path, .err_line = -1};
+  struct parser p = {.cfg = cfg, .file = path};
   char *text = NULL;
   if (!(cfg->file = strdup(path)))
     fail(&p, 0, -ENOMEM, "out of memory");
@@ -1408,9 +1789,9 @@ int bsl_config_load(bsl_config **out, const char *path, char *err,
     int rc = ini_parse_stream(read_line, &p, on_pair, &p);
     if (rc == -2)
       fail(&p, 0, -ENOMEM, "out of memory");
-    else if (rc > 0)
+    else if (rc > 0 && !has_error_at(&p, rc))
       fail(&p, rc, -EINVAL, "syntax error");
-    if (!failed(&p))
+    if (!p.fatal)
       check_sections(&p);
   }
   free(text);
@@ -1419,19 +1800,25 @@ int bsl_config_load(bsl_config **out, const char *path, char *err,
     free(p.side[i]);
   free(p.side);
   free(p.secs);
+  int rc = 0;
   if (failed(&p)) {
-    if (err && errlen)
-      snprintf(err, errlen, "%s", p.msg);
+    rc = report_errors(&p, err, errlen);
     bsl_config_destroy(cfg);
-    return p.rc ? p.rc : -EINVAL;
+    free(p.warnings);
+  } else {
+    cfg->warnings = p.warnings;
+    *out = cfg;
   }
-  *out = cfg;
-  return 0;
+  for (size_t i = 0; i < p.n_errs; i++)
+    free(p.errs[i].msg);
+  free(p.errs);
+  return rc;
 }
 
 void bsl_config_destroy(bsl_config *cfg) {
   if (!cfg)
     return;
+  free(cfg->warnings);
   free(cfg->file);
   free(cfg->db);
   free(cfg->timezone);

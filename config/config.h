@@ -1,8 +1,10 @@
 /*
  * The configuration: an INI file (SPEC §3) read with inih, or the built-in
  * defaults when no file is given.  Loading validates everything a user can get
- * wrong - unknown sections and keys, bad values, regexes that do not compile -
- * and reports the first error as "FILE:LINE: [section] key: reason".
+ * wrong - unknown sections and keys, bad values, regexes that do not compile,
+ * names no parser or rule knows, programs and directories that are not
+ * there - and reports every error, one line each: "FILE:LINE: [section]
+ * key: reason".
  *
  * A bsl_config owns every string and array it points to; free it with
  * bsl_config_destroy().
@@ -67,6 +69,10 @@ typedef struct bsl_kpi_conf {
 
 typedef struct bsl_config {
   char *file; /* the file loaded, or NULL for built-in defaults */
+  /* "FILE:LINE: [section] key: ..." lines, each ending in '\n', about what
+   * loads but may be wrong (a metrics_file directory this user cannot
+   * write to); NULL when none.  `check` prints them. */
+  char *warnings;
   char *db;
   char *timezone;
   int session_timeout; /* seconds */
@@ -94,7 +100,9 @@ typedef struct bsl_config {
 
 /*
  * Loads PATH, or the built-in defaults when PATH is NULL.  Returns 0, or a
- * negative value with a one-line message in err.  The caller owns *out.
+ * negative value with every error in err, one line each ("FILE:LINE: ...",
+ * in line order, joined by '\n'; when they do not all fit, a last line
+ * says how many more there are).  The caller owns *out.
  */
 int bsl_config_load(bsl_config **out, const char *path, char *err,
                     size_t errlen);

@@ -349,7 +349,12 @@ int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
     if (upto > 0 && adj[j] <= upto - 1 && upto - 1 - adj[j] < window / 2)
       a.in_grace = true;
   if (!recent) {
-    a.state = BSL_KPI_NO_DATA;
+    /* The series starts on the first day of data, so UPTO is the number of
+     * periods since the data began: before 3 of them the silence says
+     * nothing about tracking (a deployment's first days, a segment not
+     * seen yet). */
+    a.state =
+        upto < BSL_KPI_SILENT_PERIODS ? BSL_KPI_INSUFFICIENT : BSL_KPI_NO_DATA;
     goto out;
   }
   if (n < BSL_KPI_MIN_OBS) {
@@ -740,9 +745,16 @@ static void describe(const bsl_kpi_conf *k, bsl_kpi_result *r) {
              n, days, unit, BSL_KPI_SILENT_PERIODS, tail);
     break;
   case BSL_KPI_INSUFFICIENT:
-    snprintf(r->message, sizeof r->message,
-             "%s has %zu observations in its window, %d needed%s", n,
-             r->a.observations, BSL_KPI_MIN_OBS, tail);
+    if (r->n_periods < BSL_KPI_SILENT_PERIODS)
+      snprintf(r->message, sizeof r->message,
+               "%s has %zu observations in its window, %d needed (%zu closed "
+               "%s since the data began)%s",
+               n, r->a.observations, BSL_KPI_MIN_OBS, r->n_periods,
+               r->n_periods == 1 ? "period" : "periods", tail);
+    else
+      snprintf(r->message, sizeof r->message,
+               "%s has %zu observations in its window, %d needed%s", n,
+               r->a.observations, BSL_KPI_MIN_OBS, tail);
     break;
   case BSL_KPI_MET:
     snprintf(r->message, sizeof r->message,
@@ -809,17 +821,70 @@ static void period_names(const bsl_kpi_series *s, size_t i, char label[16],
     snprintf(label, 16, "%s", start);
 }
 
-struct pending {
-  bsl_alert_event ev;
-  char json[2048];
-  int len;
-};
+/* Whether an evaluation at EVAL_UNIX (a backtest when BACKTEST, at clock
+ * NOW) becomes the recorded one, given the recorded state (HAVE, STORED). */
+static bool records(bool backtest, int64_t eval_unix, int64_t now, bool have,
+                    const bsl_kpi_stored *stored) {
+  if (!backtest)
+    return true;
+  /* A backtest replays history into a store no real evaluation has written
+   * to, day after day; it never stamps a state in the future, where it
+   * would freeze the real evaluations to come. */
+  if (eval_unix > now)
+    return false;
+  return !have || (stored->backtest && eval_unix >= stored->evaluated_unix);
+}
+
+/* The text of a raise, or of a resolve ("KPI is no longer STATE: ..."). */
+static void event_message(const bsl_kpi_result *r, const char *event, char *out,
+                          size_t cap) {
+  if (strcmp(event, "raised") == 0)
+    snprintf(out, cap, "%s", r->message);
+  else
+    snprintf(out, cap, "%s is no longer %s: %s", r->name, r->previous_state,
+             r->message);
+}
+
+/* Queues the delivery of one raise or resolve (in the evaluation's
+ * transaction, so a crash never loses nor duplicates it). */
+static int queue_delivery(bsl_store *st, const bsl_kpi_result *r,
+                          const char *event, long long id, const char *at,
+                          int64_t now, char *err, size_t errlen) {
+  char message[800];
+  event_message(r, event, message, sizeof message);
+  bsl_alert_event ev = {
+      .event = event,
+      .kpi = r->name,
+      .state = bsl_kpi_state_name(r->state),
+      .previous_state = r->previous_state[0] ? r->previous_state : NULL,
+      .value = r->a.level,
+      .target = r->target,
+      .slope = r->a.slope,
+      .p_value = r->a.p_value,
+      .since = r->since,
+      .message = message,
+      .alert_id = id,
+      .at = at,
+  };
+  char json[4096];
+  if (bsl_alert_json(&ev, json, sizeof json) < 0) {
+    snprintf(err, errlen, "alert for %s: message too long", r->name);
+    return -1;
+  }
+  if (bsl_store_kpi_delivery_add(st, id, r->name, event, json, now) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(st));
+    return -1;
+  }
+  return 0;
+}
 
 static int evaluate_one(const bsl_config *cfg, bsl_store *st,
                         const bsl_kpi_conf *k, const struct zone *z,
                         int64_t first, int64_t horizon, int64_t eval_unix,
-                        const char *eval_iso, bool *recording,
-                        bsl_kpi_result *r, char *err, size_t errlen) {
+                        const char *eval_iso, const bsl_kpi_eval_options *o,
+                        bool *recording, bsl_kpi_result *r, char *err,
+                        size_t errlen) {
+  bool backtest = o->at_day != NULL;
   bsl_kpi_series s;
   if (build_series(cfg, st, k, first, horizon, &s, err, errlen) != 0)
     return -1;
@@ -867,7 +932,8 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
     snprintf(err, errlen, "%s", bsl_store_error(st));
     goto out;
   }
-  *recording = !have || eval_unix >= stored.evaluated_unix;
+  *recording = records(backtest, eval_unix, o->now, have == 1, &stored);
+  r->recorded = *recording;
   if (have)
     snprintf(r->previous_state, sizeof r->previous_state, "%s", stored.state);
 
@@ -968,6 +1034,7 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
         .message = r->message,
         .evaluated_at = eval_iso,
         .evaluated_unix = eval_unix,
+        .backtest = backtest,
     };
     if (bsl_store_kpi_state_put(st, &row) != 0)
       goto out_store;
@@ -988,6 +1055,15 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
       if (r->raised_id || r->resolved_id)
         snprintf(r->event, sizeof r->event, "%s",
                  r->raised_id ? "raised" : "resolved");
+      bool deliver = o->fire_alerts && cfg->alert_command;
+      if (deliver && r->resolved_id &&
+          queue_delivery(st, r, "resolved", r->resolved_id, eval_iso, o->now,
+                         err, errlen) != 0)
+        goto out;
+      if (deliver && r->raised_id &&
+          queue_delivery(st, r, "raised", r->raised_id, eval_iso, o->now, err,
+                         errlen) != 0)
+        goto out;
     }
   }
   rc = 0;
@@ -999,6 +1075,35 @@ out:
   adj_free(&adj);
   series_free(&s);
   return rc;
+}
+
+/* Parses and checks a backtest day (see bsl_kpi_check_at) into *DAY. */
+static int check_at(const bsl_config *cfg, const struct zone *z,
+                    const char *at_day, int64_t now, int64_t *day, char *err,
+                    size_t errlen) {
+  if (strlen(at_day) != 10 || parse_day(at_day, day) != 0) {
+    snprintf(err, errlen, "--at: \"%s\" is not a date YYYY-MM-DD", at_day);
+    return -1;
+  }
+  int64_t today = zone_day_of(z, now);
+  if (*day > today) {
+    char t[11];
+    day_string(today, t);
+    snprintf(err, errlen,
+             "--at %s: after today (%s, %s); a backtest evaluates a day that "
+             "has begun",
+             at_day, t, cfg->timezone ? cfg->timezone : "UTC");
+    return -1;
+  }
+  return 0;
+}
+
+int bsl_kpi_check_at(const bsl_config *cfg, const char *at_day, int64_t now,
+                     char *err, size_t errlen) {
+  struct zone z;
+  zone_init(cfg->timezone, &z);
+  int64_t day;
+  return check_at(cfg, &z, at_day, now, &day, err, errlen);
 }
 
 /* First and last closed day (day numbers) for the options; *none when the
@@ -1017,10 +1122,8 @@ static int horizon_of(const bsl_config *cfg, bsl_store *st,
     return -1;
   }
   if (o->at_day) {
-    if (parse_day(o->at_day, horizon) != 0) {
-      snprintf(err, errlen, "--at: \"%s\" is not a date YYYY-MM-DD", o->at_day);
+    if (check_at(cfg, z, o->at_day, o->now, horizon, err, errlen) != 0)
       return -1;
-    }
   } else {
     int64_t x = o->now;
     if (newest != INT64_MIN && newest > x)
@@ -1049,44 +1152,236 @@ int bsl_kpi_closed_through(const bsl_config *cfg, bsl_store *store, int64_t now,
   return 0;
 }
 
-/* Logs one raise or resolve and hands it to alert_command. */
-static void fire(const bsl_config *cfg, const bsl_kpi_eval_options *o,
-                 const bsl_kpi_result *r, const char *event, long long id,
-                 const char *at) {
+/* The log line of one recorded raise or resolve. */
+static void log_transition(const bsl_kpi_result *r, const char *event) {
   char message[800];
-  if (strcmp(event, "raised") == 0)
-    snprintf(message, sizeof message, "%s", r->message);
-  else
-    snprintf(message, sizeof message, "%s is no longer %s: %s", r->name,
-             r->previous_state, r->message);
+  event_message(r, event, message, sizeof message);
   fprintf(stderr, "boussole: alert %s: %s\n", event, message);
-  if (!o->fire_alerts || !cfg->alert_command)
-    return;
-  bsl_alert_event ev = {
-      .event = event,
-      .kpi = r->name,
-      .state = bsl_kpi_state_name(r->state),
-      .previous_state = r->previous_state[0] ? r->previous_state : NULL,
-      .value = r->a.level,
-      .target = r->target,
-      .slope = r->a.slope,
-      .p_value = r->a.p_value,
-      .since = r->since,
-      .message = message,
-      .alert_id = id,
-      .at = at,
-  };
-  char json[4096], aerr[256];
-  int len = bsl_alert_json(&ev, json, sizeof json - 1);
-  if (len < 0) {
-    fprintf(stderr, "boussole: alert for %s: message too long\n", r->name);
-    return;
+}
+
+/* ---- delivering alerts ----
+ *
+ * Raises and resolves are queued in kpi_deliveries by the evaluation that
+ * records them, and delivered after its commit: by `kpi` at once and
+ * waiting for the command, by `run` through detached supervisors whose
+ * outcome is collected at its next calls (every flush).  A failure is
+ * retried after BSL_KPI_RETRY_FIRST seconds, doubling up to
+ * BSL_KPI_RETRY_MAX, and given up after BSL_KPI_DELIVERY_ATTEMPTS attempts;
+ * `kpi` retries every pending delivery it finds, without waiting for the
+ * back-off.  A delivery in progress holds a lease (its timeout plus a
+ * margin) so two processes never send it twice; one that was in progress
+ * when its process died is retried once the lease runs out. */
+
+/* The detached deliveries this process started and has not recorded yet:
+ * process state by nature (the supervisors report to this process), so
+ * kept here rather than in a store. */
+#define MAX_INFLIGHT 8
+static struct inflight {
+  int handle;
+  int64_t delivery_id;
+  int attempts; /* including this one */
+  bool finished, ok;
+  char label[64];
+  char error[320];
+} inflight[MAX_INFLIGHT];
+static size_t n_inflight;
+
+static int64_t retry_delay(int attempts) {
+  int64_t d = BSL_KPI_RETRY_FIRST;
+  for (int i = 1; i < attempts && d < BSL_KPI_RETRY_MAX; i++)
+    d *= 2;
+  return d < BSL_KPI_RETRY_MAX ? d : BSL_KPI_RETRY_MAX;
+}
+
+/* Records (in its own transaction) and logs the outcome of one attempt. */
+static int record_attempt(bsl_store *st, int64_t id, int attempts, bool ok,
+                          const char *label, const char *error, int64_t now,
+                          char *err, size_t errlen) {
+  char when[32], next[32];
+  iso_utc(now, when);
+  bool give_up = !ok && attempts >= BSL_KPI_DELIVERY_ATTEMPTS;
+  const char *status = ok ? "delivered" : give_up ? "failed" : "pending";
+  if (bsl_store_begin(st) != 0 ||
+      bsl_store_kpi_delivery_done(st, id, status, ok ? when : NULL,
+                                  ok ? NULL : error) != 0 ||
+      bsl_store_commit(st) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(st));
+    bsl_store_rollback(st);
+    return -1;
   }
-  json[len++] = '\n';
-  bsl_alert_run(cfg->alert_command, json, (size_t)len,
-                o->alert_timeout_ms > 0 ? o->alert_timeout_ms
-                                        : BSL_KPI_ALERT_TIMEOUT_MS,
-                o->wait_alerts, aerr, sizeof aerr);
+  if (ok)
+    return 0;
+  if (give_up) {
+    fprintf(stderr,
+            "boussole: %s: alert_command: %s (attempt %d of %d; giving up)\n",
+            label, error, attempts, BSL_KPI_DELIVERY_ATTEMPTS);
+  } else {
+    iso_utc(now + retry_delay(attempts), next);
+    fprintf(stderr,
+            "boussole: %s: alert_command: %s (attempt %d of %d; next after "
+            "%s)\n",
+            label, error, attempts, BSL_KPI_DELIVERY_ATTEMPTS, next);
+  }
+  return 0;
+}
+
+/* Collects the detached deliveries that ended and records them. */
+static int collect_inflight(bsl_store *st, int64_t now, char *err,
+                            size_t errlen) {
+  int rc = 0;
+  for (size_t i = 0; i < n_inflight;) {
+    struct inflight *f = &inflight[i];
+    if (!f->finished) {
+      bool done;
+      f->ok = bsl_alert_poll(f->handle, &done, f->error, sizeof f->error) == 0;
+      f->finished = done;
+    }
+    /* kept until recorded: a busy store must not turn into a resend */
+    if (!f->finished || rc != 0 ||
+        record_attempt(st, f->delivery_id, f->attempts, f->ok, f->label,
+                       f->error, now, err, errlen) != 0) {
+      if (f->finished)
+        rc = -1;
+      i++;
+      continue;
+    }
+    inflight[i] = inflight[--n_inflight];
+  }
+  return rc;
+}
+
+static bool in_flight(int64_t id) {
+  for (size_t i = 0; i < n_inflight; i++)
+    if (inflight[i].delivery_id == id)
+      return true;
+  return false;
+}
+
+/* A batch of due deliveries, copied out of the statement. */
+#define DUE_BATCH 16
+#define MAX_TRIED 256
+struct due {
+  /* attempted by this call already: one attempt per call each */
+  const int64_t *tried;
+  size_t n_tried;
+  size_t n;
+  struct {
+    int64_t id, alert_id;
+    int attempts;
+    char event[16];
+    char *payload;
+  } d[DUE_BATCH];
+};
+
+static int due_cb(void *ctx, const bsl_kpi_delivery *d) {
+  struct due *b = ctx;
+  if (b->n == DUE_BATCH || in_flight(d->delivery_id))
+    return 0;
+  for (size_t i = 0; i < b->n_tried; i++)
+    if (b->tried[i] == d->delivery_id)
+      return 0;
+  char *payload = strdup(d->payload);
+  if (!payload)
+    return -1;
+  b->d[b->n].id = d->delivery_id;
+  b->d[b->n].alert_id = d->alert_id;
+  b->d[b->n].attempts = d->attempts;
+  snprintf(b->d[b->n].event, sizeof b->d[b->n].event, "%s", d->event);
+  b->d[b->n].payload = payload;
+  b->n++;
+  return 0;
+}
+
+int bsl_kpi_deliver(const bsl_config *cfg, bsl_store *st,
+                    const bsl_kpi_deliver_options *o, size_t *sent, char *err,
+                    size_t errlen) {
+  size_t n_sent = 0;
+  if (sent)
+    *sent = 0;
+  int rc = collect_inflight(st, o->now, err, errlen);
+  if (rc != 0 || !cfg->alert_command)
+    return rc;
+  int timeout = o->timeout_ms > 0 ? o->timeout_ms : BSL_KPI_ALERT_TIMEOUT_MS;
+  /* in `kpi`, a delivered raise lets its KPI's resolve go next: rounds
+   * until nothing more is due (bounded: each round sends or stops) */
+  int64_t tried[MAX_TRIED];
+  size_t n_tried = 0;
+  for (int round = 0; round < 64 && n_tried + DUE_BATCH <= MAX_TRIED; round++) {
+    struct due b = {.tried = tried, .n_tried = n_tried};
+    int limit = o->wait ? DUE_BATCH : (int)(MAX_INFLIGHT - n_inflight);
+    if (limit <= 0)
+      break;
+    if (bsl_store_kpi_delivery_due(st, o->now, o->all_pending, limit, due_cb,
+                                   &b) != 0) {
+      snprintf(err, errlen, "%s",
+               bsl_store_error(st)[0] ? bsl_store_error(st) : "out of memory");
+      for (size_t i = 0; i < b.n; i++)
+        free(b.d[i].payload);
+      return -1;
+    }
+    size_t progress = 0;
+    for (size_t i = 0; i < b.n; i++) {
+      tried[n_tried++] = b.d[i].id;
+      int attempts = b.d[i].attempts + 1;
+      int taken = -1;
+      if (bsl_store_begin(st) == 0) {
+        taken = bsl_store_kpi_delivery_claim(
+            st, b.d[i].id, b.d[i].attempts, o->now + retry_delay(attempts),
+            o->now + timeout / 1000 + BSL_KPI_LEASE_MARGIN);
+        if (taken < 0 || bsl_store_commit(st) != 0)
+          taken = -1;
+      }
+      if (taken < 0) {
+        snprintf(err, errlen, "%s", bsl_store_error(st));
+        bsl_store_rollback(st);
+        rc = -1;
+        break;
+      }
+      if (taken == 0)
+        continue; /* another process has it */
+      char label[64], aerr[320];
+      snprintf(label, sizeof label, "alert %lld %s", (long long)b.d[i].alert_id,
+               b.d[i].event);
+      /* the payload is one line; the command reads it up to its newline */
+      char line[4200];
+      snprintf(line, sizeof line, "%s\n", b.d[i].payload);
+      if (o->wait) {
+        bool ok = bsl_alert_run(cfg->alert_command, line, strlen(line), timeout,
+                                label, aerr, sizeof aerr) == 0;
+        if (record_attempt(st, b.d[i].id, attempts, ok, label, aerr, o->now,
+                           err, errlen) != 0) {
+          rc = -1;
+          break;
+        }
+        n_sent += ok;
+        progress += ok;
+      } else {
+        struct inflight *f = &inflight[n_inflight];
+        memset(f, 0, sizeof *f);
+        f->delivery_id = b.d[i].id;
+        f->attempts = attempts;
+        snprintf(f->label, sizeof f->label, "%s", label);
+        if (bsl_alert_start(cfg->alert_command, line, strlen(line), timeout,
+                            label, &f->handle, aerr, sizeof aerr) != 0) {
+          if (record_attempt(st, b.d[i].id, attempts, false, label, aerr,
+                             o->now, err, errlen) != 0) {
+            rc = -1;
+            break;
+          }
+          continue;
+        }
+        n_inflight++;
+        n_sent++;
+      }
+    }
+    for (size_t i = 0; i < b.n; i++)
+      free(b.d[i].payload);
+    if (rc != 0 || !o->wait || progress == 0)
+      break;
+  }
+  if (sent)
+    *sent = n_sent;
+  return rc;
 }
 
 int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
@@ -1111,25 +1406,46 @@ int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
   if (horizon_of(cfg, store, &z, o, &first, &horizon, &none, err, errlen) != 0)
     goto out_rollback;
   int64_t eval_unix = o->at_day ? zone_to_unix(&z, horizon + 1, 0) : o->now;
-  char eval_iso[32];
+  char eval_iso[32], now_iso[32];
   iso_utc(eval_unix, eval_iso);
+  iso_utc(o->now, now_iso);
   for (size_t i = 0; i < cfg->n_kpis; i++) {
+    int closed = 0;
+    if (o->reset &&
+        bsl_store_kpi_reset(store, cfg->kpis[i].name, now_iso, &closed) != 0) {
+      snprintf(err, errlen, "%s", bsl_store_error(store));
+      goto out_rollback;
+    }
     bool recording;
     if (evaluate_one(cfg, store, &cfg->kpis[i], &z, first, horizon, eval_unix,
-                     eval_iso, &recording, &res[i], err, errlen) != 0)
+                     eval_iso, o, &recording, &res[i], err, errlen) != 0)
       goto out_rollback;
+    res[i].reset_closed = closed;
   }
   if (bsl_store_commit(store) != 0) {
     snprintf(err, errlen, "%s", bsl_store_error(store));
     free(res);
     return -1;
   }
+  bool recorded = false;
   for (size_t i = 0; i < cfg->n_kpis; i++) {
     bsl_kpi_result *r = &res[i];
+    recorded = recorded || r->recorded;
     if (r->resolved_id)
-      fire(cfg, o, r, "resolved", r->resolved_id, eval_iso);
+      log_transition(r, "resolved");
     if (r->raised_id)
-      fire(cfg, o, r, "raised", r->raised_id, eval_iso);
+      log_transition(r, "raised");
+  }
+  /* A backtest that recorded nothing has no side effect: it does not
+   * deliver what other evaluations queued either. */
+  if (o->fire_alerts && (!o->at_day || recorded)) {
+    bsl_kpi_deliver_options d = {.now = o->now,
+                                 .wait = o->wait_alerts,
+                                 .all_pending = o->retry_pending,
+                                 .timeout_ms = o->alert_timeout_ms};
+    char derr[512];
+    if (bsl_kpi_deliver(cfg, store, &d, NULL, derr, sizeof derr) != 0)
+      fprintf(stderr, "boussole: alert delivery: %s\n", derr);
   }
   *results = res;
   *n = cfg->n_kpis;

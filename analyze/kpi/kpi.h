@@ -7,8 +7,16 @@
  *  - A day is closed once the clock has passed its end (in the configured
  *    zone) by BSL_KPI_GRACE_SECONDS, or once the newest visit activity in the
  *    database has; a week (Monday to Sunday) closes with its Sunday.  With an
- *    explicit horizon day (`kpi --at D`) exactly the periods ending on or
- *    before D are closed and later data is ignored.
+ *    explicit horizon day (`kpi --at D`, a backtest) exactly the periods
+ *    ending on or before D are closed and later data is ignored.
+ *  - A backtest of a day after today is refused.  A backtest records its
+ *    evaluation (and raises alerts) only where no real evaluation has been
+ *    recorded for the KPI yet, in increasing order, and only when the end of
+ *    D has passed: it replays history into a fresh store, and never moves
+ *    state recorded by a real evaluation.  A real evaluation always records.
+ *  - no_data needs BSL_KPI_SILENT_PERIODS closed periods since the data
+ *    began (the first day with hits): before that a KPI without an
+ *    observation is `insufficient` (SPEC §8).
  *  - A period whose denominator is zero (no visits for conversion_rate, no
  *    pageviews in the segment for pageviews...) is a missing observation.
  *  - A daily KPI uses the seasonal (weekday) Mann–Kendall test when its
@@ -39,6 +47,12 @@
 #define BSL_KPI_MIN_OBS 7
 #define BSL_KPI_SILENT_PERIODS 3
 #define BSL_KPI_ALPHA 0.05
+/* alert_command deliveries: attempts before giving up, the first retry
+ * delay (doubled at each failure, up to the maximum), seconds */
+#define BSL_KPI_DELIVERY_ATTEMPTS 10
+#define BSL_KPI_RETRY_FIRST 60
+#define BSL_KPI_RETRY_MAX (6 * 3600)
+#define BSL_KPI_LEASE_MARGIN 60
 
 enum bsl_kpi_state {
   BSL_KPI_NO_DATA,
@@ -122,22 +136,36 @@ typedef struct bsl_kpi_result {
   char note[256];
   bool has_effect;
   bsl_kpi_effect effect;
+  bool recorded;     /* this evaluation is now the recorded one */
+  bool reset_closed; /* --reset closed an open alert of this KPI */
   char message[640];
 } bsl_kpi_result;
 
 typedef struct bsl_kpi_eval_options {
   int64_t now;        /* the clock (Unix seconds) */
   const char *at_day; /* NULL, or YYYY-MM-DD: evaluate as of the end of it */
-  bool fire_alerts;   /* run alert_command for each raise/resolve */
+  bool reset;         /* first forget the recorded status, series and open
+                         alerts of every configured KPI (`kpi --reset`) */
+  bool fire_alerts;   /* queue each raise/resolve for alert_command, and
+                         deliver what is due after the commit */
   bool wait_alerts;   /* wait for it (up to the timeout) instead of detach */
+  bool retry_pending; /* deliver every pending one, due or not (`kpi`) */
   int alert_timeout_ms;
 } bsl_kpi_eval_options;
 
 /*
+ * Checks a backtest day: YYYY-MM-DD, and not after today (at clock NOW, in
+ * the configured zone).  Returns 0, or -1 with a one-line message in err
+ * ("--at 2030-01-01: after today (2026-12-04, UTC); ...").
+ */
+int bsl_kpi_check_at(const bsl_config *cfg, const char *at_day, int64_t now,
+                     char *err, size_t errlen);
+
+/*
  * Evaluates every configured KPI.  The evaluation is recorded (kpi_series,
  * kpi_status, alerts, adjustment effects; one transaction, which must not be
- * open already) unless it is older than the KPI's last recorded one - a
- * replay with --at of an earlier date only reports.  Alerts are raised and
+ * open already) when it is real (no at_day), or when it is a backtest the
+ * rules above let record; otherwise it only reports.  Alerts are raised and
  * resolved only on recorded transitions, and alert_command runs after the
  * commit.  *RESULTS has one entry per KPI, in configuration order.
  */
@@ -152,6 +180,26 @@ int bsl_kpi_evaluate(const bsl_config *cfg, bsl_store *store, int64_t now,
                      char *err, size_t errlen);
 
 void bsl_kpi_results_free(bsl_kpi_result *results, size_t n);
+
+/*
+ * Delivers the pending raises and resolves to alert_command (outside any
+ * transaction; each attempt is recorded in its own).  With WAIT each command
+ * runs to completion here; without, it is handed to a detached supervisor
+ * and its outcome recorded by a later call - `run` calls this at every
+ * flush.  ALL_PENDING: every pending delivery now, not only those whose
+ * back-off has passed.  Failures are logged on stderr with their attempt;
+ * *SENT (may be NULL) counts the deliveries made or started.  Returns 0, or
+ * -1 with err set when the store fails.
+ */
+typedef struct bsl_kpi_deliver_options {
+  int64_t now;
+  bool wait;
+  bool all_pending;
+  int timeout_ms; /* 0: BSL_KPI_ALERT_TIMEOUT_MS */
+} bsl_kpi_deliver_options;
+int bsl_kpi_deliver(const bsl_config *cfg, bsl_store *store,
+                    const bsl_kpi_deliver_options *o, size_t *sent, char *err,
+                    size_t errlen);
 
 /*
  * The last closed day at clock NOW (YYYY-MM-DD into DAY, "" before any

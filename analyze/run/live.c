@@ -711,6 +711,11 @@ static void evaluate_kpis(live *L) {
   char day[11], err[1024];
   bsl_store *store = bsl_pipeline_store(L->pipe);
   int64_t now = (int64_t)time(NULL);
+  /* alert_command: collect finished deliveries, retry failed ones whose
+   * back-off has passed (cheap when there is nothing to do) */
+  bsl_kpi_deliver_options d = {.now = now};
+  if (bsl_kpi_deliver(L->cfg, store, &d, NULL, err, sizeof err) != 0)
+    log_event("warn", "alert delivery: %s", err);
   if (bsl_kpi_closed_through(L->cfg, store, now, day, err, sizeof err) != 0) {
     log_event("warn", "kpi: %s", err);
     return;

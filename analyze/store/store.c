@@ -8,6 +8,7 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_internal.h"
@@ -198,8 +200,61 @@ static void configure_sqlite(void) {
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-int bsl_store_open(bsl_store **out, const char *path, char *err,
-                   size_t errlen) {
+/* For bsl_store_open_existing(): 0 when PATH may be opened as an existing
+ * store, or -1 with "PATH: reason" in S's error.  A 0-byte file is a
+ * database only while a writer that just created it keeps everything in
+ * its WAL. */
+static int check_existing(bsl_store *s, const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      snprintf(s->error, sizeof s->error,
+               "%s: no such database (create it with 'boussole ingest' or "
+               "'boussole run')",
+               path);
+    else
+      snprintf(s->error, sizeof s->error, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    snprintf(s->error, sizeof s->error, "%s: not a regular file", path);
+    return -1;
+  }
+  if (sb.st_size == 0) {
+    char wal[4200];
+    struct stat wb;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (stat(wal, &wb) != 0 || wb.st_size == 0) {
+      snprintf(s->error, sizeof s->error,
+               "%s: empty file, not a boussole database", path);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Whether the open database has a boussole schema (user_version > 0):
+ * checked before any pragma that would change somebody else's file. */
+static int check_schema(bsl_store *s) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) !=
+      SQLITE_OK)
+    return fail(s, "reading schema version");
+  int rc = sqlite3_step(st);
+  int version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW)
+    return fail(s, "reading schema version");
+  if (version <= 0) {
+    snprintf(s->error, sizeof s->error,
+             "%s: not a boussole database (no boussole schema in it)", s->path);
+    return -1;
+  }
+  return 0;
+}
+
+static int open_store(bsl_store **out, const char *path, bool create, char *err,
+                      size_t errlen) {
   *out = NULL;
   bsl_store *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {
@@ -207,17 +262,21 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
     snprintf(err, errlen, "%s: out of memory", path);
     return -1;
   }
+  if (!create && check_existing(s, path) != 0)
+    goto out_fail;
   /* Created 0640: aggregates are not for every local user to read. */
-  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+  int fd = create ? open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640) : -1;
   if (fd >= 0)
     close(fd);
   pthread_once(&sqlite_once, configure_sqlite);
   /* NOMUTEX: a store is used by one thread at a time (the pipeline hands
    * it to its writer thread and waits), so SQLite's per-call connection
    * mutex only cost time. */
-  int rc = sqlite3_open_v2(
-      path, &s->db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  int rc = sqlite3_open_v2(path, &s->db,
+                           SQLITE_OPEN_READWRITE |
+                               (create ? SQLITE_OPEN_CREATE : 0) |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
   if (rc != SQLITE_OK) {
     fail(s, "cannot open database");
     goto out_fail;
@@ -226,6 +285,8 @@ int bsl_store_open(bsl_store **out, const char *path, char *err,
   /* An analyst's long read must not fail ingestion: WAL lets readers and the
    * writer proceed together, and the busy timeout rides out short locks. */
   sqlite3_busy_timeout(s->db, busy_timeout_ms);
+  if (!create && check_schema(s) != 0)
+    goto out_fail;
   if (exec(s, "PRAGMA journal_mode = WAL", "enabling WAL") != 0 ||
       exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
       exec(s, "PRAGMA foreign_keys = OFF", "setting pragmas") != 0 ||
@@ -255,6 +316,16 @@ out_fail:
   snprintf(err, errlen, "%s", s->error);
   bsl_store_close(s);
   return -1;
+}
+
+int bsl_store_open(bsl_store **out, const char *path, char *err,
+                   size_t errlen) {
+  return open_store(out, path, true, err, errlen);
+}
+
+int bsl_store_open_existing(bsl_store **out, const char *path, char *err,
+                            size_t errlen) {
+  return open_store(out, path, false, err, errlen);
 }
 
 void bsl_store_close(bsl_store *s) {

@@ -21,7 +21,7 @@
 typedef struct bsl_store bsl_store;
 
 /* Schema version this build writes; older databases are migrated at open. */
-#define BSL_SCHEMA_VERSION 3
+#define BSL_SCHEMA_VERSION 4
 
 /*
  * Opens (creating if needed) the database at PATH, enables WAL, sets a busy
@@ -29,6 +29,16 @@ typedef struct bsl_store bsl_store;
  * err.  The caller owns *out.
  */
 int bsl_store_open(bsl_store **out, const char *path, char *err, size_t errlen);
+/*
+ * bsl_store_open() for the commands that read a store (`kpi`, `adjust`,
+ * `report`): never creates one.  A missing path, a 0-byte file and a SQLite
+ * file without boussole's schema are errors ("PATH: no such database ...",
+ * "PATH: empty file, not a boussole database", "PATH: not a boussole
+ * database ..."), found before anything is written to the file; an existing
+ * store is migrated like bsl_store_open() does.
+ */
+int bsl_store_open_existing(bsl_store **out, const char *path, char *err,
+                            size_t errlen);
 void bsl_store_close(bsl_store *s);
 
 /*

@@ -200,6 +200,7 @@ int bsl_store_kpi_state_get(bsl_store *s, const char *kpi,
     copy_col(st, 1, out->since, sizeof out->since);
     out->evaluated_unix = sqlite3_column_int64(st, 2);
     copy_col(st, 3, out->period, sizeof out->period);
+    out->backtest = sqlite3_column_int(st, 4) != 0;
   }
   sqlite3_reset(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -232,7 +233,111 @@ int bsl_store_kpi_state_put(bsl_store *s, const bsl_kpi_status_row *r) {
   bind_text(st, 19, r->message);
   bind_text(st, 20, r->evaluated_at);
   sqlite3_bind_int64(st, 21, r->evaluated_unix);
+  sqlite3_bind_int(st, 22, r->backtest);
   return run(s, st, "writing KPI status");
+}
+
+int bsl_store_kpi_reset(bsl_store *s, const char *kpi, const char *at,
+                        int *closed) {
+  *closed = 0;
+  sqlite3_stmt *st = stmt(s, SQL_KPI_RESET_VALUES);
+  if (!st)
+    return -1;
+  bind_text(st, 1, kpi);
+  if (run(s, st, "clearing KPI series") != 0)
+    return -1;
+  if (!(st = stmt(s, SQL_KPI_RESET_STATE)))
+    return -1;
+  bind_text(st, 1, kpi);
+  if (run(s, st, "clearing KPI status") != 0)
+    return -1;
+  if (!(st = stmt(s, SQL_KPI_RESET_ALERTS)))
+    return -1;
+  bind_text(st, 1, kpi);
+  bind_text(st, 2, at);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    *closed = 1;
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return bsl_store__fail(s, "closing alerts");
+  if (!(st = stmt(s, SQL_KPI_RESET_DELIVERIES)))
+    return -1;
+  bind_text(st, 1, kpi);
+  return run(s, st, "cancelling alert deliveries");
+}
+
+int bsl_store_kpi_delivery_add(bsl_store *s, int64_t alert_id, const char *kpi,
+                               const char *event, const char *payload,
+                               int64_t now) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_DELIVERY_ADD);
+  if (!st)
+    return -1;
+  sqlite3_bind_int64(st, 1, alert_id);
+  bind_text(st, 2, kpi);
+  bind_text(st, 3, event);
+  bind_text(st, 4, payload);
+  sqlite3_bind_int64(st, 5, now);
+  return run(s, st, "queueing alert delivery");
+}
+
+struct delivery_ctx {
+  bsl_kpi_delivery_cb cb;
+  void *ctx;
+};
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? (const char *)t : "";
+}
+
+static int delivery_row(sqlite3_stmt *st, void *p) {
+  struct delivery_ctx *c = p;
+  bsl_kpi_delivery d = {.delivery_id = sqlite3_column_int64(st, 0),
+                        .alert_id = sqlite3_column_int64(st, 1),
+                        .kpi = col_text(st, 2),
+                        .event = col_text(st, 3),
+                        .payload = col_text(st, 4),
+                        .attempts = sqlite3_column_int(st, 5)};
+  return c->cb(c->ctx, &d);
+}
+
+int bsl_store_kpi_delivery_due(bsl_store *s, int64_t now, bool all, int limit,
+                               bsl_kpi_delivery_cb cb, void *ctx) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_DELIVERY_DUE);
+  if (!st)
+    return -1;
+  sqlite3_bind_int64(st, 1, now);
+  sqlite3_bind_int(st, 2, all);
+  sqlite3_bind_int(st, 3, limit);
+  struct delivery_ctx c = {cb, ctx};
+  return step_rows(s, st, "reading pending alert deliveries", delivery_row, &c);
+}
+
+int bsl_store_kpi_delivery_claim(bsl_store *s, int64_t id, int attempts,
+                                 int64_t next, int64_t lease) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_DELIVERY_CLAIM);
+  if (!st)
+    return -1;
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int(st, 2, attempts);
+  sqlite3_bind_int64(st, 3, next);
+  sqlite3_bind_int64(st, 4, lease);
+  if (run(s, st, "starting alert delivery") != 0)
+    return -1;
+  return sqlite3_changes(s->db) > 0;
+}
+
+int bsl_store_kpi_delivery_done(bsl_store *s, int64_t id, const char *status,
+                                const char *delivered_at, const char *error) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_DELIVERY_DONE);
+  if (!st)
+    return -1;
+  sqlite3_bind_int64(st, 1, id);
+  bind_text(st, 2, status);
+  bind_opt_text(st, 3, delivered_at);
+  bind_opt_text(st, 4, error);
+  return run(s, st, "recording alert delivery");
 }
 
 int bsl_store_kpi_alert_resolve(bsl_store *s, const char *kpi, const char *at,

@@ -67,6 +67,7 @@ typedef struct bsl_kpi_stored {
   char since[11];
   char period[16];
   int64_t evaluated_unix;
+  bool backtest; /* recorded by `kpi --at` */
 } bsl_kpi_stored;
 int bsl_store_kpi_state_get(bsl_store *s, const char *kpi, bsl_kpi_stored *out);
 
@@ -84,8 +85,15 @@ typedef struct bsl_kpi_status_row {
   const char *message;
   const char *evaluated_at;
   int64_t evaluated_unix;
+  bool backtest;
 } bsl_kpi_status_row;
 int bsl_store_kpi_state_put(bsl_store *s, const bsl_kpi_status_row *row);
+
+/* Forgets KPI's recorded status and series, closes its open alert at AT
+ * with resolved_state 'reset' and cancels its pending deliveries; *CLOSED is
+ * 1 when an alert was open. */
+int bsl_store_kpi_reset(bsl_store *s, const char *kpi, const char *at,
+                        int *closed);
 
 /* Resolves the KPI's open alert (if any) at AT, noting the new STATE;
  * *ALERT_ID receives its id, or 0 when none was open. */
@@ -95,6 +103,34 @@ int bsl_store_kpi_alert_resolve(bsl_store *s, const char *kpi, const char *at,
 int bsl_store_kpi_alert_raise(bsl_store *s, const char *kpi, const char *state,
                               const char *previous_state, const char *at,
                               const char *message, int64_t *alert_id);
+
+/* Queues the delivery of EVENT ("raised"/"resolved") of ALERT_ID to
+ * alert_command: PAYLOAD is the JSON to send, due at NOW. */
+int bsl_store_kpi_delivery_add(bsl_store *s, int64_t alert_id, const char *kpi,
+                               const char *event, const char *payload,
+                               int64_t now);
+
+/* A pending delivery (strings valid during the callback only). */
+typedef struct bsl_kpi_delivery {
+  int64_t delivery_id, alert_id;
+  const char *kpi, *event, *payload;
+  int attempts;
+} bsl_kpi_delivery;
+typedef int (*bsl_kpi_delivery_cb)(void *ctx, const bsl_kpi_delivery *d);
+/* The pending deliveries due at NOW (every pending one with ALL), oldest
+ * first, at most LIMIT, none leased by a delivery in progress, and of each
+ * KPI only the oldest pending one. */
+int bsl_store_kpi_delivery_due(bsl_store *s, int64_t now, bool all, int limit,
+                               bsl_kpi_delivery_cb cb, void *ctx);
+/* Takes delivery ID (read with ATTEMPTS attempts) for one more attempt:
+ * retried at NEXT should it fail, leased until LEASE.  Returns 1 when taken,
+ * 0 when another process took it first. */
+int bsl_store_kpi_delivery_claim(bsl_store *s, int64_t id, int attempts,
+                                 int64_t next, int64_t lease);
+/* Records the attempt's outcome: STATUS "delivered" (DELIVERED_AT set),
+ * "pending" (to be retried) or "failed" (given up), with ERROR or NULL. */
+int bsl_store_kpi_delivery_done(bsl_store *s, int64_t id, const char *status,
+                                const char *delivered_at, const char *error);
 
 /* Records an adjustment of KPI made at AT (Unix seconds). */
 int bsl_store_kpi_adjust_add(bsl_store *s, const char *kpi, int64_t at,

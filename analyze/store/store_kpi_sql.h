@@ -1,7 +1,8 @@
 /*
- * SQL of the KPI feature (store_kpi.c): the 2 -> 3 schema migration and the
- * statements.  Tables kpi_* are internal; the views kpi_series, kpi_status,
- * alerts and adjustments are the analysts' interface (SPEC §6).
+ * SQL of the KPI feature (store_kpi.c): the 2 -> 3 and 3 -> 4 schema
+ * migrations and the statements.  Tables kpi_* are internal; the views
+ * kpi_series, kpi_status, alerts and adjustments are the analysts' interface
+ * (SPEC §6).
  */
 #ifndef BSL_STORE_KPI_SQL_H
 #define BSL_STORE_KPI_SQL_H
@@ -42,6 +43,53 @@
   "CREATE VIEW adjustments AS"                                                 \
   " SELECT kpi, at, note, effect, effect_p_value, mean_before, mean_after,"    \
   "  n_before, n_after, adjustment_id FROM kpi_adjustments;"
+
+/* 3 -> 4: which recorded evaluations are backtests (`kpi --at`), so that a
+ * backtest never moves state recorded by a real evaluation (a state stamped
+ * after the migration's clock can only come from a backtest of a day after
+ * today, which older builds accepted); and the delivery of each raise and
+ * resolve to alert_command, with its attempts, so that a failed one is seen
+ * in the alerts view and retried.  A delivery is 'pending' (to be tried at
+ * next_unix, not while a process holds its lease), 'delivered', 'failed'
+ * (given up) or 'cancelled' (by `kpi --reset`); the JSON sent is kept in
+ * payload, so a retry sends what the first attempt did. */
+#define SQL_MIGRATION_KPI_4                                                    \
+  "ALTER TABLE kpi_state ADD COLUMN backtest INTEGER NOT NULL DEFAULT 0;"      \
+  "UPDATE kpi_state SET backtest = 1"                                          \
+  " WHERE evaluated_unix > CAST(strftime('%s', 'now') AS INTEGER);"            \
+  "DROP VIEW IF EXISTS kpi_status;"                                            \
+  "CREATE VIEW kpi_status AS"                                                  \
+  " SELECT kpi, state, since, value, slope, p_value, target, deadline,"        \
+  "  projected, evaluated_at, metric, period, last_value, intercept,"          \
+  "  seasonal, observations, adjusted_at, effect, effect_p_value, message,"    \
+  "  state IN ('stalled', 'declining', 'off_track', 'no_data') AS flagged,"    \
+  "  backtest"                                                                 \
+  " FROM kpi_state;"                                                           \
+  "CREATE TABLE kpi_deliveries(delivery_id INTEGER PRIMARY KEY,"               \
+  " alert_id INTEGER NOT NULL, kpi TEXT NOT NULL, event TEXT NOT NULL,"        \
+  " payload TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',"            \
+  " attempts INTEGER NOT NULL DEFAULT 0, next_unix INTEGER NOT NULL,"          \
+  " lease_unix INTEGER, delivered_at TEXT, last_error TEXT,"                   \
+  " UNIQUE(alert_id, event));"                                                 \
+  "CREATE INDEX kpi_deliveries_pending ON kpi_deliveries(kpi, delivery_id)"    \
+  " WHERE status = 'pending';"                                                 \
+  "DROP VIEW IF EXISTS alerts;"                                                \
+  "CREATE VIEW alerts AS"                                                      \
+  " SELECT a.alert_id, a.kpi, a.state, a.raised_at, a.resolved_at, a.message," \
+  "  a.previous_state, a.resolved_state,"                                      \
+  "  r.status AS delivery, r.attempts AS delivery_attempts, r.delivered_at,"   \
+  "  r.last_error,"                                                            \
+  "  CASE WHEN r.status = 'pending' THEN"                                      \
+  "   strftime('%Y-%m-%dT%H:%M:%SZ', r.next_unix, 'unixepoch') END"            \
+  "   AS next_attempt_at,"                                                     \
+  "  s.status AS resolve_delivery, s.attempts AS resolve_delivery_attempts,"   \
+  "  s.delivered_at AS resolve_delivered_at, s.last_error AS "                 \
+  "resolve_last_error"                                                         \
+  " FROM kpi_alerts a"                                                         \
+  " LEFT JOIN kpi_deliveries r ON r.alert_id = a.alert_id"                     \
+  "  AND r.event = 'raised'"                                                   \
+  " LEFT JOIN kpi_deliveries s ON s.alert_id = a.alert_id"                     \
+  "  AND s.event = 'resolved';"
 
 /* Data range: first and last day with hits, newest visit activity. */
 #define SQL_KPI_HIT_RANGE                                                      \
@@ -105,13 +153,52 @@
   " VALUES(?1, ?2, ?3, ?4, ?5)"
 
 #define SQL_KPI_STATE_GET                                                      \
-  "SELECT state, since, evaluated_unix, period FROM kpi_state WHERE kpi = ?1"
+  "SELECT state, since, evaluated_unix, period, backtest FROM kpi_state"       \
+  " WHERE kpi = ?1"
 #define SQL_KPI_STATE_PUT                                                      \
   "INSERT OR REPLACE INTO kpi_state(kpi, metric, state, since, period, value," \
   " last_value, slope, intercept, p_value, seasonal, observations, target,"    \
   " deadline, projected, adjusted_at, effect, effect_p_value, message,"        \
-  " evaluated_at, evaluated_unix) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"  \
-  " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+  " evaluated_at, evaluated_unix, backtest) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"    \
+  " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"   \
+  " ?22)"
+
+/* `kpi --reset`: forget what was recorded for KPI ?1; its open alert is
+ * closed at ?2 as 'reset' (no message is sent for it). */
+#define SQL_KPI_RESET_VALUES "DELETE FROM kpi_values WHERE kpi = ?1"
+#define SQL_KPI_RESET_STATE "DELETE FROM kpi_state WHERE kpi = ?1"
+#define SQL_KPI_RESET_ALERTS                                                   \
+  "UPDATE kpi_alerts SET resolved_at = ?2, resolved_state = 'reset'"           \
+  " WHERE kpi = ?1 AND resolved_at IS NULL RETURNING alert_id"
+#define SQL_KPI_RESET_DELIVERIES                                               \
+  "UPDATE kpi_deliveries SET status = 'cancelled',"                            \
+  " last_error = 'cancelled by kpi --reset', lease_unix = NULL"                \
+  " WHERE kpi = ?1 AND status = 'pending'"
+
+/* Deliveries to alert_command. */
+#define SQL_KPI_DELIVERY_ADD                                                   \
+  "INSERT INTO kpi_deliveries(alert_id, kpi, event, payload, next_unix)"       \
+  " VALUES(?1, ?2, ?3, ?4, ?5)"
+/* Pending deliveries due at ?1 (every pending one when ?2), oldest first,
+ * at most ?3; a KPI's deliveries go in order, so one waits while an older
+ * one of its KPI is pending. */
+#define SQL_KPI_DELIVERY_DUE                                                   \
+  "SELECT d.delivery_id, d.alert_id, d.kpi, d.event, d.payload, d.attempts"    \
+  " FROM kpi_deliveries d WHERE d.status = 'pending'"                          \
+  " AND (?2 OR d.next_unix <= ?1)"                                             \
+  " AND (d.lease_unix IS NULL OR d.lease_unix <= ?1)"                          \
+  " AND NOT EXISTS (SELECT 1 FROM kpi_deliveries e WHERE e.kpi = d.kpi"        \
+  "  AND e.status = 'pending' AND e.delivery_id < d.delivery_id)"              \
+  " ORDER BY d.delivery_id LIMIT ?3"
+/* Takes delivery ?1 for an attempt, if nobody has since it was read with
+ * ?2 attempts: retry at ?3 should it fail, leased until ?4. */
+#define SQL_KPI_DELIVERY_CLAIM                                                 \
+  "UPDATE kpi_deliveries SET attempts = attempts + 1, next_unix = ?3,"         \
+  " lease_unix = ?4 WHERE delivery_id = ?1 AND attempts = ?2"                  \
+  " AND status = 'pending'"
+#define SQL_KPI_DELIVERY_DONE                                                  \
+  "UPDATE kpi_deliveries SET status = ?2, delivered_at = ?3, last_error = ?4," \
+  " lease_unix = NULL WHERE delivery_id = ?1"
 
 #define SQL_KPI_ALERT_RESOLVE                                                  \
   "UPDATE kpi_alerts SET resolved_at = ?2, resolved_state = ?3"                \

@@ -7,7 +7,7 @@
 #define BSL_STORE_SQL_H
 
 #include "store_campaign_sql.h" /* SQL_MIGRATION_CAMPAIGNS */
-#include "store_kpi_sql.h"      /* SQL_MIGRATION_KPI */
+#include "store_kpi_sql.h"      /* SQL_MIGRATION_KPI, _KPI_4 */
 
 /* MIGRATIONS[i] brings the schema from user_version i to i + 1. */
 static const char *const MIGRATIONS[] = {
@@ -109,6 +109,8 @@ static const char *const MIGRATIONS[] = {
     SQL_MIGRATION_CAMPAIGNS,
     /* 2 -> 3: KPIs, alerts and adjustments (store_kpi_sql.h) */
     SQL_MIGRATION_KPI,
+    /* 3 -> 4: backtests flagged, alert delivery (store_kpi_sql.h) */
+    SQL_MIGRATION_KPI_4,
 };
 
 #define SQL_META_GET "SELECT value FROM meta WHERE key = ?1"

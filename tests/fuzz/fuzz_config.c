@@ -59,11 +59,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (write_scratch(data, size) != 0)
     return 0;
   bsl_config *cfg = NULL;
-  char err[512];
+  char err[4096];
   if (bsl_config_load(&cfg, scratch, err, sizeof err) != 0) {
-    /* Errors are one line naming the file. */
-    if (cfg || strchr(err, '\n') || strncmp(err, scratch, strlen(scratch)))
+    /* Errors are one per line, each naming the file. */
+    if (cfg || !*err)
       abort();
+    for (const char *line = err; line;) {
+      if (strncmp(line, scratch, strlen(scratch)) != 0)
+        abort();
+      line = strchr(line, '\n');
+      if (line)
+        line++;
+    }
     return 0;
   }
   char *first = print_body(cfg);

@@ -16,6 +16,7 @@
 
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,38 @@ static void expect_error(const char *text, int line, const char *what) {
     fail_msg("expected \"%s...%s\", got \"%s\"", prefix, what, err);
 }
 
+/* Asserts that TEXT fails with exactly the N lines WANT[i] = "LINE:what"
+ * ("0:what" for no line), in that order: every error of a file is
+ * reported, one per line, in line order. */
+static void expect_errors(const char *text, size_t n, const char *const *want) {
+  bsl_config *cfg = (bsl_config *)1;
+  char err[8192];
+  assert_true(load_text(text, &cfg, err, sizeof err) < 0);
+  assert_null(cfg);
+  const char *line = err;
+  for (size_t i = 0; i < n; i++) {
+    if (!*line)
+      fail_msg("error %zu of %zu missing; got \"%s\"", i + 1, n, err);
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    int at = atoi(want[i]);
+    const char *what = strchr(want[i], ':') + 1;
+    char prefix[PATH_MAX + 32];
+    if (at > 0)
+      snprintf(prefix, sizeof prefix, "%s:%d: ", conf_path, at);
+    else
+      snprintf(prefix, sizeof prefix, "%s: ", conf_path);
+    char one[2048];
+    snprintf(one, sizeof one, "%.*s", (int)len, line);
+    if (strncmp(one, prefix, strlen(prefix)) != 0 || !strstr(one, what))
+      fail_msg("error %zu: expected \"%s...%s\", got \"%s\" (all: %s)", i + 1,
+               prefix, what, one, err);
+    line = nl ? nl + 1 : line + len;
+  }
+  if (*line)
+    fail_msg("more errors than the %zu expected: \"%s\"", n, line);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(tmp_dir, sizeof tmp_dir, "/tmp/test_config.XXXXXX");
@@ -89,6 +122,13 @@ static int setup(void **state) {
   setenv("TZDIR", path, 1);
   snprintf(path, sizeof path, "%s/bots.rules", tmp_dir);
   write_file(path, "# extra bots\n");
+  /* an alert_command that exists, and one that cannot run */
+  snprintf(path, sizeof path, "%s/notify", tmp_dir);
+  write_file(path, "#!/bin/sh\ncat > /dev/null\n");
+  chmod(path, 0755);
+  snprintf(path, sizeof path, "%s/notify.txt", tmp_dir);
+  write_file(path, "not a program\n");
+  chmod(path, 0644);
   return 0;
 }
 
@@ -134,32 +174,32 @@ static void test_defaults(void **state) {
 static char *full_config(void) {
   static char text[8192];
   snprintf(text, sizeof text,
-           "; every section and key\n"                         /* 1 */
-           "[boussole]\n"                                      /* 2 */
-           "db = /var/lib/boussole/b.db\n"                     /* 3 */
-           "timezone = Europe/Paris\n"                         /* 4 */
-           "session_timeout = 45m\n"                           /* 5 */
-           "beacon_path = /b.gif\n"                            /* 6 */
-           "static_extensions = .CSS js .Png\n"                /* 7 */
-           "flush_interval = 250ms\n"                          /* 8 */
-           "metrics_file = /tmp/boussole.prom\n"               /* 9 */
-           "alert_command = /usr/local/bin/notify --to team\n" /* 10 */
-           "bot_rules = %s/bots.rules\n"                       /* 11 */
-           "channel_rules = %s/bots.rules\n"                   /* 12 */
-           "\n"                                                /* 13 */
-           "[source \"www\"]\n"                                /* 14 */
-           "path = /var/log/nginx/access.log*\n"               /* 15 */
-           "listen = 127.0.0.1:5140\n"                         /* 16 */
-           "type = access\n"                                   /* 17 */
-           "format = myformat\n"                               /* 18 */
-           "site = www.example.com\n"                          /* 19 */
-           "[source mail]\n"                                   /* 20 */
-           "path = /var/log/mail/*.csv\n"                      /* 21 */
-           "type = campaign\n"                                 /* 22 */
-           "[source \"events\"]\n"                             /* 23 */
-           "listen = [::1]:514\n"                              /* 24 */
-           "format = events\n"                                 /* 25 */
-           "[format \"myformat\"]\n"                           /* 26 */
+           "; every section and key\n"             /* 1 */
+           "[boussole]\n"                          /* 2 */
+           "db = /var/lib/boussole/b.db\n"         /* 3 */
+           "timezone = Europe/Paris\n"             /* 4 */
+           "session_timeout = 45m\n"               /* 5 */
+           "beacon_path = /b.gif\n"                /* 6 */
+           "static_extensions = .CSS js .Png\n"    /* 7 */
+           "flush_interval = 250ms\n"              /* 8 */
+           "metrics_file = /tmp/boussole.prom\n"   /* 9 */
+           "alert_command = %s/notify --to team\n" /* 10 */
+           "bot_rules = %s/bots.rules\n"           /* 11 */
+           "channel_rules = %s/bots.rules\n"       /* 12 */
+           "\n"                                    /* 13 */
+           "[source \"www\"]\n"                    /* 14 */
+           "path = /var/log/nginx/access.log*\n"   /* 15 */
+           "listen = 127.0.0.1:5140\n"             /* 16 */
+           "type = access\n"                       /* 17 */
+           "format = myformat\n"                   /* 18 */
+           "site = www.example.com\n"              /* 19 */
+           "[source mail]\n"                       /* 20 */
+           "path = /var/log/mail/*.csv\n"          /* 21 */
+           "type = campaign\n"                     /* 22 */
+           "[source \"events\"]\n"                 /* 23 */
+           "listen = [::1]:514\n"                  /* 24 */
+           "format = events\n"                     /* 25 */
+           "[format \"myformat\"]\n"               /* 26 */
            "regex = ^(?<remote_addr>\\S+) \\[(?<time>[^\\]]+)\\] "
            "\"(?<request>[^\"]*)\" (?<status>\\d{3})\n"                 /* 27 */
            "time_format = %%d/%%b/%%Y:%%H:%%M:%%S %%z\n"                /* 28 */
@@ -181,7 +221,7 @@ static char *full_config(void) {
            "min_change = 0.1\n"                                         /* 44 */
            "[kpi \"visits\"]\n"                                         /* 45 */
            "metric = visits\n",                                         /* 46 */
-           tmp_dir, tmp_dir);
+           tmp_dir, tmp_dir, tmp_dir);
   return text;
 }
 
@@ -199,7 +239,9 @@ static void test_full_file(void **state) {
   assert_string_equal(cfg->static_extensions[2], "png");
   assert_true(cfg->flush_interval == 0.25);
   assert_string_equal(cfg->metrics_file, "/tmp/boussole.prom");
-  assert_string_equal(cfg->alert_command, "/usr/local/bin/notify --to team");
+  char notify[PATH_MAX];
+  snprintf(notify, sizeof notify, "%s/notify --to team", tmp_dir);
+  assert_string_equal(cfg->alert_command, notify);
   assert_non_null(strstr(cfg->bot_rules, "/bots.rules"));
   assert_non_null(strstr(cfg->channel_rules, "/bots.rules"));
 
@@ -327,7 +369,24 @@ static void test_shipped_file(void **state) {
     line += len;
   }
   *o = '\0';
-  bsl_config *examples = load_ok(uncommented);
+  /* The examples name a notifier and a node_exporter directory that this
+   * machine need not have; the loader checks both (they must exist). */
+  static char here[65536 + 1024];
+  char notify[PATH_MAX];
+  snprintf(notify, sizeof notify, "%s/notify", tmp_dir);
+  const struct {
+    const char *from, *to;
+  } swap[] = {{"/usr/local/bin/notify-team", notify},
+              {"/var/lib/node_exporter/textfile", tmp_dir}};
+  snprintf(here, sizeof here, "%s", uncommented);
+  for (size_t i = 0; i < sizeof swap / sizeof swap[0]; i++) {
+    char *at = strstr(here, swap[i].from);
+    assert_non_null(at);
+    char rest[65536];
+    snprintf(rest, sizeof rest, "%s", at + strlen(swap[i].from));
+    snprintf(at, sizeof here - (size_t)(at - here), "%s%s", swap[i].to, rest);
+  }
+  bsl_config *examples = load_ok(here);
   assert_int_equal(examples->n_sources, 1);
   assert_int_equal(examples->n_formats, 1);
   assert_int_equal(examples->n_goals, 1);
@@ -360,10 +419,10 @@ static void test_unknown_key(void **state) {
                "[source \"www\"] colour: unknown key");
   expect_error("db = x\n", 1, "db: key outside any section");
   /* A key longer than inih's 49-byte name buffer is reported in full. */
-  expect_error("[goal g]\n"
+  expect_error("[goal g]\npath = x\n"
                "a_very_long_key_name_that_does_not_fit_in_inih_buffers_at_all "
                "= 1\n",
-               2,
+               3,
                "[goal \"g\"] "
                "a_very_long_key_name_that_does_not_fit_in_inih_buffers_at_all:"
                " unknown key");
@@ -511,14 +570,154 @@ static void test_references(void **state) {
   assert_string_equal(cfg->sources[0].format, "late");
   assert_int_equal(cfg->sources[0].type, BSL_SOURCE_ACCESS);
   bsl_config_destroy(cfg);
-  /* Of several errors, the first line is reported, even when the earlier
-   * one is found only after the whole file is read. */
-  expect_error("[kpi k]\nmetric = conversions\ngoal = nope\n[goal x]\n"
-               "path = (\n",
-               5, "bad regex");
-  expect_error("[source a]\npath = x\nformat = nope\n[kpi k]\n"
-               "metric = conversions\ngoal = nope\n",
-               3, "unknown format");
+  /* Every error is reported, in line order, even when the earlier one is
+   * found only after the whole file is read. */
+  expect_errors("[kpi k]\nmetric = conversions\ngoal = nope\n[goal x]\n"
+                "path = (\n",
+                2,
+                (const char *const[]){"3:[kpi \"k\"] goal: unknown goal",
+                                      "5:[goal \"x\"] path: bad regex"});
+  expect_errors("[source a]\npath = x\nformat = nope\n[kpi k]\n"
+                "metric = conversions\ngoal = nope\n",
+                2, (const char *const[]){"3:unknown format", "6:unknown goal"});
+}
+
+/* Mistakes that used to load silently (issue 13 item 8). */
+static void test_silent_mistakes(void **state) {
+  (void)state;
+  /* a channel no rule produces */
+  expect_error("[kpi k]\nmetric = visits\nfilter = channel=emial\n", 3,
+               "[kpi \"k\"] filter: unknown channel \"emial\" (paid email "
+               "social campaign organic_search direct referral)");
+  bsl_config *cfg = load_ok("[kpi k]\nmetric = visits\n"
+                            "filter = channel=organic_search\n");
+  bsl_config_destroy(cfg);
+  /* a named group no parser reads */
+  expect_error("[format f]\nregex = ^(?<ip>\\S+) \\[(?<time>[^]]+)\\]\n", 2,
+               "[format \"f\"] regex: unknown named group (?<ip>...) (an "
+               "access format uses remote_addr time method path query "
+               "request status bytes referer user_agent host)");
+  expect_error("[format f]\ntype = campaign\n"
+               "regex = ^(?<time>\\S+),(?<event>\\w+),(?<remote_addr>.*)\n",
+               3,
+               "[format \"f\"] regex: unknown named group "
+               "(?<remote_addr>...) (a campaign format uses time campaign "
+               "event recipient url cost)");
+  /* the type may come from the source that uses the format */
+  expect_error("[source s]\npath = x\ntype = campaign\nformat = f\n"
+               "[format f]\nregex = ^(?<time>\\S+),(?<event>\\w+),"
+               "(?<user_agent>.*)\n",
+               6, "unknown named group (?<user_agent>...)");
+  expect_error("[format f]\ntype = campaign\nregex = ^(?<time>\\S+)$\n", 3,
+               "[format \"f\"] regex: a campaign format needs the named group "
+               "(?<event>...)");
+  cfg = load_ok("[format f]\nregex = ^(?<host>\\S+) (?<time>\\S+) "
+                "(?<request>[^\"]*) (?<status>\\d+)\n");
+  bsl_config_destroy(cfg);
+  /* percent targets for rates only */
+  expect_error("[kpi k]\nmetric = visits\ntarget = 5%\n", 3,
+               "[kpi \"k\"] target: \"5%\" is a percentage, but visits is a "
+               "count (write the number, e.g. target = 5)");
+  expect_error("[kpi k]\ntarget = 60%\nmetric = avg_scroll_depth\n", 2,
+               "[kpi \"k\"] target: \"60%\" is a percentage, but "
+               "avg_scroll_depth is in points of 0-100 (write target = 60)");
+  expect_error("[goal g]\npath = x\n[kpi k]\nmetric = cost_per_conversion\n"
+               "goal = g\ntarget = 5%\n",
+               6, "cost_per_conversion is an amount");
+  expect_error("[kpi k]\nmetric = bounce_rate\ntarget = 40\n", 3,
+               "[kpi \"k\"] target: 40 is not a rate (bounce_rate is a "
+               "fraction from 0 to 1: write 40% or 0.4)");
+  cfg = load_ok("[kpi k]\nmetric = bounce_rate\ntarget = 40%\n"
+                "[kpi l]\nmetric = visits\ntarget = 5\nmin_change = 5%\n");
+  assert_true(fabs(cfg->kpis[0].target - 0.4) < 1e-12);
+  bsl_config_destroy(cfg);
+  /* an alert_command that cannot run */
+  expect_error("[boussole]\nalert_command = /nonexistent/notify --to ops\n", 2,
+               "[boussole] alert_command: /nonexistent/notify: No such file "
+               "or directory");
+  char text[1024];
+  snprintf(text, sizeof text, "[boussole]\nalert_command = %s/notify.txt\n",
+           tmp_dir);
+  expect_error(text, 2, "notify.txt: not executable");
+  snprintf(text, sizeof text, "[boussole]\nalert_command = %s\n", tmp_dir);
+  expect_error(text, 2, "Is a directory");
+  setenv("PATH", "/usr/bin:/bin", 1);
+  expect_error("[boussole]\nalert_command = notify-tem --to ops\n", 2,
+               "[boussole] alert_command: notify-tem: command not found in "
+               "PATH (/usr/bin:/bin)");
+  /* shell words and found programs are fine */
+  static const char *const ok[] = {"exit 7",
+                                   "cat >> /tmp/alerts.jsonl",
+                                   "MAILTO=ops sh -c 'cat > /dev/null'",
+                                   "  true ; then log",
+                                   "if true; then cat; fi",
+                                   "$HOME/bin/notify",
+                                   "\"/usr/bin/env\" cat",
+                                   NULL};
+  for (size_t i = 0; ok[i]; i++) {
+    snprintf(text, sizeof text, "[boussole]\nalert_command = \"%s\"\n", ok[i]);
+    cfg = load_ok(text);
+    bsl_config_destroy(cfg);
+  }
+  snprintf(text, sizeof text, "[boussole]\nalert_command = %s/notify -x\n",
+           tmp_dir);
+  cfg = load_ok(text);
+  bsl_config_destroy(cfg);
+  /* a metrics_file whose directory is missing */
+  expect_error("[boussole]\nmetrics_file = /nonexistent/textfile/b.prom\n", 2,
+               "[boussole] metrics_file: directory /nonexistent/textfile: No "
+               "such file or directory");
+  snprintf(text, sizeof text, "[boussole]\nmetrics_file = %s/notify/b.prom\n",
+           tmp_dir);
+  expect_error(text, 2, "Not a directory");
+  snprintf(text, sizeof text, "[boussole]\nmetrics_file = %s\n", tmp_dir);
+  expect_error(text, 2, "is a directory");
+  cfg = load_ok("[boussole]\nmetrics_file = b.prom\n");
+  assert_null(cfg->warnings);
+  bsl_config_destroy(cfg);
+}
+
+/* All the errors of a file, one per line, in line order. */
+static void test_every_error(void **state) {
+  (void)state;
+  expect_errors("[boussole]\n"                             /* 1 */
+                "metrics_file = /nonexistent/b.prom\n"     /* 2 */
+                "alert_command = /nonexistent/notify\n"    /* 3 */
+                "session_timeout = soon\n"                 /* 4 */
+                "colour = red\n"                           /* 5 */
+                "[format \"f\"]\n"                         /* 6 */
+                "regex = ^(?<ip>\\S+) (?<time>\\S+)\n"     /* 7 */
+                "[sauce s]\n"                              /* 8 */
+                "path = ignored: the section is unknown\n" /* 9 */
+                "[kpi \"k\"]\n"                            /* 10 */
+                "metric = visits\n"                        /* 11 */
+                "filter = channel=emial\n"                 /* 12 */
+                "target = 5%\n"                            /* 13 */
+                "[kpi \"m\"]\n"                            /* 14 */
+                "metric = revenue\n"                       /* 15 */
+                "db = x\x01\n"                             /* 16 */
+                "[kpi \"k\"]\n"                            /* 17 */
+                "metric = visits\n",                       /* 18 */
+                11,
+                (const char *const[]){
+                    "2:metrics_file: directory /nonexistent",
+                    "3:alert_command: /nonexistent/notify",
+                    "4:session_timeout: bad duration",
+                    "5:colour: unknown key",
+                    "7:unknown named group (?<ip>...)",
+                    "8:unknown section [sauce]",
+                    "12:unknown channel \"emial\"",
+                    "13:\"5%\" is a percentage",
+                    "15:unknown metric \"revenue\"",
+                    "16:control character 0x01",
+                    "17:duplicate section [kpi \"k\"]",
+                });
+  /* a bad value is reported once: not also as a missing key */
+  expect_errors(
+      "[kpi k]\nmetric = revenue\n[goal g]\npath = (\n"
+      "[format f]\nregex = (\n",
+      3,
+      (const char *const[]){"2:unknown metric", "4:bad regex", "6:bad regex"});
 }
 
 static void test_long_lines(void **state) {
@@ -560,14 +759,14 @@ static void test_comments_and_quotes(void **state) {
               "; another\n"
               "[boussole] ; trailing\n"
               "session_timeout = 90s ; inline comment\n"
-              "alert_command = \"notify ; then log \" ; quoted keeps ';'\n"
+              "alert_command = \"true ; then log \" ; quoted keeps ';'\n"
               "db = \"quoted.db\"\n"
               "metrics_file = a\"b\n"
               "beacon_path = /c;x\n"
               "static_extensions = css\tjs ; tab-separated\n"
               "[kpi k]\nmetric = visits\nfilter = \"path=/a ;b\"\n");
   assert_int_equal(cfg->session_timeout, 90);
-  assert_string_equal(cfg->alert_command, "notify ; then log ");
+  assert_string_equal(cfg->alert_command, "true ; then log ");
   assert_string_equal(cfg->db, "quoted.db");
   assert_string_equal(cfg->metrics_file, "a\"b");
   assert_string_equal(cfg->beacon_path, "/c;x");
@@ -677,7 +876,7 @@ static void test_print_round_trip(void **state) {
   round_trip(full_config());
   round_trip("");
   round_trip("[boussole]\nflush_interval = 1.5ms\nsession_timeout = 1.5h\n"
-             "alert_command = \"  spaced ; out  \"\n"
+             "alert_command = \"  true ; out  \"\n"
              "static_extensions = \"\"gz tar\"\"\n"
              "metrics_file = \"\"quoted\"\"\n"
              "[format f]\nregex = \"(?<time>[^\"]*)\" x\n"
@@ -735,6 +934,8 @@ int main(void) {
       cmocka_unit_test(test_bad_deadline),
       cmocka_unit_test(test_bad_regex),
       cmocka_unit_test(test_references),
+      cmocka_unit_test(test_silent_mistakes),
+      cmocka_unit_test(test_every_error),
       cmocka_unit_test(test_long_lines),
       cmocka_unit_test(test_comments_and_quotes),
       cmocka_unit_test(test_crlf_bom_and_empty),

@@ -11,15 +11,22 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "alert.h"
+#include "config.h"
 #include "kpi.h"
+#include "store.h"
 
 #define MAXN 200
 
@@ -142,7 +149,26 @@ static void test_no_data_and_insufficient(void **state) {
     vals[i] = i % 5 == 0 ? 0.04 : NAN;
   assert_int_equal(assess(&k, 26, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
   assert_int_equal(a.observations, 6);
-  assert_int_equal(assess(&k, 0, NULL, 0, &a), BSL_KPI_NO_DATA);
+  /* A KPI whose data began fewer than 3 periods ago is insufficient, never
+   * no_data: the first days of a deployment raise no "tracking may be
+   * broken" alert (SPEC §8). */
+  for (size_t i = 0; i < 40; i++)
+    vals[i] = NAN;
+  assert_int_equal(assess(&k, 0, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_int_equal(assess(&k, 1, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_int_equal(assess(&k, 2, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_false(bsl_kpi_state_flagged(a.state));
+  assert_int_equal(assess(&k, 3, NULL, 0, &a), BSL_KPI_NO_DATA);
+  vals[0] = 0.04; /* observed on day one, silent since: no_data from day 4 */
+  assert_int_equal(assess(&k, 3, NULL, 0, &a), BSL_KPI_INSUFFICIENT);
+  assert_int_equal(assess(&k, 4, NULL, 0, &a), BSL_KPI_NO_DATA);
+  /* weekly: counted in weeks */
+  k.period = BSL_PERIOD_WEEK;
+  bsl_kpi_series s = series(2);
+  s.period = BSL_PERIOD_WEEK;
+  vals[0] = NAN;
+  assert_int_equal(bsl_kpi_assess(&k, &s, 2, NULL, 0, &a), 0);
+  assert_int_equal(a.state, BSL_KPI_INSUFFICIENT);
 }
 
 static void test_weekly_cycle(void **state) {
@@ -267,48 +293,96 @@ static void test_alert_json(void **state) {
   assert_int_equal(bsl_alert_json(&ev, out, 20), -1);
 }
 
+/* Runs bsl_alert_run() with stderr sent to a file; returns its result and
+ * leaves what was logged in LOG (malloc'd). */
+static int run_logged(const char *cmd, int timeout_ms, char *err, size_t errlen,
+                      char **log) {
+  char path[] = "/tmp/bsl-alert-log-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  const char json[] = "{\"kpi\":\"x\"}\n";
+  int rc = bsl_alert_run(cmd, json, strlen(json), timeout_ms, "alert 7 raised",
+                         err, errlen);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  off_t size = lseek(fd, 0, SEEK_END);
+  *log = calloc(1, (size_t)size + 1);
+  assert_non_null(*log);
+  assert_int_equal(pread(fd, *log, (size_t)size, 0), size);
+  close(fd);
+  unlink(path);
+  return rc;
+}
+
+static int count_lines(const char *s, const char *prefix) {
+  int n = 0;
+  for (const char *l = s; *l;) {
+    if (strncmp(l, prefix, strlen(prefix)) == 0)
+      n++;
+    const char *nl = strchr(l, '\n');
+    if (!nl)
+      break;
+    l = nl + 1;
+  }
+  return n;
+}
+
 static void test_alert_run(void **state) {
   (void)state;
   char dir[] = "/tmp/bsl-alert-XXXXXX";
   assert_non_null(mkdtemp(dir));
-  char cmd[256], path[128], err[256];
+  char cmd[256], path[128], err[512];
   snprintf(path, sizeof path, "%s/got.json", dir);
   snprintf(cmd, sizeof cmd, "cat > '%s'", path);
   const char json[] = "{\"kpi\":\"x\"}\n";
   assert_int_equal(
-      bsl_alert_run(cmd, json, strlen(json), 5000, true, err, sizeof err), 0);
+      bsl_alert_run(cmd, json, strlen(json), 5000, "a", err, sizeof err), 0);
   FILE *f = fopen(path, "r");
   assert_non_null(f);
   char got[64] = "";
   assert_non_null(fgets(got, sizeof got, f));
   fclose(f);
   assert_string_equal(got, json);
-  /* a failing command is reported, not fatal */
-  assert_int_equal(
-      bsl_alert_run("exit 3", json, strlen(json), 5000, true, err, sizeof err),
-      -1);
-  assert_non_null(strstr(err, "exited with status 3"));
+  /* a failing command is reported with its last line of output */
+  assert_int_equal(bsl_alert_run("echo no route >&2; exit 3", json,
+                                 strlen(json), 5000, "a", err, sizeof err),
+                   -1);
+  assert_string_equal(err, "exited with status 3: no route");
   /* a command that never reads its input: no SIGPIPE */
   assert_int_equal(
-      bsl_alert_run("true", json, strlen(json), 5000, true, err, sizeof err),
-      0);
+      bsl_alert_run("true", json, strlen(json), 5000, "a", err, sizeof err), 0);
   /* a hanging command is killed at the timeout, with its children */
   time_t t0 = time(NULL);
-  assert_int_equal(bsl_alert_run("sleep 30; true", json, strlen(json), 300,
-                                 true, err, sizeof err),
+  assert_int_equal(bsl_alert_run("sleep 30; true", json, strlen(json), 300, "a",
+                                 err, sizeof err),
                    -1);
   assert_non_null(strstr(err, "timed out after 300 ms"));
   assert_true(time(NULL) - t0 < 5);
-  /* detached: returns at once, the command still runs */
+  /* detached: returns at once, the command still runs, the outcome comes
+   * through the handle */
   snprintf(path, sizeof path, "%s/detached.json", dir);
-  snprintf(cmd, sizeof cmd, "sleep 0.2; cat > '%s'", path);
-  t0 = time(NULL);
+  snprintf(cmd, sizeof cmd, "sleep 0.2; cat > '%s'; exit 4", path);
+  int64_t t1 = (int64_t)time(NULL);
+  int h;
   assert_int_equal(
-      bsl_alert_run(cmd, json, strlen(json), 5000, false, err, sizeof err), 0);
-  assert_true(time(NULL) - t0 < 2);
-  for (int i = 0; i < 100 && access(path, F_OK) != 0; i++)
-    usleep(50000);
-  usleep(100000);
+      bsl_alert_start(cmd, json, strlen(json), 5000, "a", &h, err, sizeof err),
+      0);
+  assert_true(time(NULL) - t1 < 2);
+  bool done = true;
+  assert_int_equal(bsl_alert_poll(h, &done, err, sizeof err), 0);
+  assert_false(done);
+  int rc = 0;
+  for (int i = 0; i < 200 && !done; i++) {
+    usleep(20000);
+    rc = bsl_alert_poll(h, &done, err, sizeof err);
+  }
+  assert_true(done);
+  assert_int_equal(rc, -1);
+  assert_string_equal(err, "exited with status 4");
   f = fopen(path, "r");
   assert_non_null(f);
   got[0] = '\0';
@@ -317,6 +391,233 @@ static void test_alert_run(void **state) {
   assert_string_equal(got, json);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
+}
+
+/* The command's output goes to the log prefixed, escaped, capped. */
+static void test_alert_output(void **state) {
+  (void)state;
+  char err[512], *log;
+  assert_int_equal(
+      run_logged("printf 'one\\ntwo \\033[2J\\tx\\r\\n\\342\\200\\256rtl "
+                 "caf\\303\\251 "
+                 "\\377\\n'; printf 'level=error msg=forged\\n' >&2",
+                 5000, err, sizeof err, &log),
+      0);
+  assert_string_equal(log,
+                      "boussole: alert 7 raised: alert_command output: one\n"
+                      "boussole: alert 7 raised: alert_command output: two "
+                      "\\x1b[2J\\tx\\r\n"
+                      "boussole: alert 7 raised: alert_command output: "
+                      "\\u202ertl caf\xc3\xa9 \\xff\n"
+                      "boussole: alert 7 raised: alert_command output: "
+                      "level=error msg=forged\n");
+  free(log);
+  /* 30 MB: 64 KiB logged, in lines under PIPE_BUF, the rest counted */
+  assert_int_equal(run_logged("head -c 30000000 /dev/zero | tr '\\0' x; echo; "
+                              "echo the end; exit 1",
+                              10000, err, sizeof err, &log),
+                   -1);
+  assert_string_equal(err, "exited with status 1: the end");
+  size_t len = strlen(log);
+  assert_true(len > 64 * 1024 && len < 80 * 1024);
+  int lines = count_lines(log, "boussole: alert 7 raised: ");
+  int all = 0;
+  for (const char *c = log; *c; c++)
+    all += *c == '\n';
+  assert_int_equal(lines, all);
+  for (const char *l = log; *l;) {
+    const char *nl = strchr(l, '\n');
+    assert_true(nl - l < 4096);
+    l = nl + 1;
+  }
+  assert_non_null(strstr(log, ": 29934471 more bytes of output not logged "
+                              "(64 KiB logged)\n"));
+  free(log);
+}
+
+/* Nothing the command started outlives it: background jobs, and children
+ * that left its process group and session with setsid. */
+static void test_alert_leftovers(void **state) {
+  (void)state;
+  char cmd[512], err[512], *log;
+  unsigned tag = (unsigned)getpid() % 100000;
+  snprintf(cmd, sizeof cmd,
+           "setsid sleep 8%05u1 & setsid sh -c 'sleep 8%05u2 & exec sleep "
+           "8%05u3' & sleep 8%05u4 & echo started",
+           tag, tag, tag, tag);
+  time_t t0 = time(NULL);
+  assert_int_equal(run_logged(cmd, 5000, err, sizeof err, &log), 0);
+  assert_true(time(NULL) - t0 < 4);
+  free(log);
+  char probe[128];
+  snprintf(probe, sizeof probe, "pgrep -f 'sleep 8%05u[1-4]' > /dev/null", tag);
+  int found = system(probe);
+  if (found == 0) { /* leave nothing behind, then fail */
+    snprintf(probe, sizeof probe, "pkill -9 -f 'sleep 8%05u[1-4]'", tag);
+    assert_int_equal(system(probe), 0);
+  }
+  assert_int_not_equal(found, 0);
+  /* the same once the timeout kills the command */
+  snprintf(cmd, sizeof cmd, "setsid sleep 8%05u5 & sleep 30", tag);
+  assert_int_equal(run_logged(cmd, 300, err, sizeof err, &log), -1);
+  free(log);
+  snprintf(probe, sizeof probe, "pgrep -f 'sleep 8%05u[5]' > /dev/null", tag);
+  assert_int_not_equal(system(probe), 0);
+}
+
+/* ---- deliveries with back-off, as `run` makes them (detached) ---- */
+
+static char ddir[64];
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* "status|attempts|last_error" of the raise of KPI's latest alert (sqlite3
+ * on the side, as an analyst would read the view). */
+static void delivery_of(const char *db, const char *kpi, char *out,
+                        size_t cap) {
+  sqlite3 *h;
+  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(
+      sqlite3_prepare_v2(h,
+                         "SELECT delivery || '|' || delivery_attempts || '|' "
+                         "|| COALESCE(last_error, '') FROM alerts WHERE kpi "
+                         "= ?1 ORDER BY alert_id DESC LIMIT 1",
+                         -1, &st, NULL),
+      SQLITE_OK);
+  sqlite3_bind_text(st, 1, kpi, -1, SQLITE_STATIC);
+  out[0] = '\0';
+  if (sqlite3_step(st) == SQLITE_ROW)
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+
+/* Calls bsl_kpi_deliver at clock NOW until the raises of both KPIs read
+ * WANT (the detached supervisors report asynchronously). */
+static void deliver_until(const bsl_config *cfg, bsl_store *st, const char *db,
+                          int64_t now, const char *want) {
+  char got[256] = "", other[256] = "", err[512];
+  bsl_kpi_deliver_options o = {.now = now};
+  for (int i = 0; i < 300; i++) {
+    assert_int_equal(bsl_kpi_deliver(cfg, st, &o, NULL, err, sizeof err), 0);
+    delivery_of(db, "quiet", got, sizeof got);
+    delivery_of(db, "never", other, sizeof other);
+    if (strcmp(got, want) == 0 && strcmp(other, want) == 0)
+      return;
+    usleep(20000);
+  }
+  fail_msg("deliveries: expected \"%s\", got \"%s\" and \"%s\"", want, got,
+           other);
+}
+
+static void test_deliver_backoff(void **state) {
+  (void)state;
+  snprintf(ddir, sizeof ddir, "/tmp/bsl-deliver-XXXXXX");
+  assert_non_null(mkdtemp(ddir));
+  char db[128], conf[128], script[128], flag[128], text[1024], err[512];
+  snprintf(db, sizeof db, "%s/k.db", ddir);
+  snprintf(conf, sizeof conf, "%s/k.conf", ddir);
+  snprintf(script, sizeof script, "%s/notify.sh", ddir);
+  snprintf(flag, sizeof flag, "%s/up", ddir);
+  snprintf(text, sizeof text,
+           "#!/bin/sh\ncat > /dev/null\n[ -e %s ] || { echo down; exit 1; "
+           "}\n",
+           flag);
+  write_text(script, text);
+  assert_int_equal(chmod(script, 0755), 0);
+  snprintf(text, sizeof text,
+           "[boussole]\ndb = %s\nalert_command = %s\n"
+           "[kpi \"quiet\"]\nmetric = visits\nfilter = channel=email\n"
+           "[kpi \"never\"]\nmetric = pageviews\nfilter = path=/nowhere\n",
+           db, script);
+  write_text(conf, text);
+  bsl_config *cfg;
+  assert_int_equal(bsl_config_load(&cfg, conf, err, sizeof err), 0);
+  bsl_store *st;
+  assert_int_equal(bsl_store_open(&st, db, err, sizeof err), 0);
+  /* hits on the 5 days before today: both segments silent, so no_data */
+  int64_t now = (int64_t)time(NULL);
+  assert_int_equal(bsl_store_begin(st), 0);
+  for (int ago = 5; ago >= 1; ago--) {
+    time_t t = (time_t)(now - ago * 86400);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char day[16];
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    assert_int_equal(bsl_store_add_hits(st, day, "", 200, 10, 0), 0);
+  }
+  assert_int_equal(bsl_store_commit(st), 0);
+
+  bsl_kpi_result *res;
+  size_t n;
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  int null = open("/dev/null", O_WRONLY);
+  dup2(null, STDERR_FILENO); /* the failures are logged: not here */
+  assert_int_equal(
+      bsl_kpi_evaluate(cfg, st, now, true, &res, &n, err, sizeof err), 0);
+  assert_int_equal(res[0].state, BSL_KPI_NO_DATA);
+  assert_string_equal(res[0].event, "raised");
+  bsl_kpi_results_free(res, n);
+  /* the detached attempt fails and is recorded */
+  deliver_until(cfg, st, db, now, "pending|1|exited with status 1: down");
+  /* not retried before its back-off */
+  size_t sent = 9;
+  bsl_kpi_deliver_options o = {.now = now + BSL_KPI_RETRY_FIRST - 1};
+  assert_int_equal(bsl_kpi_deliver(cfg, st, &o, &sent, err, sizeof err), 0);
+  assert_int_equal(sent, 0);
+  /* retried once it has passed, and delivered */
+  write_text(flag, "");
+  o.now = now + BSL_KPI_RETRY_FIRST;
+  assert_int_equal(bsl_kpi_deliver(cfg, st, &o, &sent, err, sizeof err), 0);
+  assert_int_equal(sent, 2);
+  deliver_until(cfg, st, db, o.now, "delivered|2|");
+  /* a delivered alert is never sent again */
+  o.now += 7 * 86400;
+  assert_int_equal(bsl_kpi_deliver(cfg, st, &o, &sent, err, sizeof err), 0);
+  assert_int_equal(sent, 0);
+
+  /* always failing: doubling delays, given up after the last attempt */
+  unlink(flag);
+  assert_int_equal(bsl_store_begin(st), 0);
+  bsl_store_rollback(st);
+  bsl_kpi_eval_options eo = {.now = now, .reset = true, .fire_alerts = true};
+  assert_int_equal(bsl_kpi_evaluate_ex(cfg, st, &eo, &res, &n, err, sizeof err),
+                   0);
+  bsl_kpi_results_free(res, n);
+  int64_t t = now;
+  char want[64];
+  for (int a = 1; a <= BSL_KPI_DELIVERY_ATTEMPTS; a++) {
+    snprintf(want, sizeof want, "%s|%d|exited with status 1: down",
+             a < BSL_KPI_DELIVERY_ATTEMPTS ? "pending" : "failed", a);
+    deliver_until(cfg, st, db, t, want);
+    int64_t delay = BSL_KPI_RETRY_FIRST << (a - 1);
+    if (delay > BSL_KPI_RETRY_MAX)
+      delay = BSL_KPI_RETRY_MAX;
+    o.now = t + delay - 1; /* not a second early */
+    assert_int_equal(bsl_kpi_deliver(cfg, st, &o, &sent, err, sizeof err), 0);
+    assert_int_equal(sent, 0);
+    t += delay;
+  }
+  o.now = t + 30 * 86400;
+  assert_int_equal(bsl_kpi_deliver(cfg, st, &o, &sent, err, sizeof err), 0);
+  assert_int_equal(sent, 0);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(null);
+
+  bsl_store_close(st);
+  bsl_config_destroy(cfg);
+  snprintf(text, sizeof text, "rm -rf '%s'", ddir);
+  assert_int_equal(system(text), 0);
 }
 
 int main(void) {
@@ -331,6 +632,9 @@ int main(void) {
       cmocka_unit_test(test_parse_time),
       cmocka_unit_test(test_alert_json),
       cmocka_unit_test(test_alert_run),
+      cmocka_unit_test(test_alert_output),
+      cmocka_unit_test(test_alert_leftovers),
+      cmocka_unit_test(test_deliver_backoff),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
