@@ -49,17 +49,31 @@ int bsl_zone_check(const char *tz, const char *zoneinfo_dir, char *why,
     return 0;
   if (tz[0] == '+' || tz[0] == '-') {
     snprintf(why, whylen,
-             "bad offset \"%s\" (from -12:00 to +14:00, e.g. +02:00)", tz);
+             "bad time zone offset \"%s\" (from -12:00 to +14:00, e.g. +02:00)",
+             tz);
     return -1;
   }
-  const char *dir = zoneinfo_dir ? zoneinfo_dir : "/usr/share/zoneinfo";
   /* a name, never a path out of the zone directory */
-  if (tz[0] == '/' || strstr(tz, "..")) {
+  for (const char *c = tz; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || digit(*c) ||
+          strchr("/_+-.", *c))) {
+      snprintf(why, whylen, "not a time zone name");
+      return -1;
+    }
+  if (tz[0] == '/' || tz[0] == '.' || strstr(tz, "/.") || strstr(tz, "..")) {
     snprintf(why, whylen, "not a time zone name");
     return -1;
   }
+  const char *dir = zoneinfo_dir;
+  if (!dir || !*dir)
+    dir = getenv("TZDIR"); /* as the C library reads it */
+  if (!dir || !*dir)
+    dir = "/usr/share/zoneinfo";
   char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, tz);
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, tz) >= sizeof path) {
+    snprintf(why, whylen, "not a time zone name");
+    return -1;
+  }
   /* A zone name must name a compiled zone file, not merely any file:
    * reading the TZif magic rules out directories ("Europe") and strays. */
   char magic[4] = {0};
@@ -157,6 +171,15 @@ int bsl_day_parse(const char *s, int64_t *day) {
 int bsl_day_weekday(int64_t day) {
   int w = (int)((day + 3) % 7); /* 1970-01-01 was a Thursday */
   return w < 0 ? w + 7 : w;
+}
+
+void bsl_week_label(int64_t monday, char out[16]) {
+  int64_t thursday = monday + 3; /* the ISO year is the Thursday's */
+  int y;
+  unsigned m, d;
+  bsl_civil_from_days(thursday, &y, &m, &d);
+  int64_t jan1 = bsl_days_from_civil(y, 1, 1);
+  snprintf(out, 16, "%04d-W%02d", y % 10000, (int)((thursday - jan1) / 7 + 1));
 }
 
 void bsl_time_format_utc(int64_t t, char out[32]) {

@@ -37,7 +37,8 @@ int bsl_zone_parse_offset(const char *s, int32_t *seconds);
 
 /*
  * Checks a `timezone` value: "UTC", "Etc/UTC", a fixed offset, or the name
- * of a compiled zone file under ZONEINFO_DIR (NULL: /usr/share/zoneinfo).
+ * of a compiled zone file under ZONEINFO_DIR (NULL: $TZDIR, else
+ * /usr/share/zoneinfo).
  * Returns 0, or -1 with the reason in why.
  */
 int bsl_zone_check(const char *tz, const char *zoneinfo_dir, char *why,
@@ -64,6 +65,9 @@ int bsl_day_parse(const char *s, int64_t *day);
 
 /* Monday = 0 ... Sunday = 6. */
 int bsl_day_weekday(int64_t day);
+
+/* The ISO week that starts on Monday MONDAY, as "2026-W09", into OUT. */
+void bsl_week_label(int64_t monday, char out[16]);
 
 /* Unix time T as ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ", into OUT (21+ bytes). */
 void bsl_time_format_utc(int64_t t, char out[32]);

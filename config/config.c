@@ -43,6 +43,7 @@
  *    `check` may run as another user than the daemon.
  */
 #include "config.h"
+#include "calendar.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -433,43 +434,10 @@ static int set_db(struct parser *p, void *obj, const char *v) {
   return set_nonempty(p, &((bsl_config *)obj)->db, v);
 }
 
-static bool fixed_offset(const char *v) {
-  return strlen(v) == 6 && (v[0] == '+' || v[0] == '-') &&
-         isdigit((unsigned char)v[1]) && isdigit((unsigned char)v[2]) &&
-         v[3] == ':' && isdigit((unsigned char)v[4]) &&
-         isdigit((unsigned char)v[5]) && atoi(v + 1) <= 23 && atoi(v + 4) <= 59;
-}
-
-/* A zone name must name a compiled zone file, not merely any file: reading
- * the TZif magic rules out directories ("Europe") and stray files. */
-static int check_zone_file(struct parser *p, const char *v) {
-  for (const char *c = v; *c; c++)
-    if (!isalnum((unsigned char)*c) && !strchr("/_+-.", *c))
-      return why(p, "not a time zone name");
-  if (v[0] == '/' || v[0] == '.' || strstr(v, "/.") || strstr(v, ".."))
-    return why(p, "not a time zone name");
-  const char *dir = getenv("TZDIR");
-  if (!dir || !*dir)
-    dir = "/usr/share/zoneinfo";
-  char path[PATH_MAX];
-  if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v) >= sizeof path)
-    return why(p, "not a time zone name");
-  char magic[4] = {0};
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t got = fd >= 0 ? read(fd, magic, sizeof magic) : -1;
-  if (fd >= 0)
-    close(fd);
-  if (got != 4 || memcmp(magic, "TZif", 4) != 0)
-    return why(p, "unknown time zone (use UTC, +HH:MM, or a zone under %s)",
-               dir);
-  return 0;
-}
-
 static int set_timezone(struct parser *p, void *obj, const char *v) {
-  if (!*v)
-    return why(p, "must not be empty");
-  if (strcmp(v, "UTC") != 0 && !fixed_offset(v) && check_zone_file(p, v) < 0)
-    return -1;
+  char reason[256];
+  if (bsl_zone_check(v, NULL, reason, sizeof reason) != 0)
+    return why(p, "%s", reason);
   return set_str(p, &((bsl_config *)obj)->timezone, v);
 }
 

@@ -10,7 +10,7 @@
  * the same answers as a daemon that evaluated at each period's close.
  */
 #include "kpi.h"
-#include "civil.h"
+#include "calendar.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -50,136 +50,17 @@ static bool name_flagged(const char *state) {
          strcmp(state, "off_track") == 0 || strcmp(state, "no_data") == 0;
 }
 
-/* ---- calendar (proleptic Gregorian, days since 1970-01-01) ---- */
-
-static void day_string(int64_t day, char out[11]) {
-  int y;
-  unsigned m, d;
-  bsl_civil_from_days(day, &y, &m, &d);
-  if (y < 0 || y > 9999) /* never for real data; keeps the width fixed */
-    y = y < 0 ? 0 : 9999;
-  char tmp[32];
-  snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y, m % 100, d % 100);
-  memcpy(out, tmp, 10);
-  out[10] = '\0';
-}
-
-/* Parses YYYY-MM-DD (exactly); -1 when it is not a calendar date. */
-static int parse_day(const char *s, int64_t *out) {
-  if (strlen(s) < 10 || s[4] != '-' || s[7] != '-')
-    return -1;
-  for (int i = 0; i < 10; i++)
-    if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-      return -1;
-  int y = atoi(s);
-  unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
-  if (m < 1 || m > 12 || d < 1 || d > 31)
-    return -1;
-  int64_t z = bsl_days_from_civil(y, m, d);
-  int yy;
-  unsigned mm, dd;
-  bsl_civil_from_days(z, &yy, &mm, &dd);
-  if (yy != y || mm != m || dd != d)
-    return -1;
-  *out = z;
-  return 0;
-}
-
-/* Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday). */
-static int weekday(int64_t day) {
-  int w = (int)((day + 3) % 7);
-  return w < 0 ? w + 7 : w;
-}
-
-/* "2026-W09" for the ISO week that starts on Monday DAY. */
-static void week_label(int64_t monday, char out[16]) {
-  int64_t thursday = monday + 3;
-  int y;
-  unsigned m, d;
-  bsl_civil_from_days(thursday, &y, &m, &d);
-  int64_t jan1 = bsl_days_from_civil(y, 1, 1);
-  snprintf(out, 16, "%04d-W%02d", y % 10000, (int)((thursday - jan1) / 7 + 1));
-}
-
-/* ---- the configured time zone ---- */
-
-struct zone {
-  bool fixed;
-  int64_t offset; /* seconds east of UTC, when fixed */
-};
-
-static int parse_offset(const char *s, int64_t *out) {
-  if ((s[0] != '+' && s[0] != '-') || !isdigit((unsigned char)s[1]) ||
-      !isdigit((unsigned char)s[2]))
-    return -1;
-  int h = (s[1] - '0') * 10 + (s[2] - '0'), mi = 0;
-  const char *p = s + 3;
-  if (*p == ':')
-    p++;
-  if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])) {
-    mi = (p[0] - '0') * 10 + (p[1] - '0');
-    p += 2;
-  }
-  if (*p || h > 23 || mi > 59)
-    return -1;
-  *out = (s[0] == '-' ? -1 : 1) * (int64_t)(h * 3600 + mi * 60);
-  return 0;
-}
-
-static void zone_init(const char *tz, struct zone *z) {
-  z->fixed = true;
-  z->offset = 0;
-  if (!tz || strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0)
-    return;
-  if (parse_offset(tz, &z->offset) == 0)
-    return;
-  /* A named zone: the C library does the rules (as analyze/model.c). */
-  z->fixed = false;
-  setenv("TZ", tz, 1);
-  tzset();
-}
-
-static int64_t zone_day_of(const struct zone *z, int64_t t) {
-  if (z->fixed) {
-    int64_t l = t + z->offset;
-    return l >= 0 ? l / 86400 : (l - 86399) / 86400;
-  }
-  time_t tt = (time_t)t;
-  struct tm tm;
-  if (!localtime_r(&tt, &tm))
-    return t / 86400;
-  return bsl_days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                             (unsigned)tm.tm_mday);
-}
-
-static int64_t zone_to_unix(const struct zone *z, int64_t day, int sec) {
-  if (z->fixed)
-    return day * 86400 + sec - z->offset;
-  int y;
-  unsigned m, d;
-  bsl_civil_from_days(day, &y, &m, &d);
-  struct tm tm = {.tm_year = y - 1900,
-                  .tm_mon = (int)m - 1,
-                  .tm_mday = (int)d,
-                  .tm_hour = sec / 3600,
-                  .tm_min = sec / 60 % 60,
-                  .tm_sec = sec % 60,
-                  .tm_isdst = -1};
-  return (int64_t)mktime(&tm);
-}
-
-static void iso_utc(int64_t t, char out[32]) {
-  int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-  int64_t sec = t - day * 86400;
-  char d[11];
-  day_string(day, d);
-  snprintf(out, 32, "%sT%02d:%02d:%02dZ", d, (int)(sec / 3600),
-           (int)(sec / 60 % 60), (int)(sec % 60));
-}
+/* Days are cut by config/calendar.c, the one day-cut of the model, KPIs and
+ * reports. */
 
 int bsl_kpi_parse_time(const char *text, const char *tz, int64_t *out) {
   int64_t day;
-  if (!text || parse_day(text, &day) != 0)
+  char date[11];
+  if (!text || strlen(text) < 10)
+    return -1;
+  memcpy(date, text, 10);
+  date[10] = '\0';
+  if (bsl_day_parse(date, &day) != 0)
     return -1;
   const char *p = text + 10;
   int sec = 0;
@@ -204,17 +85,17 @@ int bsl_kpi_parse_time(const char *text, const char *tz, int64_t *out) {
     return 0;
   }
   if (*p == '+' || *p == '-') {
-    int64_t off;
-    if (parse_offset(p, &off) != 0)
+    int32_t off;
+    if (bsl_zone_parse_offset(p, &off) != 0)
       return -1;
     *out = day * 86400 + sec - off;
     return 0;
   }
   if (*p)
     return -1;
-  struct zone z;
-  zone_init(tz, &z);
-  *out = zone_to_unix(&z, day, sec);
+  bsl_zone z;
+  bsl_zone_init(&z, tz);
+  *out = bsl_zone_to_unix(&z, day, sec);
   return 0;
 }
 
@@ -330,7 +211,7 @@ int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
       continue;
     t[n] = (double)i;
     y[n] = s->value[i];
-    wd[n] = weekday(s->first_day + (int64_t)i);
+    wd[n] = bsl_day_weekday(s->first_day + (int64_t)i);
     n++;
   }
   a.observations = n;
@@ -377,7 +258,7 @@ int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
   a.s = mk.s;
   int64_t deadline;
   if (k->has_target && k->deadline[0] &&
-      parse_day(k->deadline, &deadline) == 0) {
+      bsl_day_parse(k->deadline, &deadline) == 0) {
     double td = (double)(deadline - s->first_day) / (double)period_len(s);
     if (td < (double)(upto - 1))
       td = (double)(upto - 1); /* past the deadline: where it is now */
@@ -467,7 +348,7 @@ struct builder {
 
 static int take_day(struct builder *b, const char *day, size_t *idx) {
   int64_t d;
-  if (parse_day(day, &d) != 0 || d < b->first ||
+  if (bsl_day_parse(day, &d) != 0 || d < b->first ||
       (size_t)(d - b->first) >= b->ndays)
     return 0;
   *idx = (size_t)(d - b->first);
@@ -575,8 +456,8 @@ static int build_series(const bsl_config *cfg, bsl_store *st,
   s->period = k->period;
   size_t L = k->period == BSL_PERIOD_WEEK ? 7 : 1;
   if (L == 7) {
-    first -= weekday(first);         /* Monday of the first week */
-    last = last - weekday(last + 1); /* last closed Sunday */
+    first -= bsl_day_weekday(first);         /* Monday of the first week */
+    last = last - bsl_day_weekday(last + 1); /* last closed Sunday */
   }
   s->first_day = (int32_t)first;
   if (last < first)
@@ -602,8 +483,8 @@ static int build_series(const bsl_config *cfg, bsl_store *st,
     goto out;
   }
   char from[11], to[11];
-  day_string(first, from);
-  day_string(last, to);
+  bsl_day_format(first, from);
+  bsl_day_format(last, to);
   const char *m = k->metric;
   const char *fk = k->filter_key, *fv = k->filter_value;
   bool campaign = is_campaign_metric(m);
@@ -800,9 +681,9 @@ static size_t replay_budget(const bsl_kpi_conf *k) {
   return b < 1 ? 1 : (size_t)b;
 }
 
-static int period_index_of(const bsl_kpi_series *s, const struct zone *z,
+static int period_index_of(const bsl_kpi_series *s, const bsl_zone *z,
                            int64_t t, size_t *out) {
-  int64_t d = zone_day_of(z, t) - s->first_day;
+  int64_t d = bsl_zone_day_of(z, t) - s->first_day;
   if (d < 0) {
     *out = 0;
     return -1; /* before the series: never in it */
@@ -814,9 +695,9 @@ static int period_index_of(const bsl_kpi_series *s, const struct zone *z,
 static void period_names(const bsl_kpi_series *s, size_t i, char label[16],
                          char start[11]) {
   int64_t day = s->first_day + (int64_t)(i * period_len(s));
-  day_string(day, start);
+  bsl_day_format(day, start);
   if (s->period == BSL_PERIOD_WEEK)
-    week_label(day, label);
+    bsl_week_label(day, label);
   else
     snprintf(label, 16, "%s", start);
 }
@@ -879,8 +760,8 @@ static int queue_delivery(bsl_store *st, const bsl_kpi_result *r,
 }
 
 static int evaluate_one(const bsl_config *cfg, bsl_store *st,
-                        const bsl_kpi_conf *k, const struct zone *z,
-                        int64_t first, int64_t horizon, int64_t eval_unix,
+                        const bsl_kpi_conf *k, const bsl_zone *z, int64_t first,
+                        int64_t horizon, int64_t eval_unix,
                         const char *eval_iso, const bsl_kpi_eval_options *o,
                         bool *recording, bsl_kpi_result *r, char *err,
                         size_t errlen) {
@@ -912,7 +793,7 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
   r->period = k->period;
   r->target = k->has_target ? k->target : NAN;
   snprintf(r->deadline, sizeof r->deadline, "%s", k->deadline);
-  day_string(horizon, r->horizon);
+  bsl_day_format(horizon, r->horizon);
   r->n_periods = s.n;
   if (adj.n) {
     r->adjusted = true;
@@ -947,7 +828,7 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
   }
   if (from_store) {
     int64_t sd;
-    if (s.n > 0 && parse_day(stored.since, &sd) == 0 && sd >= s.first_day &&
+    if (s.n > 0 && bsl_day_parse(stored.since, &sd) == 0 && sd >= s.first_day &&
         (size_t)(sd - s.first_day) / period_len(&s) < s.n)
       since_i = (size_t)(sd - s.first_day) / period_len(&s);
     r->periods_in_state = s.n ? (int)(s.n - since_i) : 0;
@@ -970,7 +851,7 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
     period_names(&s, since_i, label, r->since);
     r->periods_in_state = (int)(s.n - since_i);
   } else {
-    day_string(horizon, r->since);
+    bsl_day_format(horizon, r->since);
     r->periods_in_state = 0;
   }
 
@@ -1078,17 +959,17 @@ out:
 }
 
 /* Parses and checks a backtest day (see bsl_kpi_check_at) into *DAY. */
-static int check_at(const bsl_config *cfg, const struct zone *z,
+static int check_at(const bsl_config *cfg, const bsl_zone *z,
                     const char *at_day, int64_t now, int64_t *day, char *err,
                     size_t errlen) {
-  if (strlen(at_day) != 10 || parse_day(at_day, day) != 0) {
+  if (strlen(at_day) != 10 || bsl_day_parse(at_day, day) != 0) {
     snprintf(err, errlen, "--at: \"%s\" is not a date YYYY-MM-DD", at_day);
     return -1;
   }
-  int64_t today = zone_day_of(z, now);
+  int64_t today = bsl_zone_day_of(z, now);
   if (*day > today) {
     char t[11];
-    day_string(today, t);
+    bsl_day_format(today, t);
     snprintf(err, errlen,
              "--at %s: after today (%s, %s); a backtest evaluates a day that "
              "has begun",
@@ -1100,18 +981,17 @@ static int check_at(const bsl_config *cfg, const struct zone *z,
 
 int bsl_kpi_check_at(const bsl_config *cfg, const char *at_day, int64_t now,
                      char *err, size_t errlen) {
-  struct zone z;
-  zone_init(cfg->timezone, &z);
+  bsl_zone z;
+  bsl_zone_init(&z, cfg->timezone);
   int64_t day;
   return check_at(cfg, &z, at_day, now, &day, err, errlen);
 }
 
 /* First and last closed day (day numbers) for the options; *none when the
  * database holds no data at all. */
-static int horizon_of(const bsl_config *cfg, bsl_store *st,
-                      const struct zone *z, const bsl_kpi_eval_options *o,
-                      int64_t *first, int64_t *horizon, bool *none, char *err,
-                      size_t errlen) {
+static int horizon_of(const bsl_config *cfg, bsl_store *st, const bsl_zone *z,
+                      const bsl_kpi_eval_options *o, int64_t *first,
+                      int64_t *horizon, bool *none, char *err, size_t errlen) {
   bool campaigns = false;
   for (size_t i = 0; i < cfg->n_kpis; i++)
     campaigns = campaigns || is_campaign_metric(cfg->kpis[i].metric);
@@ -1128,9 +1008,9 @@ static int horizon_of(const bsl_config *cfg, bsl_store *st,
     int64_t x = o->now;
     if (newest != INT64_MIN && newest > x)
       x = newest;
-    *horizon = zone_day_of(z, x - BSL_KPI_GRACE_SECONDS) - 1;
+    *horizon = bsl_zone_day_of(z, x - BSL_KPI_GRACE_SECONDS) - 1;
   }
-  *none = !f[0] || parse_day(f, first) != 0;
+  *none = !f[0] || bsl_day_parse(f, first) != 0;
   if (*none)
     *first = *horizon + 1;
   return 0;
@@ -1138,8 +1018,8 @@ static int horizon_of(const bsl_config *cfg, bsl_store *st,
 
 int bsl_kpi_closed_through(const bsl_config *cfg, bsl_store *store, int64_t now,
                            char day[11], char *err, size_t errlen) {
-  struct zone z;
-  zone_init(cfg->timezone, &z);
+  bsl_zone z;
+  bsl_zone_init(&z, cfg->timezone);
   bsl_kpi_eval_options o = {.now = now};
   int64_t first, horizon;
   bool none;
@@ -1148,7 +1028,7 @@ int bsl_kpi_closed_through(const bsl_config *cfg, bsl_store *store, int64_t now,
   if (none || horizon < first)
     day[0] = '\0';
   else
-    day_string(horizon, day);
+    bsl_day_format(horizon, day);
   return 0;
 }
 
@@ -1198,7 +1078,7 @@ static int record_attempt(bsl_store *st, int64_t id, int attempts, bool ok,
                           const char *label, const char *error, int64_t now,
                           char *err, size_t errlen) {
   char when[32], next[32];
-  iso_utc(now, when);
+  bsl_time_format_utc(now, when);
   bool give_up = !ok && attempts >= BSL_KPI_DELIVERY_ATTEMPTS;
   const char *status = ok ? "delivered" : give_up ? "failed" : "pending";
   if (bsl_store_begin(st) != 0 ||
@@ -1216,7 +1096,7 @@ static int record_attempt(bsl_store *st, int64_t id, int attempts, bool ok,
             "boussole: %s: alert_command: %s (attempt %d of %d; giving up)\n",
             label, error, attempts, BSL_KPI_DELIVERY_ATTEMPTS);
   } else {
-    iso_utc(now + retry_delay(attempts), next);
+    bsl_time_format_utc(now + retry_delay(attempts), next);
     fprintf(stderr,
             "boussole: %s: alert_command: %s (attempt %d of %d; next after "
             "%s)\n",
@@ -1389,8 +1269,8 @@ int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
                         size_t *n, char *err, size_t errlen) {
   *results = NULL;
   *n = 0;
-  struct zone z;
-  zone_init(cfg->timezone, &z);
+  bsl_zone z;
+  bsl_zone_init(&z, cfg->timezone);
   bsl_kpi_result *res = calloc(cfg->n_kpis ? cfg->n_kpis : 1, sizeof *res);
   if (!res) {
     snprintf(err, errlen, "out of memory");
@@ -1405,10 +1285,10 @@ int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
   bool none;
   if (horizon_of(cfg, store, &z, o, &first, &horizon, &none, err, errlen) != 0)
     goto out_rollback;
-  int64_t eval_unix = o->at_day ? zone_to_unix(&z, horizon + 1, 0) : o->now;
+  int64_t eval_unix = o->at_day ? bsl_zone_to_unix(&z, horizon + 1, 0) : o->now;
   char eval_iso[32], now_iso[32];
-  iso_utc(eval_unix, eval_iso);
-  iso_utc(o->now, now_iso);
+  bsl_time_format_utc(eval_unix, eval_iso);
+  bsl_time_format_utc(o->now, now_iso);
   for (size_t i = 0; i < cfg->n_kpis; i++) {
     int closed = 0;
     if (o->reset &&

@@ -8,7 +8,7 @@
  * by section when a database lacks a later feature's views.
  */
 #include "report.h"
-#include "civil.h"
+#include "calendar.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,40 +34,16 @@ static int channel_index(const char *name) {
   return BSL_CH_OTHER;
 }
 
-/* ---- calendar: proleptic Gregorian, days since 1970-01-01 ---- */
+/* ---- days: config/calendar.c's, the one day-cut ---- */
 
 int64_t bsl_report_parse_day(const char *s, bool *ok) {
-  *ok = false;
-  if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-    return -1;
-  for (int i = 0; i < 10; i++)
-    if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-      return -1;
-  int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-  static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (m < 1 || m > 12 || d < 1)
-    return -1;
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (d > mdays[m - 1] + (m == 2 && leap))
-    return -1;
-  *ok = true;
-  return bsl_days_from_civil(y, (unsigned)m, (unsigned)d);
+  int64_t day;
+  *ok = bsl_day_parse(s, &day) == 0;
+  return *ok ? day : -1;
 }
 
 void bsl_report_format_day(int64_t z, char out[11]) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = (unsigned)(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = (int64_t)yoe + era * 400;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-  if (y < 0 || y > 9999)
-    y = 0;
-  snprintf(out, 11, "%04d-%02u-%02u", (int)y, m % 13u, d % 32u);
+  bsl_day_format(z, out);
 }
 
 /* ---- number formatting ---- */
@@ -574,7 +550,7 @@ static int resolve_range(bsl_report *r, const bsl_report_options *o, char *err,
       return -1;
     }
   } else {
-    to = (o->now >= 0 ? o->now : 0) / 86400;
+    to = bsl_zone_day_of(&(bsl_zone){.fixed = true}, o->now); /* UTC */
   }
   if (o->from) {
     from = bsl_report_parse_day(o->from, &ok);
@@ -625,11 +601,9 @@ int bsl_report_gather(bsl_store *st, const bsl_report_options *o,
   if (!r)
     goto out_oom;
   struct gather g = {.r = r};
-  time_t now = (time_t)o->now;
-  struct tm tm;
-  if (gmtime_r(&now, &tm))
-    strftime(r->generated_at, sizeof r->generated_at, "%Y-%m-%dT%H:%M:%SZ",
-             &tm);
+  char generated[32];
+  bsl_time_format_utc(o->now, generated);
+  snprintf(r->generated_at, sizeof r->generated_at, "%s", generated);
 
   int has;
   if ((has = bsl_store_report_has(st, "campaigns_daily")) < 0)
