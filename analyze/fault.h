@@ -16,7 +16,8 @@
  * fault), counting from zero again.  For unit tests, single-threaded. */
 void bsl_fault_configure(const char *spec);
 
-/* True when the allocation at POINT ("visit", ...) must fail now. */
+/* True when the allocation at POINT must fail now.  Points: "visit" (a
+ * visit of the model), "changeset" (a changeset's buffers growing). */
 bool bsl_fault(const char *point);
 
 #endif

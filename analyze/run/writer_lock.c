@@ -129,13 +129,16 @@ static int lock_path_of(const char *db, char **out, char *err, size_t errlen) {
       return -1;
   }
   size_t n = strlen(real);
-  *out = realloc(real, n + sizeof ".lock");
-  if (!*out) {
+  char *lock = malloc(n + sizeof ".lock");
+  if (!lock) {
     free(real);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  memcpy(*out + n, ".lock", sizeof ".lock");
+  memcpy(lock, real, n);
+  memcpy(lock + n, ".lock", sizeof ".lock");
+  free(real);
+  *out = lock;
   return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
+
 enum op_type {
   OP_HITS,
   OP_EVENT,
@@ -78,6 +80,8 @@ bool bsl_changeset_failed(const bsl_changeset *cs) {
 static bool grow(void **buf, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap)
     return true;
+  if (bsl_fault("changeset")) /* tests: this growth fails */
+    return false;
   size_t ncap = *cap ? *cap : 64;
   while (ncap < need)
     ncap *= 2;

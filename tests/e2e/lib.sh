@@ -6,9 +6,21 @@ set -euo pipefail
 command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 shell not installed"; exit 77; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bsl-e2e.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
 FAILS=0
 CHECKS=0
+SKIPS=0
+FINISHED=
+
+# exit_guard STATUS: run on exit (live_lib.sh's trap calls it too).  A test
+# that exits 0 without reaching finish has not said what it checked: that
+# is a failure, not a pass.
+exit_guard() {
+  if [ "$1" -eq 0 ] && [ -z "$FINISHED" ]; then
+    echo "FAIL: the test exited 0 before finish (an early exit passes nothing)" >&2
+    exit 1
+  fi
+}
+trap 'rc=$?; rm -rf "$WORK"; exit_guard $rc' EXIT
 
 # q DB SQL: prints the result rows, '|' separated
 q() { sqlite3 -batch -noheader "$1" "$2"; }
@@ -46,10 +58,32 @@ dump_views() {
   q "$db" "SELECT source, offset, reason, excerpt FROM rejects ORDER BY offset"
 }
 
+# skip_part WHY: a part of the test cannot run here (a tool or a data file
+# is missing); the rest goes on, and finish reports the test as skipped
+# (exit 77, ctest's SKIP_RETURN_CODE) rather than passed, unless a check
+# failed.  A test that can run nothing at all exits 77 itself, up front.
+skip_part() {
+  SKIPS=$((SKIPS + 1))
+  echo "SKIP: $*"
+}
+
+# finish: the last line of every test.  Fails when a check failed, and when
+# no check ran at all (a test that checks nothing cannot pass); exits 77
+# when a part was skipped, else 0.
 finish() {
+  FINISHED=1
   if [ "$FAILS" -ne 0 ]; then
     echo "$FAILS of $CHECKS checks failed"
     exit 1
   fi
+  if [ "$CHECKS" -eq 0 ]; then
+    echo "FAIL: no check ran"
+    exit 1
+  fi
+  if [ "$SKIPS" -ne 0 ]; then
+    echo "all $CHECKS checks passed, but $SKIPS part(s) skipped (see SKIP above)"
+    exit 77
+  fi
   echo "all $CHECKS checks passed"
+  exit 0
 }

@@ -8,7 +8,7 @@ BG_PIDS=()
 bg_track() { BG_PIDS+=("$1"); }
 PRE_CLEANUP=: # a test may set it to a command run first (e.g. stop nginx)
 live_cleanup() {
-  local p
+  local p rc=$1
   $PRE_CLEANUP || true
   for p in "${BG_PIDS[@]}"; do
     kill -9 "$p" 2>/dev/null || true
@@ -16,10 +16,14 @@ live_cleanup() {
   for p in "${BG_PIDS[@]}"; do
     wait "$p" 2>/dev/null || true
   done
-  [ -n "${BSL_KEEP_WORK:-}" ] && { echo "work dir kept: $WORK" >&2; return; }
-  rm -rf "$WORK"
+  if [ -n "${BSL_KEEP_WORK:-}" ]; then
+    echo "work dir kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit_guard "$rc" # lib.sh: an exit 0 before finish fails
 }
-trap live_cleanup EXIT
+trap 'live_cleanup $?' EXIT
 
 GENLOG=${GENLOG:-$(dirname "$BOUSSOLE")/boussole-genlog}
 

@@ -55,21 +55,55 @@ ingest "$WORK/clean.db" "$WORK/full.log.gz"
 dump_views "$WORK/clean.db" > "$WORK/clean2.txt"
 expect_eq "compressed copy of a read file adds nothing" "$(cmp -s "$WORK/clean.txt" "$WORK/clean2.txt" && echo same)" same
 
-# SIGKILL at random moments, with frequent commits, then finish the job
+# SIGKILL at random moments, with frequent commits, then finish the job.  A
+# kill counts when it landed mid-ingest: the process died of it (wait says
+# 137), it had not finished.  A run that finished before its kill starts the
+# database over, so the kills that count all interrupt one load; the delays
+# are spread over the first 60% of the time a clean run took here (300k
+# lines take a fraction of a second).
 "$GENLOG" -n 300000 -s 11 --days 2 --site www.example.com > "$WORK/big.log"
+t0=$(date +%s%3N)
 ingest "$WORK/big-clean.db" "$WORK/big.log"
+T=$(($(date +%s%3N) - t0))
 dump_views "$WORK/big-clean.db" > "$WORK/big-clean.txt"
-kills=0
-for i in $(seq 1 12); do
-  "$BOUSSOLE" ingest -q --no-progress --flush-lines 3000 --site www.example.com --db "$WORK/big-kill.db" "$WORK/big.log" &
+MIN_KILLS=${BSL_EO_KILLS:-8}
+lo=$((T / 10 > 20 ? T / 10 : 20))
+hi=$((T * 6 / 10 > lo + 50 ? T * 6 / 10 : lo + 50))
+KDB=$WORK/big-kill.db
+committed() { if [ -f "$KDB" ]; then q "$KDB" 'SELECT COALESCE(SUM(lines), 0) FROM sources'; else echo 0; fi; }
+kills=0     # died of the SIGKILL
+between=0   # ... after committing some lines of its run, not all
+finished=0  # ended before the SIGKILL came
+for i in $(seq 1 60); do
+  [ "$kills" -ge "$MIN_KILLS" ] && break
+  before=$(committed)
+  ms=$((lo + RANDOM % (hi - lo)))
+  "$BOUSSOLE" ingest -q --no-progress --flush-lines 1000 --site www.example.com --db "$KDB" "$WORK/big.log" &
   pid=$!
-  sleep "0.$((RANDOM % 25 + 5))"
-  if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
-  wait "$pid" 2>/dev/null || true
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+  kill -9 "$pid" 2>/dev/null || true
+  rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  case $rc in
+    137)
+      kills=$((kills + 1))
+      after=$(committed)
+      if [ "$after" -gt "$before" ] && [ "$after" -lt 300000 ]; then between=$((between + 1)); fi
+      ;;
+    0)
+      finished=$((finished + 1))
+      rm -f "$KDB" "$KDB"-*
+      ;;
+    *) expect_eq "a killed ingest exits 0 or dies of SIGKILL" "$rc" "0 or 137" ;;
+  esac
 done
-ingest "$WORK/big-kill.db" "$WORK/big.log"
-dump_views "$WORK/big-kill.db" > "$WORK/big-kill.txt"
-echo "killed $kills times mid-ingest"
+echo "killed $kills times mid-ingest, $between of them after a commit of their run;" \
+  "$finished runs finished before the kill; delays $lo-$hi ms (a clean run: $T ms)"
+expect_eq "kills that landed mid-ingest: at least $MIN_KILLS" "$([ "$kills" -ge "$MIN_KILLS" ] && echo yes || echo "no: $kills")" yes
+expect_eq "kills that landed between two commits of a run: at least $((MIN_KILLS / 2))" \
+  "$([ "$between" -ge $((MIN_KILLS / 2)) ] && echo yes || echo "no: $between")" yes
+ingest "$KDB" "$WORK/big.log"
+dump_views "$KDB" > "$WORK/big-kill.txt"
 expect_eq "killed and resumed == one clean run" "$(cmp -s "$WORK/big-clean.txt" "$WORK/big-kill.txt" && echo same || diff "$WORK/big-clean.txt" "$WORK/big-kill.txt" | head -5)" same
 
 finish

@@ -9,7 +9,8 @@
 # "Disk full" is RLIMIT_FSIZE: writes past the limit fail with EFBIG (boussole
 # ignores SIGXFSZ), which SQLite reports like ENOSPC.  Permission faults need
 # a user that permissions apply to: as root the test drops to nobody with
-# setpriv, and skips those sub-cases (saying so) when it cannot.
+# setpriv, and skips those sub-cases when it cannot (the test then reports
+# SKIP, not Passed).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 [ -x "$GENLOG" ] || { echo "SKIP: $GENLOG not built"; exit 77; }
@@ -87,7 +88,7 @@ if [ -n "$CAN_DENY" ]; then
   expect_eq "(b) writable again: exit 0" "$RC" 0
   expect_eq "(b) writable again: views == one clean run" "$(same_views "$WORK/clean.db" "$B/b.db")" same
 else
-  echo "SKIP (b): running as root without setpriv: a read-only file cannot be simulated"
+  skip_part "(b) running as root without setpriv: a read-only file cannot be simulated"
 fi
 
 # ------------------------------------------------------ (c) locked database
@@ -146,7 +147,7 @@ if command -v prlimit >/dev/null && prlimit --pid "$RUN_PID" --fsize=4096: 2>/de
   wait_until 20 db_has_lines "$D/d.db" 3000 || fail_with_log "(d1) reading did not resume"
   expect_eq "(d1) resumed: logged once" "$(logged 'commit succeeded again; reading resumed')" 1
 else
-  echo "SKIP (d1): prlimit is missing or may not change the daemon's limits"
+  skip_part "(d1) prlimit is missing or may not change the daemon's limits"
   sed -n '1001,3000p' "$WORK/all.log" >> "$D/logs/access.log"
   wait_until 20 db_has_lines "$D/d.db" 3000 || fail_with_log "(d1) lines not counted"
 fi
@@ -190,7 +191,7 @@ if [ -n "$CAN_DENY" ]; then
   wait_until 20 db_has_lines "$D/d.db" 23000 || fail_with_log "(d3) an open file made unreadable stopped being read"
   chmod 0644 "$D/logs/access.log"
 else
-  echo "SKIP (d3): running as root without setpriv: an unreadable file cannot be simulated"
+  skip_part "(d3) running as root without setpriv: an unreadable file cannot be simulated"
   sed -n '20001,23000p' "$WORK/all.log" > "$D/logs/access.log"
   wait_until 20 db_has_lines "$D/d.db" 23000 || fail_with_log "(d3) lines not counted"
 fi

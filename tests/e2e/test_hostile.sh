@@ -19,7 +19,7 @@ TIME_BIN=
 if [ -x /usr/bin/time ] && /usr/bin/time -f %M true 2>/dev/null; then
   TIME_BIN=/usr/bin/time
 else
-  echo "note: /usr/bin/time (GNU time) not installed: peak memory not checked"
+  skip_part "/usr/bin/time (GNU time) not installed: peak memory not checked"
 fi
 # Every case measured within 1 MB of the baseline (release and ASan builds);
 # keeping the 10 MB line, or a few MB per 64 KiB line, would not fit.

@@ -161,7 +161,7 @@ send_udp() { # PORT MESSAGE
   python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))' "$1" "$2"
 }
 if ! (: > /dev/udp/127.0.0.1/9) 2>/dev/null && ! command -v python3 >/dev/null; then
-  echo "(c) skipped: neither bash /dev/udp nor python3"
+  skip_part "(c) neither bash /dev/udp nor python3: syslog over UDP not checked"
 else
   started=
   for attempt in 1 2 3 4 5 6 7 8; do

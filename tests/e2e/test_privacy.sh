@@ -108,7 +108,7 @@ REAL=${BSL_SHARED_DATA:-}/access_logs
 if [ -n "${BSL_SHARED_DATA:-}" ] && ls "$REAL"/*.log* > /dev/null 2>&1; then
   ingest_and_search real-logs "$WORK/real.db" "$REAL"/*.log*
 else
-  echo "note: \$BSL_SHARED_DATA/access_logs not found: real logs not searched"
+  skip_part "\$BSL_SHARED_DATA/access_logs not found: real logs not searched"
 fi
 
 # ----------------------------------------------------------- day salts

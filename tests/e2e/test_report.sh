@@ -97,7 +97,7 @@ r = json.load(open(sys.argv[1]))
 print(sum(c["campaign"] == "<script>alert(1)</script>" for c in r["campaigns"]),
       len(r["kpis"]), len(r["daily"]))' "$WORK/stdout")" "1 1 28"
 else
-  echo "note: python3 missing, JSON validity not checked"
+  skip_part "python3 not installed: JSON validity not checked"
 fi
 expect_eq "--json has no raw markup" "$(has '<script' "$WORK/stdout")" 0
 
@@ -141,9 +141,8 @@ done
 
 # ---- headless Chromium ----
 if ! command -v chromium >/dev/null; then
-  echo "SKIP: chromium not installed (apt-get install chromium): the HTML was checked as text only"
+  skip_part "chromium not installed (apt-get install chromium): the HTML was checked as text only"
   finish
-  exit 77
 fi
 PROFILE=$(mktemp -d "$WORK/profile.XXXXXX")
 CHROME=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run

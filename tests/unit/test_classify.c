@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include "classify.h"
+#include "skip.h"
 
 /* Floors (and a ceiling) reached by the shipped rules; see the report. */
 #define MIN_CRAWLER_RECALL 0.95
@@ -735,9 +736,8 @@ static void test_crawler_user_agents(void **state) {
   char *json =
       dir ? read_all(dir, "bots_ua/crawler-user-agents.json", &len) : NULL;
   if (!json) {
-    print_message("crawler-user-agents.json not found under "
-                  "$BSL_SHARED_DATA/bots_ua: bot recall not measured\n");
-    skip();
+    SKIP_BECAUSE("crawler-user-agents.json not found under "
+                 "$BSL_SHARED_DATA/bots_ua: bot recall not measured\n");
   }
   const char *end = json + len, *p = json;
   size_t total = 0, flagged = 0, shown = 0;
@@ -949,9 +949,8 @@ static void test_uap_browsers_not_bots(void **state) {
       yaml = read_all(dir, "bots_ua/uap-core/test_ua.yaml", &len);
   }
   if (!yaml) {
-    print_message("uap-core test_ua.yaml not found under "
-                  "$BSL_SHARED_DATA/bots_ua: false bots not measured\n");
-    skip();
+    SKIP_BECAUSE("uap-core test_ua.yaml not found under "
+                 "$BSL_SHARED_DATA/bots_ua: false bots not measured\n");
   }
   char ua[4096] = "", fam[256];
   size_t total = 0, flagged = 0;
@@ -996,9 +995,8 @@ static void test_uap_devices(void **state) {
     }
   }
   if (!gz) {
-    print_message("uap-core test_device.yaml.gz not found under "
-                  "$BSL_SHARED_DATA/bots_ua: devices not measured\n");
-    skip();
+    SKIP_BECAUSE("uap-core test_device.yaml.gz not found under "
+                 "$BSL_SHARED_DATA/bots_ua: devices not measured\n");
   }
   static const struct {
     const char *family;
@@ -1045,10 +1043,9 @@ static void test_snowplow_referers(void **state) {
   char *json =
       dir ? read_all(dir, "referrers/snowplow_referer-tests.json", &len) : NULL;
   if (!json) {
-    print_message("snowplow_referer-tests.json not found under "
-                  "$BSL_SHARED_DATA/referrers: referer agreement not "
-                  "measured\n");
-    skip();
+    SKIP_BECAUSE("snowplow_referer-tests.json not found under "
+                 "$BSL_SHARED_DATA/referrers: referer agreement not "
+                 "measured\n");
   }
   const char *end = json + len, *p = json;
   char uri[8192] = "", medium[64];
@@ -1109,9 +1106,8 @@ static void test_snowplow_host_lists(void **state) {
   char *yaml =
       dir ? read_all(dir, "referrers/snowplow_referers.yml", &len) : NULL;
   if (!yaml) {
-    print_message("snowplow_referers.yml not found under "
-                  "$BSL_SHARED_DATA/referrers: host lists not measured\n");
-    skip();
+    SKIP_BECAUSE("snowplow_referers.yml not found under "
+                 "$BSL_SHARED_DATA/referrers: host lists not measured\n");
   }
   static const struct {
     const char *section;
@@ -1181,5 +1177,5 @@ int main(void) {
       cmocka_unit_test(test_snowplow_referers),
       cmocka_unit_test(test_snowplow_host_lists),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return unit_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "reader.h"
+#include "skip.h"
 
 #define TMPDIR_PREFIX "/tmp/test_reader.XXXXXX"
 #include "tmpdir.h"
@@ -700,10 +701,8 @@ static void count_real(const char *name, size_t want) {
   const char *dir = getenv("BSL_SHARED_DATA");
   char path[1024];
   snprintf(path, sizeof path, "%s/access_logs/%s", dir ? dir : "", name);
-  if (!dir || access(path, R_OK) != 0) {
-    print_message("skipping: %s not found (set BSL_SHARED_DATA)\n", path);
-    skip();
-  }
+  if (!dir || access(path, R_OK) != 0)
+    SKIP_BECAUSE("%s not found (set BSL_SHARED_DATA)\n", path);
   bsl_reader *r = open_ok(path);
   assert_true(bsl_reader_is_gzip(r));
   bsl_line line;
@@ -752,5 +751,5 @@ int main(void) {
       cmocka_unit_test(test_open_errors),
       cmocka_unit_test(test_real_elastic_log),
   };
-  return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+  return unit_exit(cmocka_run_group_tests(tests, setup_dir, remove_dir));
 }

@@ -37,15 +37,15 @@ static int remove_dir(void **state) {
   return rmdir(tmpdir);
 }
 
-static char *tmp_path(const char *suffix) {
+static inline char *tmp_path(const char *suffix) {
   static char paths[64][512];
   char *p = paths[file_seq % 64];
   snprintf(p, 512, "%s/f%d%s", tmpdir, file_seq++, suffix);
   return p;
 }
 
-static void write_file(const char *path, const void *data, size_t len,
-                       const char *mode) {
+static inline void write_file(const char *path, const void *data, size_t len,
+                              const char *mode) {
   FILE *f = fopen(path, mode);
   assert_non_null(f);
   if (len > 0)
@@ -53,7 +53,7 @@ static void write_file(const char *path, const void *data, size_t len,
   assert_int_equal(fclose(f), 0);
 }
 
-static char *plain_file(const void *data, size_t len) {
+static inline char *plain_file(const void *data, size_t len) {
   char *p = tmp_path(".log");
   write_file(p, data, len, "wb");
   return p;
