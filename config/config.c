@@ -1699,7 +1699,8 @@ static int by_line(const void *a, const void *b) {
 static int report_errors(struct parser *p, char *err, size_t errlen) {
   /* recorded in order of discovery: the checks after the read come last;
    * sorting by line is stable enough, as a line has one error */
-  qsort(p->errs, p->n_errs, sizeof *p->errs, by_line);
+  if (p->n_errs > 1)
+    qsort(p->errs, p->n_errs, sizeof *p->errs, by_line);
   int rc = p->n_errs ? p->errs[0].rc : -ENOMEM;
   for (size_t i = 0; i < p->n_errs; i++)
     if (p->errs[i].rc == -ENOMEM)

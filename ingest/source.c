@@ -226,7 +226,8 @@ int bsl_source_list(const char *pattern, bsl_source_file **out, size_t *n) {
     free(v);
     return 0;
   }
-  qsort(v, k, sizeof *v, listed_cmp);
+  if (k > 1)
+    qsort(v, k, sizeof *v, listed_cmp);
   bsl_source_file *files = calloc(k, sizeof *files);
   if (!files) {
     free_listed(v, k);

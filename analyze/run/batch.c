@@ -344,7 +344,8 @@ static int collect_jobs(const bsl_config *cfg, const char *const *files,
         break;
       }
   }
-  qsort(*jobs, *n_jobs, sizeof **jobs, job_cmp);
+  if (*n_jobs > 1) /* qsort(NULL, 0) is undefined */
+    qsort(*jobs, *n_jobs, sizeof **jobs, job_cmp);
   return 0;
 out_oom:
   snprintf(err, errlen, "out of memory");

@@ -297,7 +297,8 @@ static size_t reading_order(live *L) {
   size_t k = 0;
   for (tracked *t = L->files; t; t = t->next)
     L->order[k++] = t;
-  qsort(L->order, n, sizeof *L->order, reading_cmp);
+  if (n > 1) /* qsort(NULL, 0) is undefined */
+    qsort(L->order, n, sizeof *L->order, reading_cmp);
   return n;
 }
 
