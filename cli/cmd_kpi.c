@@ -4,8 +4,9 @@
  * of --at DAY for backtesting), prints a table or JSON, and exits 1 when a
  * KPI is flagged.  `adjust` records what the team changed for a KPI.
  */
-#include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,57 +17,6 @@
 #include "escape.h"
 #include "kpi.h"
 #include "store.h"
-
-#define EXIT_FLAGGED 1
-#define EXIT_ERROR 2
-
-static const char KPI_USAGE[] =
-    "usage: boussole kpi [-c CONF] [--db PATH] [--json] [--at YYYY-MM-DD] "
-    "[--reset]\n"
-    "\n"
-    "Evaluates every [kpi] of the configuration over its closed periods and\n"
-    "prints its state (no_data, insufficient, met, improving, off_track,\n"
-    "declining, stalled, grace), level vs target, trend, p-value, since "
-    "when,\n"
-    "and the projection at the deadline.  State changes are recorded and\n"
-    "raise or resolve alerts (alerts view, stderr, alert_command).\n"
-    "\n"
-    "  -c, --config CONF   configuration file (default: built-in defaults)\n"
-    "      --db PATH       database file (default: the config's db)\n"
-    "      --json          one JSON object on stdout instead of the table\n"
-    "      --at DAY        backtest: evaluate as of the end of DAY (today at "
-    "the\n"
-    "                      latest), with only the periods closed by then; "
-    "once a\n"
-    "                      real evaluation is recorded it only reports\n"
-    "      --reset         start from scratch (after changing a [kpi]): "
-    "forget the\n"
-    "                      recorded status and series of every configured "
-    "KPI,\n"
-    "                      close its open alert as 'reset', then evaluate\n"
-    "  -h, --help          this help\n"
-    "\n"
-    "Exit status: 0 nothing flagged, 1 a KPI is stalled, declining, "
-    "off_track\n"
-    "or no_data, 2 an error (message on stderr).\n";
-
-static const char ADJUST_USAGE[] =
-    "usage: boussole adjust [-c CONF] [--db PATH] KPI --note TEXT "
-    "[--at TIMESTAMP]\n"
-    "\n"
-    "Records that the team changed something for KPI.  From 3 periods after\n"
-    "it, `boussole kpi` reports the effect (mean after vs before, "
-    "Mann-Whitney\n"
-    "p-value); for window/2 periods the KPI is not flagged stalled.\n"
-    "\n"
-    "  -c, --config CONF   configuration file (default: built-in defaults)\n"
-    "      --db PATH       database file (default: the config's db)\n"
-    "      --note TEXT     what was changed (required)\n"
-    "      --at TIME       when: YYYY-MM-DD or "
-    "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]\n"
-    "                      (default: now; without a zone, the configured "
-    "one)\n"
-    "  -h, --help          this help\n";
 
 static int open_all(const char *prog, const char *conf, const char *db,
                     bsl_config **cfg, bsl_store **st) {
@@ -211,54 +161,21 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
   }
 }
 
-int bsl_cmd_kpi(int argc, char **argv) {
-  enum { OPT_DB = 256, OPT_JSON, OPT_AT, OPT_RESET };
-  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                       {"db", required_argument, 0, OPT_DB},
-                                       {"json", no_argument, 0, OPT_JSON},
-                                       {"at", required_argument, 0, OPT_AT},
-                                       {"reset", no_argument, 0, OPT_RESET},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
-  const char *conf = NULL, *db = NULL, *at = NULL;
-  bool json = false, reset = false;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c':
-      conf = optarg;
-      break;
-    case OPT_DB:
-      db = optarg;
-      break;
-    case OPT_JSON:
-      json = true;
-      break;
-    case OPT_AT:
-      at = optarg;
-      break;
-    case OPT_RESET:
-      reset = true;
-      break;
-    case 'h':
-      fputs(KPI_USAGE, stdout);
-      return 0;
-    default:
-      fputs(KPI_USAGE, stderr);
-      return EXIT_ERROR;
-    }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "boussole kpi: unexpected argument '%s'\n%s", argv[optind],
-            KPI_USAGE);
-    return EXIT_ERROR;
-  }
+struct kpi_args {
+  const char *config, *db, *at;
+  bool json, reset;
+};
+
+static int run_kpi(const void *args, int argc, char **argv) {
+  const struct kpi_args *a = args;
+  (void)argc, (void)argv;
+  const char *conf = a->config, *db = a->db, *at = a->at;
+  bool json = a->json, reset = a->reset;
   int64_t ignored;
   if (at && (strlen(at) != 10 || bsl_kpi_parse_time(at, "UTC", &ignored))) {
     fprintf(stderr, "boussole kpi: --at: \"%s\" is not a date YYYY-MM-DD\n",
             at);
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
   int64_t now = (int64_t)time(NULL);
   bsl_config *cfg;
@@ -268,17 +185,17 @@ int bsl_cmd_kpi(int argc, char **argv) {
     /* refused before the store is even opened: nothing to undo */
     if (bsl_config_load(&cfg, conf, err, sizeof err) != 0) {
       bsl_cli_error("boussole kpi", err);
-      return EXIT_ERROR;
+      return BSL_EXIT_ERROR;
     }
     int bad = bsl_kpi_check_at(cfg, at, now, err, sizeof err);
     bsl_config_destroy(cfg);
     if (bad) {
       fprintf(stderr, "boussole kpi: %s\n", err);
-      return EXIT_ERROR;
+      return BSL_EXIT_ERROR;
     }
   }
   if (open_all("kpi", conf, db, &cfg, &st) != 0)
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   bsl_kpi_eval_options o = {.now = now,
                             .at_day = at,
                             .reset = reset,
@@ -293,7 +210,7 @@ int bsl_cmd_kpi(int argc, char **argv) {
     fprintf(stderr, "boussole kpi: %s\n", err);
     bsl_store_close(st);
     bsl_config_destroy(cfg);
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
   if (reset) {
     size_t closed = 0;
@@ -308,67 +225,37 @@ int bsl_cmd_kpi(int argc, char **argv) {
     print_json(stdout, res, n, at);
   else
     print_table(stdout, res, n);
-  int status = 0;
+  int status = BSL_EXIT_OK;
   for (size_t i = 0; i < n; i++)
     if (res[i].flagged)
-      status = EXIT_FLAGGED;
+      status = BSL_EXIT_FLAGGED;
   bsl_kpi_results_free(res, n);
   bsl_store_close(st);
   bsl_config_destroy(cfg);
   if (fflush(stdout) != 0)
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   return status;
 }
 
-int bsl_cmd_adjust(int argc, char **argv) {
-  enum { OPT_DB = 256, OPT_NOTE, OPT_AT };
-  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                       {"db", required_argument, 0, OPT_DB},
-                                       {"note", required_argument, 0, OPT_NOTE},
-                                       {"at", required_argument, 0, OPT_AT},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
-  const char *conf = NULL, *db = NULL, *note = NULL, *at = NULL;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c':
-      conf = optarg;
-      break;
-    case OPT_DB:
-      db = optarg;
-      break;
-    case OPT_NOTE:
-      note = optarg;
-      break;
-    case OPT_AT:
-      at = optarg;
-      break;
-    case 'h':
-      fputs(ADJUST_USAGE, stdout);
-      return 0;
-    default:
-      fputs(ADJUST_USAGE, stderr);
-      return EXIT_ERROR;
-    }
-  }
-  if (optind + 1 != argc) {
-    fprintf(stderr, "boussole adjust: expected exactly one KPI name\n%s",
-            ADJUST_USAGE);
-    return EXIT_ERROR;
-  }
-  const char *kpi = argv[optind];
-  if (!note || !*note) {
+struct adjust_args {
+  const char *config, *db, *note, *at;
+};
+
+static int run_adjust(const void *args, int argc, char **argv) {
+  const struct adjust_args *a = args;
+  (void)argc;
+  const char *conf = a->config, *db = a->db, *note = a->note, *at = a->at;
+  const char *kpi = argv[0];
+  if (!*note) { /* given, but empty */
     fprintf(stderr, "boussole adjust: --note TEXT is required\n");
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
   bsl_config *cfg;
   bsl_store *st;
   if (open_all("adjust", conf, db, &cfg, &st) != 0)
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   int64_t when = (int64_t)time(NULL);
-  int rc = EXIT_ERROR;
+  int rc = BSL_EXIT_ERROR;
   char err[1024];
   if (at && bsl_kpi_parse_time(at, cfg->timezone, &when) != 0) {
     fprintf(stderr,
@@ -383,9 +270,80 @@ int bsl_cmd_adjust(int argc, char **argv) {
     goto out;
   }
   printf("boussole: adjustment %lld recorded for %s\n", (long long)id, kpi);
-  rc = 0;
+  rc = BSL_EXIT_OK;
 out:
   bsl_store_close(st);
   bsl_config_destroy(cfg);
   return rc;
 }
+
+#define A(member) offsetof(struct kpi_args, member)
+static const bsl_cli_opt kpi_opts[] = {
+    BSL_CLI_OPT_CONFIG(struct kpi_args, config),
+    BSL_CLI_OPT_DB(struct kpi_args, db),
+    {"json", 0, BSL_CLI_FLAG, A(json), NULL,
+     "one JSON object on stdout instead of the table", 0},
+    {"at", 0, BSL_CLI_STRING, A(at), "YYYY-MM-DD",
+     "backtest: evaluate as of the end of that day (today at the latest), "
+     "with only the periods closed by then; once a real evaluation is "
+     "recorded it only reports",
+     0},
+    {"reset", 0, BSL_CLI_FLAG, A(reset), NULL,
+     "start from scratch (after changing a [kpi]): forget the recorded status "
+     "and series of every configured KPI, close its open alert as 'reset', "
+     "then evaluate",
+     0},
+    {0}};
+#undef A
+
+const bsl_cli_cmd bsl_cmd_kpi = {
+    .name = "kpi",
+    .summary = "evaluate every KPI and print its state; exit 1 when one is "
+               "flagged",
+    .max_operands = 0,
+    .about = "Evaluates every [kpi] of the configuration over its closed "
+             "periods and\n"
+             "prints its state (no_data, insufficient, met, improving, "
+             "off_track,\n"
+             "declining, stalled, grace), level vs target, trend, p-value, "
+             "since when,\n"
+             "and the projection at the deadline.  State changes are recorded "
+             "and\n"
+             "raise or resolve alerts (alerts view, stderr, alert_command).\n",
+    .epilog = "Exit status: 0 nothing flagged, 1 a KPI is stalled, declining, "
+              "off_track\n"
+              "or no_data, 2 an error (message on stderr).\n",
+    .opts = kpi_opts,
+    .args_size = sizeof(struct kpi_args),
+    .run = run_kpi,
+};
+
+#define A(member) offsetof(struct adjust_args, member)
+static const bsl_cli_opt adjust_opts[] = {
+    BSL_CLI_OPT_CONFIG(struct adjust_args, config),
+    BSL_CLI_OPT_DB(struct adjust_args, db),
+    {"note", 0, BSL_CLI_STRING, A(note), "TEXT", "what was changed (required)",
+     BSL_CLI_REQUIRED},
+    {"at", 0, BSL_CLI_STRING, A(at), "TIMESTAMP",
+     "when: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] (default: now; "
+     "without a zone, the configured one)",
+     0},
+    {0}};
+#undef A
+
+const bsl_cli_cmd bsl_cmd_adjust = {
+    .name = "adjust",
+    .summary = "record what the team changed for a KPI",
+    .operands = "KPI",
+    .min_operands = 1,
+    .max_operands = 1,
+    .about = "Records that the team changed something for KPI.  From 3 "
+             "periods after\n"
+             "it, `boussole kpi` reports the effect (mean after vs before, "
+             "Mann-Whitney\n"
+             "p-value); for window/2 periods the KPI is not flagged stalled.\n",
+    .epilog = "Exit status: 0 recorded, 2 an error (message on stderr).\n",
+    .opts = adjust_opts,
+    .args_size = sizeof(struct adjust_args),
+    .run = run_adjust,
+};

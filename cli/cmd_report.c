@@ -6,8 +6,8 @@
  * never serves half a report).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,28 +19,6 @@
 #include "config.h"
 #include "report.h"
 #include "store.h"
-
-#define EXIT_ERROR 2
-
-static const char REPORT_USAGE[] =
-    "usage: boussole report [-c CONF] [--db PATH] [--html FILE] [--from D] "
-    "[--to D] [--json]\n"
-    "\n"
-    "Summarises a date range: traffic totals against the previous period of\n"
-    "the same length, channel mix, top sources and pages (entries, scroll\n"
-    "depth), goals, campaign funnels and each KPI's state with a sparkline.\n"
-    "\n"
-    "  -c, --config CONF   configuration file (default: built-in defaults)\n"
-    "      --db PATH       database file (default: the config's db)\n"
-    "      --from D        first day, YYYY-MM-DD (default: 27 days before "
-    "--to)\n"
-    "      --to D          last day, YYYY-MM-DD (default: the newest day "
-    "with data)\n"
-    "      --json          print one JSON object instead of the text report\n"
-    "      --html FILE     write a self-contained HTML report to FILE\n"
-    "  -h, --help          this help\n"
-    "\n"
-    "Exit status: 0 done, 2 an error (message on stderr).\n";
 
 /* Writes the HTML page to PATH through a temporary file in its directory. */
 static int write_html(const bsl_report *r, const char *path) {
@@ -85,70 +63,34 @@ out_unlink:
   return -1;
 }
 
-int bsl_cmd_report(int argc, char **argv) {
-  enum { OPT_DB = 256, OPT_HTML, OPT_FROM, OPT_TO, OPT_JSON };
-  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                       {"db", required_argument, 0, OPT_DB},
-                                       {"html", required_argument, 0, OPT_HTML},
-                                       {"from", required_argument, 0, OPT_FROM},
-                                       {"to", required_argument, 0, OPT_TO},
-                                       {"json", no_argument, 0, OPT_JSON},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
-  const char *conf = NULL, *db = NULL, *html = NULL;
-  bsl_report_options ro = {.now = (int64_t)time(NULL)};
-  bool json = false;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c':
-      conf = optarg;
-      break;
-    case OPT_DB:
-      db = optarg;
-      break;
-    case OPT_HTML:
-      html = optarg;
-      break;
-    case OPT_FROM:
-      ro.from = optarg;
-      break;
-    case OPT_TO:
-      ro.to = optarg;
-      break;
-    case OPT_JSON:
-      json = true;
-      break;
-    case 'h':
-      fputs(REPORT_USAGE, stdout);
-      return 0;
-    default:
-      fputs(REPORT_USAGE, stderr);
-      return EXIT_ERROR;
-    }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "boussole report: unexpected argument '%s'\n%s",
-            argv[optind], REPORT_USAGE);
-    return EXIT_ERROR;
-  }
+struct report_args {
+  const char *config, *db, *html, *from, *to;
+  bool json;
+};
+
+static int run_report(const void *args, int argc, char **argv) {
+  const struct report_args *a = args;
+  (void)argc, (void)argv;
+  const char *conf = a->config, *db = a->db, *html = a->html;
+  bsl_report_options ro = {
+      .now = (int64_t)time(NULL), .from = a->from, .to = a->to};
+  bool json = a->json;
   bool ok;
   if (ro.from && (bsl_report_parse_day(ro.from, &ok), !ok)) {
     fprintf(stderr, "boussole report: --from: not a date (YYYY-MM-DD): '%s'\n",
             ro.from);
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
   if (ro.to && (bsl_report_parse_day(ro.to, &ok), !ok)) {
     fprintf(stderr, "boussole report: --to: not a date (YYYY-MM-DD): '%s'\n",
             ro.to);
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
   char err[BSL_CLI_ERR_MAX];
   bsl_config *cfg;
   if (bsl_config_load(&cfg, conf, err, sizeof err) != 0) {
     bsl_cli_error("boussole report", err);
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
   const char *path = db ? db : cfg->db;
   /* a report never creates a database, nor turns a 0-byte file into one */
@@ -156,7 +98,7 @@ int bsl_cmd_report(int argc, char **argv) {
   if (bsl_store_open_existing(&st, path, err, sizeof err) != 0) {
     fprintf(stderr, "boussole report: %s\n", err);
     bsl_config_destroy(cfg);
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
   bsl_report *r;
   int rc = bsl_report_gather(st, &ro, &r, err, sizeof err);
@@ -164,11 +106,11 @@ int bsl_cmd_report(int argc, char **argv) {
   bsl_config_destroy(cfg);
   if (rc != 0) {
     fprintf(stderr, "boussole report: %s\n", err);
-    return EXIT_ERROR;
+    return BSL_EXIT_ERROR;
   }
-  int status = 0;
+  int status = BSL_EXIT_OK;
   if (html && write_html(r, html) != 0)
-    status = EXIT_ERROR;
+    status = BSL_EXIT_ERROR;
   if (json) {
     bsl_report_write_json(r, stdout);
   } else if (!html) {
@@ -181,7 +123,39 @@ int bsl_cmd_report(int argc, char **argv) {
   bsl_report_destroy(r);
   if (fflush(stdout) != 0 || ferror(stdout)) {
     fprintf(stderr, "boussole report: standard output: write error\n");
-    status = EXIT_ERROR;
+    status = BSL_EXIT_ERROR;
   }
   return status;
 }
+
+#define A(member) offsetof(struct report_args, member)
+static const bsl_cli_opt report_opts[] = {
+    BSL_CLI_OPT_CONFIG(struct report_args, config),
+    BSL_CLI_OPT_DB(struct report_args, db),
+    {"from", 0, BSL_CLI_STRING, A(from), "D",
+     "first day, YYYY-MM-DD (default: 27 days before --to)", 0},
+    {"to", 0, BSL_CLI_STRING, A(to), "D",
+     "last day, YYYY-MM-DD (default: the newest day with data)", 0},
+    {"json", 0, BSL_CLI_FLAG, A(json), NULL,
+     "print one JSON object instead of the text report", 0},
+    {"html", 0, BSL_CLI_STRING, A(html), "FILE",
+     "write a self-contained HTML report to FILE", 0},
+    {0}};
+#undef A
+
+const bsl_cli_cmd bsl_cmd_report = {
+    .name = "report",
+    .summary = "the report of a date range on the terminal, as JSON or as an "
+               "HTML page",
+    .max_operands = 0,
+    .about = "Summarises a date range: traffic totals against the previous "
+             "period of\n"
+             "the same length, channel mix, top sources and pages (entries, "
+             "scroll\n"
+             "depth), goals, campaign funnels and each KPI's state with a "
+             "sparkline.\n",
+    .epilog = "Exit status: 0 done, 2 an error (message on stderr).\n",
+    .opts = report_opts,
+    .args_size = sizeof(struct report_args),
+    .run = run_report,
+};

@@ -1,20 +1,23 @@
 /*
- * Commands of the boussole CLI that live in their own files.  Each takes
- * argv from the command name on (argv[0] is "kpi", ...) and returns the
- * process exit status (0 ok, 1 a flagged KPI, 2 an error).
+ * The commands of the boussole CLI, one bsl_cli_cmd each (options.h) in its
+ * cmd_*.c, and the exit statuses they return.  main.c dispatches argv to a
+ * command, parses its options and turns a usage mistake into
+ * BSL_EXIT_ERROR; a command's body returns one of these, nothing else.
  */
 #ifndef BSL_COMMANDS_H
 #define BSL_COMMANDS_H
 
-/* Prints MSG on stderr, each of its lines prefixed "WHO: " (a config load
- * reports every error of the file, one per line).  In main.c. */
-void bsl_cli_error(const char *who, const char *msg);
+#include "options.h"
 
-/* Room for every error of a configuration file. */
-#define BSL_CLI_ERR_MAX 8192
+#define BSL_EXIT_OK 0
+#define BSL_EXIT_FLAGGED 1 /* `kpi`: at least one KPI is flagged */
+#define BSL_EXIT_ERROR 2   /* usage, config, input or storage error */
 
-int bsl_cmd_kpi(int argc, char **argv);
-int bsl_cmd_adjust(int argc, char **argv);
-int bsl_cmd_report(int argc, char **argv);
+extern const bsl_cli_cmd bsl_cmd_ingest; /* cmd_ingest.c */
+extern const bsl_cli_cmd bsl_cmd_run;    /* cmd_run.c */
+extern const bsl_cli_cmd bsl_cmd_kpi;    /* cmd_kpi.c */
+extern const bsl_cli_cmd bsl_cmd_adjust; /* cmd_kpi.c */
+extern const bsl_cli_cmd bsl_cmd_report; /* cmd_report.c */
+extern const bsl_cli_cmd bsl_cmd_check;  /* cmd_check.c */
 
 #endif
