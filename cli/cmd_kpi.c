@@ -16,6 +16,7 @@
 #include "config.h"
 #include "escape.h"
 #include "kpi.h"
+#include "metrics.h"
 #include "store.h"
 
 static int open_all(const char *prog, const char *conf, const char *db,
@@ -116,8 +117,8 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const bsl_kpi_result *k = &r[i];
     char val[32], tgt[32], proj[48], trend[40], p[16];
-    bsl_kpi_format_value(k->metric, k->a.level, val, sizeof val);
-    bsl_kpi_format_value(k->metric, k->target, tgt, sizeof tgt);
+    bsl_metric_format(k->metric, k->a.level, val, sizeof val);
+    bsl_metric_format(k->metric, k->target, tgt, sizeof tgt);
     bsl_kpi_conf kc = {.metric = (char *)k->metric, .period = k->period};
     bsl_kpi_format_slope(&kc, k->a.slope, trend, sizeof trend);
     if (isnan(k->a.p_value))
@@ -128,7 +129,7 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
       snprintf(proj, sizeof proj, "-");
     else {
       char pv[32];
-      bsl_kpi_format_value(k->metric, k->a.projected, pv, sizeof pv);
+      bsl_metric_format(k->metric, k->a.projected, pv, sizeof pv);
       snprintf(proj, sizeof proj, "%s by %s", pv, k->deadline);
     }
     fprintf(o, "%-24s %-12s %9s %9s %16s %6s %-10s %s%s\n", k->name,
@@ -146,14 +147,14 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
       fprintf(o, "  adjusted %s: %s\n", k->adjusted_at, note);
       if (k->has_effect) {
         char d[32], b[32], a[32];
-        bsl_kpi_format_value(k->metric, k->effect.effect, d, sizeof d);
-        bsl_kpi_format_value(k->metric, k->effect.mean_before, b, sizeof b);
-        bsl_kpi_format_value(k->metric, k->effect.mean_after, a, sizeof a);
+        bsl_metric_format_change(k->metric, k->effect.effect, d, sizeof d);
+        bsl_metric_format(k->metric, k->effect.mean_before, b, sizeof b);
+        bsl_metric_format(k->metric, k->effect.mean_after, a, sizeof a);
         fprintf(o,
-                "  effect: %s -> %s (%s%s) over %zu periods after vs %zu "
+                "  effect: %s -> %s (%s) over %zu periods after vs %zu "
                 "before, Mann-Whitney p=%.3f\n",
-                b, a, k->effect.effect >= 0 ? "+" : "", d, k->effect.n_after,
-                k->effect.n_before, k->effect.p_value);
+                b, a, d, k->effect.n_after, k->effect.n_before,
+                k->effect.p_value);
       } else {
         fputs("  effect: known after 3 observed periods\n", o);
       }

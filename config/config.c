@@ -44,6 +44,7 @@
  */
 #include "config.h"
 #include "calendar.h"
+#include "metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -73,13 +74,6 @@ static const char *const default_extensions[] = {
     "css",  "js",   "mjs",   "png", "jpg", "jpeg", "gif", "svg", "ico", "webp",
     "avif", "woff", "woff2", "ttf", "eot", "map",  "txt", "xml", "json"};
 
-static const char *const metrics[] = {
-    "pageviews",          "visits",      "visitors",
-    "bounce_rate",        "conversions", "conversion_rate",
-    "avg_scroll_depth",   "scroll_rate", "clicks",
-    "click_rate",         "open_rate",   "campaign_click_rate",
-    "cost_per_conversion"};
-
 static const char *const filter_keys[] = {"channel",  "source", "medium",
                                           "campaign", "path",   "device"};
 
@@ -94,11 +88,6 @@ static const char *const access_groups[] = {
     "status",      "bytes", "referer", "user_agent", "host"};
 static const char *const campaign_groups[] = {"time",      "campaign", "event",
                                               "recipient", "url",      "cost"};
-
-/* Metrics that are fractions from 0 to 1 (a target may be a percentage). */
-static const char *const rate_metrics[] = {
-    "bounce_rate", "conversion_rate", "scroll_rate",
-    "click_rate",  "open_rate",       "campaign_click_rate"};
 
 static const char *const access_formats[] = {"combined", "common", "vcombined"};
 #define CAMPAIGN_FORMAT "campaign-csv"
@@ -796,13 +785,11 @@ static const struct key_def goal_keys[] = {
 /* [kpi "NAME"] */
 
 static int set_kpi_metric(struct parser *p, void *obj, const char *v) {
-  if (!one_of(v, metrics, COUNT(metrics)))
-    return why(p,
-               "unknown metric \"%s\" (pageviews visits visitors bounce_rate "
-               "conversions conversion_rate avg_scroll_depth scroll_rate "
-               "clicks click_rate open_rate campaign_click_rate "
-               "cost_per_conversion)",
-               v);
+  if (!bsl_metric_find(v)) {
+    char names[512];
+    bsl_metric_names(false, " ", " ", names, sizeof names);
+    return why(p, "unknown metric \"%s\" (%s)", v, names);
+  }
   return set_str(p, &((bsl_kpi_conf *)obj)->metric, v);
 }
 
@@ -1415,12 +1402,6 @@ static bool has_goal(const bsl_config *c, const char *name) {
   return false;
 }
 
-static bool needs_goal(const char *metric) {
-  return strcmp(metric, "conversions") == 0 ||
-         strcmp(metric, "conversion_rate") == 0 ||
-         strcmp(metric, "cost_per_conversion") == 0;
-}
-
 static void check_source(struct parser *p, struct section *s) {
   bsl_source_conf *src = &p->cfg->sources[s->index];
   const char *label = sec_label(p, s);
@@ -1476,34 +1457,25 @@ static void check_source(struct parser *p, struct section *s) {
  * wrong for a count, a scroll depth in points or an amount; and a rate
  * target above 1 is a percentage written without its sign. */
 static void check_target(struct parser *p, struct section *s,
-                         const bsl_kpi_conf *k, const char *label) {
+                         const bsl_kpi_conf *k, const bsl_metric *m,
+                         const char *label) {
   const char *text = s->target_text;
-  bool rate = one_of(k->metric, rate_metrics, COUNT(rate_metrics));
   bool percent = strchr(text, '%') != NULL;
   int line = s->key_line[KPI_TARGET];
-  if (percent && !rate) {
+  if (percent && !m->percent) {
     char number[32];
     snprintf(number, sizeof number, "%.*s", (int)strcspn(text, "%"), text);
-    if (strcmp(k->metric, "avg_scroll_depth") == 0)
-      fail(p, line, -EINVAL,
-           "%s target: \"%s\" is a percentage, but avg_scroll_depth is in "
-           "points of 0-100 (write target = %s)",
-           label, text, number);
-    else if (strcmp(k->metric, "cost_per_conversion") == 0)
-      fail(p, line, -EINVAL,
-           "%s target: \"%s\" is a percentage, but cost_per_conversion is an "
-           "amount (write it in currency units, e.g. target = %s)",
-           label, text, number);
-    else
-      fail(p, line, -EINVAL,
-           "%s target: \"%s\" is a percentage, but %s is a count (write the "
-           "number, e.g. target = %s)",
-           label, text, k->metric, number);
-  } else if (rate && !percent && (k->target > 1 || k->target < 0)) {
+    const char *advice =
+        m->kind == BSL_METRIC_MONEY  ? "write it in currency units, e.g. target"
+        : m->kind == BSL_METRIC_MEAN ? "write target"
+                                     : "write the number, e.g. target";
     fail(p, line, -EINVAL,
-         "%s target: %s is not a rate (%s is a fraction from 0 to 1: write "
-         "%s%% or %g)",
-         label, text, k->metric, text, k->target / 100);
+         "%s target: \"%s\" is a percentage, but %s is %s (%s = %s)", label,
+         text, m->name, m->scale, advice, number);
+  } else if (m->percent && !percent && (k->target > 1 || k->target < 0)) {
+    fail(p, line, -EINVAL,
+         "%s target: %s is not a rate (%s is %s: write %s%% or %g)", label,
+         text, m->name, m->scale, text, k->target / 100);
   }
 }
 
@@ -1515,18 +1487,20 @@ static void check_kpi(struct parser *p, struct section *s) {
       fail(p, s->line, -EINVAL, "%s metric: missing (required)", label);
     return;
   }
+  const bsl_metric *m = bsl_metric_find(k->metric);
   if (k->has_target)
-    check_target(p, s, k, label);
-  if (needs_goal(k->metric) && !k->goal) {
+    check_target(p, s, k, m, label);
+  if (m->needs_goal && !k->goal) {
     if (!s->key_line[KPI_GOAL])
       fail(p, s->line, -EINVAL, "%s goal: missing (required by metric %s)",
            label, k->metric);
-  } else if (k->goal && !needs_goal(k->metric))
+  } else if (k->goal && !m->needs_goal) {
+    char names[256];
+    bsl_metric_names(true, ", ", " and ", names, sizeof names);
     fail(p, s->key_line[KPI_GOAL], -EINVAL,
-         "%s goal: not used by metric %s (only conversions, conversion_rate "
-         "and cost_per_conversion take a goal)",
-         label, k->metric);
-  else if (k->goal && !has_goal(p->cfg, k->goal))
+         "%s goal: not used by metric %s (only %s take a goal)", label,
+         k->metric, names);
+  } else if (k->goal && !has_goal(p->cfg, k->goal))
     fail(p, s->key_line[KPI_GOAL], -EINVAL,
          "%s goal: unknown goal \"%s\" (no [goal \"%s\"] section)", label,
          k->goal, k->goal);

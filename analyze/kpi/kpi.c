@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "metrics.h"
 #include "stats.h"
 #include "store_kpi.h"
 
@@ -99,55 +100,17 @@ int bsl_kpi_parse_time(const char *text, const char *tz, int64_t *out) {
   return 0;
 }
 
-/* ---- metrics ---- */
-
-enum kind { COUNT, RATIO };
-
-/* How a metric is computed from the per-day source columns. */
-struct metric_plan {
-  enum kind kind;
-  bool visits, pages, clicks, campaigns; /* sources to read */
-  bool clicks_in_visits; /* clicks from visits (a non-path segment) */
-  bool percent;          /* shown as a percentage */
-};
-
-static bool is_rate(const char *m) {
-  return strcmp(m, "bounce_rate") == 0 || strcmp(m, "conversion_rate") == 0 ||
-         strcmp(m, "scroll_rate") == 0 || strcmp(m, "click_rate") == 0 ||
-         strcmp(m, "open_rate") == 0 || strcmp(m, "campaign_click_rate") == 0;
-}
-
-static bool is_campaign_metric(const char *m) {
-  return strcmp(m, "open_rate") == 0 || strcmp(m, "campaign_click_rate") == 0 ||
-         strcmp(m, "cost_per_conversion") == 0;
-}
-
-void bsl_kpi_format_value(const char *metric, double v, char *out, size_t cap) {
-  if (isnan(v))
-    snprintf(out, cap, "-");
-  else if (is_rate(metric))
-    snprintf(out, cap, "%.3g%%", v * 100);
-  else if (strcmp(metric, "avg_scroll_depth") == 0)
-    snprintf(out, cap, "%.1f%%", v);
-  else if (strcmp(metric, "cost_per_conversion") == 0)
-    snprintf(out, cap, "%.2f", v);
-  else if (v == floor(v) && fabs(v) < 1e15)
-    snprintf(out, cap, "%.0f", v);
-  else
-    snprintf(out, cap, "%.4g", v);
-}
+/* ---- metrics (the catalogue is config/metrics.c) ---- */
 
 void bsl_kpi_format_slope(const bsl_kpi_conf *k, double slope, char *out,
                           size_t cap) {
   const char *per = k->period == BSL_PERIOD_WEEK ? "week" : "day";
-  if (isnan(slope))
-    snprintf(out, cap, "-");
-  else if (is_rate(k->metric))
-    snprintf(out, cap, "%+.3g%%/%s", slope * 100, per);
-  else if (strcmp(k->metric, "avg_scroll_depth") == 0)
-    snprintf(out, cap, "%+.3g%%/%s", slope, per);
+  char change[32];
+  bsl_metric_format_change(k->metric, slope, change, sizeof change);
+  if (isfinite(slope))
+    snprintf(out, cap, "%s/%s", change, per);
   else
-    snprintf(out, cap, "%+.3g/%s", slope, per);
+    snprintf(out, cap, "%s", change);
 }
 
 /* ---- assessment (pure) ---- */
@@ -402,47 +365,59 @@ static void kpi_where(const bsl_config *cfg, const bsl_kpi_conf *k, char *err,
            cfg->file ? cfg->file : "(defaults)", k->line, k->name, what);
 }
 
-/* Numerator and denominator (or base) of metric M on day I. */
-static void day_parts(const bsl_kpi_conf *k, const struct builder *b, size_t i,
-                      double *num, double *den) {
-  const char *m = k->metric;
-  bool seg_clicks = k->filter_key && strcmp(k->filter_key, "path") != 0;
-  double clicks = seg_clicks ? b->vclicks[i] : b->clicks[i];
-  *num = 0, *den = 0;
-  if (strcmp(m, "pageviews") == 0)
-    *num = b->pv[i], *den = b->pv[i];
-  else if (strcmp(m, "visits") == 0)
-    *num = b->visits[i], *den = b->visits[i];
-  else if (strcmp(m, "visitors") == 0)
-    *num = b->visitors[i], *den = b->visits[i];
-  else if (strcmp(m, "bounce_rate") == 0)
-    *num = b->bounces[i], *den = b->visits[i];
-  else if (strcmp(m, "conversions") == 0)
-    *num = b->conv[i], *den = b->visits[i];
-  else if (strcmp(m, "conversion_rate") == 0)
-    *num = b->conv[i], *den = b->visits[i];
-  else if (strcmp(m, "avg_scroll_depth") == 0)
-    *num = b->scroll_sum[i], *den = b->pv[i];
-  else if (strcmp(m, "scroll_rate") == 0)
-    *num = b->scroll75[i], *den = b->pv[i];
-  else if (strcmp(m, "clicks") == 0)
-    *num = clicks, *den = seg_clicks ? b->visits[i] : b->pv[i] + clicks;
-  else if (strcmp(m, "click_rate") == 0)
-    *num = clicks, *den = b->pv[i];
-  else if (strcmp(m, "open_rate") == 0)
-    *num = b->opens[i], *den = b->delivered[i];
-  else if (strcmp(m, "campaign_click_rate") == 0)
-    *num = b->cclicks[i], *den = b->delivered[i];
-  else if (strcmp(m, "cost_per_conversion") == 0)
-    *num = b->spend[i], *den = b->crow[i] ? b->conv[i] : 0;
+/* A filter on a dimension of the visit (not the page's path): click
+ * beacons are then counted from the visits. */
+static bool segment_filter(const bsl_kpi_conf *k) {
+  return k->filter_key && strcmp(k->filter_key, "path") != 0;
 }
 
-static enum kind metric_kind(const char *m) {
-  return strcmp(m, "pageviews") == 0 || strcmp(m, "visits") == 0 ||
-                 strcmp(m, "visitors") == 0 || strcmp(m, "conversions") == 0 ||
-                 strcmp(m, "clicks") == 0
-             ? COUNT
-             : RATIO;
+/* Numerator and denominator (or base) of metric M on day I. */
+static void day_parts(const bsl_metric *m, bool segment,
+                      const struct builder *b, size_t i, double *num,
+                      double *den) {
+  double clicks = segment ? b->vclicks[i] : b->clicks[i];
+  *num = 0, *den = 0;
+  switch (m->id) {
+  case BSL_METRIC_PAGEVIEWS:
+    *num = b->pv[i], *den = b->pv[i];
+    break;
+  case BSL_METRIC_VISITS:
+    *num = b->visits[i], *den = b->visits[i];
+    break;
+  case BSL_METRIC_VISITORS:
+    *num = b->visitors[i], *den = b->visits[i];
+    break;
+  case BSL_METRIC_BOUNCE_RATE:
+    *num = b->bounces[i], *den = b->visits[i];
+    break;
+  case BSL_METRIC_CONVERSIONS:
+  case BSL_METRIC_CONVERSION_RATE:
+    *num = b->conv[i], *den = b->visits[i];
+    break;
+  case BSL_METRIC_AVG_SCROLL_DEPTH:
+    *num = b->scroll_sum[i], *den = b->pv[i];
+    break;
+  case BSL_METRIC_SCROLL_RATE:
+    *num = b->scroll75[i], *den = b->pv[i];
+    break;
+  case BSL_METRIC_CLICKS:
+    *num = clicks, *den = segment ? b->visits[i] : b->pv[i] + clicks;
+    break;
+  case BSL_METRIC_CLICK_RATE:
+    *num = clicks, *den = b->pv[i];
+    break;
+  case BSL_METRIC_OPEN_RATE:
+    *num = b->opens[i], *den = b->delivered[i];
+    break;
+  case BSL_METRIC_CAMPAIGN_CLICK_RATE:
+    *num = b->cclicks[i], *den = b->delivered[i];
+    break;
+  case BSL_METRIC_COST_PER_CONVERSION:
+    *num = b->spend[i], *den = b->crow[i] ? b->conv[i] : 0;
+    break;
+  case BSL_METRIC_N:
+    break;
+  }
 }
 
 /*
@@ -487,41 +462,35 @@ static int build_series(const bsl_config *cfg, bsl_store *st,
   bsl_day_format(last, to);
   const char *m = k->metric;
   const char *fk = k->filter_key, *fv = k->filter_value;
-  bool campaign = is_campaign_metric(m);
-  if (campaign && fk && strcmp(fk, "campaign") != 0) {
+  const bsl_metric *metric = bsl_metric_find(m);
+  if (!metric || (bsl_metric_reads_campaigns(metric) && fk &&
+                  strcmp(fk, "campaign") != 0)) {
     char what[256];
-    snprintf(what, sizeof what,
-             "filter: %s is not available for metric %s (only campaign)", fk,
-             m);
+    if (!metric)
+      snprintf(what, sizeof what, "metric: unknown metric \"%s\"", m);
+    else
+      snprintf(what, sizeof what,
+               "filter: %s is not available for metric %s (only campaign)", fk,
+               m);
     kpi_where(cfg, k, err, errlen, what);
     rc = -1;
     goto out;
   }
-  bool need_visits =
-      (!campaign && strcmp(m, "pageviews") != 0 &&
-       strcmp(m, "avg_scroll_depth") != 0 && strcmp(m, "scroll_rate") != 0 &&
-       !((strcmp(m, "clicks") == 0 || strcmp(m, "click_rate") == 0) &&
-         (!fk || strcmp(fk, "path") == 0))) ||
-      strcmp(m, "cost_per_conversion") == 0;
-  bool need_clicks =
-      (strcmp(m, "clicks") == 0 || strcmp(m, "click_rate") == 0) &&
-      (!fk || strcmp(fk, "path") == 0);
-  if (need_visits && bsl_store_kpi_days(st, BSL_KPI_SRC_VISITS, fk, fv, k->goal,
-                                        from, to, visits_cb, &b) != 0)
+  bool segment = segment_filter(k);
+  unsigned src = segment ? metric->segment_sources : metric->sources;
+  if ((src & BSL_METRIC_SRC_VISITS) &&
+      bsl_store_kpi_days(st, BSL_KPI_SRC_VISITS, fk, fv, k->goal, from, to,
+                         visits_cb, &b) != 0)
     rc = -1;
-  bool need_pages =
-      strcmp(m, "pageviews") == 0 || strcmp(m, "avg_scroll_depth") == 0 ||
-      strcmp(m, "scroll_rate") == 0 || strcmp(m, "click_rate") == 0 ||
-      (strcmp(m, "clicks") == 0 && (!fk || strcmp(fk, "path") == 0));
-  if (rc == 0 && need_pages &&
+  if (rc == 0 && (src & BSL_METRIC_SRC_PAGES) &&
       bsl_store_kpi_days(st, BSL_KPI_SRC_PAGES, fk, fv, NULL, from, to,
                          pages_cb, &b) != 0)
     rc = -1;
-  if (rc == 0 && need_clicks &&
+  if (rc == 0 && (src & BSL_METRIC_SRC_CLICKS) &&
       bsl_store_kpi_days(st, BSL_KPI_SRC_CLICKS, fk, fv, NULL, from, to,
                          clicks_cb, &b) != 0)
     rc = -1;
-  if (rc == 0 && campaign &&
+  if (rc == 0 && (src & BSL_METRIC_SRC_CAMPAIGNS) &&
       bsl_store_kpi_days(st, BSL_KPI_SRC_CAMPAIGNS, fk, fv, NULL, from, to,
                          campaigns_cb, &b) != 0)
     rc = -1;
@@ -531,19 +500,19 @@ static int build_series(const bsl_config *cfg, bsl_store *st,
     kpi_where(cfg, k, err, errlen, what);
     goto out;
   }
-  enum kind kind = metric_kind(m);
+  bool sum = metric->kind == BSL_METRIC_COUNT;
   for (size_t p = 0; p < s->n; p++) {
     double num = 0, den = 0;
     for (size_t d = p * L; d < (p + 1) * L; d++) {
       double a, c;
-      day_parts(k, &b, d, &a, &c);
+      day_parts(metric, segment, &b, d, &a, &c);
       num += a, den += c;
     }
     s->count[p] = (int64_t)llround(den);
     if (den <= 0)
       s->value[p] = NAN;
     else
-      s->value[p] = kind == COUNT ? num : num / den;
+      s->value[p] = sum ? num : num / den;
   }
 out:
   for (size_t c = 0; c < ncols; c++)
@@ -607,9 +576,9 @@ static void adj_free(struct adj_list *l) {
 
 static void describe(const bsl_kpi_conf *k, bsl_kpi_result *r) {
   char val[32], tgt[32], slope[32], proj[32], tail[160] = "";
-  bsl_kpi_format_value(k->metric, r->a.level, val, sizeof val);
-  bsl_kpi_format_value(k->metric, r->target, tgt, sizeof tgt);
-  bsl_kpi_format_value(k->metric, r->a.projected, proj, sizeof proj);
+  bsl_metric_format(k->metric, r->a.level, val, sizeof val);
+  bsl_metric_format(k->metric, r->target, tgt, sizeof tgt);
+  bsl_metric_format(k->metric, r->a.projected, proj, sizeof proj);
   bsl_kpi_format_slope(k, r->a.slope, slope, sizeof slope);
   int days = r->periods_in_state * (k->period == BSL_PERIOD_WEEK ? 7 : 1);
   const char *unit = days == 1 ? "day" : "days";
@@ -994,7 +963,8 @@ static int horizon_of(const bsl_config *cfg, bsl_store *st, const bsl_zone *z,
                       int64_t *horizon, bool *none, char *err, size_t errlen) {
   bool campaigns = false;
   for (size_t i = 0; i < cfg->n_kpis; i++)
-    campaigns = campaigns || is_campaign_metric(cfg->kpis[i].metric);
+    campaigns = campaigns || bsl_metric_reads_campaigns(
+                                 bsl_metric_find(cfg->kpis[i].metric));
   char f[11], l[11];
   int64_t newest;
   if (bsl_store_kpi_range(st, campaigns, f, l, &newest) != 0) {

@@ -220,10 +220,8 @@ int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
  */
 int bsl_kpi_parse_time(const char *text, const char *zone, int64_t *out);
 
-/* Formats VALUE in the unit of METRIC ("4.1%", "1234", "0.53"). */
-void bsl_kpi_format_value(const char *metric, double value, char *out,
-                          size_t cap);
-/* Formats a slope per period of K ("+0.01%/day"). */
+/* Formats a slope per period of K ("+0.0123 pt/day"); values are
+ * bsl_metric_format()'s (metrics.h). */
 void bsl_kpi_format_slope(const bsl_kpi_conf *k, double slope, char *out,
                           size_t cap);
 

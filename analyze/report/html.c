@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "metrics.h"
 #include "report.h"
 
 /* ---- the HTML page ---- */
@@ -728,7 +729,7 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
   for (int i = 0; i <= 4; i++) {
     double v = c.ymin + (c.ymax - c.ymin) * i / 4, y = ky(&c, v);
     char lab[32];
-    bsl_report_format_metric(k->metric, v, lab, sizeof lab);
+    bsl_metric_format(k->metric, v, lab, sizeof lab);
     fprintf(o,
             "<line class=\"%s\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
             "y2=\"%.1f\"/><text x=\"%.0f\" y=\"%.1f\" "
@@ -753,7 +754,7 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
   }
   if (!isnan(k->target)) {
     char t[32];
-    bsl_report_format_metric(k->metric, k->target, t, sizeof t);
+    bsl_metric_format(k->metric, k->target, t, sizeof t);
     double y = ky(&c, k->target);
     fprintf(o,
             "<line class=\"tgt\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
@@ -794,7 +795,7 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
       if (isnan(k->pts[i].value))
         continue;
       char v[32];
-      bsl_report_format_metric(k->metric, k->pts[i].value, v, sizeof v);
+      bsl_metric_format(k->metric, k->pts[i].value, v, sizeof v);
       fprintf(o,
               "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\">"
               "<title>",
@@ -839,9 +840,9 @@ static void html_kpis(FILE *o, const bsl_report *r) {
   for (size_t i = 0; i < r->n_kpis; i++) {
     const bsl_report_kpi *k = &r->kpis[i];
     char v[32], t[32], pr[32];
-    bsl_report_format_metric(k->metric, k->value, v, sizeof v);
-    bsl_report_format_metric(k->metric, k->target, t, sizeof t);
-    bsl_report_format_metric(k->metric, k->projected, pr, sizeof pr);
+    bsl_metric_format(k->metric, k->value, v, sizeof v);
+    bsl_metric_format(k->metric, k->target, t, sizeof t);
+    bsl_metric_format(k->metric, k->projected, pr, sizeof pr);
     fputs("<div class=\"kpi\"><div class=\"kh\"><h3>", o);
     ESC(o, k->name);
     fprintf(o, "</h3><span class=\"badge %s\">", state_class(k));
@@ -888,9 +889,10 @@ static void html_kpis(FILE *o, const bsl_report *r) {
         ESC(o, a->note);
         if (!isnan(a->effect)) {
           char e[32];
-          bsl_report_format_metric(k->metric, fabs(a->effect), e, sizeof e);
-          fprintf(o, " \u2014 effect <b>%s%s</b>",
-                  a->effect < 0 ? "\u2212" : "+", e);
+          bsl_metric_format_change(k->metric, a->effect, e, sizeof e);
+          /* a typographic minus sign */
+          fprintf(o, " \u2014 effect <b>%s%s</b>", *e == '-' ? "\u2212" : "",
+                  *e == '-' ? e + 1 : e);
           if (!isnan(a->p_value))
             fprintf(o, " (p=%.3f)", a->p_value);
         } else {

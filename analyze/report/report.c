@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "escape.h"
+#include "metrics.h"
 #include "stats.h"
 #include "store_report.h"
 
@@ -728,48 +729,6 @@ void bsl_report_destroy(bsl_report *r) {
   free(r);
 }
 
-void bsl_report_format_metric(const char *metric, double v, char *out,
-                              size_t cap) {
-  size_t n = metric ? strlen(metric) : 0;
-  if (isnan(v) || isinf(v))
-    snprintf(out, cap, "-");
-  else if (n >= 5 && strcmp(metric + n - 5, "_rate") == 0)
-    bsl_report_format_percent(v, out, cap);
-  else if (metric && strcmp(metric, "avg_scroll_depth") == 0)
-    snprintf(out, cap, "%.1f%%", v);
-  else if (metric && strcmp(metric, "cost_per_conversion") == 0)
-    snprintf(out, cap, "%.2f", v);
-  else if (fabs(v - rint(v)) < 1e-9)
-    bsl_report_format_count(v, out, cap);
-  else
-    snprintf(out, cap, "%.2f", v);
-}
-
-void bsl_report_format_effect(const char *metric, double v, char *out,
-                              size_t cap) {
-  size_t n = metric ? strlen(metric) : 0;
-  char e[32];
-  if (isnan(v) || isinf(v)) {
-    snprintf(out, cap, "-");
-  } else if (n >= 5 && strcmp(metric + n - 5, "_rate") == 0) {
-    snprintf(out, cap, "%+.2f pt", v * 100);
-  } else {
-    if (cap < 2) {
-      if (cap)
-        out[0] = '\0';
-      return;
-    }
-    /* the sign by hand, then the magnitude right after it */
-    out[0] = v < 0 ? '-' : '+';
-    bsl_report_format_metric(metric, fabs(v), e, sizeof e);
-    size_t len = strlen(e);
-    if (len > cap - 2)
-      len = cap - 2;
-    memcpy(out + 1, e, len);
-    out[1 + len] = '\0';
-  }
-}
-
 /* ---- terminal text ---- */
 
 #define TERM_WIDTH 100
@@ -1096,7 +1055,7 @@ static const char *state_color(const bsl_report_kpi *k) {
 static void text_kpis(const struct term *t, const bsl_report *r) {
   heading(t, "KPIS",
           "                    state            value   target"
-          "   trend                 recent periods");
+          "   trend                   recent periods");
   if (!r->has_kpis) {
     fprintf(t->o,
             "  %s(no KPI views in this database yet: run 'boussole kpi' "
@@ -1113,16 +1072,13 @@ static void text_kpis(const struct term *t, const bsl_report *r) {
     const bsl_report_kpi *k = &r->kpis[i];
     char st[48], val[32], tgt[32], tr[48], sp[256];
     snprintf(st, sizeof st, "%s%s", k->state, k->flagged ? " \u2691" : "");
-    bsl_report_format_metric(k->metric, k->value, val, sizeof val);
-    bsl_report_format_metric(k->metric, k->target, tgt, sizeof tgt);
+    bsl_metric_format(k->metric, k->value, val, sizeof val);
+    bsl_metric_format(k->metric, k->target, tgt, sizeof tgt);
     if (isnan(k->slope)) {
       snprintf(tr, sizeof tr, "-");
     } else {
       char s1[32];
-      bool pct = strlen(k->metric) >= 5 &&
-                 strcmp(k->metric + strlen(k->metric) - 5, "_rate") == 0;
-      snprintf(s1, sizeof s1, pct ? "%+.2f pt" : "%+.3g",
-               k->slope * (pct ? 100 : 1));
+      bsl_metric_format_change(k->metric, k->slope, s1, sizeof s1);
       if (!isnan(k->p_value))
         snprintf(tr, sizeof tr, "%s/%s p=%.2f", s1,
                  *k->period ? k->period : "period", k->p_value);
@@ -1142,12 +1098,12 @@ static void text_kpis(const struct term *t, const bsl_report *r) {
     cell(t, val, 9, true);
     cell(t, tgt, 9, true);
     fputs("   ", t->o);
-    cell(t, tr, 21, false);
+    cell(t, tr, 23, false); /* "-0.0667 pt/week p=0.00" */
     fprintf(t->o, " %s%s%s\n", sgr(t, C_CYAN), sp, sgr(t, C_RESET));
     if (k->since[0] || k->deadline[0]) {
       char line[256];
       char proj[32];
-      bsl_report_format_metric(k->metric, k->projected, proj, sizeof proj);
+      bsl_metric_format(k->metric, k->projected, proj, sizeof proj);
       snprintf(line, sizeof line, "since %s%s%s%s%s",
                *k->since ? k->since : "-",
                *k->deadline ? " \u00b7 deadline " : "", k->deadline,
@@ -1163,7 +1119,7 @@ static void text_kpis(const struct term *t, const bsl_report *r) {
       snprintf(head, sizeof head, "adjusted %.16s: ", a->at);
       if (!isnan(a->effect)) {
         char e[32];
-        bsl_report_format_effect(k->metric, a->effect, e, sizeof e);
+        bsl_metric_format_change(k->metric, a->effect, e, sizeof e);
         snprintf(eff, sizeof eff, "  effect %s (p=%.2f)", e, a->p_value);
       }
       size_t room = 94 - cols(head) - cols(eff);

@@ -176,16 +176,6 @@ int bsl_report_write_html(const bsl_report *r, FILE *out);
 
 /* ---- helpers shared by the renderers (and unit-tested) ---- */
 
-/* Formats a KPI value in the unit of METRIC: rates as percent, scroll
- * depth as "52.0%", cost with 2 decimals, counts with separators. */
-void bsl_report_format_metric(const char *metric, double v, char *out,
-                              size_t cap);
-
-/* Formats a change of a KPI value: "+0.30 pt" for rates, else signed in
- * the metric's unit. */
-void bsl_report_format_effect(const char *metric, double v, char *out,
-                              size_t cap);
-
 /* Days since 1970-01-01 of a valid YYYY-MM-DD, or -1 with *OK false. */
 int64_t bsl_report_parse_day(const char *s, bool *ok);
 /* The day DAYS since 1970-01-01 as YYYY-MM-DD. */

@@ -205,7 +205,7 @@ expect "$DB" "SELECT COUNT(*) FROM alerts" "$raised"
 expect "$DB" "SELECT COUNT(*) FROM alerts WHERE resolved_at IS NOT NULL" "$resolved"
 expect_eq "no alert delivered twice" "$(jq -r '"\(.alert_id) \(.event)"' "$ALERTS" | sort | uniq -d | wc -l)" 0
 expect_eq "alert JSON has every field" "$(jq -s '[.[] | select(has("kpi") and has("state") and has("previous_state") and has("value") and has("target") and has("slope") and has("p_value") and has("since") and has("message"))] | length' "$ALERTS")" "$((raised + resolved))"
-expect_eq "plateau's alert message in words" "$(jq -r 'select(.kpi == "plateau") | .message' "$ALERTS" | grep -cE '^plateau has stalled at 5% for [0-9]+ days? \(slope [-+][0-9.e-]+%/day, p=[0-9.e-]+\); target 8% by 2026-12-31$')" 1
+expect_eq "plateau's alert message in words" "$(jq -r 'select(.kpi == "plateau") | .message' "$ALERTS" | grep -cE '^plateau has stalled at 5\.0% for [0-9]+ days? \(slope [-+][0-9.e-]+ pt/day, p=[0-9.e-]+\); target 8\.0% by 2026-12-31$')" 1
 
 # replaying an earlier day only reports: no new alerts, status unchanged
 before=$(q "$DB" "SELECT COUNT(*) FROM alerts")
