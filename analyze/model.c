@@ -27,6 +27,7 @@
 #include "fasthash.h"
 #include "fault.h"
 #include "url.h"
+#include "utf8.h"
 
 #define SALT_LEN crypto_shorthash_KEYBYTES
 #define MAX_GOALS 64
@@ -206,6 +207,8 @@ struct bsl_model {
                            sum of scroll depths, pageviews reaching 75% */
   bsl_changeset *cs;    /* the changeset being written by a flush */
   json_buf json;        /* scratch for a visit's pages */
+  char *clean_buf;      /* scratch for a path that needed cleaning */
+  size_t clean_cap;
 
   visit_map open;
   visit **closed; /* closed since the last flush, still to be written */
@@ -346,6 +349,28 @@ static bool slice_eq(bsl_str s, const char *lit) {
   return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
+/* The request path under the database's text rule (utf8.h), so that pages,
+ * landings and exits compare in memory as they are stored (a resumed visit
+ * finds its pages again).  Almost every path is clean and returned as it
+ * is; others are cleaned into a scratch buffer valid until the next call.
+ * Out of memory fails the model (and returns PATH). */
+static bsl_str clean_path(bsl_model *m, bsl_str path) {
+  if (bsl_utf8_is_clean(path.ptr, path.len))
+    return path;
+  size_t need = bsl_utf8_clean_len(path.ptr, path.len) + 1;
+  if (need > m->clean_cap) {
+    char *nb = realloc(m->clean_buf, need);
+    if (!nb) {
+      m->failed = true;
+      return path;
+    }
+    m->clean_buf = nb;
+    m->clean_cap = need;
+  }
+  size_t n = bsl_utf8_clean(path.ptr, path.len, m->clean_buf, m->clean_cap);
+  return (bsl_str){m->clean_buf, n};
+}
+
 static int32_t day_of(bsl_model *m, int64_t t) {
   if (m->fixed_offset) {
     int64_t local = t + m->offset_seconds;
@@ -484,7 +509,7 @@ static int close_visit(bsl_model *m, visit *v) {
 }
 
 static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
-                        enum bsl_device device) {
+                        bsl_str path, enum bsl_device device) {
   bsl_channel_info ci;
   bsl_classify_channel(m->cls, &hit->query, &hit->referer, m->sites[site].host,
                        &ci);
@@ -493,7 +518,7 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
   if (!replace_str(&v->source, ci.source, strlen(ci.source)) ||
       !replace_str(&v->medium, ci.medium, strlen(ci.medium)) ||
       !replace_str(&v->campaign, ci.campaign, strlen(ci.campaign)) ||
-      !replace_str(&v->landing, hit->path.ptr, hit->path.len))
+      !replace_str(&v->landing, path.ptr, path.len))
     m->failed = true;
 }
 
@@ -521,7 +546,8 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
 }
 
 static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
-                        const bsl_hit *hit, enum bsl_device device) {
+                        const bsl_hit *hit, bsl_str path,
+                        enum bsl_device device) {
   visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
   if (!v) {
     m->failed = true;
@@ -533,8 +559,8 @@ static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
   v->site = site;
   v->day = day;
   v->start = v->last = v->last_pageview = hit->time;
-  set_landing(m, v, site, hit, device);
-  replace_str(&v->exit, hit->path.ptr, hit->path.len);
+  set_landing(m, v, site, hit, path, device);
+  replace_str(&v->exit, path.ptr, path.len);
   if (!v->source || !v->medium || !v->campaign || !v->landing || !v->exit ||
       map_put(&m->open, v) != 0) {
     m->failed = true;
@@ -589,6 +615,9 @@ static void count_goals(bsl_model *m, visit *v, const bsl_hit *hit) {
 
 static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
                      enum bsl_device device) {
+  bsl_str path = clean_path(m, hit->path);
+  if (m->failed)
+    return;
   uint64_t key = visitor_key(m, site, day, hit);
   visit *v = map_find(&m->open, key);
   if (v && (!within_visit(m, v, hit->time) || campaign_changes(v, hit))) {
@@ -598,12 +627,12 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   }
   bool fresh = false;
   if (!v) {
-    v = new_visit(m, key, site, day, hit, device);
+    v = new_visit(m, key, site, day, hit, path, device);
     if (!v)
       return;
     fresh = true;
   }
-  page_stat *p = visit_page(v, hit->path.ptr, hit->path.len);
+  page_stat *p = visit_page(v, path.ptr, path.len);
   if (!p) {
     m->failed = true;
     return;
@@ -626,14 +655,14 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
       old->dirty = true;
       page_delta(m, v, old, 0, -1, 0, 0);
     }
-    p = visit_page(v, hit->path.ptr, hit->path.len); /* may have moved */
+    p = visit_page(v, path.ptr, path.len); /* may have moved */
     if (p) {
       p->entries = 1;
       page_delta(m, v, p, 0, 1, 0, 0);
     } else {
       m->failed = true;
     }
-    set_landing(m, v, site, hit, device);
+    set_landing(m, v, site, hit, path, device);
   }
   if (hit->time < v->start)
     v->start = hit->time;
@@ -641,7 +670,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     v->last = hit->time;
   if (hit->time >= v->last_pageview) {
     v->last_pageview = hit->time;
-    if (!replace_str(&v->exit, hit->path.ptr, hit->path.len))
+    if (!replace_str(&v->exit, path.ptr, path.len))
       m->failed = true;
   }
   count_goals(m, v, hit);
@@ -891,7 +920,8 @@ static bool json_put(json_buf *j, const char *s, size_t len) {
 }
 
 /* A JSON string for SQLite's json_each: quotes, backslashes and control
- * bytes escaped; other bytes, even invalid UTF-8, pass as logged. */
+ * bytes escaped; other bytes pass, and are valid UTF-8 (paths are cleaned
+ * on the way in, clean_path()). */
 static bool json_string(json_buf *j, const char *s) {
   static const char hex[] = "0123456789abcdef";
   if (!json_put(j, "\"", 1))
@@ -1477,7 +1507,11 @@ out_oom:
   return -1;
 }
 
-int bsl_model_site(bsl_model *m, const char *site) {
+int bsl_model_site(bsl_model *m, const char *raw_site) {
+  /* the name as the database stores it (utf8.h), so that a site named on
+   * the command line finds the visits and clock it left there */
+  char site[1024];
+  bsl_utf8_clean(raw_site, strlen(raw_site), site, sizeof site);
   for (size_t i = 0; i < m->n_sites; i++)
     if (strcmp(m->sites[i].name, site) == 0)
       return (int)i;
@@ -1526,6 +1560,7 @@ void bsl_model_destroy(bsl_model *m) {
   counter_clear(&m->events);
   counter_clear(&m->pages);
   free(m->json.p);
+  free(m->clean_buf);
   for (size_t i = 0; i < m->n_sites; i++) {
     free(m->sites[i].name);
     free(m->sites[i].host);

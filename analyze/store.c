@@ -19,6 +19,7 @@
 
 #include "store_internal.h"
 #include "store_sql.h"
+#include "utf8.h"
 
 enum stmt_id {
   ST_META_GET,
@@ -307,8 +308,39 @@ int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what) {
   return 0;
 }
 
+/*
+ * Every TEXT the store writes goes through here, so none can bypass the text
+ * rule (utf8.h): clean text is bound as it is (STATIC: callers keep it alive
+ * until the step; COPY asks SQLite for its own copy), anything else as a
+ * cleaned copy that SQLite frees.  Out of memory binds NULL, which the NOT
+ * NULL columns refuse, so the commit fails and is retried rather than
+ * storing a wrong value.
+ */
+static void bind_text_n(sqlite3_stmt *st, int i, const char *text, size_t len,
+                        bool copy) {
+  if (bsl_utf8_is_clean(text, len)) {
+    sqlite3_bind_text64(st, i, text, len,
+                        copy ? SQLITE_TRANSIENT : SQLITE_STATIC, SQLITE_UTF8);
+    return;
+  }
+  size_t n = bsl_utf8_clean_len(text, len);
+  char *clean = sqlite3_malloc64(n + 1);
+  if (!clean) {
+    sqlite3_bind_null(st, i);
+    return;
+  }
+  bsl_utf8_clean(text, len, clean, n + 1);
+  sqlite3_bind_text64(st, i, clean, n, sqlite3_free, SQLITE_UTF8);
+}
+
 void bsl_store__bind_text(sqlite3_stmt *st, int i, const char *text) {
-  sqlite3_bind_text(st, i, text ? text : "", -1, SQLITE_STATIC);
+  text = text ? text : "";
+  bind_text_n(st, i, text, strlen(text), false);
+}
+
+void bsl_store__bind_text_copy(sqlite3_stmt *st, int i, const char *text) {
+  text = text ? text : "";
+  bind_text_n(st, i, text, strlen(text), true);
 }
 #define run bsl_store__run
 #define bind_text bsl_store__bind_text
@@ -423,7 +455,7 @@ int bsl_store_add_reject(bsl_store *s, const char *source, const char *path,
   bind_text(st, 2, path);
   sqlite3_bind_int64(st, 3, offset);
   bind_text(st, 4, reason);
-  sqlite3_bind_text(st, 5, excerpt, (int)excerpt_len, SQLITE_TRANSIENT);
+  bind_text_n(st, 5, excerpt ? excerpt : "", excerpt ? excerpt_len : 0, true);
   return run(s, st, "saving reject sample");
 }
 

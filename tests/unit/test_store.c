@@ -1,6 +1,7 @@
 /*
  * Unit tests of the store: migrations, transactions, additive counters,
- * read positions and open-visit persistence, checked with plain SQL.
+ * read positions, open-visit persistence and the text rule, checked with
+ * plain SQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,34 @@ static void test_schema_and_views(void **state) {
   /* reopening an up-to-date database migrates nothing and works */
   assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
   bsl_store_close(s);
+}
+
+/* The text rule (utf8.h) at the store's door: whatever a caller binds, the
+ * database holds valid UTF-8. */
+static void test_text_is_valid_utf8(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_add_event(s, "2026-11-02", "a", "/caf\xe9",
+                                       "cl\xff"
+                                       "ck",
+                                       "\xed\xa0\x80", 1),
+                   0);
+  assert_int_equal(
+      bsl_store_add_reject(s, "cli", "/x\xfe.log", 0, "bad \xff", "a\0b", 3),
+      0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM events_daily WHERE path = "
+                             "'/caf\\xe9' AND event = 'cl\\xffck' AND "
+                             "target = '\\xed\\xa0\\x80'"),
+                   1);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM rejects WHERE path = "
+                             "'/x\\xfe.log' AND reason = 'bad \\xff' AND "
+                             "excerpt = 'a\\x00b'"),
+                   1);
 }
 
 static void test_newer_schema_is_refused(void **state) {
@@ -285,6 +315,7 @@ static void test_put_visits_batches_and_hints(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_schema_and_views, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_text_is_valid_utf8, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unwritable_path, setup, teardown),
