@@ -221,6 +221,9 @@ struct bsl_model {
   pthread_mutex_t retired_mu;
   struct closed_visits *retired;
   int32_t newest_day;
+  int32_t newest_written; /* the newest day as saved (meta newest_day) */
+  /* visitor keys of the days before this are numbers (meta numbered_before) */
+  int32_t numbered_before;
 
   int64_t next_visit_id;
   int64_t hits_since_sweep;
@@ -459,7 +462,10 @@ static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
   crypto_shorthash(out, buf, n, salt ? salt->salt : zero_key);
   uint64_t key;
   memcpy(&key, out, sizeof key);
-  /* 0 marks nothing special, but keep keys non-zero for readability */
+  /* Keys are positive (63 bits) and non-zero: once a day's salt is gone
+   * its keys are replaced by negative numbers (bsl_store_number_visitors),
+   * and the sign tells them apart. */
+  key &= INT64_MAX;
   key = key ? key : 1;
   if (salt) {
     memcpy(slot->identity, ident, sizeof ident);
@@ -1189,12 +1195,27 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     bsl_cs_add_page_counts(m->cs, day, m->sites[dims[1]].name, path, c->a, c->b,
                            c->c, c->d);
   }
+  /* a visit of a day whose salt is gone, closed now, is numbered below */
+  bool late = false;
+  for (size_t i = 0; i < m->n_closed && !late; i++)
+    late = m->closed[i]->day < m->newest_day - 1;
   if (hand_over_closed(m) != 0)
     return -1;
   for (size_t i = 0; i < m->open.cap; i++) {
     visit *v = m->open.slots[i];
     if (v && v->dirty && write_visit(m, v, true) != 0)
       return -1;
+  }
+  /* The salts of the days before the day before the newest are deleted by
+   * this commit: their keys become numbers in the same transaction, after
+   * every visit it writes (README: who can re-identify what). */
+  if (m->newest_day - 1 > m->numbered_before || late) {
+    day_to_string(m->newest_day - 1, day);
+    bsl_cs_number_visitors(m->cs, day);
+    if (m->newest_day - 1 > m->numbered_before) {
+      m->numbered_before = m->newest_day - 1;
+      bsl_cs_meta_set(m->cs, "numbered_before", m->numbered_before);
+    }
   }
   for (size_t i = 0; i < m->n_salts; i++) {
     day_salt *s = &m->salts[i];
@@ -1208,6 +1229,11 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   day_to_string(m->newest_day - 1, day);
   bsl_cs_delete_salts_before(m->cs, day);
   bsl_cs_meta_set(m->cs, "next_visit_id", m->next_visit_id);
+  /* A resumed model must drop the salts this commit drops, though the
+   * salts file may still hold them (or hold newer ones, saved ahead of a
+   * commit that did not happen): it goes by the newest day committed. */
+  if (m->newest_day != m->newest_written)
+    bsl_cs_meta_set(m->cs, "newest_day", m->newest_day);
   for (size_t i = 0; i < m->n_sites; i++) {
     site_info *si = &m->sites[i];
     if (si->clock == si->clock_written)
@@ -1254,6 +1280,7 @@ void bsl_model_flush_done(bsl_model *m) {
   }
   for (size_t i = 0; i < m->n_sites; i++)
     m->sites[i].clock_written = m->sites[i].clock;
+  m->newest_written = m->newest_day;
   size_t keep = 0;
   for (size_t i = 0; i < m->n_salts; i++) {
     if (m->salts[i].day < m->newest_day - 1) {
@@ -1438,7 +1465,8 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
   m->cls = o->classifier;
   m->store = o->store;
   m->cached_block = INT64_MIN;
-  m->newest_day = INT32_MIN / 2;
+  m->newest_day = m->newest_written = INT32_MIN / 2;
+  m->numbered_before = INT32_MIN / 2;
   const char *tz = o->timezone ? o->timezone : "UTC";
   if (strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0) {
     m->fixed_offset = true;
@@ -1474,15 +1502,36 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
     goto out_oom;
 
   /* goals_daily lists every configured goal, converted or not */
+  int64_t newest, numbered;
   if (bsl_store_sync_goals(m->store, o->goal_names, o->goal_patterns,
                            o->n_goals) != 0 ||
       bsl_store_load_salts(m->store, load_salt, m) != 0 ||
       bsl_store_meta_get(m->store, "next_visit_id", 1, &m->next_visit_id) !=
-          0) {
+          0 ||
+      /* before issue 13 the newest salt stood for the newest day */
+      bsl_store_meta_get(m->store, "newest_day", m->newest_day, &newest) != 0 ||
+      bsl_store_meta_get(m->store, "numbered_before", INT32_MIN / 2,
+                         &numbered) != 0) {
     snprintf(err, errlen, "%s", bsl_store_error(m->store));
     bsl_model_destroy(m);
     return -1;
   }
+  m->newest_day = m->newest_written = (int32_t)newest;
+  m->numbered_before = (int32_t)numbered;
+  /* salts the last commit made old, still in the file if it stopped before
+   * deleting them: never used again */
+  size_t kept = 0;
+  for (size_t i = 0; i < m->n_salts; i++)
+    if (m->salts[i].day >= m->newest_day - 1)
+      m->salts[kept++] = m->salts[i];
+  if (kept < m->n_salts) {
+    /* and deleted now rather than at the next commit, which may be far
+     * off; a failure leaves that to the next commit */
+    char cut[11];
+    day_to_string(m->newest_day - 1, cut);
+    (void)bsl_store_delete_salts_before(m->store, cut);
+  }
+  m->n_salts = kept;
   bsl_open_visit_cbs cbs = {load_visit, load_page, load_goal, m};
   int rc = bsl_store_load_open_visits(m->store, &cbs);
   free(m->loading);

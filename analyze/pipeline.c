@@ -563,22 +563,15 @@ static int prepare(bsl_pipeline *p, bsl_changeset *cs, bsl_input *const *inputs,
   return bsl_changeset_failed(cs) ? -1 : 0;
 }
 
-/* Applies CS in one transaction.  Returns 0, or -1 with err set. */
+/* Applies CS in one transaction (its salts around it, changeset.h).
+ * Returns 0, or -1 with err set. */
 static int apply(bsl_store *store, const bsl_changeset *cs, char *err,
                  size_t errlen) {
-  if (bsl_store_begin(store) != 0)
-    goto out_error;
-  if (bsl_store_apply(store, cs) != 0) {
+  if (bsl_store_commit_changeset(store, cs) != 0) {
     snprintf(err, errlen, "%s", bsl_store_error(store));
-    bsl_store_rollback(store);
     return -1;
   }
-  if (bsl_store_commit(store) != 0)
-    goto out_error;
   return 0;
-out_error:
-  snprintf(err, errlen, "%s", bsl_store_error(store));
-  return -1;
 }
 
 /* The commit refused because memory ran out earlier, or while preparing

@@ -25,6 +25,13 @@ struct bsl_store {
   size_t n_extra;
   bool in_tx;
   char error[512];
+  /* the salts file (store.c), opened by the first salt operation */
+  sqlite3 *salts;
+  char *salts_path;
+  sqlite3_stmt *salt_stmt[3];
+  char salts_deleted_before[16]; /* the last cut applied, "" at first */
+  /* bsl_number()'s key: random while one statement numbers, else zeros */
+  unsigned char number_key[16];
 };
 
 /* Records "DB: WHAT: sqlite message" as the store's error; returns -1. */

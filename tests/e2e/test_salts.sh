@@ -195,6 +195,41 @@ for point in crash-after-salts crash-after-commit; do
   done
 done
 
+# A line that comes a day late, in the commit that saves the new day's salt:
+# it needs the salt of its own day, which that commit deletes.  Deleted
+# before the commit, a crash would give it a fresh salt in the resumed run
+# (one more visitor); deleted after, the resumed run finds it.
+L() { printf '%s - - [%s/Nov/2026:%s +0000] "GET %s HTTP/1.1" 200 10 "-" "%s"\n' "$1" "$2" "$3" "$4" "$UA"; }
+# (each file ends with a commit: the first saves the salts of 1 and 2 Nov,
+# the second the salt of 3 Nov)
+{
+  L 198.51.100.1 01 10:00:00 /a
+  L 198.51.100.2 01 10:01:00 /b
+  L 198.51.100.3 02 10:00:00 /c
+} > "$WORK/late1.log"
+{
+  L 198.51.100.4 03 10:00:00 /d
+  L 198.51.100.1 01 10:20:00 /late # the day before yesterday's visitor
+  L 198.51.100.5 03 10:05:00 /e
+} > "$WORK/late2.log"
+ingest1() { "$BOUSSOLE" ingest -q --no-progress --site "$SITE" --db "$1" "$WORK/late1.log" "$WORK/late2.log"; }
+ingest1 "$WORK/late-clean.db"
+expect "$WORK/late-clean.db" "SELECT visits, visitors FROM traffic_daily WHERE day = '2026-11-01'" "3|2"
+dump_views "$WORK/late-clean.db" > "$WORK/late-clean.txt"
+for point in crash-after-salts crash-after-commit; do
+  db=$WORK/late-$point.db
+  rc=0
+  (export BSL_FAIL_ALLOC=$point:2; ingest1 "$db") > /dev/null 2>&1 || rc=$?
+  expect_eq "late line, $point: the process stopped at the fault" "$((rc != 0))" 1
+  ingest1 "$db"
+  dump_views "$db" > "$WORK/late.txt"
+  expect_eq "late line, $point: resumed == clean" \
+    "$(cmp -s "$WORK/late-clean.txt" "$WORK/late.txt" && echo same || diff "$WORK/late-clean.txt" "$WORK/late.txt" | head -5)" same
+  # a resumed run deletes at once the salts the crashed commit made old
+  expect "$db.salts" "SELECT group_concat(day, ' ') FROM (SELECT day FROM day_salts ORDER BY day)" \
+    "2026-11-02 2026-11-03"
+done
+
 # ------------------------------------------------------------ SIGKILL
 # Four days (keys replaced twice) with frequent commits, killed at random.
 "$GENLOG" -n 400000 -s 17 --days 4 --site "$SITE" > "$WORK/k.log"
