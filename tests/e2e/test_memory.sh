@@ -61,7 +61,10 @@ for i in $(seq 1 60); do
   [ "$kills" -ge 8 ] && break
   ms=$((RANDOM % 400 + 30))
   set +e
-  timeout -s KILL "$(printf '0.%03d' "$ms")" "$B" ingest -c "$WORK/cap.conf" \
+  # --foreground: otherwise timeout SIGKILLs its own process group, itself
+  # included, and returns before the killed ingest has let go of the writer
+  # lock, so the next one found it held ("is being written by pid")
+  timeout --foreground -s KILL "$(printf '0.%03d' "$ms")" "$B" ingest -c "$WORK/cap.conf" \
     -q --no-progress --flush-lines 2000 --db "$WORK/k.db" --site "$SITE" \
     "$WORK/f.log" 2>/dev/null
   rc=$?
