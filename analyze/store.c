@@ -496,7 +496,7 @@ static int salts_open(bsl_store *s) {
     return bsl_store_fail_with(s, "out of memory");
   snprintf(s->salts_path, n, "%s.salts", s->path);
   if (!mem && make_private_file(s->salts_path, s->path) != 0) {
-    snprintf(s->error, sizeof s->error, "%s: cannot create the salts file: %s",
+    snprintf(s->error, sizeof s->error, "%s: cannot open the salts file: %s",
              s->salts_path, strerror(errno));
     return -1;
   }
