@@ -6,6 +6,9 @@
  * BSL_FAIL_ALLOC=POINT:N in the environment makes the Nth call of
  * bsl_fault(POINT) return true, and every later one too (memory that ran
  * out stays out).  Unset, bsl_fault() is one branch on a cached flag.
+ * Besides allocations, two points kill the process at the Nth commit that
+ * saves a day salt (changeset.c): "crash-after-salts" once its salts are
+ * saved, "crash-after-commit" once its transaction is committed.
  */
 #ifndef BSL_FAULT_H
 #define BSL_FAULT_H

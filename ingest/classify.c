@@ -900,7 +900,7 @@ static bool utm(const bsl_str *q, const char *name, char out[BSL_DIM_MAX]) {
     out[0] = '\0';
     return false;
   }
-  size_t len = strnlen(out, (size_t)n); /* a decoded %00 ends the value */
+  size_t len = (size_t)n; /* no NUL inside: %00 is not decoded (url.c) */
   size_t s = 0;
   while (s < len && is_blank(out[s]))
     s++;

@@ -1,6 +1,8 @@
 /*
  * URL pieces as they appear in access logs: query parameters and the host
- * and path of a referer.  Everything here runs on untrusted bytes at line
+ * and path of a referer.  What comes out is text under the database's rule
+ * (utf8.h): decoded or raw, it is valid UTF-8, and a %00 is never decoded.
+ * Everything here runs on untrusted bytes at line
  * rate, so nothing allocates, every write is bounded by the caller's
  * capacity, and anything that does not look like a URL is reported as
  * unparsable rather than guessed at: a wrong host would invent a referral
@@ -10,6 +12,8 @@
 
 #include <stdbool.h>
 #include <string.h>
+
+#include "utf8.h"
 
 static int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9')
@@ -25,26 +29,37 @@ static unsigned char lower(unsigned char c) {
   return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
-/* Decodes V (VLEN bytes) into out, keeping at most CAP-1 bytes. */
+/*
+ * Decodes V (VLEN bytes) into out (CAP bytes), under the database's text
+ * rule (utf8.h): the decoded bytes go through a sink that writes what is
+ * not well-formed UTF-8 as \xHH and never splits a character.  A %00 is
+ * not decoded: a NUL would end the value (a%00b read as "a"), so it stays
+ * the three characters it was.
+ */
 static int decode_value(const char *v, size_t vlen, char *out, size_t cap) {
-  size_t n = 0;
-  for (size_t i = 0; i < vlen && n + 1 < cap; i++) {
+  if (cap == 0)
+    return 0;
+  bsl_utf8_sink k;
+  bsl_utf8_sink_init(&k, out, cap);
+  for (size_t i = 0; i < vlen && !k.full; i++) {
     unsigned char c = (unsigned char)v[i];
     if (c == '+') {
       c = ' ';
     } else if (c == '%' && i + 2 < vlen) {
       int hi = hex_value((unsigned char)v[i + 1]);
       int lo = hex_value((unsigned char)v[i + 2]);
-      if (hi >= 0 && lo >= 0) {
+      if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
         c = (unsigned char)(hi * 16 + lo);
         i += 2;
       }
     }
-    out[n++] = (char)c;
+    bsl_utf8_sink_put(&k, c);
   }
-  if (cap > 0)
-    out[n] = '\0';
-  return (int)n;
+  return (int)bsl_utf8_sink_end(&k);
+}
+
+int bsl_url_decode(const char *v, size_t vlen, char *out, size_t cap) {
+  return decode_value(v, vlen, out, cap);
 }
 
 /*
@@ -222,11 +237,8 @@ bool bsl_referer_path(const char *ref, size_t len, char *out, size_t cap) {
     out[1] = '\0';
     return true;
   }
-  size_t n = end - ae;
-  if (n > cap - 1)
-    n = cap - 1;
-  memcpy(out, ref + ae, n);
-  out[n] = '\0';
+  /* the path is raw bytes from the log: cleaned by the text rule */
+  bsl_utf8_clean(ref + ae, end - ae, out, cap);
   if (out[0] == '\\') /* browsers read a leading backslash as '/' */
     out[0] = '/';
   return true;

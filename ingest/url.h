@@ -10,9 +10,11 @@
 
 /*
  * Finds parameter NAME in QUERY (QLEN bytes, without the leading '?').
- * Returns the decoded length (truncated to CAP-1 bytes; out is always
- * NUL-terminated) or -1 when the parameter is absent.  A parameter present
- * with an empty value returns 0.  Invalid %-escapes are kept literally.
+ * Returns the decoded length (truncated to CAP-1 bytes at a character
+ * boundary; out is always NUL-terminated) or -1 when the parameter is
+ * absent.  A parameter present with an empty value returns 0.  Invalid
+ * %-escapes and %00 are kept literally; decoded bytes that are not valid
+ * UTF-8 come out as \xHH (the text rule of utf8.h).
  */
 int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
                     size_t cap);
@@ -39,6 +41,10 @@ typedef struct bsl_beacon_params {
 void bsl_beacon_params_parse(const char *query, size_t qlen,
                              bsl_beacon_params *out);
 
+/* Decodes a whole value as bsl_query_param() does ('+' as space, %XX,
+ * the text rule); returns the length written to out. */
+int bsl_url_decode(const char *v, size_t vlen, char *out, size_t cap);
+
 /* Lower-cases ASCII letters of S in place. */
 void bsl_ascii_lower(char *s);
 
@@ -52,9 +58,9 @@ bool bsl_referer_host(const char *ref, size_t len, char *out, size_t cap);
 
 /*
  * Path part of a referer URL (from the first '/' after the host up to '?' or
- * '#'), NUL-terminated in out; "/" when the URL has no path.  Returns false
- * when the referer has no parsable host.  Used as the default page of a
- * beacon.
+ * '#'), NUL-terminated in out and cleaned by the text rule (utf8.h); "/"
+ * when the URL has no path.  Returns false when the referer has no parsable
+ * host.  Used as the default page of a beacon.
  */
 bool bsl_referer_path(const char *ref, size_t len, char *out, size_t cap);
 

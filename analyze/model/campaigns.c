@@ -12,6 +12,7 @@
 #include "campaigns.h"
 
 #include "changeset.h"
+#include "url.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -215,26 +216,10 @@ struct bsl_campaigns {
 
 void bsl_campaign_name_normalize(const char *s, size_t len,
                                  char out[BSL_CAMPAIGN_NAME_MAX]) {
-  /* the decoding of url.c's decode_value, then bsl_ascii_lower */
-  size_t n = 0;
-  for (size_t i = 0; i < len && n + 1 < BSL_CAMPAIGN_NAME_MAX; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '+') {
-      c = ' ';
-    } else if (c == '%' && i + 2 < len) {
-      const char *hex = "0123456789abcdef";
-      const char *hi = strchr(hex, s[i + 1] | 0x20);
-      const char *lo = strchr(hex, s[i + 2] | 0x20);
-      if (s[i + 1] && s[i + 2] && hi && lo) {
-        c = (unsigned char)((hi - hex) * 16 + (lo - hex));
-        i += 2;
-      }
-    }
-    if (c == '\0')
-      break; /* the visit side ends its C string there too */
-    out[n++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-  }
-  out[n] = '\0';
+  /* as the visit side reads utm_campaign, so the two join: url.c's
+   * decoding (and text rule), then lower case */
+  bsl_url_decode(s, len, out, BSL_CAMPAIGN_NAME_MAX);
+  bsl_ascii_lower(out);
 }
 
 /* Id of NAME, interned on first use; -1 on OOM. */

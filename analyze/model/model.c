@@ -27,6 +27,7 @@
 #include "fasthash.h"
 #include "fault.h"
 #include "url.h"
+#include "utf8.h"
 
 #define SALT_LEN crypto_shorthash_KEYBYTES
 #define MAX_GOALS 64
@@ -206,6 +207,8 @@ struct bsl_model {
                            sum of scroll depths, pageviews reaching 75% */
   bsl_changeset *cs;    /* the changeset being written by a flush */
   json_buf json;        /* scratch for a visit's pages */
+  char *clean_buf;      /* scratch for a path that needed cleaning */
+  size_t clean_cap;
 
   visit_map open;
   visit **closed; /* closed since the last flush, still to be written */
@@ -218,6 +221,9 @@ struct bsl_model {
   pthread_mutex_t retired_mu;
   struct closed_visits *retired;
   int32_t newest_day;
+  int32_t newest_written; /* the newest day as saved (meta newest_day) */
+  /* visitor keys of the days before this are numbers (meta numbered_before) */
+  int32_t numbered_before;
 
   int64_t next_visit_id;
   int64_t hits_since_sweep;
@@ -346,6 +352,28 @@ static bool slice_eq(bsl_str s, const char *lit) {
   return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
+/* The request path under the database's text rule (utf8.h), so that pages,
+ * landings and exits compare in memory as they are stored (a resumed visit
+ * finds its pages again).  Almost every path is clean and returned as it
+ * is; others are cleaned into a scratch buffer valid until the next call.
+ * Out of memory fails the model (and returns PATH). */
+static bsl_str clean_path(bsl_model *m, bsl_str path) {
+  if (bsl_utf8_is_clean(path.ptr, path.len))
+    return path;
+  size_t need = bsl_utf8_clean_len(path.ptr, path.len) + 1;
+  if (need > m->clean_cap) {
+    char *nb = realloc(m->clean_buf, need);
+    if (!nb) {
+      m->failed = true;
+      return path;
+    }
+    m->clean_buf = nb;
+    m->clean_cap = need;
+  }
+  size_t n = bsl_utf8_clean(path.ptr, path.len, m->clean_buf, m->clean_cap);
+  return (bsl_str){m->clean_buf, n};
+}
+
 static int32_t day_of(bsl_model *m, int64_t t) {
   if (m->fixed_offset) {
     int64_t local = t + m->offset_seconds;
@@ -434,7 +462,10 @@ static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
   crypto_shorthash(out, buf, n, salt ? salt->salt : zero_key);
   uint64_t key;
   memcpy(&key, out, sizeof key);
-  /* 0 marks nothing special, but keep keys non-zero for readability */
+  /* Keys are positive (63 bits) and non-zero: once a day's salt is gone
+   * its keys are replaced by negative numbers (bsl_store_number_visitors),
+   * and the sign tells them apart. */
+  key &= INT64_MAX;
   key = key ? key : 1;
   if (salt) {
     memcpy(slot->identity, ident, sizeof ident);
@@ -484,7 +515,7 @@ static int close_visit(bsl_model *m, visit *v) {
 }
 
 static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
-                        enum bsl_device device) {
+                        bsl_str path, enum bsl_device device) {
   bsl_channel_info ci;
   bsl_classify_channel(m->cls, &hit->query, &hit->referer, m->sites[site].host,
                        &ci);
@@ -493,7 +524,7 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
   if (!replace_str(&v->source, ci.source, strlen(ci.source)) ||
       !replace_str(&v->medium, ci.medium, strlen(ci.medium)) ||
       !replace_str(&v->campaign, ci.campaign, strlen(ci.campaign)) ||
-      !replace_str(&v->landing, hit->path.ptr, hit->path.len))
+      !replace_str(&v->landing, path.ptr, path.len))
     m->failed = true;
 }
 
@@ -521,7 +552,8 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
 }
 
 static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
-                        const bsl_hit *hit, enum bsl_device device) {
+                        const bsl_hit *hit, bsl_str path,
+                        enum bsl_device device) {
   visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
   if (!v) {
     m->failed = true;
@@ -533,8 +565,8 @@ static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
   v->site = site;
   v->day = day;
   v->start = v->last = v->last_pageview = hit->time;
-  set_landing(m, v, site, hit, device);
-  replace_str(&v->exit, hit->path.ptr, hit->path.len);
+  set_landing(m, v, site, hit, path, device);
+  replace_str(&v->exit, path.ptr, path.len);
   if (!v->source || !v->medium || !v->campaign || !v->landing || !v->exit ||
       map_put(&m->open, v) != 0) {
     m->failed = true;
@@ -589,6 +621,9 @@ static void count_goals(bsl_model *m, visit *v, const bsl_hit *hit) {
 
 static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
                      enum bsl_device device) {
+  bsl_str path = clean_path(m, hit->path);
+  if (m->failed)
+    return;
   uint64_t key = visitor_key(m, site, day, hit);
   visit *v = map_find(&m->open, key);
   if (v && (!within_visit(m, v, hit->time) || campaign_changes(v, hit))) {
@@ -598,12 +633,12 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   }
   bool fresh = false;
   if (!v) {
-    v = new_visit(m, key, site, day, hit, device);
+    v = new_visit(m, key, site, day, hit, path, device);
     if (!v)
       return;
     fresh = true;
   }
-  page_stat *p = visit_page(v, hit->path.ptr, hit->path.len);
+  page_stat *p = visit_page(v, path.ptr, path.len);
   if (!p) {
     m->failed = true;
     return;
@@ -626,14 +661,14 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
       old->dirty = true;
       page_delta(m, v, old, 0, -1, 0, 0);
     }
-    p = visit_page(v, hit->path.ptr, hit->path.len); /* may have moved */
+    p = visit_page(v, path.ptr, path.len); /* may have moved */
     if (p) {
       p->entries = 1;
       page_delta(m, v, p, 0, 1, 0, 0);
     } else {
       m->failed = true;
     }
-    set_landing(m, v, site, hit, device);
+    set_landing(m, v, site, hit, path, device);
   }
   if (hit->time < v->start)
     v->start = hit->time;
@@ -641,7 +676,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     v->last = hit->time;
   if (hit->time >= v->last_pageview) {
     v->last_pageview = hit->time;
-    if (!replace_str(&v->exit, hit->path.ptr, hit->path.len))
+    if (!replace_str(&v->exit, path.ptr, path.len))
       m->failed = true;
   }
   count_goals(m, v, hit);
@@ -891,7 +926,8 @@ static bool json_put(json_buf *j, const char *s, size_t len) {
 }
 
 /* A JSON string for SQLite's json_each: quotes, backslashes and control
- * bytes escaped; other bytes, even invalid UTF-8, pass as logged. */
+ * bytes escaped; other bytes pass, and are valid UTF-8 (paths are cleaned
+ * on the way in, clean_path()). */
 static bool json_string(json_buf *j, const char *s) {
   static const char hex[] = "0123456789abcdef";
   if (!json_put(j, "\"", 1))
@@ -1159,12 +1195,27 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     bsl_cs_add_page_counts(m->cs, day, m->sites[dims[1]].name, path, c->a, c->b,
                            c->c, c->d);
   }
+  /* a visit of a day whose salt is gone, closed now, is numbered below */
+  bool late = false;
+  for (size_t i = 0; i < m->n_closed && !late; i++)
+    late = m->closed[i]->day < m->newest_day - 1;
   if (hand_over_closed(m) != 0)
     return -1;
   for (size_t i = 0; i < m->open.cap; i++) {
     visit *v = m->open.slots[i];
     if (v && v->dirty && write_visit(m, v, true) != 0)
       return -1;
+  }
+  /* The salts of the days before the day before the newest are deleted by
+   * this commit: their keys become numbers in the same transaction, after
+   * every visit it writes (README: who can re-identify what). */
+  if (m->newest_day - 1 > m->numbered_before || late) {
+    day_to_string(m->newest_day - 1, day);
+    bsl_cs_number_visitors(m->cs, day);
+    if (m->newest_day - 1 > m->numbered_before) {
+      m->numbered_before = m->newest_day - 1;
+      bsl_cs_meta_set(m->cs, "numbered_before", m->numbered_before);
+    }
   }
   for (size_t i = 0; i < m->n_salts; i++) {
     day_salt *s = &m->salts[i];
@@ -1178,6 +1229,11 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   day_to_string(m->newest_day - 1, day);
   bsl_cs_delete_salts_before(m->cs, day);
   bsl_cs_meta_set(m->cs, "next_visit_id", m->next_visit_id);
+  /* A resumed model must drop the salts this commit drops, though the
+   * salts file may still hold them (or hold newer ones, saved ahead of a
+   * commit that did not happen): it goes by the newest day committed. */
+  if (m->newest_day != m->newest_written)
+    bsl_cs_meta_set(m->cs, "newest_day", m->newest_day);
   for (size_t i = 0; i < m->n_sites; i++) {
     site_info *si = &m->sites[i];
     if (si->clock == si->clock_written)
@@ -1224,6 +1280,7 @@ void bsl_model_flush_done(bsl_model *m) {
   }
   for (size_t i = 0; i < m->n_sites; i++)
     m->sites[i].clock_written = m->sites[i].clock;
+  m->newest_written = m->newest_day;
   size_t keep = 0;
   for (size_t i = 0; i < m->n_salts; i++) {
     if (m->salts[i].day < m->newest_day - 1) {
@@ -1408,7 +1465,8 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
   m->cls = o->classifier;
   m->store = o->store;
   m->cached_block = INT64_MIN;
-  m->newest_day = INT32_MIN / 2;
+  m->newest_day = m->newest_written = INT32_MIN / 2;
+  m->numbered_before = INT32_MIN / 2;
   const char *tz = o->timezone ? o->timezone : "UTC";
   if (strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0) {
     m->fixed_offset = true;
@@ -1444,15 +1502,36 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
     goto out_oom;
 
   /* goals_daily lists every configured goal, converted or not */
+  int64_t newest, numbered;
   if (bsl_store_sync_goals(m->store, o->goal_names, o->goal_patterns,
                            o->n_goals) != 0 ||
       bsl_store_load_salts(m->store, load_salt, m) != 0 ||
       bsl_store_meta_get(m->store, "next_visit_id", 1, &m->next_visit_id) !=
-          0) {
+          0 ||
+      /* before issue 13 the newest salt stood for the newest day */
+      bsl_store_meta_get(m->store, "newest_day", m->newest_day, &newest) != 0 ||
+      bsl_store_meta_get(m->store, "numbered_before", INT32_MIN / 2,
+                         &numbered) != 0) {
     snprintf(err, errlen, "%s", bsl_store_error(m->store));
     bsl_model_destroy(m);
     return -1;
   }
+  m->newest_day = m->newest_written = (int32_t)newest;
+  m->numbered_before = (int32_t)numbered;
+  /* salts the last commit made old, still in the file if it stopped before
+   * deleting them: never used again */
+  size_t kept = 0;
+  for (size_t i = 0; i < m->n_salts; i++)
+    if (m->salts[i].day >= m->newest_day - 1)
+      m->salts[kept++] = m->salts[i];
+  if (kept < m->n_salts) {
+    /* and deleted now rather than at the next commit, which may be far
+     * off; a failure leaves that to the next commit */
+    char cut[11];
+    day_to_string(m->newest_day - 1, cut);
+    (void)bsl_store_delete_salts_before(m->store, cut);
+  }
+  m->n_salts = kept;
   bsl_open_visit_cbs cbs = {load_visit, load_page, load_goal, m};
   int rc = bsl_store_load_open_visits(m->store, &cbs);
   free(m->loading);
@@ -1477,7 +1556,11 @@ out_oom:
   return -1;
 }
 
-int bsl_model_site(bsl_model *m, const char *site) {
+int bsl_model_site(bsl_model *m, const char *raw_site) {
+  /* the name as the database stores it (utf8.h), so that a site named on
+   * the command line finds the visits and clock it left there */
+  char site[1024];
+  bsl_utf8_clean(raw_site, strlen(raw_site), site, sizeof site);
   for (size_t i = 0; i < m->n_sites; i++)
     if (strcmp(m->sites[i].name, site) == 0)
       return (int)i;
@@ -1526,6 +1609,7 @@ void bsl_model_destroy(bsl_model *m) {
   counter_clear(&m->events);
   counter_clear(&m->pages);
   free(m->json.p);
+  free(m->clean_buf);
   for (size_t i = 0; i < m->n_sites; i++) {
     free(m->sites[i].name);
     free(m->sites[i].host);

@@ -16,10 +16,10 @@
 #include "campaigns.h" /* campaign logs */
 #include "changeset.h"
 #include "classify.h"
+#include "excerpt.h"
 #include "format.h"
 
 #define REJECT_SAMPLES_PER_FILE 1000
-#define EXCERPT_BYTES 200
 
 typedef struct format_slot {
   char *name;
@@ -394,52 +394,6 @@ int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
   return 0;
 }
 
-/* Copies at most EXCERPT_BYTES of a bad line, keeping valid UTF-8 and
- * writing every other byte as \xHH so the sample is safe to display. */
-static size_t make_excerpt(const char *s, size_t len, char *out, size_t cap) {
-  static const char hex[] = "0123456789abcdef";
-  size_t n = 0;
-  if (len > EXCERPT_BYTES)
-    len = EXCERPT_BYTES;
-  for (size_t i = 0; i < len && n + 5 < cap;) {
-    unsigned char c = (unsigned char)s[i];
-    size_t seq = c >= 0xf0 && c <= 0xf4   ? 4
-                 : c >= 0xe0 && c <= 0xef ? 3
-                 : c >= 0xc2 && c <= 0xdf ? 2
-                                          : 1;
-    bool valid = seq > 1 && i + seq <= len;
-    unsigned cp = seq == 2 ? c & 0x1fu : seq == 3 ? c & 0x0fu : c & 0x07u;
-    for (size_t k = 1; valid && k < seq; k++) {
-      valid = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-      cp = cp << 6 | ((unsigned char)s[i + k] & 0x3fu);
-    }
-    /* Well-formed is not enough for a terminal: C1 controls (CSI is
-     * U+009B) and bidi overrides act on it, and overlong forms, surrogates
-     * and code points past U+10FFFF are not text.  Those go out as \xHH. */
-    if (valid &&
-        ((seq == 3 && cp < 0x800) || (seq == 4 && cp < 0x10000) ||
-         (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp <= 0x9f ||
-         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)))
-      valid = false;
-    if (valid && n + seq < cap) {
-      memcpy(out + n, s + i, seq);
-      n += seq;
-      i += seq;
-    } else if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out[n++] = (char)c;
-      i++;
-    } else {
-      out[n++] = '\\';
-      out[n++] = 'x';
-      out[n++] = hex[c >> 4];
-      out[n++] = hex[c & 15];
-      i++;
-    }
-  }
-  out[n] = '\0';
-  return n;
-}
-
 static void reject(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
                    const char *reason) {
   p->stats.rejects++;
@@ -453,8 +407,9 @@ static void reject(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
     p->samples = ns;
     p->cap_samples = ncap;
   }
-  char excerpt[EXCERPT_BYTES * 4 + 8];
-  size_t n = make_excerpt(line->ptr, line->len, excerpt, sizeof excerpt);
+  /* addresses masked, agents cut (excerpt.h): SPEC §7 "Privacy" */
+  char excerpt[BSL_EXCERPT_CAP];
+  size_t n = bsl_excerpt_make(line->ptr, line->len, excerpt, sizeof excerpt);
   reject_sample *s = &p->samples[p->n_samples];
   s->source = strdup(in->st.source);
   s->path = strdup(in->st.path);
@@ -615,22 +570,15 @@ static int prepare(bsl_pipeline *p, bsl_changeset *cs, bsl_input *const *inputs,
   return bsl_changeset_failed(cs) ? -1 : 0;
 }
 
-/* Applies CS in one transaction.  Returns 0, or -1 with err set. */
+/* Applies CS in one transaction (its salts around it, changeset.h).
+ * Returns 0, or -1 with err set. */
 static int apply(bsl_store *store, const bsl_changeset *cs, char *err,
                  size_t errlen) {
-  if (bsl_store_begin(store) != 0)
-    goto out_error;
-  if (bsl_store_apply(store, cs) != 0) {
+  if (bsl_store_commit_changeset(store, cs) != 0) {
     snprintf(err, errlen, "%s", bsl_store_error(store));
-    bsl_store_rollback(store);
     return -1;
   }
-  if (bsl_store_commit(store) != 0)
-    goto out_error;
   return 0;
-out_error:
-  snprintf(err, errlen, "%s", bsl_store_error(store));
-  return -1;
 }
 
 /* The commit refused because memory ran out earlier, or while preparing

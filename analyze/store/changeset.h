@@ -1,9 +1,9 @@
 /*
  * A changeset: every write of one commit, recorded in memory so that it can
  * be applied to the store later, on another thread, or again after a failed
- * attempt.  Building one takes no lock and touches no database; applying it
- * (bsl_store_apply, store.c) runs the recorded writes in order inside the
- * caller's transaction.
+ * attempt.  Building one takes no lock and touches no database; committing
+ * it (bsl_store_commit_changeset) runs the recorded writes in order: the
+ * salts in their own file around one transaction of the database.
  *
  * Strings are copied into the changeset's own arena.  A changeset that ran
  * out of memory while being built says so (bsl_changeset_failed) and must
@@ -41,6 +41,8 @@ void bsl_cs_put_visit_goal(bsl_changeset *cs, int64_t visit_id,
 void bsl_cs_put_salt(bsl_changeset *cs, const char *day, const uint8_t *salt,
                      size_t len);
 void bsl_cs_delete_salts_before(bsl_changeset *cs, const char *day);
+/* bsl_store_number_visitors(BEFORE) */
+void bsl_cs_number_visitors(bsl_changeset *cs, const char *before);
 void bsl_cs_meta_set(bsl_changeset *cs, const char *key, int64_t value);
 void bsl_cs_add_reject(bsl_changeset *cs, const char *source, const char *path,
                        int64_t offset, const char *reason, const char *excerpt,
@@ -57,8 +59,18 @@ void bsl_cs_file_update(bsl_changeset *cs, const bsl_file_state *st);
 void bsl_cs_custom(bsl_changeset *cs, int (*apply)(bsl_store *, void *),
                    void (*drop)(void *), void *payload);
 
-/* Runs every record of CS in order inside the caller's transaction.
+/* Runs every record of CS in order inside the caller's transaction, but
+ * for the salts (their own file: see bsl_store_commit_changeset).
  * Returns 0, or -1 with bsl_store_error() set. */
 int bsl_store_apply(bsl_store *s, const bsl_changeset *cs);
+
+/*
+ * Commits CS: its new salts to the salts file first, then the rest in one
+ * transaction, then the deletion of old salts (changeset.c says why in that
+ * order).  Returns 0, or -1 with bsl_store_error() set when nothing of the
+ * transaction was committed (salts saved ahead of it are harmless, and the
+ * same changeset may be committed again).
+ */
+int bsl_store_commit_changeset(bsl_store *s, const bsl_changeset *cs);
 
 #endif

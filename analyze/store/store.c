@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,13 +22,11 @@
 
 #include "store_internal.h"
 #include "store_sql.h"
+#include "utf8.h"
 
 enum stmt_id {
   ST_META_GET,
   ST_META_SET,
-  ST_SALT_LOAD,
-  ST_SALT_PUT,
-  ST_SALT_DELETE,
   ST_FP_LENS,
   ST_FILE_FIND,
   ST_FILE_INSERT,
@@ -51,9 +50,6 @@ _Static_assert(ST_COUNT <= BSL_STORE_CORE_STMTS, "raise BSL_STORE_CORE_STMTS");
 static const char *const STMT_SQL[ST_COUNT] = {
     [ST_META_GET] = SQL_META_GET,
     [ST_META_SET] = SQL_META_SET,
-    [ST_SALT_LOAD] = SQL_SALT_LOAD,
-    [ST_SALT_PUT] = SQL_SALT_PUT,
-    [ST_SALT_DELETE] = SQL_SALT_DELETE,
     [ST_FP_LENS] = SQL_FP_LENS,
     [ST_FILE_FIND] = SQL_FILE_FIND,
     [ST_FILE_INSERT] = SQL_FILE_INSERT,
@@ -152,6 +148,38 @@ int bsl_store_day_index(bsl_store *s, bool present) {
   return rc;
 }
 
+/*
+ * bsl_number(KEY), the number that replaces a visitor key once its salt is
+ * gone (store_sql.h, SQL_NUMBER_VISITORS): SipHash of the key under
+ * s->number_key, made negative.  The key is random for each statement that
+ * numbers (number_begin) and wiped after it (number_end): each visitor's
+ * visits get the same number because they are numbered by one statement,
+ * and nothing kept anywhere can turn a number back into a key.
+ */
+static void number_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const bsl_store *s = sqlite3_user_data(ctx);
+  uint64_t key = (uint64_t)sqlite3_value_int64(argv[0]);
+  unsigned char in[8], out[crypto_shorthash_BYTES];
+  for (int i = 0; i < 8; i++)
+    in[i] = (unsigned char)(key >> (8 * i));
+  crypto_shorthash(out, in, sizeof in, s->number_key);
+  uint64_t h;
+  memcpy(&h, out, sizeof h);
+  sqlite3_result_int64(ctx, -1 - (int64_t)(h >> 1));
+}
+
+static void number_begin(bsl_store *s) {
+  randombytes_buf(s->number_key, sizeof s->number_key);
+}
+
+static void number_end(bsl_store *s) {
+  sodium_memzero(s->number_key, sizeof s->number_key);
+}
+
+static int salts_open(bsl_store *s);
+static int move_salts_out(bsl_store *s);
+
 /* Brings the schema to BSL_SCHEMA_VERSION, one migration per transaction so
  * an interrupted upgrade resumes where it stopped. */
 static int migrate(bsl_store *s) {
@@ -171,19 +199,39 @@ static int migrate(bsl_store *s) {
              s->path, version, known);
     return -1;
   }
+  bool salts_moved = false;
   for (; version < known; version++) {
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+    /* The salts are in the salts file, durably, before the migration that
+     * drops them here commits: a crash in between leaves them in both, and
+     * the next open moves them again. */
+    bool salts_out = version + 1 == SALTS_OUT_VERSION;
+    if (salts_out && move_salts_out(s) != 0)
+      return -1;
+    /* zeros, not free pages, where the salts were */
+    if (salts_out && exec(s, "PRAGMA secure_delete = ON", "secure_delete") != 0)
+      return -1;
     if (exec(s, "BEGIN IMMEDIATE", "starting migration") != 0)
       return -1;
-    if (exec(s, MIGRATIONS[version], "migrating schema") != 0 ||
-        exec(s, pragma, "recording schema version") != 0) {
+    number_begin(s);
+    int mrc = exec(s, MIGRATIONS[version], "migrating schema");
+    number_end(s);
+    if (mrc != 0 || exec(s, pragma, "recording schema version") != 0) {
       sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
       return -1;
     }
     if (exec(s, "COMMIT", "committing migration") != 0)
       return -1;
+    if (salts_out && exec(s, "PRAGMA secure_delete = FAST", "secure_delete"))
+      return -1;
+    salts_moved = salts_moved || salts_out;
   }
+  /* the WAL still holds the pages that had the salts: copy them back and
+   * empty it (best effort: a reader may hold it, then the next checkpoints
+   * overwrite them) */
+  if (salts_moved)
+    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
   return 0;
 }
 
@@ -300,6 +348,16 @@ static int open_store(bsl_store **out, const char *path, bool create, char *err,
        * leave one long checkpoint for the close, when nothing overlaps it */
       exec(s, "PRAGMA wal_autocheckpoint = 1000", "setting checkpoints") != 0)
     goto out_fail;
+  if (sodium_init() < 0) {
+    bsl_store_fail_with(s, "cannot initialise libsodium");
+    goto out_fail;
+  }
+  if (sqlite3_create_function(s->db, "bsl_number", 1,
+                              SQLITE_UTF8 | SQLITE_DIRECTONLY, s, number_fn,
+                              NULL, NULL) != SQLITE_OK) {
+    fail(s, "registering functions");
+    goto out_fail;
+  }
   if (migrate(s) != 0)
     goto out_fail;
   for (int i = 0; i < ST_COUNT; i++) {
@@ -337,7 +395,11 @@ void bsl_store_close(bsl_store *s) {
     sqlite3_finalize(s->stmt[i]);
   for (size_t i = 0; i < s->n_extra; i++)
     sqlite3_finalize(s->extra[i]);
+  for (size_t i = 0; i < sizeof s->salt_stmt / sizeof s->salt_stmt[0]; i++)
+    sqlite3_finalize(s->salt_stmt[i]);
+  sqlite3_close(s->salts);
   sqlite3_close(s->db);
+  free(s->salts_path);
   free(s->path);
   free(s);
 }
@@ -378,8 +440,39 @@ int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what) {
   return 0;
 }
 
+/*
+ * Every TEXT the store writes goes through here, so none can bypass the text
+ * rule (utf8.h): clean text is bound as it is (STATIC: callers keep it alive
+ * until the step; COPY asks SQLite for its own copy), anything else as a
+ * cleaned copy that SQLite frees.  Out of memory binds NULL, which the NOT
+ * NULL columns refuse, so the commit fails and is retried rather than
+ * storing a wrong value.
+ */
+static void bind_text_n(sqlite3_stmt *st, int i, const char *text, size_t len,
+                        bool copy) {
+  if (bsl_utf8_is_clean(text, len)) {
+    sqlite3_bind_text64(st, i, text, len,
+                        copy ? SQLITE_TRANSIENT : SQLITE_STATIC, SQLITE_UTF8);
+    return;
+  }
+  size_t n = bsl_utf8_clean_len(text, len);
+  char *clean = sqlite3_malloc64(n + 1);
+  if (!clean) {
+    sqlite3_bind_null(st, i);
+    return;
+  }
+  bsl_utf8_clean(text, len, clean, n + 1);
+  sqlite3_bind_text64(st, i, clean, n, sqlite3_free, SQLITE_UTF8);
+}
+
 void bsl_store__bind_text(sqlite3_stmt *st, int i, const char *text) {
-  sqlite3_bind_text(st, i, text ? text : "", -1, SQLITE_STATIC);
+  text = text ? text : "";
+  bind_text_n(st, i, text, strlen(text), false);
+}
+
+void bsl_store__bind_text_copy(sqlite3_stmt *st, int i, const char *text) {
+  text = text ? text : "";
+  bind_text_n(st, i, text, strlen(text), true);
 }
 #define run bsl_store__run
 #define bind_text bsl_store__bind_text
@@ -403,28 +496,224 @@ int bsl_store_meta_set(bsl_store *s, const char *key, int64_t value) {
   return run(s, st, "writing meta");
 }
 
+/* ---- the salts file ----
+ *
+ * Day salts are what turns a visitor key back into an address (with a
+ * guessed user agent, all of IPv4 is minutes of SipHash), so they are kept
+ * apart from everything analysts read: in "<db>.salts", its own SQLite
+ * database, mode 0600, opened only by the salt operations (the writer's
+ * model), never by a store that only reads.  A rollback journal with
+ * synchronous = FULL makes each write durable when it returns: the salts of
+ * a commit are written before it (bsl_store_commit_changeset), so a visit
+ * that is committed always finds its salt. */
+
+enum { SALT_LOAD, SALT_PUT, SALT_DELETE };
+
+static int fail_salts(bsl_store *s, const char *what) {
+  const char *msg = s->salts ? sqlite3_errmsg(s->salts) : "out of memory";
+  snprintf(s->error, sizeof s->error, "%s: %s: %s",
+           s->salts_path ? s->salts_path : s->path, what, msg);
+  return -1;
+}
+
+/* True for a database no other process can open: its salts stay in
+ * memory too. */
+static bool private_db(const char *path) {
+  return path[0] == '\0' || strcmp(path, ":memory:") == 0 ||
+         strncmp(path, "file:", 5) == 0;
+}
+
+/* Creates PATH mode 0600 (or makes it 0600), owned like the database when
+ * root creates it for the daemon's user.  Returns 0 or -1 (errno). */
+static int make_private_file(const char *path, const char *db_path) {
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  bool created = fd >= 0;
+  if (!created && errno == EEXIST)
+    fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return -1;
+  int rc = fchmod(fd, 0600);
+  struct stat db;
+  if (rc == 0 && created && geteuid() == 0 && stat(db_path, &db) == 0)
+    rc = fchown(fd, db.st_uid, db.st_gid);
+  close(fd);
+  if (rc == 0 && created) {
+    /* the file's name is durable before any salt relies on it */
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (dir) {
+      if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+      int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+      }
+      free(dir);
+    }
+  }
+  return rc;
+}
+
+/* Opens the salts file if it is not open yet.  Returns 0 or -1 (error). */
+static int salts_open(bsl_store *s) {
+  if (s->salts)
+    return 0;
+  bool mem = private_db(s->path);
+  size_t n = strlen(s->path) + sizeof ".salts";
+  if (!s->salts_path && !(s->salts_path = malloc(n)))
+    return bsl_store_fail_with(s, "out of memory");
+  snprintf(s->salts_path, n, "%s.salts", s->path);
+  if (!mem && make_private_file(s->salts_path, s->path) != 0) {
+    snprintf(s->error, sizeof s->error, "%s: cannot open the salts file: %s",
+             s->salts_path, strerror(errno));
+    return -1;
+  }
+  if (sqlite3_open_v2(mem ? ":memory:" : s->salts_path, &s->salts,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                          SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK)
+    goto out_fail;
+  sqlite3_extended_result_codes(s->salts, 1);
+  sqlite3_busy_timeout(s->salts, busy_timeout_ms);
+  /* DELETE: a transaction of the salts alone is atomic and, with FULL,
+   * durable when it returns; secure_delete: a deleted salt leaves no bytes
+   * in the file */
+  static const char *const setup[] = {
+      "PRAGMA journal_mode = DELETE", "PRAGMA synchronous = FULL",
+      "PRAGMA secure_delete = ON", SQL_SALTS_SCHEMA};
+  for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++)
+    if (sqlite3_exec(s->salts, setup[i], NULL, NULL, NULL) != SQLITE_OK)
+      goto out_fail;
+  static const char *const sql[] = {
+      [SALT_LOAD] = SQL_SALT_LOAD,
+      [SALT_PUT] = SQL_SALT_PUT,
+      [SALT_DELETE] = SQL_SALT_DELETE,
+  };
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
+    if (sqlite3_prepare_v3(s->salts, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->salt_stmt[i], NULL) != SQLITE_OK)
+      goto out_fail;
+  return 0;
+out_fail:
+  fail_salts(s, "opening the salts file");
+  for (size_t i = 0; i < sizeof s->salt_stmt / sizeof s->salt_stmt[0]; i++) {
+    sqlite3_finalize(s->salt_stmt[i]);
+    s->salt_stmt[i] = NULL;
+  }
+  sqlite3_close(s->salts);
+  s->salts = NULL;
+  return -1;
+}
+
+/* Migration 4's first step: copies the salts still in the analyst database
+ * to the salts file, durably.  A process that neither owns the database nor
+ * is root would create a salts file the writer cannot open: it leaves them,
+ * and the migration deletes them (visitors of the last two days may then
+ * count twice, README).  Returns 0 or -1 (error set). */
+static int move_salts_out(bsl_store *s) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, SQL_OLD_SALTS, -1, &st, NULL) != SQLITE_OK)
+    return fail(s, "reading the old day salts");
+  int rc = sqlite3_step(st);
+  struct stat db;
+  bool may = rc == SQLITE_ROW && stat(s->path, &db) == 0 &&
+             (geteuid() == 0 || geteuid() == db.st_uid);
+  if (may &&
+      (salts_open(s) != 0 || sqlite3_exec(s->salts, "BEGIN IMMEDIATE", NULL,
+                                          NULL, NULL) != SQLITE_OK)) {
+    sqlite3_finalize(st);
+    return s->salts ? fail_salts(s, "moving the day salts") : -1;
+  }
+  for (; may && rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+    sqlite3_stmt *put = s->salt_stmt[SALT_PUT];
+    sqlite3_bind_text(put, 1, (const char *)sqlite3_column_text(st, 0), -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(put, 2, sqlite3_column_blob(st, 1),
+                      sqlite3_column_bytes(st, 1), SQLITE_TRANSIENT);
+    int prc = sqlite3_step(put);
+    sqlite3_reset(put);
+    if (prc != SQLITE_DONE)
+      break;
+  }
+  sqlite3_finalize(st);
+  if (!may)
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : fail(s, "reading the old day salts");
+  if (rc != SQLITE_DONE ||
+      sqlite3_exec(s->salts, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    fail_salts(s, "moving the day salts");
+    sqlite3_exec(s->salts, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  return 0;
+}
+
 int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx) {
-  sqlite3_stmt *st = s->stmt[ST_SALT_LOAD];
+  if (salts_open(s) != 0)
+    return -1;
+  sqlite3_stmt *st = s->salt_stmt[SALT_LOAD];
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     cb(ctx, (const char *)sqlite3_column_text(st, 0),
        sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
   sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : fail(s, "loading day salts");
+  return rc == SQLITE_DONE ? 0 : fail_salts(s, "loading day salts");
 }
 
 int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
                        size_t len) {
-  sqlite3_stmt *st = s->stmt[ST_SALT_PUT];
-  bind_text(st, 1, day);
+  if (salts_open(s) != 0)
+    return -1;
+  sqlite3_stmt *st = s->salt_stmt[SALT_PUT];
+  sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
   sqlite3_bind_blob(st, 2, salt, (int)len, SQLITE_TRANSIENT);
-  return run(s, st, "saving day salt");
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : fail_salts(s, "saving day salt");
 }
 
 int bsl_store_delete_salts_before(bsl_store *s, const char *day) {
-  sqlite3_stmt *st = s->stmt[ST_SALT_DELETE];
-  bind_text(st, 1, day);
-  return run(s, st, "deleting old day salts");
+  /* runs at every commit: only a later cut has anything to delete */
+  if (strcmp(day, s->salts_deleted_before) <= 0)
+    return 0;
+  if (salts_open(s) != 0)
+    return -1;
+  sqlite3_stmt *st = s->salt_stmt[SALT_DELETE];
+  sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return fail_salts(s, "deleting old day salts");
+  snprintf(s->salts_deleted_before, sizeof s->salts_deleted_before, "%s", day);
+  return 0;
+}
+
+int bsl_store_number_visitors(bsl_store *s, const char *before) {
+  int64_t from;
+  if (bsl_store_meta_get(s, "keyed_from", 0, &from) != 0)
+    return -1;
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_NUMBER_VISITORS);
+  if (!st)
+    return -1;
+  bind_text(st, 1, before);
+  sqlite3_bind_int64(st, 2, from);
+  number_begin(s);
+  int rc = run(s, st, "numbering visitors");
+  number_end(s);
+  if (rc != 0)
+    return -1;
+  if (!(st = bsl_store__stmt(s, SQL_KEYED_FROM)))
+    return -1;
+  sqlite3_bind_int64(st, 1, from);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    from = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW)
+    return fail(s, "numbering visitors");
+  return bsl_store_meta_set(s, "keyed_from", from);
 }
 
 int bsl_store_fp_lengths(bsl_store *s, int *lens, size_t cap, size_t *n) {
@@ -494,7 +783,7 @@ int bsl_store_add_reject(bsl_store *s, const char *source, const char *path,
   bind_text(st, 2, path);
   sqlite3_bind_int64(st, 3, offset);
   bind_text(st, 4, reason);
-  sqlite3_bind_text(st, 5, excerpt, (int)excerpt_len, SQLITE_TRANSIENT);
+  bind_text_n(st, 5, excerpt ? excerpt : "", excerpt ? excerpt_len : 0, true);
   return run(s, st, "saving reject sample");
 }
 

@@ -21,12 +21,13 @@
 typedef struct bsl_store bsl_store;
 
 /* Schema version this build writes; older databases are migrated at open. */
-#define BSL_SCHEMA_VERSION 4
+#define BSL_SCHEMA_VERSION 5
 
 /*
  * Opens (creating if needed) the database at PATH, enables WAL, sets a busy
  * timeout and migrates the schema.  Returns 0, or -1 with "PATH: reason" in
- * err.  The caller owns *out.
+ * err.  The caller owns *out.  The salts file "PATH.salts" is opened by the
+ * first salt operation below, never by a store that only reads.
  */
 int bsl_store_open(bsl_store **out, const char *path, char *err, size_t errlen);
 /*
@@ -81,13 +82,27 @@ int bsl_store_meta_get(bsl_store *s, const char *key, int64_t def,
                        int64_t *out);
 int bsl_store_meta_set(bsl_store *s, const char *key, int64_t value);
 
-/* Day salts for visitor hashing. */
+/*
+ * Day salts for visitor hashing, in "PATH.salts" (mode 0600; in memory for
+ * ":memory:"), apart from what analysts read.  Each put or delete is its
+ * own durable transaction in that file, outside any transaction of the
+ * database: bsl_store_commit_changeset() (changeset.h) orders them around
+ * the commit that needs them.
+ */
 typedef void (*bsl_salt_cb)(void *ctx, const char *day, const uint8_t *salt,
                             size_t len);
 int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx);
 int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
                        size_t len);
 int bsl_store_delete_salts_before(bsl_store *s, const char *day);
+
+/*
+ * Replaces the visitor keys of the days before BEFORE (YYYY-MM-DD), whose
+ * salts are gone, by per-day numbers that count the same (store_sql.h,
+ * SQL_NUMBER_VISITORS); a (day, site) with an open visit waits.  Inside the
+ * caller's transaction.  Returns 0 or -1.
+ */
+int bsl_store_number_visitors(bsl_store *s, const char *before);
 
 /* Read positions of known files, identified by content fingerprint. */
 typedef struct bsl_file_state {
@@ -127,7 +142,7 @@ typedef struct bsl_visit_row {
   int64_t visit_id;
   const char *site;
   const char *day;
-  int64_t visitor;
+  int64_t visitor; /* the key (> 0) or, once its salt is gone, a number */
   int64_t started_at, ended_at;
   int64_t pageviews, clicks, conversions;
   int max_scroll;

@@ -25,6 +25,13 @@ struct bsl_store {
   size_t n_extra;
   bool in_tx;
   char error[512];
+  /* the salts file (store.c), opened by the first salt operation */
+  sqlite3 *salts;
+  char *salts_path;
+  sqlite3_stmt *salt_stmt[3];
+  char salts_deleted_before[16]; /* the last cut applied, "" at first */
+  /* bsl_number()'s key: random while one statement numbers, else zeros */
+  unsigned char number_key[16];
 };
 
 /* Records "DB: WHAT: sqlite message" as the store's error; returns -1. */
@@ -37,7 +44,10 @@ sqlite3_stmt *bsl_store__stmt(bsl_store *s, const char *sql);
 /* Steps a bound write statement to completion and resets it: 0 or -1. */
 int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what);
 
-/* Binds TEXT (NULL as "") as a transient copy. */
+/* Binds TEXT (NULL as "") under the text rule (utf8.h): as it is when it is
+ * valid UTF-8 without NUL, which the caller keeps alive until the step, or
+ * as a cleaned copy.  The _copy form always lets SQLite own a copy. */
 void bsl_store__bind_text(sqlite3_stmt *st, int i, const char *text);
+void bsl_store__bind_text_copy(sqlite3_stmt *st, int i, const char *text);
 
 #endif

@@ -19,7 +19,7 @@
 
 static void bind_opt_text(sqlite3_stmt *st, int i, const char *text) {
   if (text)
-    sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+    bsl_store__bind_text_copy(st, i, text);
   else
     sqlite3_bind_null(st, i);
 }

@@ -9,6 +9,44 @@
 #include "store_campaign_sql.h" /* SQL_MIGRATION_CAMPAIGNS */
 #include "store_kpi_sql.h"      /* SQL_MIGRATION_KPI, _KPI_4 */
 
+/* Visitor keys of days whose salt is gone become numbers: in each (day,
+ * site) whose visits are all closed, the key of every visit with id >= ?2
+ * (all the keys left: meta keyed_from) and day < ?1 becomes
+ * bsl_number(key), a keyed hash made negative under a random key that
+ * lives for this one statement (store.c).  A day's keys never come back
+ * once its salt is gone, so each visitor's visits are numbered together,
+ * get one number, and COUNT(DISTINCT visitor) of every day and segment
+ * stays what it was; numbers are negative and keys positive. */
+#define SQL_NUMBER_WHERE                                                       \
+  " visitor > 0 AND (day, site) NOT IN (SELECT day, site FROM visit_log"       \
+  " WHERE is_open = 1)"
+#define SQL_NUMBER_VISITORS                                                    \
+  "UPDATE visit_log SET visitor = bsl_number(visitor)"                         \
+  " WHERE visit_id >= ?2 AND day < ?1 AND" SQL_NUMBER_WHERE
+
+/* 3 -> 4, see MIGRATIONS.  "live" are the days from the day before the
+ * newest salt on: their salts are kept, and with them their keys. */
+#define SQL_SALTS_LIVE_FROM                                                    \
+  "(SELECT COALESCE(date(MAX(day), '-1 day'), '9999-12-31') FROM day_salts)"
+#define SQL_MIGRATION_SALTS_OUT                                                \
+  "INSERT OR REPLACE INTO meta(key, value) SELECT 'newest_day', d FROM"        \
+  " (SELECT CAST(julianday(MAX(day)) - 2440587.5 AS INTEGER) AS d"             \
+  " FROM day_salts) WHERE d IS NOT NULL;"                                      \
+  "INSERT OR REPLACE INTO meta(key, value)"                                    \
+  " SELECT 'numbered_before', value - 1 FROM meta WHERE key = 'newest_day';"   \
+  "UPDATE visit_log SET visitor = CASE visitor & 0x7fffffffffffffff"           \
+  "  WHEN 0 THEN 1 ELSE visitor & 0x7fffffffffffffff END"                      \
+  " WHERE visitor < 0 AND (day >= " SQL_SALTS_LIVE_FROM                        \
+  "  OR (day, site) IN (SELECT day, site FROM visit_log WHERE is_open = 1));"  \
+  "UPDATE visit_log SET visitor = bsl_number(visitor)"                         \
+  " WHERE day < " SQL_SALTS_LIVE_FROM " AND (day, site) NOT IN"                \
+  " (SELECT day, site FROM visit_log WHERE is_open = 1);"                      \
+  "INSERT OR REPLACE INTO meta(key, value) SELECT 'keyed_from',"               \
+  " COALESCE(MIN(visit_id), (SELECT COALESCE(MAX(visit_id), 0) + 1"            \
+  " FROM visit_log)) FROM visit_log WHERE visitor > 0;"                        \
+  "DELETE FROM day_salts;"                                                     \
+  "DROP TABLE day_salts;"
+
 /* MIGRATIONS[i] brings the schema from user_version i to i + 1. */
 static const char *const MIGRATIONS[] = {
     /* 0 -> 1: the batch-ingest model */
@@ -111,16 +149,40 @@ static const char *const MIGRATIONS[] = {
     SQL_MIGRATION_KPI,
     /* 3 -> 4: backtests flagged, alert delivery (store_kpi_sql.h) */
     SQL_MIGRATION_KPI_4,
+    /* 4 -> 5: the day salts leave the analyst database (issue 13): store.c
+     * first copies them to "<db>.salts" (SQL_SALTS_*), durably; then this
+     * drops them here, makes the keys of the days that keep a salt the
+     * positive 63-bit form model.c computes, and numbers the others (see
+     * SQL_NUMBER_VISITORS: visitors per day are unchanged). */
+    SQL_MIGRATION_SALTS_OUT,
 };
+
+/* The version whose migration moves the salts out (store.c runs its C step
+ * just before it); renumber with its place in MIGRATIONS. */
+#define SALTS_OUT_VERSION 5
 
 #define SQL_META_GET "SELECT value FROM meta WHERE key = ?1"
 #define SQL_META_SET                                                           \
   "INSERT INTO meta(key, value) VALUES(?1, ?2)"                                \
   " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+/* The salts file, "<db>.salts" (store.c): its own small database, mode
+ * 0600, opened by the writer only; version 1 of its schema. */
+#define SQL_SALTS_SCHEMA                                                       \
+  "CREATE TABLE IF NOT EXISTS day_salts(day TEXT PRIMARY KEY,"                 \
+  " salt BLOB NOT NULL) WITHOUT ROWID;"                                        \
+  "PRAGMA user_version = 1"
 #define SQL_SALT_LOAD "SELECT day, salt FROM day_salts"
 #define SQL_SALT_PUT                                                           \
   "INSERT OR REPLACE INTO day_salts(day, salt) VALUES(?1, ?2)"
 #define SQL_SALT_DELETE "DELETE FROM day_salts WHERE day < ?1"
+/* migration 4 reads the salts still in the analyst database */
+#define SQL_OLD_SALTS                                                          \
+  "SELECT day, salt FROM main.day_salts WHERE EXISTS (SELECT 1 FROM"           \
+  " sqlite_master WHERE type = 'table' AND name = 'day_salts')"
+#define SQL_KEYED_FROM                                                         \
+  "SELECT COALESCE((SELECT MIN(visit_id) FROM visit_log WHERE"                 \
+  " visit_id >= ?1 AND visitor > 0), (SELECT COALESCE(MAX(visit_id), 0) + 1"   \
+  " FROM visit_log))"
 #define SQL_FP_LENS "SELECT DISTINCT fp_len FROM files ORDER BY fp_len"
 #define SQL_FILE_FIND                                                          \
   "SELECT file_id, source, path, fingerprint, fp_len, offset, lines, hits,"    \

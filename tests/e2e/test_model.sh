@@ -163,7 +163,7 @@ off27=$(grep -b -a -n '' "$LOG" | awk -F: '$1 == 27 {print $2}')
 off33=$(grep -b -a -n '' "$LOG" | awk -F: '$1 == 33 {print $2}')
 expect "$DB" "SELECT source, offset, reason <> '', substr(excerpt, 1, 30) FROM rejects ORDER BY offset" \
 "cli|$off26|1|this is not a log line
-cli|$off27|1|1.2.3.4 - - [32/Nov/2026:10:00
+cli|$off27|1|1.2.3.x - - [32/Nov/2026:10:00
 cli|$off33|1|aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 size=$(stat -c %s "$LOG")
 last=$(tail -c +1 "$LOG" | tail -n 1 | wc -c)

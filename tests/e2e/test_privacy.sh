@@ -2,15 +2,17 @@
 # Privacy (issue 7, scope 4; SPEC §5, §7): no raw client address and no full
 # user agent in the database - searched byte by byte in the database file,
 # its WAL and its shared-memory index, both while a reader keeps the WAL
-# alive and after the last connection has checkpointed it.  Day salts older
-# than the day before the newest are gone, their bytes included.  The
-# database and its WAL are created mode 0640.
+# alive and after the last connection has checkpointed it.  Day salts live
+# in "<db>.salts" (test_salts.sh), never in the database; those older than
+# the day before the newest are gone, their bytes included.  The database and
+# its WAL are created mode 0640.
 #
-# The one documented exception: a line that does not parse is sampled into
-# `rejects` with its first 200 bytes (SPEC §5), and those may hold an
-# address.  Addresses and user agents that appear in a reject excerpt are
-# therefore left out of the search (and counted, so the exception stays
-# visible); everything that parsed must leave no trace.
+# Reject samples too (issue 13, item 2): a line that does not parse is
+# sampled into `rejects` with its first 200 bytes (SPEC §5), with client
+# addresses masked and user agents cut to their first product token (README
+# "Reject samples"), so they are searched like everything else.  Real logs
+# are also read with a format that matches nothing, so that every line of
+# them is a reject sample.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 [ -x "$GENLOG" ] || { echo "SKIP: $GENLOG not built"; exit 77; }
@@ -48,18 +50,11 @@ extract() {
 }
 
 # search_db NAME DB FILES...: fails for every address or user agent of the
-# input found in FILES, except those inside a reject excerpt
+# input found in FILES (reject excerpts included)
 search_db() {
   local name=$1 db=$2
   shift 2
-  q "$db" "SELECT excerpt FROM rejects" > "$WORK/excerpts"
-  # patterns that occur in an excerpt are the documented exception
-  cat "$WORK/addrs" "$WORK/uas" \
-    | awk -v ex="$WORK/excerpts" 'BEGIN { while ((getline l < ex) > 0) all = all "\n" l }
-        { if (index(all, $0)) n++; else print } END { print n + 0 > "/dev/stderr" }' \
-    > "$WORK/patterns" 2> "$WORK/excepted"
-  local excepted
-  excepted=$(cat "$WORK/excepted")
+  cat "$WORK/addrs" "$WORK/uas" > "$WORK/patterns"
   local found
   found=$(cat_existing "$@" | grep -aoFf "$WORK/patterns" | sort -u | head -5 || true)
   CHECKS=$((CHECKS + 1))
@@ -67,7 +62,7 @@ search_db() {
     FAILS=$((FAILS + 1))
     printf 'FAIL: %s: raw addresses or user agents in %s:\n%s\n' "$name" "$*" "$found" >&2
   fi
-  echo "$name: searched $(wc -l < "$WORK/patterns") addresses and user agents in $(cat_existing "$@" | wc -c) bytes ($excepted inside reject excerpts)"
+  echo "$name: searched $(wc -l < "$WORK/patterns") addresses and user agents in $(cat_existing "$@" | wc -c) bytes ($(q "$db" "SELECT COUNT(*) FROM rejects") reject samples)"
 }
 
 # ingest_and_search NAME DB LOG...: ingests while a reader holds a snapshot, so
@@ -107,6 +102,20 @@ expect_eq "genlog: user agents were searched" "$(($(wc -l < "$WORK/uas") > 10))"
 REAL=${BSL_SHARED_DATA:-}/access_logs
 if [ -n "${BSL_SHARED_DATA:-}" ] && ls "$REAL"/*.log* > /dev/null 2>&1; then
   ingest_and_search real-logs "$WORK/real.db" "$REAL"/*.log*
+  expect "$WORK/real.db" "SELECT COUNT(*) >= 3 FROM rejects" 1
+  # every line a reject: the samples of real lines hold no address or agent
+  cat > "$WORK/never.conf" <<CONF
+[format "never"]
+regex = ^NEVER (?<time>\\S+) (?<path>\\S+)\$
+CONF
+  "$BOUSSOLE" ingest -q --no-progress -c "$WORK/never.conf" --format never \
+    --db "$WORK/rej.db" "$REAL"/*.log* || { echo "FAIL: rejects: ingest failed"; exit 1; }
+  extract "$REAL"/*.log*
+  search_db real-rejects "$WORK/rej.db" "$WORK/rej.db" "$WORK/rej.db-wal" "$WORK/rej.db-shm"
+  expect "$WORK/rej.db" "SELECT COUNT(*) > 4000 FROM rejects" 1
+  # what is kept: the layout around the masks (a bracketed time, the request)
+  expect "$WORK/rej.db" "SELECT 100 * SUM(excerpt LIKE '%[__/___/____:__:__:__ _____]%') / COUNT(*) >= 90 FROM rejects" 1
+  expect "$WORK/rej.db" "SELECT 100 * SUM(excerpt LIKE '%\"GET /% HTTP/1._\" ___ %') / SUM(excerpt LIKE '%\"GET /%') >= 90 FROM rejects" 1
 else
   skip_part "\$BSL_SHARED_DATA/access_logs not found: real logs not searched"
 fi
@@ -120,19 +129,20 @@ for d in 01 02 03 04 05 06; do
   grep -F "/Nov/2026:" "$WORK/gen.log" | grep -F "[$d/Nov/2026:" > "$WORK/day$d.log" || true
   [ -s "$WORK/day$d.log" ] || continue
   "$BOUSSOLE" ingest -q --no-progress --db "$S" "$WORK/day$d.log"
-  q "$S" "SELECT day, lower(hex(salt)) FROM day_salts" >> "$WORK/salts.seen"
+  q "$S.salts" "SELECT day, lower(hex(salt)) FROM day_salts" >> "$WORK/salts.seen"
 done
 newest=$(q "$S" "SELECT MAX(day) FROM traffic_daily")
-expect "$S" "SELECT COUNT(*) FROM day_salts WHERE day < date('$newest', '-1 day')" 0
-expect "$S" "SELECT COUNT(*) FROM day_salts" 2
-bytes=$(hex_of "$S" "$S-wal")
+expect "$S" "SELECT COUNT(*) FROM sqlite_master WHERE name = 'day_salts'" 0
+expect "$S.salts" "SELECT COUNT(*) FROM day_salts WHERE day < date('$newest', '-1 day')" 0
+expect "$S.salts" "SELECT COUNT(*) FROM day_salts" 2
+bytes=$(hex_of "$S" "$S-wal" "$S.salts" "$S.salts-journal")
 gone=0
 while IFS='|' read -r day salt; do
   [ "$day" \< "$(q "$S" "SELECT date('$newest', '-1 day')")" ] || continue
   gone=$((gone + 1))
   CHECKS=$((CHECKS + 1))
   case $bytes in
-    *"$salt"*) FAILS=$((FAILS + 1)); echo "FAIL: the salt of $day is still in the database file" >&2 ;;
+    *"$salt"*) FAILS=$((FAILS + 1)); echo "FAIL: the salt of $day is still in the database or salts file" >&2 ;;
   esac
 done < <(sort -u "$WORK/salts.seen")
 expect_eq "salts: old days were checked" "$((gone >= 4))" 1

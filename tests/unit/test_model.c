@@ -1,7 +1,8 @@
 /*
  * Unit tests of the audience model: session timeout boundaries, the day
  * split in a non-UTC zone, late (out-of-order) landings, resuming open
- * visits from the store, and salt expiry.  Hits are built by hand; results
+ * visits from the store, salt expiry and the numbering of visitor keys once
+ * their salt is gone.  Hits are built by hand; results
  * are read back with SQL from the store's views.
  */
 #include <setjmp.h>
@@ -83,21 +84,20 @@ static void flush_and_close(fixture *f) {
   assert_non_null(cs);
   assert_int_equal(bsl_model_flush(f->model, cs), 0);
   bsl_model_flush_done(f->model);
-  assert_int_equal(bsl_store_begin(f->store), 0);
-  assert_int_equal(bsl_store_apply(f->store, cs), 0);
-  assert_int_equal(bsl_store_commit(f->store), 0);
+  assert_int_equal(bsl_store_commit_changeset(f->store, cs), 0);
   bsl_changeset_destroy(cs);
   bsl_model_destroy(f->model);
   bsl_classifier_destroy(f->cls);
   bsl_store_close(f->store);
 }
 
-static char *query(const char *sql) {
+/* Rows of SQL run on the database at PATH, "a|b;" per row. */
+static char *query_in(const char *path, const char *sql) {
   static char out[4096];
   sqlite3 *db;
   sqlite3_stmt *st;
   out[0] = '\0';
-  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
   size_t n = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -111,6 +111,17 @@ static char *query(const char *sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return out;
+}
+
+static char *query(const char *sql) {
+  return query_in(db_path, sql);
+}
+
+/* the same in the salts file beside the database */
+static char *query_salts(const char *sql) {
+  char path[160];
+  snprintf(path, sizeof path, "%s.salts", db_path);
+  return query_in(path, sql);
 }
 
 static int setup(void **state) {
@@ -225,10 +236,68 @@ static void test_salts_expire(void **state) {
     assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
   }
   flush_and_close(&f);
-  /* days 2..5 Nov seen: only the newest two days keep a salt */
-  assert_string_equal(query("SELECT day FROM day_salts ORDER BY day"),
+  /* days 2..5 Nov seen: only the newest two days keep a salt, in the
+   * salts file, never in the database */
+  assert_string_equal(query_salts("SELECT day FROM day_salts ORDER BY day"),
                       "2026-11-04;2026-11-05;");
+  assert_string_equal(
+      query("SELECT COUNT(*) FROM sqlite_master WHERE name = 'day_salts'"),
+      "0;");
   assert_string_equal(query("SELECT COUNT(*) FROM visits"), "4;");
+}
+
+/* Once a day's salt is deleted, its visitor keys are replaced by per-day
+ * numbers (negative; keys are positive): the visitors of the day stay what
+ * they were, and a copy of the salt can no longer find anyone.  A line that
+ * comes after that for the day gets a fresh salt and so counts as a new
+ * visitor (README), and is numbered at the next commit. */
+static void test_keys_replaced_after_two_days(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  const struct {
+    const char *addr;
+    int64_t t;
+  } hits[] = {
+      {"7.7.7.1", T0},             /* day 2 Nov: 7.1 twice (two visits) */
+      {"7.7.7.1", T0 + 3 * 3600},  /* and 7.2 once */
+      {"7.7.7.2", T0 + 60},        /* */
+      {"7.7.7.1", T0 + 86400},     /* 3 Nov */
+      {"7.7.7.3", T0 + 2 * 86400}, /* 4 Nov */
+      {"7.7.7.3", T0 + 3 * 86400}, /* 5 Nov */
+  };
+  for (size_t i = 0; i < sizeof hits / sizeof *hits; i++) {
+    bsl_hit h = pageview(hits[i].addr, hits[i].t, "/a", NULL);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT day, visits, visitors FROM traffic_daily ORDER BY day"),
+      "2026-11-02|3|2;2026-11-03|1|1;2026-11-04|1|1;2026-11-05|1|1;");
+  assert_string_equal(query("SELECT day, MAX(visitor) < 0, MIN(visitor) > 0 "
+                            "FROM visit_log GROUP BY day ORDER BY day"),
+                      "2026-11-02|1|0;2026-11-03|1|0;2026-11-04|0|1;"
+                      "2026-11-05|0|1;");
+  /* the two visits of 7.1 on 2 Nov still share their number */
+  assert_string_equal(query("SELECT COUNT(DISTINCT visitor) FROM visit_log "
+                            "WHERE day = '2026-11-02'"),
+                      "2;");
+  /* a resumed model knows the newest day: a late line for 2 Nov is a new
+   * visitor, numbered too; 4 Nov keeps its salt and key */
+  open_model(&f, "UTC");
+  bsl_hit late = pageview("7.7.7.1", T0 + 4 * 3600, "/late", NULL);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &late), 0);
+  bsl_hit again = pageview("7.7.7.3", T0 + 2 * 86400 + 7200, "/b", NULL);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &again), 0);
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT day, visits, visitors FROM traffic_daily ORDER BY day"),
+      "2026-11-02|4|3;2026-11-03|1|1;2026-11-04|2|1;2026-11-05|1|1;");
+  assert_string_equal(query("SELECT COUNT(*) FROM visit_log WHERE visitor > 0 "
+                            "AND day < '2026-11-04'"),
+                      "0;");
+  assert_string_equal(query_salts("SELECT day FROM day_salts ORDER BY day"),
+                      "2026-11-04;2026-11-05;");
 }
 
 /* The cap closes the least recently active visits, down to 15/16 of it;
@@ -324,6 +393,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_resume_open_visit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_salts_expire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keys_replaced_after_two_days, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_open_visit_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cap_after_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(test_out_of_memory_is_sticky, setup,

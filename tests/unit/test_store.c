@@ -1,6 +1,7 @@
 /*
- * Unit tests of the store: migrations, transactions, additive counters,
- * read positions and open-visit persistence, checked with plain SQL.
+ * Unit tests of the store: migrations (the day salts moved out of an older
+ * database), transactions, additive counters, read positions, open-visit
+ * persistence and the text rule, checked with plain SQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,12 +10,15 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
+#include "store_sql.h" /* MIGRATIONS, to build a database of an older version */
 
 static char dir[] = "/tmp/bsl-store-XXXXXX";
 static char db_path[256];
@@ -64,6 +68,158 @@ static void test_schema_and_views(void **state) {
   /* reopening an up-to-date database migrates nothing and works */
   assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
   bsl_store_close(s);
+  /* a store that only reads never creates the salts file */
+  char salts[300];
+  snprintf(salts, sizeof salts, "%s.salts", db_path);
+  assert_int_equal(access(salts, F_OK), -1);
+}
+
+/* The whole of FILE contains the LEN bytes of NEEDLE. */
+static bool file_contains(const char *file, const void *needle, size_t len) {
+  FILE *f = fopen(file, "rb");
+  if (!f)
+    return false;
+  static char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  return memmem(buf, n, needle, len) != NULL;
+}
+
+struct salts_seen {
+  int n;
+  char days[4][11];
+  unsigned char first[4];
+};
+
+static void on_salt(void *ctx, const char *day, const uint8_t *salt,
+                    size_t len) {
+  struct salts_seen *s = ctx;
+  assert_int_equal(len, 16);
+  if (s->n < 4) {
+    snprintf(s->days[s->n], sizeof s->days[0], "%s", day);
+    s->first[s->n] = salt[0];
+  }
+  s->n++;
+}
+
+/* Migration 4 (issue 13): a database of version 3 held its day salts next
+ * to the visitor keys.  Opening it moves them to "<db>.salts" (mode 0600),
+ * leaves no salt byte in the database file, numbers the keys of the days
+ * whose salt is gone, and keeps the visitors of every day. */
+static void test_migration_moves_salts_out(void **state) {
+  (void)state;
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL),
+      SQLITE_OK);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(sqlite3_exec(db, MIGRATIONS[i], NULL, NULL, NULL),
+                     SQLITE_OK);
+  const char *old =
+      "PRAGMA user_version = 3;"
+      "INSERT INTO day_salts VALUES"
+      " ('2026-11-02', x'a1a2a3a4a5a6a7a8a9aaabacadaeaf5a'),"
+      " ('2026-11-03', x'b1b2b3b4b5b6b7b8b9babbbcbdbebf5b');"
+      /* 1 Nov: salt already deleted; visitor -5 twice, then 7: 2 visitors */
+      "INSERT INTO visit_log(visit_id, site, day, visitor, started_at,"
+      " ended_at, pageviews, clicks, conversions, max_scroll, channel, source,"
+      " medium, campaign, device, landing_path, exit_path, is_open) VALUES"
+      " (1, 'a', '2026-11-01', -5, 0, 0, 1, 0, 0, 0, 'direct', '(direct)',"
+      "  '(none)', '', 'desktop', '/', '/', 0),"
+      " (2, 'a', '2026-11-01', 7, 0, 0, 1, 0, 0, 0, 'direct', '(direct)',"
+      "  '(none)', '', 'desktop', '/', '/', 0),"
+      " (3, 'a', '2026-11-01', -5, 0, 0, 1, 0, 0, 0, 'direct', '(direct)',"
+      "  '(none)', '', 'desktop', '/', '/', 0),"
+      /* 2 and 3 Nov keep their salts: keys stay keys, made positive */
+      " (4, 'a', '2026-11-02', -9223372036854775807, 0, 0, 1, 0, 0, 0,"
+      "  'direct', '(direct)', '(none)', '', 'desktop', '/', '/', 0),"
+      " (5, 'a', '2026-11-03', 12, 0, 0, 1, 0, 0, 0, 'direct', '(direct)',"
+      "  '(none)', '', 'desktop', '/', '/', 1);"
+      "INSERT INTO hit_counts VALUES ('2026-11-01', 'a', 200, 3, 0),"
+      " ('2026-11-02', 'a', 200, 1, 0), ('2026-11-03', 'a', 200, 1, 0);";
+  assert_int_equal(sqlite3_exec(db, old, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  struct salts_seen seen = {0};
+  assert_int_equal(bsl_store_load_salts(s, on_salt, &seen), 0);
+  bsl_store_close(s);
+  assert_int_equal(seen.n, 2);
+  assert_string_equal(seen.days[0], "2026-11-02");
+  assert_int_equal(seen.first[0], 0xa1);
+  assert_string_equal(seen.days[1], "2026-11-03");
+  assert_int_equal(seen.first[1], 0xb1);
+
+  assert_int_equal(query_int("PRAGMA user_version"), BSL_SCHEMA_VERSION);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name = "
+                             "'day_salts'"),
+                   0);
+  char salts[300], wal[300];
+  snprintf(salts, sizeof salts, "%s.salts", db_path);
+  snprintf(wal, sizeof wal, "%s-wal", db_path);
+  struct stat sb;
+  assert_int_equal(stat(salts, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  static const unsigned char a[] = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6,
+                                    0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac,
+                                    0xad, 0xae, 0xaf, 0x5a};
+  static const unsigned char b[] = {0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6,
+                                    0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc,
+                                    0xbd, 0xbe, 0xbf, 0x5b};
+  assert_false(file_contains(db_path, a, sizeof a));
+  assert_false(file_contains(db_path, b, sizeof b));
+  assert_false(file_contains(wal, a, sizeof a));
+  assert_true(file_contains(salts, a, sizeof a));
+
+  /* 1 Nov: numbers now, the same two visitors */
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_log WHERE day = "
+                             "'2026-11-01' AND visitor >= 0"),
+                   0);
+  assert_int_equal(query_int("SELECT visitors FROM traffic_daily WHERE day = "
+                             "'2026-11-01'"),
+                   2);
+  assert_int_equal(query_int("SELECT COUNT(DISTINCT visitor) FROM visit_log "
+                             "WHERE visit_id IN (1, 3)"),
+                   1);
+  /* the live days: positive keys, the 63-bit form model.c computes */
+  assert_int_equal(
+      query_int("SELECT visitor FROM visit_log WHERE visit_id = 4"), 1);
+  assert_int_equal(
+      query_int("SELECT visitor FROM visit_log WHERE visit_id = 5"), 12);
+  assert_int_equal(query_int("SELECT value FROM meta WHERE key = 'newest_day'"),
+                   query_int("SELECT CAST(julianday('2026-11-03') - "
+                             "2440587.5 AS INTEGER)"));
+}
+
+/* The text rule (utf8.h) at the store's door: whatever a caller binds, the
+ * database holds valid UTF-8. */
+static void test_text_is_valid_utf8(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_add_event(s, "2026-11-02", "a", "/caf\xe9",
+                                       "cl\xff"
+                                       "ck",
+                                       "\xed\xa0\x80", 1),
+                   0);
+  assert_int_equal(
+      bsl_store_add_reject(s, "cli", "/x\xfe.log", 0, "bad \xff", "a\0b", 3),
+      0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM events_daily WHERE path = "
+                             "'/caf\\xe9' AND event = 'cl\\xffck' AND "
+                             "target = '\\xed\\xa0\\x80'"),
+                   1);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM rejects WHERE path = "
+                             "'/x\\xfe.log' AND reason = 'bad \\xff' AND "
+                             "excerpt = 'a\\x00b'"),
+                   1);
 }
 
 static void test_newer_schema_is_refused(void **state) {
@@ -285,6 +441,9 @@ static void test_put_visits_batches_and_hints(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_schema_and_views, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migration_moves_salts_out, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_text_is_valid_utf8, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unwritable_path, setup, teardown),

@@ -77,6 +77,38 @@ static void test_query_decoding(void **state) {
   assert_string_equal(v, "a=b");
 }
 
+/* Decoded values follow the database's text rule (utf8.h): a %00 is not
+ * decoded (it would end the value), and bytes that do not make well-formed
+ * UTF-8, decoded or raw, come out as \xHH; truncation keeps characters and
+ * escapes whole. */
+static void test_query_text_rule(void **state) {
+  (void)state;
+  char v[64];
+  assert_int_equal(param("q=a%00b", "q", v, sizeof v), 5);
+  assert_string_equal(v, "a%00b");
+  assert_int_equal(param("q=caf%E9", "q", v, sizeof v), 7);
+  assert_string_equal(v, "caf\\xe9");
+  assert_int_equal(param("q=%ff%FE", "q", v, sizeof v), 8);
+  assert_string_equal(v, "\\xff\\xfe");
+  assert_int_equal(param("q=%ed%a0%80x", "q", v, sizeof v), 13);
+  assert_string_equal(v, "\\xed\\xa0\\x80x");
+  assert_int_equal(param("q=%c0%af", "q", v, sizeof v), 8);
+  assert_string_equal(v, "\\xc0\\xaf");
+  assert_int_equal(param("q=\xe9t\xe9", "q", v, sizeof v), 9);
+  assert_string_equal(v, "\\xe9t\\xe9");
+  assert_int_equal(param("q=%F0%9F%98%80", "q", v, sizeof v), 4);
+  assert_string_equal(v, "\xf0\x9f\x98\x80");
+  assert_int_equal(param("q=%C3%A9%C3%A9", "q", v, 4), 2);
+  assert_string_equal(v, "\xc3\xa9");
+  assert_int_equal(param("q=a%ff", "q", v, 5), 1);
+  assert_string_equal(v, "a");
+  char p[64];
+  const char *ref = "https://example.com/r\xe9"
+                    "f?x";
+  assert_true(bsl_referer_path(ref, strlen(ref), p, sizeof p));
+  assert_string_equal(p, "/r\\xe9f");
+}
+
 static void test_query_separators(void **state) {
   (void)state;
   char v[64];
@@ -239,6 +271,7 @@ int main(void) {
       cmocka_unit_test(test_query_repeated_and_case),
       cmocka_unit_test(test_query_empty_values),
       cmocka_unit_test(test_query_decoding),
+      cmocka_unit_test(test_query_text_rule),
       cmocka_unit_test(test_query_separators),
       cmocka_unit_test(test_query_truncation),
       cmocka_unit_test(test_ascii_lower),
