@@ -11,7 +11,7 @@
  * keyed by their dimensions and are added to the database at each flush.
  */
 #include "model.h"
-#include "civil.h"
+#include "calendar.h"
 
 #include <pcre2.h>
 #include <pthread.h>
@@ -34,31 +34,10 @@
 
 /* ---- time zone: Unix time -> local day number ---- */
 
-static void day_to_string(int32_t day, char out[11]) {
-  int y;
-  unsigned m, d;
-  bsl_civil_from_days(day, &y, &m, &d);
-  if (y < 0 || y > 9999)
-    y = y < 0 ? 0 : 9999;
-  /* by hand: snprintf cannot prove to the compiler that this fits */
-  out[0] = (char)('0' + y / 1000);
-  out[1] = (char)('0' + y / 100 % 10);
-  out[2] = (char)('0' + y / 10 % 10);
-  out[3] = (char)('0' + y % 10);
-  out[4] = '-';
-  out[5] = (char)('0' + m / 10);
-  out[6] = (char)('0' + m % 10);
-  out[7] = '-';
-  out[8] = (char)('0' + d / 10);
-  out[9] = (char)('0' + d % 10);
-  out[10] = '\0';
-}
-
-static int day_from_string(const char *s) {
-  int y, m, d;
-  if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
-    return 0;
-  return (int)bsl_days_from_civil(y, (unsigned)m, (unsigned)d);
+/* A stored YYYY-MM-DD as a day number (0 for a malformed one, as before). */
+static int32_t day_number(const char *s) {
+  int64_t d;
+  return bsl_day_parse(s, &d) == 0 ? (int32_t)d : 0;
 }
 
 /* ---- a small open-addressing table for counter deltas ---- */
@@ -193,8 +172,7 @@ struct bsl_model {
   bsl_store *store;
 
   /* time zone */
-  bool fixed_offset;
-  int32_t offset_seconds;
+  bsl_zone zone; /* config/calendar.c: the one day-cut */
   int64_t cached_block;
   int32_t cached_day;
 
@@ -375,27 +353,20 @@ static bsl_str clean_path(bsl_model *m, bsl_str path) {
 }
 
 static int32_t day_of(bsl_model *m, int64_t t) {
-  if (m->fixed_offset) {
-    int64_t local = t + m->offset_seconds;
-    return (int32_t)((local >= 0 ? local : local - 86399) / 86400);
-  }
+  if (m->zone.fixed)
+    return (int32_t)bsl_zone_day_of(&m->zone, t);
   /* Every zone offset in use is a multiple of 15 minutes, so a quarter of an
    * hour never straddles midnight: cache the day per quarter. */
   int64_t block = t >= 0 ? t / 900 : (t - 899) / 900;
   if (block == m->cached_block)
     return m->cached_day;
-  time_t tt = (time_t)t;
-  struct tm tm;
-  if (!localtime_r(&tt, &tm))
-    return (int32_t)(t / 86400);
   m->cached_block = block;
-  m->cached_day = (int32_t)bsl_days_from_civil(
-      tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
+  m->cached_day = (int32_t)bsl_zone_day_of(&m->zone, t);
   return m->cached_day;
 }
 
 void bsl_model_day_string(bsl_model *m, int64_t t, char out[11]) {
-  day_to_string(day_of(m, t), out);
+  bsl_day_format(day_of(m, t), out);
 }
 
 static day_salt *salt_for(bsl_model *m, int32_t day) {
@@ -999,7 +970,7 @@ static ptrdiff_t pages_json(json_buf *j, const visit *v) {
 /* Fills ROW from V, but for pages_json; DAY (11 bytes) holds its day. */
 static void visit_row(const visit *v, const char *site, bool is_open,
                       char day[11], bsl_visit_row *row) {
-  day_to_string(v->day, day);
+  bsl_day_format(v->day, day);
   *row = (bsl_visit_row){
       .visit_id = v->id,
       .site = site,
@@ -1165,7 +1136,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
       continue;
     int32_t dims[3];
     memcpy(dims, c->key, sizeof dims);
-    day_to_string(dims[0], day);
+    bsl_day_format(dims[0], day);
     bsl_cs_add_hits(m->cs, day, m->sites[dims[1]].name, dims[2], c->a, c->b);
   }
   for (size_t i = 0; i < m->events.cap; i++) {
@@ -1174,7 +1145,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
       continue;
     int32_t dims[2];
     memcpy(dims, c->key, sizeof dims);
-    day_to_string(dims[0], day);
+    bsl_day_format(dims[0], day);
     const char *path = c->key + sizeof dims;
     const char *event = path + strlen(path) + 1;
     const char *target = event + strlen(event) + 1;
@@ -1187,7 +1158,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
       continue;
     int32_t dims[2];
     memcpy(dims, c->key, sizeof dims);
-    day_to_string(dims[0], day);
+    bsl_day_format(dims[0], day);
     char path[4097];
     size_t len = c->key_len - sizeof dims;
     memcpy(path, c->key + sizeof dims, len);
@@ -1210,7 +1181,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
    * this commit: their keys become numbers in the same transaction, after
    * every visit it writes (README: who can re-identify what). */
   if (m->newest_day - 1 > m->numbered_before || late) {
-    day_to_string(m->newest_day - 1, day);
+    bsl_day_format(m->newest_day - 1, day);
     bsl_cs_number_visitors(m->cs, day);
     if (m->newest_day - 1 > m->numbered_before) {
       m->numbered_before = m->newest_day - 1;
@@ -1220,13 +1191,13 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   for (size_t i = 0; i < m->n_salts; i++) {
     day_salt *s = &m->salts[i];
     if (s->dirty && s->day >= m->newest_day - 1) {
-      day_to_string(s->day, day);
+      bsl_day_format(s->day, day);
       bsl_cs_put_salt(m->cs, day, s->salt, sizeof s->salt);
     }
   }
   /* A day's salt is forgotten once the day after next has begun, so visitor
    * keys cannot be linked across days (SPEC §5). */
-  day_to_string(m->newest_day - 1, day);
+  bsl_day_format(m->newest_day - 1, day);
   bsl_cs_delete_salts_before(m->cs, day);
   bsl_cs_meta_set(m->cs, "next_visit_id", m->next_visit_id);
   /* A resumed model must drop the salts this commit drops, though the
@@ -1309,7 +1280,7 @@ static void load_salt(void *ctx, const char *day, const uint8_t *salt,
   if (len != SALT_LEN || m->n_salts == m->cap_salts)
     return;
   day_salt *s = &m->salts[m->n_salts++];
-  s->day = day_from_string(day);
+  s->day = day_number(day);
   memcpy(s->salt, salt, SALT_LEN);
   s->dirty = false;
   if (s->day > m->newest_day)
@@ -1357,7 +1328,7 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
   v->saved = true;
   v->visitor = (uint64_t)row->visitor;
   v->site = site;
-  v->day = day_from_string(row->day);
+  v->day = day_number(row->day);
   v->start = row->started_at;
   v->last = v->last_pageview = row->ended_at;
   v->pageviews = (int32_t)row->pageviews;
@@ -1426,17 +1397,6 @@ static void load_goal(void *ctx, int64_t visit_id, const char *goal) {
   v->goals_written = v->goals;
 }
 
-static int parse_fixed_offset(const char *tz, int32_t *seconds) {
-  int h, mi;
-  char sign;
-  if (sscanf(tz, "%c%2d:%2d", &sign, &h, &mi) == 3 &&
-      (sign == '+' || sign == '-') && h <= 14 && mi < 60) {
-    *seconds = (sign == '-' ? -1 : 1) * (h * 3600 + mi * 60);
-    return 0;
-  }
-  return -1;
-}
-
 int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
                      size_t errlen) {
   *out = NULL;
@@ -1467,15 +1427,7 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
   m->cached_block = INT64_MIN;
   m->newest_day = m->newest_written = INT32_MIN / 2;
   m->numbered_before = INT32_MIN / 2;
-  const char *tz = o->timezone ? o->timezone : "UTC";
-  if (strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0) {
-    m->fixed_offset = true;
-  } else if (parse_fixed_offset(tz, &m->offset_seconds) == 0) {
-    m->fixed_offset = true;
-  } else {
-    setenv("TZ", tz, 1);
-    tzset();
-  }
+  bsl_zone_init(&m->zone, o->timezone);
 
   m->goal_names = calloc(o->n_goals + 1, sizeof *m->goal_names);
   m->goal_re = calloc(o->n_goals + 1, sizeof *m->goal_re);
@@ -1528,7 +1480,7 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
     /* and deleted now rather than at the next commit, which may be far
      * off; a failure leaves that to the next commit */
     char cut[11];
-    day_to_string(m->newest_day - 1, cut);
+    bsl_day_format(m->newest_day - 1, cut);
     (void)bsl_store_delete_salts_before(m->store, cut);
   }
   m->n_salts = kept;
