@@ -543,40 +543,21 @@ static bool count_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line) {
   return true;
 }
 
-int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
-                      char *err, size_t errlen) {
+int bsl_pipeline_fed_line(bsl_pipeline *p, bsl_input *in,
+                          const bsl_fed_line *fl, char *err, size_t errlen) {
+  const bsl_line *line = &fl->line;
   if (p->failed) {
     snprintf(err, errlen, "%s", p->failure);
     return -1;
   }
   if (!count_line(p, in, line))
     return 0;
-  if (in->type == BSL_SOURCE_CAMPAIGN) { /* campaign logs */
-    if (campaign_line(p, in, line) != 0)
-      return out_of_memory(p, in, line, err, errlen);
-    return 0;
-  }
-  const char *reason = line->reason;
-  bsl_hit hit;
-  hit.derived = false;
-  bool ok =
-      line->kind == BSL_LINE_OK &&
-      bsl_format_parse(in->format, line->ptr, line->len, &hit, &reason) == 0;
-  if (account(p, in, line, ok ? &hit : NULL, reason) != 0)
-    return out_of_memory(p, in, line, err, errlen);
-  return 0;
-}
-
-int bsl_pipeline_parsed_line(bsl_pipeline *p, bsl_input *in,
-                             const bsl_line *line, const bsl_hit *hit,
-                             const char *reason, char *err, size_t errlen) {
-  if (in->type == BSL_SOURCE_CAMPAIGN) /* campaign logs: parsed here */
-    return bsl_pipeline_line(p, in, line, err, errlen);
-  if (p->failed) {
-    snprintf(err, errlen, "%s", p->failure);
-    return -1;
-  }
-  if (count_line(p, in, line) && account(p, in, line, hit, reason) != 0)
+  int rc = in->type == BSL_SOURCE_CAMPAIGN /* campaign logs */
+               ? campaign_line(p, in, line)
+               : account(p, in, line,
+                         fl->parsed && fl->parse_rc == 0 ? &fl->hit : NULL,
+                         fl->reason);
+  if (rc != 0)
     return out_of_memory(p, in, line, err, errlen);
   return 0;
 }
