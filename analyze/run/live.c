@@ -18,9 +18,15 @@
  * oldest before taking a new line, which bounds memory.
  *
  * Every flush_interval one transaction commits the model and every file's
- * offset.  If it fails (database locked, disk full) reading pauses until a
- * commit succeeds, so memory stays bounded and nothing is dropped.  The
- * driver also writes the metrics file at every tick, evaluates the KPIs
+ * offset.  The loop thread records the changes and the pipeline's writer
+ * thread applies them while reading goes on (as in `ingest`); the loop
+ * learns the outcome from the writer (an async handle), and only then may
+ * the tail let go of a file: once the commit that wrote its final offset
+ * is done.  The store is not used by the loop thread while a commit is in
+ * flight.  If a commit fails (database locked, disk full) its changes are
+ * kept and go again with the next one, and reading pauses until a commit
+ * succeeds, so memory stays bounded and nothing is dropped.  The driver
+ * also writes the metrics file at every tick, evaluates the KPIs
  * when a period closes, stops on SIGTERM/SIGINT and reloads on SIGHUP.
  */
 #include "live.h"
@@ -62,6 +68,9 @@ typedef struct run_input {
    * modelled, or the start of the first line in flight) */
   uint64_t modelled;
   size_t in_flight; /* lines handed to the feeder, not modelled yet */
+  uint64_t sent;    /* the offset in commit number SENT_IN */
+  uint64_t sent_in;
+  uint64_t durable; /* the offset a successful commit wrote */
   struct run_input *next;
 } run_input;
 
@@ -87,8 +96,9 @@ struct live {
   run_input *files; /* the files the tail reads */
   run_input *kept;  /* finished .gz files whose rows follow their renames */
   stream *streams;
-  uv_async_t parsed;   /* the feeder parsed a batch */
-  uv_check_t handover; /* each loop turn: the lines batched go to the feeder */
+  uv_async_t parsed;    /* the feeder parsed a batch */
+  uv_async_t committed; /* the writer thread finished a commit */
+  uv_check_t handover;  /* each loop turn: the lines batched go to the feeder */
   uv_timer_t flush_timer;
   uv_signal_t sig_int, sig_term, sig_hup;
   source_counts *counts; /* per configured source, since start/reload */
@@ -99,6 +109,9 @@ struct live {
   bool failed, failure_logged;
   char failure[1024];
   uint64_t closed_early_before; /* by pipelines closed at reloads */
+  bool commit_in_flight;        /* handed to the writer thread, not done */
+  uint64_t commit_seq;          /* commits handed over */
+  double commit_started_at;
   double last_flush_at, last_flush_seconds;
   uint64_t commits;
   char kpi_closed[11]; /* last closed period the KPIs were evaluated for */
@@ -153,7 +166,7 @@ static void unlink_input(run_input **head, run_input *ri) {
 /* ---- modelling: parsed batches, in order ---- */
 
 static void stop_failed(live *L);
-static int commit(live *L);
+static int commit_start(live *L);
 
 static void model_batch(live *L, const bsl_fed_batch *b) {
   char err[1024];
@@ -247,8 +260,8 @@ static void on_parsed(uv_async_t *h) {
   }
   /* An address flood: commit now rather than hold every new visit until
    * the next tick (memory would grow with the rate times the interval). */
-  if (!L->paused && bsl_pipeline_commit_due(L->pipe))
-    commit(L);
+  if (!L->paused && !L->commit_in_flight && bsl_pipeline_commit_due(L->pipe))
+    commit_start(L);
 }
 
 /* After every loop turn: what the tail and the listeners read this turn
@@ -290,6 +303,10 @@ static int on_tail_open(void *ctx, const bsl_source_conf *src, const char *path,
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  if (L->commit_in_flight) { /* the store is the writer's until it is done */
+    char serr[1024];
+    (void)bsl_pipeline_sync(L->pipe, serr, sizeof serr); /* see commit_done */
+  }
   const char *why = NULL;
   int rc = bsl_pipeline_input_begin(L->pipe, &ri->in, r, path, src, NULL, NULL,
                                     &why, err, errlen);
@@ -301,7 +318,7 @@ static int on_tail_open(void *ctx, const bsl_source_conf *src, const char *path,
   }
   ri->src = src;
   ri->r = r;
-  ri->modelled = (uint64_t)ri->in.st.offset;
+  ri->modelled = ri->durable = (uint64_t)ri->in.st.offset;
   ri->next = L->files;
   L->files = ri;
   id->file = ri;
@@ -322,11 +339,14 @@ static void on_tail_renamed(void *ctx, void *file, const char *path) {
   ri->in.dirty = true; /* its row takes the new path at the next commit */
 }
 
+static uint64_t modelled_offset(const run_input *ri);
+
 static bool on_tail_committed(void *ctx, void *file, uint64_t *offset) {
-  (void)ctx;
+  const live *L = ctx;
   const run_input *ri = file;
-  *offset = (uint64_t)ri->in.st.offset;
-  return ri->in_flight == 0 && !ri->in.dirty;
+  *offset = ri->durable;
+  return !L->commit_in_flight && ri->in_flight == 0 && !ri->in.dirty &&
+         ri->durable == modelled_offset(ri);
 }
 
 static void on_tail_release(void *ctx, void *file, bool keep) {
@@ -389,15 +409,18 @@ static void set_paused(live *L, bool paused) {
     bsl_tail_pause(L->tail, paused);
 }
 
-/* Commits everything modelled so far.  Returns 0, or -1 (reading paused). */
-static int commit(live *L) {
+/* Hands everything modelled so far to the writer thread (commit_done()
+ * follows), or, with nothing to commit, lets finished files go.  Returns 0,
+ * or -1 when nothing can be committed any more (no pipeline, or memory ran
+ * out: the run ends). */
+static int commit_start(live *L) {
   if (!L->pipe)
     return -1;
+  if (L->commit_in_flight)
+    return 0; /* the next tick, or commit_now() */
   model_parsed(L);
-  if (L->failed && !L->stopping)
-    (void)uv_async_send(&L->parsed); /* on_parsed() ends the run */
   size_t n = 0;
-  bool dirty = false;
+  bool dirty = L->paused; /* a failed commit's changes wait for this one */
   for (run_input *ri = L->kept; ri; ri = ri->next)
     if (ri->in.dirty)
       n++, dirty = true;
@@ -405,45 +428,102 @@ static int commit(live *L) {
     dirty |= ri->in.dirty;
   for (stream *s = L->streams; s; s = s->next, n++)
     dirty |= s->ri.in.dirty;
-  if (dirty) {
-    bsl_input **inputs = calloc(n ? n : 1, sizeof *inputs);
-    if (!inputs)
-      return -1;
-    size_t k = 0;
-    /* renamed rows first: should one be read again meanwhile, the state of
-     * the input reading it comes after and wins */
-    for (run_input *ri = L->kept; ri; ri = ri->next)
-      if (ri->in.dirty)
-        inputs[k++] = &ri->in;
-    for (run_input *ri = L->files; ri; ri = ri->next) {
-      ri->in.st.offset = (int64_t)modelled_offset(ri);
-      inputs[k++] = &ri->in;
-    }
-    for (stream *s = L->streams; s; s = s->next)
-      inputs[k++] = &s->ri.in;
-    double t0 = wall_seconds();
-    char err[1024];
-    int rc = bsl_pipeline_commit(L->pipe, inputs, k, err, sizeof err);
-    free(inputs);
-    if (rc != 0) {
-      if (!L->paused)
-        log_event("warn", "commit failed, reading paused until it succeeds: %s",
-                  err);
-      set_paused(L, true);
-      return -1;
-    }
-    L->last_flush_at = wall_seconds();
-    L->last_flush_seconds = L->last_flush_at - t0;
-    L->commits++;
-    if (L->paused)
-      log_event("info", "commit succeeded again; reading resumed");
-    set_paused(L, false);
+  if (!dirty && !L->failed) {
+    if (L->tail)
+      bsl_tail_release_committed(L->tail);
+    evaluate_kpis(L);
+    return 0;
   }
+  bsl_input **inputs = calloc(n ? n : 1, sizeof *inputs);
+  if (!inputs)
+    return 0; /* tried again at the next tick */
+  size_t k = 0;
+  /* renamed rows first: should one be read again meanwhile, the state of
+   * the input reading it comes after and wins */
+  for (run_input *ri = L->kept; ri; ri = ri->next)
+    if (ri->in.dirty)
+      inputs[k++] = &ri->in;
+  uint64_t seq = L->commit_seq + 1;
+  for (run_input *ri = L->files; ri; ri = ri->next) {
+    ri->sent = modelled_offset(ri);
+    ri->sent_in = seq;
+    ri->in.st.offset = (int64_t)ri->sent;
+    inputs[k++] = &ri->in;
+  }
+  for (stream *s = L->streams; s; s = s->next)
+    inputs[k++] = &s->ri.in;
+  char err[1024];
+  double t0 = wall_seconds();
+  int rc = bsl_pipeline_commit_start(L->pipe, inputs, k, err, sizeof err);
+  free(inputs);
+  if (rc != 0) { /* out of memory, now or before: the run ends */
+    if (!L->failed)
+      snprintf(L->failure, sizeof L->failure, "%s", err);
+    L->failed = true;
+    if (!L->stopping)
+      (void)uv_async_send(&L->parsed); /* on_parsed() ends the run */
+    return -1;
+  }
+  L->commit_seq = seq;
+  L->commit_started_at = t0;
+  L->commit_in_flight = true;
+  return 0;
+}
+
+/* Waits for the commit in flight (normally done already) and acts on how it
+ * went.  Returns 0, or -1 when it failed (reading paused). */
+static int commit_done(live *L) {
+  char err[1024];
+  int rc = bsl_pipeline_sync(L->pipe, err, sizeof err);
+  L->commit_in_flight = false;
+  if (rc != 0) {
+    if (!L->paused)
+      log_event("warn", "commit failed, reading paused until it succeeds: %s",
+                err);
+    set_paused(L, true);
+    return -1;
+  }
+  L->last_flush_at = wall_seconds();
+  L->last_flush_seconds = L->last_flush_at - L->commit_started_at;
+  L->commits++;
+  for (run_input *ri = L->files; ri; ri = ri->next)
+    if (ri->sent_in == L->commit_seq)
+      ri->durable = ri->sent;
+  if (L->paused)
+    log_event("info", "commit succeeded again; reading resumed");
+  set_paused(L, false);
   /* A file is let go only once its last offset is committed. */
   if (L->tail)
     bsl_tail_release_committed(L->tail);
   evaluate_kpis(L);
   return 0;
+}
+
+/* Commits everything modelled so far and waits for it.  Returns 0 or -1. */
+static int commit_now(live *L) {
+  if (!L->pipe)
+    return -1;
+  if (L->commit_in_flight)
+    (void)commit_done(L); /* a failure is retried just below */
+  if (commit_start(L) != 0)
+    return -1;
+  return L->commit_in_flight ? commit_done(L) : 0;
+}
+
+/* The writer thread finished a commit (called there). */
+static void notify_committed(void *async) {
+  (void)uv_async_send(async); /* fails only once closing */
+}
+
+static void on_committed(uv_async_t *h) {
+  live *L = h->data;
+  if (L->stopping || !L->pipe || !L->commit_in_flight ||
+      bsl_pipeline_commit_pending(L->pipe))
+    return; /* stale: the commit it was for is done already */
+  commit_done(L);
+  if (!L->paused && !L->stopping && !L->failed &&
+      bsl_pipeline_commit_due(L->pipe))
+    commit_start(L);
 }
 
 /* Every flush tick commits, then reports the state as it is, committed or
@@ -452,7 +532,7 @@ static void on_flush_timer(uv_timer_t *h) {
   live *L = h->data;
   if (L->stopping)
     return;
-  commit(L);
+  commit_start(L);
   write_metrics(L);
 }
 
@@ -641,6 +721,7 @@ static int start_sources(live *L, char *err, size_t errlen) {
     L->lock = fresh;
   }
   L->kpi_closed[0] = '\0'; /* evaluate once at start and after a reload */
+  bsl_pipeline_on_commit(L->pipe, notify_committed, &L->committed);
   if (bsl_feeder_start_lines(&L->feeder, bsl_pipeline_classifier(L->pipe),
                              bsl_model_beacon_path(bsl_pipeline_model(L->pipe)),
                              notify_parsed, &L->parsed, err, errlen) != 0)
@@ -671,7 +752,7 @@ static int start_sources(live *L, char *err, size_t errlen) {
 static void stop_sources(live *L) {
   if (L->feeder && L->pipe && !L->failed)
     model_all(L);
-  if (commit(L) != 0 && L->pipe)
+  if (commit_now(L) != 0 && L->pipe)
     log_event("warn", "last commit failed; the lines read since the previous "
                       "commit will be read again at the next start");
   write_metrics(L);
@@ -693,6 +774,7 @@ static void stop_sources(live *L) {
 
 static void close_loop_handles(live *L) {
   uv_close((uv_handle_t *)&L->parsed, NULL);
+  uv_close((uv_handle_t *)&L->committed, NULL);
   uv_close((uv_handle_t *)&L->handover, NULL);
   uv_close((uv_handle_t *)&L->flush_timer, NULL);
   uv_close((uv_handle_t *)&L->sig_int, NULL);
@@ -769,6 +851,7 @@ static void on_hup(uv_signal_t *h, int signum) {
 static int init_handles(live *L) {
   int rc;
   if ((rc = uv_async_init(&L->loop, &L->parsed, on_parsed)) != 0 ||
+      (rc = uv_async_init(&L->loop, &L->committed, on_committed)) != 0 ||
       (rc = uv_check_init(&L->loop, &L->handover)) != 0 ||
       (rc = uv_timer_init(&L->loop, &L->flush_timer)) != 0 ||
       (rc = uv_signal_init(&L->loop, &L->sig_int)) != 0 ||
@@ -777,7 +860,8 @@ static int init_handles(live *L) {
     /* what was initialized is closed by uv_walk */
     return rc;
   }
-  L->parsed.data = L->handover.data = L->flush_timer.data = L;
+  L->parsed.data = L->committed.data = L;
+  L->handover.data = L->flush_timer.data = L;
   L->sig_int.data = L->sig_term.data = L->sig_hup.data = L;
   return 0;
 }

@@ -106,6 +106,28 @@ int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
                               size_t n, char *err, size_t errlen);
 
 /*
+ * For the daemon: hands the model's pending changes and the states of
+ * INPUTS over to the writer thread, like bsl_pipeline_commit_async(), but
+ * a commit that fails is not given up: its changes are kept and go again,
+ * ahead of the new ones, with the next call.  The writer calls the
+ * function set by bsl_pipeline_on_commit() once the transaction is done;
+ * bsl_pipeline_sync() then tells how it went (0, or -1 with err set) until
+ * the next call.  Without a writer thread the transaction runs here (and
+ * the function is called here).  Returns 0 once handed over, or -1 when
+ * memory ran out (the pipeline is failed, see bsl_pipeline_fed_line).  The
+ * store must not be used by the caller until the commit is done: call
+ * bsl_pipeline_sync() before bsl_pipeline_input_begin().
+ */
+int bsl_pipeline_commit_start(bsl_pipeline *p, bsl_input *const *inputs,
+                              size_t n, char *err, size_t errlen);
+
+/* FN(CTX) is called on the writer thread after each transaction. */
+void bsl_pipeline_on_commit(bsl_pipeline *p, void (*fn)(void *), void *ctx);
+
+/* True while a commit handed over is not done (does not wait). */
+bool bsl_pipeline_commit_pending(bsl_pipeline *p);
+
+/*
  * True when so many visits were begun or closed since the last commit that
  * the caller should commit now rather than at its usual interval: under an
  * address flood every line is a visit, and the visits waiting for a commit
