@@ -1,11 +1,12 @@
 /*
  * The feeder (see feeder.h): a ring of line batches passed along a
- * two-stage pipeline.  The reader thread copies each framed line into a
- * batch's byte arena (the reader reuses its buffer); the parser thread
- * parses the batch in place, so the hits' slices point into memory the
- * batch owns; then the consumer reads it.  Two stages rather than one
- * because inflating a .gz costs as much as parsing: split, they keep both
- * cores busy alongside the model and the writer.
+ * two-stage pipeline.  The producer copies each framed line into a batch's
+ * byte arena (the reader reuses its buffer); the parser thread parses the
+ * batch in place, so the hits' slices point into memory the batch owns;
+ * then the consumer reads it.  The producer is the feeder's reader thread,
+ * or, without a reader, the caller (bsl_feeder_add()).  Two stages rather
+ * than one because inflating a .gz costs as much as parsing: split, they
+ * keep both cores busy alongside the model and the writer.
  */
 #include "feeder.h"
 
@@ -27,21 +28,28 @@
 
 typedef struct batch_slot {
   bsl_fed_batch pub;
-  bsl_fed_line *lines; /* BATCH_LINES of them */
-  char *arena;         /* BATCH_BYTES + BSL_LINE_MAX */
+  bsl_fed_line *lines;  /* BATCH_LINES of them */
+  bsl_format **formats; /* each line's, NULL: not parsed */
+  char *arena;          /* BATCH_BYTES + BSL_LINE_MAX */
   /* decoded beacon parameters, one per beacon line, in line order; malloc
    * leaves the unused tail untouched, so it costs no resident memory */
   bsl_beacon_params *beacons; /* BATCH_LINES of them */
 } batch_slot;
 
 struct bsl_feeder {
-  bsl_reader *reader;
-  bsl_format *format;
+  bsl_reader *reader; /* NULL: the caller adds the lines */
+  bsl_format *format; /* the reader's lines' */
   bsl_classifier *cls;
   const char *beacon_path; /* NULL: beacons are not decoded here */
   size_t beacon_len;
+  void (*notify)(void *); /* after each parsed batch, on the parser thread */
+  void *notify_ctx;
   pthread_t reader_thread, parser_thread;
-  bool parser_started;
+  bool parser_started, reader_started;
+  /* without a reader, the caller's: the slot being filled (produced %
+   * RING) and its bytes used */
+  bool filling;
+  size_t used;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   batch_slot ring[RING];
@@ -56,31 +64,48 @@ struct bsl_feeder {
 };
 
 /* Work the model would do per hit that depends only on the line: done
- * here, it runs on the feeder's core instead of the model's. */
-static void derive(bsl_feeder *f, bsl_hit *hit) {
-  hit->derived = f->cls != NULL;
-  if (!f->cls)
-    return;
+ * here, it runs on the feeder's core instead of the model's.  BP receives
+ * the beacon's parameters when the path is BEACON_PATH (LEN bytes); returns
+ * whether it did. */
+static bool derive(bsl_classifier *cls, const char *beacon_path,
+                   size_t beacon_len, bsl_hit *hit, bsl_beacon_params *bp) {
+  hit->derived = cls != NULL;
+  hit->beacon = NULL;
+  if (!cls)
+    return false;
   uint64_t ua_hash;
   bsl_hit_identity(hit, hit->identity, &ua_hash);
   bool bot;
   enum bsl_device device;
-  bsl_classify_ua_hashed(f->cls, hit->user_agent.ptr, hit->user_agent.len,
-                         ua_hash, &bot, &device);
+  bsl_classify_ua_hashed(cls, hit->user_agent.ptr, hit->user_agent.len, ua_hash,
+                         &bot, &device);
   hit->is_bot = bot;
   hit->device = (unsigned char)device;
   /* the model asks only about successful GETs */
   hit->is_static = hit->method.len == 3 &&
                    memcmp(hit->method.ptr, "GET", 3) == 0 &&
-                   bsl_classify_is_static(f->cls, hit->path.ptr, hit->path.len);
+                   bsl_classify_is_static(cls, hit->path.ptr, hit->path.len);
+  if (!beacon_path || hit->path.len != beacon_len ||
+      memcmp(hit->path.ptr, beacon_path, beacon_len) != 0)
+    return false;
+  bsl_beacon_params_parse(hit->query.ptr, hit->query.len, bp);
+  hit->beacon = bp;
+  return true;
+}
+
+void bsl_hit_derive(bsl_classifier *cls, const char *beacon_path, bsl_hit *hit,
+                    bsl_beacon_params *bp) {
+  derive(cls, beacon_path, beacon_path ? strlen(beacon_path) : 0, hit, bp);
 }
 
 /* Copies LINE into SLOT; returns false when it does not fit (the caller
  * hands the batch over first and retries). */
-static bool add_line(batch_slot *slot, size_t *used, const bsl_line *line) {
+static bool add_line(batch_slot *slot, size_t *used, const bsl_line *line,
+                     bsl_format *format, void *tag) {
   if (slot->pub.n == BATCH_LINES ||
       (slot->pub.n > 0 && *used + line->len > BATCH_BYTES))
     return false;
+  slot->formats[slot->pub.n] = format;
   bsl_fed_line *fl = &slot->lines[slot->pub.n++];
   char *copy = slot->arena + *used;
   if (line->len)
@@ -91,34 +116,27 @@ static bool add_line(batch_slot *slot, size_t *used, const bsl_line *line) {
   fl->reason = NULL;
   fl->parsed = false;
   fl->parse_rc = -1;
+  fl->tag = tag;
   return true;
 }
 
 /* Parses every line of SLOT in place: the hits' slices point into it. */
 static void parse_batch(bsl_feeder *f, batch_slot *slot) {
-  if (!f->format)
-    return;
   size_t n_beacons = 0;
   for (size_t i = 0; i < slot->pub.n; i++) {
     bsl_fed_line *fl = &slot->lines[i];
+    if (!slot->formats[i])
+      continue;
     fl->parsed = true;
     if (fl->line.kind != BSL_LINE_OK) {
       fl->reason = fl->line.reason;
       continue;
     }
-    fl->parse_rc = bsl_format_parse(f->format, fl->line.ptr, fl->line.len,
-                                    &fl->hit, &fl->reason);
-    if (fl->parse_rc != 0)
-      continue;
-    derive(f, &fl->hit);
-    bsl_hit *hit = &fl->hit;
-    hit->beacon = NULL;
-    if (f->beacon_path && hit->path.len == f->beacon_len &&
-        memcmp(hit->path.ptr, f->beacon_path, f->beacon_len) == 0) {
-      bsl_beacon_params *bp = &slot->beacons[n_beacons++];
-      bsl_beacon_params_parse(hit->query.ptr, hit->query.len, bp);
-      hit->beacon = bp;
-    }
+    fl->parse_rc = bsl_format_parse(slot->formats[i], fl->line.ptr,
+                                    fl->line.len, &fl->hit, &fl->reason);
+    if (fl->parse_rc == 0 && derive(f->cls, f->beacon_path, f->beacon_len,
+                                    &fl->hit, &slot->beacons[n_beacons]))
+      n_beacons++;
   }
 }
 
@@ -138,10 +156,11 @@ static void publish(bsl_feeder *f, bool last, int result) {
   batch_slot *slot = &f->ring[f->produced % RING];
   /* A full batch is handed over after the reader returned the line that
    * did not fit: the batch ends where its own last line ends. */
-  slot->pub.end_offset = last || slot->pub.n == 0
-                             ? bsl_reader_offset(f->reader)
-                             : slot->lines[slot->pub.n - 1].line.end;
-  slot->pub.raw_position = bsl_reader_raw_position(f->reader);
+  slot->pub.end_offset =
+      (last || slot->pub.n == 0) && f->reader ? bsl_reader_offset(f->reader)
+      : slot->pub.n > 0 ? slot->lines[slot->pub.n - 1].line.end
+                        : 0;
+  slot->pub.raw_position = f->reader ? bsl_reader_raw_position(f->reader) : 0;
   pthread_mutex_lock(&f->mu);
   f->produced++;
   if (last) {
@@ -168,12 +187,12 @@ static void *reader_main(void *arg) {
       publish(f, true, got < 0 ? -1 : 0);
       return NULL;
     }
-    if (!add_line(slot, &used, &line)) {
+    if (!add_line(slot, &used, &line, f->format, NULL)) {
       publish(f, false, 0);
       slot = claim(f);
       used = 0;
-      if (slot)
-        add_line(slot, &used, &line); /* always fits an empty batch */
+      if (slot) /* always fits an empty batch */
+        add_line(slot, &used, &line, f->format, NULL);
     }
   }
   return NULL;
@@ -194,30 +213,40 @@ static void *parser_main(void *arg) {
     pthread_mutex_lock(&f->mu);
     f->parsed++;
     pthread_cond_broadcast(&f->cv);
+    if (f->notify) {
+      pthread_mutex_unlock(&f->mu);
+      f->notify(f->notify_ctx);
+      pthread_mutex_lock(&f->mu);
+    }
   }
   pthread_mutex_unlock(&f->mu);
   return NULL;
 }
 
-int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
-                     bsl_classifier *cls, const char *beacon_path, char *err,
-                     size_t errlen) {
-  *out = NULL;
-  bsl_feeder *f = calloc(1, sizeof *f);
-  if (!f)
-    goto out_oom;
-  f->reader = r;
-  f->format = format;
-  f->cls = cls;
-  f->beacon_path = cls ? beacon_path : NULL;
+static void free_ring(bsl_feeder *f) {
+  for (size_t i = 0; i < RING; i++) {
+    free(f->ring[i].lines);
+    free(f->ring[i].formats);
+    free(f->ring[i].arena);
+    free(f->ring[i].beacons);
+  }
+}
+
+/* Allocates the ring and starts the parser thread, then the reader thread
+ * when F has a reader.  Frees F on failure. */
+static int start(bsl_feeder *f, char *err, size_t errlen) {
+  f->beacon_path = f->cls ? f->beacon_path : NULL;
   f->beacon_len = f->beacon_path ? strlen(f->beacon_path) : 0;
   for (size_t i = 0; i < RING; i++) {
     batch_slot *s = &f->ring[i];
     s->lines = malloc(BATCH_LINES * sizeof *s->lines);
+    s->formats = malloc(BATCH_LINES * sizeof *s->formats);
     s->arena = malloc(BATCH_BYTES + BSL_LINE_MAX);
     s->beacons = malloc(BATCH_LINES * sizeof *s->beacons);
-    if (!s->lines || !s->arena || !s->beacons)
-      goto out_oom;
+    if (!s->lines || !s->formats || !s->arena || !s->beacons) {
+      snprintf(err, errlen, "out of memory");
+      goto out_free;
+    }
     s->pub.lines = s->lines;
   }
   pthread_mutex_init(&f->mu, NULL);
@@ -225,7 +254,10 @@ int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
   int rc = pthread_create(&f->parser_thread, NULL, parser_main, f);
   if (rc == 0) {
     f->parser_started = true;
-    rc = pthread_create(&f->reader_thread, NULL, reader_main, f);
+    if (f->reader) {
+      rc = pthread_create(&f->reader_thread, NULL, reader_main, f);
+      f->reader_started = rc == 0;
+    }
   }
   if (rc != 0) {
     if (f->parser_started) {
@@ -237,29 +269,90 @@ int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
     }
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
-    snprintf(err, errlen, "cannot start a reader thread: %s", strerror(rc));
+    snprintf(err, errlen, "cannot start a %s thread: %s",
+             f->parser_started ? "reader" : "parser", strerror(rc));
     goto out_free;
   }
-  *out = f;
   return 0;
-out_oom:
-  snprintf(err, errlen, "out of memory");
 out_free:
-  if (f)
-    for (size_t i = 0; i < RING; i++) {
-      free(f->ring[i].lines);
-      free(f->ring[i].arena);
-      free(f->ring[i].beacons);
-    }
+  free_ring(f);
   free(f);
   return -1;
+}
+
+int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, bsl_format *format,
+                     bsl_classifier *cls, const char *beacon_path, char *err,
+                     size_t errlen) {
+  *out = NULL;
+  bsl_feeder *f = calloc(1, sizeof *f);
+  if (!f) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  f->reader = r;
+  f->format = format;
+  f->cls = cls;
+  f->beacon_path = beacon_path;
+  if (start(f, err, errlen) != 0)
+    return -1;
+  *out = f;
+  return 0;
+}
+
+int bsl_feeder_start_lines(bsl_feeder **out, bsl_classifier *cls,
+                           const char *beacon_path, void (*notify)(void *),
+                           void *notify_ctx, char *err, size_t errlen) {
+  *out = NULL;
+  bsl_feeder *f = calloc(1, sizeof *f);
+  if (!f) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  f->cls = cls;
+  f->beacon_path = beacon_path;
+  f->notify = notify;
+  f->notify_ctx = notify_ctx;
+  if (start(f, err, errlen) != 0)
+    return -1;
+  *out = f;
+  return 0;
+}
+
+int bsl_feeder_add(bsl_feeder *f, const bsl_line *line, bsl_format *format,
+                   void *tag) {
+  if (f->filling &&
+      add_line(&f->ring[f->produced % RING], &f->used, line, format, tag))
+    return 0;
+  if (f->filling) { /* full: on to the parser, and a fresh batch */
+    publish(f, false, 0);
+    f->filling = false;
+  }
+  pthread_mutex_lock(&f->mu);
+  bool free_slot = f->produced - f->consumed < RING;
+  pthread_mutex_unlock(&f->mu);
+  if (!free_slot)
+    return 1;
+  batch_slot *slot = &f->ring[f->produced % RING];
+  slot->pub.n = 0;
+  f->used = 0;
+  f->filling = true;
+  add_line(slot, &f->used, line, format, tag); /* fits an empty batch */
+  return 0;
+}
+
+void bsl_feeder_submit(bsl_feeder *f) {
+  if (!f->filling)
+    return;
+  publish(f, false, 0);
+  f->filling = false;
 }
 
 int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
                     size_t errlen) {
   pthread_mutex_lock(&f->mu);
   while (f->parsed == f->consumed &&
-         !(f->read_done && f->parsed == f->produced))
+         !(f->read_done && f->parsed == f->produced) &&
+         !(!f->reader && f->produced == f->consumed))
     pthread_cond_wait(&f->cv, &f->mu);
   int rc = 1;
   if (f->parsed == f->consumed) {
@@ -269,6 +362,15 @@ int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
   } else {
     *batch = &f->ring[f->consumed % RING].pub;
   }
+  pthread_mutex_unlock(&f->mu);
+  return rc;
+}
+
+int bsl_feeder_poll(bsl_feeder *f, const bsl_fed_batch **batch) {
+  pthread_mutex_lock(&f->mu);
+  int rc = f->parsed > f->consumed;
+  if (rc)
+    *batch = &f->ring[f->consumed % RING].pub;
   pthread_mutex_unlock(&f->mu);
   return rc;
 }
@@ -287,14 +389,11 @@ void bsl_feeder_stop(bsl_feeder *f) {
   f->stop = true;
   pthread_cond_broadcast(&f->cv);
   pthread_mutex_unlock(&f->mu);
-  pthread_join(f->reader_thread, NULL);
+  if (f->reader_started)
+    pthread_join(f->reader_thread, NULL);
   pthread_join(f->parser_thread, NULL);
   pthread_cond_destroy(&f->cv);
   pthread_mutex_destroy(&f->mu);
-  for (size_t i = 0; i < RING; i++) {
-    free(f->ring[i].lines);
-    free(f->ring[i].arena);
-    free(f->ring[i].beacons);
-  }
+  free_ring(f);
   free(f);
 }

@@ -1,18 +1,20 @@
 /*
- * The feeder: reads (and inflates) a file on one thread, parses and
- * classifies its lines on another, and hands them to the caller in batches,
- * in file order.  With it, `ingest` keeps both cores busy: decompression,
- * line framing and parsing run on the feeder's threads while the caller's
- * thread feeds the model, and the pipeline's writer thread commits.  The model
- * still sees every line in exactly the order of the file, so results do not
- * depend on threading.
+ * The feeder: the one place where lines become hits.  It parses and
+ * classifies lines on a thread of its own and hands them to the caller in
+ * batches, in the order they came.  The lines come either from a file read
+ * (and inflated) on a second thread of the feeder (bsl_feeder_start(), for
+ * `ingest`), or from the caller itself, one at a time from any number of
+ * inputs (bsl_feeder_start_lines(), for `run`, whose event loop tails the
+ * files).  Either way the caller's thread only feeds the model, so both
+ * cores are busy, and the model still sees every line in exactly the order
+ * it was read: results do not depend on threading.
  *
  * Memory: a feeder owns its batches (a fixed ring of them, each bounded in
- * lines and bytes) and its thread; it borrows the reader, the format and
+ * lines and bytes) and its threads; it borrows the reader, the formats and
  * the classifier's user-agent cache, which the caller must not touch from
- * bsl_feeder_start() until
- * bsl_feeder_stop() returns.  Everything a batch points to (line bytes,
- * hit fields) lives in that batch and is valid until bsl_feeder_release().
+ * bsl_feeder_start() until bsl_feeder_stop() returns.  Everything a batch
+ * points to (line bytes, hit fields) lives in that batch and is valid until
+ * bsl_feeder_release().
  */
 #ifndef BSL_FEEDER_H
 #define BSL_FEEDER_H
@@ -26,6 +28,7 @@
 
 struct bsl_format;
 struct bsl_classifier;
+struct bsl_beacon_params;
 
 typedef struct bsl_feeder bsl_feeder;
 
@@ -36,6 +39,7 @@ typedef struct bsl_fed_line {
   const char *reason; /* why parsing failed (static string) */
   int parse_rc;       /* bsl_format_parse()'s result */
   bool parsed;        /* false when no format was given */
+  void *tag;          /* as given to bsl_feeder_add(); NULL from a reader */
 } bsl_fed_line;
 
 typedef struct bsl_fed_batch {
@@ -58,13 +62,45 @@ int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, struct bsl_format *format,
                      char *err, size_t errlen);
 
 /*
+ * Starts a feeder without a reader: the caller hands it lines with
+ * bsl_feeder_add(), each with its own format, and gets them back parsed, in
+ * the same order.  CLS and BEACON_PATH are as for bsl_feeder_start().
+ * NOTIFY, when not NULL, is called with NOTIFY_CTX on the parser thread
+ * each time a batch is parsed (uv_async_send(), say).  Returns 0, or -1
+ * with err set (no thread started).
+ */
+int bsl_feeder_start_lines(bsl_feeder **out, struct bsl_classifier *cls,
+                           const char *beacon_path, void (*notify)(void *),
+                           void *notify_ctx, char *err, size_t errlen);
+
+/*
+ * Copies LINE into the batch being filled (feeders from
+ * bsl_feeder_start_lines() only), to be parsed with FORMAT (NULL: handed
+ * out unparsed, as a campaign line) and given back with TAG.  A batch that
+ * fills up goes to the parser thread at once.  Returns 0 when LINE was
+ * taken, 1 when every batch is in flight and nothing was taken: the caller
+ * consumes one (bsl_feeder_next(), bsl_feeder_release()) and adds LINE
+ * again.
+ */
+int bsl_feeder_add(bsl_feeder *f, const bsl_line *line,
+                   struct bsl_format *format, void *tag);
+
+/* Hands the batch being filled, if it holds a line, to the parser thread. */
+void bsl_feeder_submit(bsl_feeder *f);
+
+/*
  * Waits for the next batch.  Returns 1 with *batch set, 0 once the input
  * ended cleanly, -1 when reading failed: err holds the reader's message and
- * every line read before the failure was handed out first.  The previous
- * batch must have been released.
+ * every line read before the failure was handed out first.  Without a
+ * reader, 0 means that every batch submitted was consumed (it returns at
+ * once then).  The previous batch must have been released.
  */
 int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
                     size_t errlen);
+
+/* Like bsl_feeder_next() without waiting: 1 with *batch set when a parsed
+ * batch is ready, else 0. */
+int bsl_feeder_poll(bsl_feeder *f, const bsl_fed_batch **batch);
 
 /* Gives the batch from the last bsl_feeder_next() back for reuse. */
 void bsl_feeder_release(bsl_feeder *f);
@@ -73,5 +109,16 @@ void bsl_feeder_release(bsl_feeder *f);
  * NULL is a no-op.  The reader's position is then undefined: use the
  * end_offset of the last batch consumed. */
 void bsl_feeder_stop(bsl_feeder *f);
+
+/*
+ * Fills the derived fields of HIT (hit.h) as the feeder's parser thread
+ * does: its identity digest, bot and device from CLS, whether a GET asks
+ * for a static file and, when its path is BEACON_PATH (not NULL), the
+ * beacon's parameters decoded into *BP, which HIT->beacon then points to.
+ * For hits that did not come through a feeder (built by hand); it uses
+ * CLS's user-agent cache, so not while a feeder runs on CLS.
+ */
+void bsl_hit_derive(struct bsl_classifier *cls, const char *beacon_path,
+                    bsl_hit *hit, struct bsl_beacon_params *bp);
 
 #endif

@@ -32,8 +32,9 @@ typedef struct bsl_hit {
   int64_t bytes;       /* -1 when absent or "-" */
   int status;          /* 100..999, 0 when the format has no status */
   bool has_request;    /* false when the request is "" or "-" (400/408) */
-  /* Derived ahead of the model by the feeder's thread (see feeder.h), so
-   * the model's thread does less per line; valid when derived is true. */
+  /* Derived ahead of the model by the feeder's thread (bsl_hit_derive(),
+   * feeder.h), so the model's thread does less per line and the model reads
+   * only these; valid when derived is true. */
   bool derived;
   bool is_bot;
   bool is_static;

@@ -26,6 +26,7 @@
 #include "changeset.h"
 #include "fasthash.h"
 #include "fault.h"
+#include "feeder.h"
 #include "url.h"
 #include "utf8.h"
 
@@ -392,11 +393,7 @@ static day_salt *salt_for(bsl_model *m, int32_t day) {
 
 static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
                             const bsl_hit *hit) {
-  uint64_t ident[2];
-  if (hit->derived)
-    memcpy(ident, hit->identity, sizeof ident);
-  else
-    bsl_hit_identity(hit, ident, NULL);
+  const uint64_t *ident = hit->identity;
   uint64_t h = ident[0] ^ ((uint64_t)(uint32_t)day * 0x9E3779B97F4A7C15ULL) ^
                ((uint64_t)(uint32_t)site << 32);
   vkey_slot *slot = &m->vkeys[(h ^ (h >> 29)) & (VKEY_SLOTS - 1)];
@@ -439,7 +436,7 @@ static uint64_t visitor_key(bsl_model *m, int site, int32_t day,
   key &= INT64_MAX;
   key = key ? key : 1;
   if (salt) {
-    memcpy(slot->identity, ident, sizeof ident);
+    memcpy(slot->identity, ident, sizeof slot->identity);
     slot->key = key;
     slot->day = day;
     slot->site = site;
@@ -673,12 +670,7 @@ static int parse_depth(const char *s) {
 }
 
 static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
-  bsl_beacon_params local;
-  const bsl_beacon_params *bp = hit->derived ? hit->beacon : NULL;
-  if (!bp) {
-    bsl_beacon_params_parse(hit->query.ptr, hit->query.len, &local);
-    bp = &local;
-  }
+  const bsl_beacon_params *bp = hit->beacon; /* derived (bsl_model_hit) */
   const char *event = bp->event, *depth = bp->depth, *page = bp->page;
   char referer_page[sizeof bp->page];
   if (bp->rc_page <= 0)
@@ -821,9 +813,21 @@ static void enforce_cap(bsl_model *m) {
   }
 }
 
+/* A hit that did not come through a feeder (built by hand) is derived
+ * here, the way the feeder does it, so the model has one path. */
+static __attribute__((noinline)) int underived_hit(bsl_model *m, int site,
+                                                   const bsl_hit *hit) {
+  bsl_hit derived = *hit;
+  bsl_beacon_params bp;
+  bsl_hit_derive(m->cls, m->beacon_path, &derived, &bp);
+  return bsl_model_hit(m, site, &derived);
+}
+
 int bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
   if (m->failed)
     return -1;
+  if (!hit->derived)
+    return underived_hit(m, site, hit);
   int32_t day = day_of(m, hit->time);
   if (day > m->newest_day)
     m->newest_day = day;
@@ -831,15 +835,8 @@ int bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
   if (hit->time > si->clock)
     si->clock = hit->time;
 
-  bool bot;
-  enum bsl_device device;
-  if (hit->derived) {
-    bot = hit->is_bot;
-    device = (enum bsl_device)hit->device;
-  } else {
-    bsl_classify_ua(m->cls, hit->user_agent.ptr, hit->user_agent.len, &bot,
-                    &device);
-  }
+  bool bot = hit->is_bot;
+  enum bsl_device device = (enum bsl_device)hit->device;
 
   struct {
     int32_t day, site, status;
@@ -858,9 +855,7 @@ int bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
   }
   bool ok_status =
       (hit->status >= 200 && hit->status <= 299) || hit->status == 304;
-  if (!ok_status || (hit->derived ? hit->is_static
-                                  : bsl_classify_is_static(
-                                        m->cls, hit->path.ptr, hit->path.len)))
+  if (!ok_status || hit->is_static)
     return 0;
   pageview(m, site, day, hit, device);
   if (m->max_open && m->open.used > m->max_open)

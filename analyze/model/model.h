@@ -52,9 +52,11 @@ const char *bsl_model_beacon_path(const bsl_model *m);
 int bsl_model_site(bsl_model *m, const char *site);
 
 /*
- * Accounts one parsed hit of site SITE_ID.  When more than max_open_visits
- * visits are open, those no line can extend are dropped from memory and, if
- * still too many, the least recently active are closed early (counted by
+ * Accounts one parsed hit of site SITE_ID, derived by the feeder (hit.h);
+ * a hit built otherwise is derived first, as bsl_hit_derive() does, with
+ * the model's classifier.  When more than max_open_visits visits are open,
+ * those no line can extend are dropped from memory and, if still too many,
+ * the least recently active are closed early (counted by
  * bsl_model_closed_early()).  Returns 0, or -1 when an allocation failed:
  * some effects of this hit (or of an earlier one) are missing, and from then
  * on the model refuses hits and flushes, so that nothing partial is ever

@@ -224,13 +224,7 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
         __builtin_prefetch(ahead->hit.path.ptr);
         __builtin_prefetch(ahead->hit.user_agent.ptr);
       }
-      int lrc =
-          fl->parsed
-              ? bsl_pipeline_parsed_line(b->pipe, &in, &fl->line,
-                                         fl->parse_rc == 0 ? &fl->hit : NULL,
-                                         fl->reason, err, errlen)
-              : bsl_pipeline_line(b->pipe, &in, &fl->line, err, errlen);
-      if (lrc != 0) {
+      if (bsl_pipeline_fed_line(b->pipe, &in, fl, err, errlen) != 0) {
         bsl_feeder_stop(feeder);
         rc = -1;
         goto out_unsaved;

@@ -57,9 +57,12 @@ struct bsl_pipeline {
   pthread_cond_t cv;
   bool writer_ok, quit;
   bsl_changeset *job;   /* being applied by the writer */
-  bsl_changeset *spare; /* applied, free for the next commit */
+  bsl_changeset *spare; /* applied, free for the next commit (or, after a
+                           failure, the changes that failed) */
   int result;           /* first failure of the writer */
   char werr[1024];
+  void (*on_commit)(void *); /* after each commit the writer applied */
+  void *on_commit_ctx;
   bsl_pipeline_stats stats;
   /* Set when memory ran out while lines were accounted or a commit was
    * prepared: the in-memory state then lacks effects of lines already
@@ -498,40 +501,21 @@ static bool count_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line) {
   return true;
 }
 
-int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
-                      char *err, size_t errlen) {
+int bsl_pipeline_fed_line(bsl_pipeline *p, bsl_input *in,
+                          const bsl_fed_line *fl, char *err, size_t errlen) {
+  const bsl_line *line = &fl->line;
   if (p->failed) {
     snprintf(err, errlen, "%s", p->failure);
     return -1;
   }
   if (!count_line(p, in, line))
     return 0;
-  if (in->type == BSL_SOURCE_CAMPAIGN) { /* campaign logs */
-    if (campaign_line(p, in, line) != 0)
-      return out_of_memory(p, in, line, err, errlen);
-    return 0;
-  }
-  const char *reason = line->reason;
-  bsl_hit hit;
-  hit.derived = false;
-  bool ok =
-      line->kind == BSL_LINE_OK &&
-      bsl_format_parse(in->format, line->ptr, line->len, &hit, &reason) == 0;
-  if (account(p, in, line, ok ? &hit : NULL, reason) != 0)
-    return out_of_memory(p, in, line, err, errlen);
-  return 0;
-}
-
-int bsl_pipeline_parsed_line(bsl_pipeline *p, bsl_input *in,
-                             const bsl_line *line, const bsl_hit *hit,
-                             const char *reason, char *err, size_t errlen) {
-  if (in->type == BSL_SOURCE_CAMPAIGN) /* campaign logs: parsed here */
-    return bsl_pipeline_line(p, in, line, err, errlen);
-  if (p->failed) {
-    snprintf(err, errlen, "%s", p->failure);
-    return -1;
-  }
-  if (count_line(p, in, line) && account(p, in, line, hit, reason) != 0)
+  int rc = in->type == BSL_SOURCE_CAMPAIGN /* campaign logs */
+               ? campaign_line(p, in, line)
+               : account(p, in, line,
+                         fl->parsed && fl->parse_rc == 0 ? &fl->hit : NULL,
+                         fl->reason);
+  if (rc != 0)
     return out_of_memory(p, in, line, err, errlen);
   return 0;
 }
@@ -629,7 +613,8 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&p->mu);
     char err[1024];
     int rc = apply(p->store, job, err, sizeof err);
-    bsl_changeset_clear(job);
+    if (rc == 0) /* a failed one is kept: bsl_pipeline_commit_start() */
+      bsl_changeset_clear(job);
     pthread_mutex_lock(&p->mu);
     if (rc != 0 && p->result == 0) {
       p->result = -1;
@@ -638,6 +623,11 @@ static void *writer_main(void *arg) {
     p->spare = job;
     p->job = NULL;
     pthread_cond_broadcast(&p->cv);
+    if (p->on_commit) {
+      pthread_mutex_unlock(&p->mu);
+      p->on_commit(p->on_commit_ctx);
+      pthread_mutex_lock(&p->mu);
+    }
   }
   pthread_mutex_unlock(&p->mu);
   return NULL;
@@ -666,9 +656,66 @@ int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
   return rc;
 }
 
-int bsl_pipeline_sync(bsl_pipeline *p, char *err, size_t errlen) {
-  if (!p->writer_ok)
+void bsl_pipeline_on_commit(bsl_pipeline *p, void (*fn)(void *), void *ctx) {
+  p->on_commit = fn;
+  p->on_commit_ctx = ctx;
+}
+
+int bsl_pipeline_commit_start(bsl_pipeline *p, bsl_input *const *inputs,
+                              size_t n, char *err, size_t errlen) {
+  if (p->failed)
+    return refuse_commit(p, err, errlen);
+  if (!p->writer_ok) { /* the same, on the caller's thread */
+    p->result = 0;     /* a failed commit's changes are still in p->cs */
+    if (prepare(p, p->cs, inputs, n) != 0)
+      return refuse_commit(p, err, errlen);
+    if (apply(p->store, p->cs, p->werr, sizeof p->werr) == 0)
+      bsl_changeset_clear(p->cs);
+    else
+      p->result = -1;
+    if (p->on_commit)
+      p->on_commit(p->on_commit_ctx);
     return 0;
+  }
+  pthread_mutex_lock(&p->mu);
+  while (p->job)
+    pthread_cond_wait(&p->cv, &p->mu);
+  if (p->result != 0) {
+    /* The last commit failed: its changes (in spare) go first, and the new
+     * ones are appended, as bsl_pipeline_commit() does.  p->cs is empty:
+     * only commits prepare into it, and each hands it over. */
+    bsl_changeset *failed = p->spare;
+    p->spare = p->cs;
+    p->cs = failed;
+    p->result = 0;
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (prepare(p, p->cs, inputs, n) != 0)
+    return refuse_commit(p, err, errlen);
+  pthread_mutex_lock(&p->mu);
+  p->job = p->cs;
+  p->cs = p->spare;
+  p->spare = NULL;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+bool bsl_pipeline_commit_pending(bsl_pipeline *p) {
+  if (!p->writer_ok)
+    return false;
+  pthread_mutex_lock(&p->mu);
+  bool pending = p->job != NULL;
+  pthread_mutex_unlock(&p->mu);
+  return pending;
+}
+
+int bsl_pipeline_sync(bsl_pipeline *p, char *err, size_t errlen) {
+  if (!p->writer_ok) { /* set by bsl_pipeline_commit_start() only */
+    if (p->result != 0)
+      snprintf(err, errlen, "%s", p->werr);
+    return p->result;
+  }
   pthread_mutex_lock(&p->mu);
   while (p->job)
     pthread_cond_wait(&p->cv, &p->mu);

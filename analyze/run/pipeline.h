@@ -1,7 +1,8 @@
 /*
  * The ingestion core shared by `ingest` (batch.c) and `run` (live.c): one
  * store, one classifier, one model, the line formats, and the per-file
- * state (fingerprint identity, offset, counts).  Lines go in one at a time;
+ * state (fingerprint identity, offset, counts).  Lines go in one at a time,
+ * parsed and classified by a feeder (feeder.h) in both modes;
  * bsl_pipeline_commit() writes the model's changes and the read positions of
  * the given inputs in one transaction - the exactly-once guarantee.
  *
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "feeder.h"
 #include "model.h"
 #include "reader.h"
 #include "store.h"
@@ -71,24 +73,17 @@ int bsl_pipeline_input_begin(bsl_pipeline *p, bsl_input *in, bsl_reader *r,
                              const char **why, char *err, size_t errlen);
 
 /*
- * Accounts one framed line of IN.  Returns 0, or -1 when memory ran out
- * (err set): the pipeline is then failed for good (bsl_pipeline_failed):
- * every later line and commit is refused, so no read position past a line
- * whose effects were lost is ever committed.  The caller stops; the next
- * run resumes at the last commit.
+ * Accounts one line of IN as the feeder handed it out (feeder.h): parsed
+ * and classified there for an access log (FL->parsed; a line that did not
+ * parse is a reject with its reason), unparsed for a campaign log, whose
+ * events are parsed here.  Returns 0, or -1 when memory ran out (err set):
+ * the pipeline is then failed for good (bsl_pipeline_failed): every later
+ * line and commit is refused, so no read position past a line whose
+ * effects were lost is ever committed.  The caller stops; the next run
+ * resumes at the last commit.
  */
-int bsl_pipeline_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
-                      char *err, size_t errlen);
-
-/*
- * Like bsl_pipeline_line() for a line of an access log already parsed with
- * IN's format (by the feeder's thread): HIT is the result, or NULL for a
- * reject with REASON.  Campaign lines (never parsed ahead) go through
- * bsl_pipeline_line().
- */
-int bsl_pipeline_parsed_line(bsl_pipeline *p, bsl_input *in,
-                             const bsl_line *line, const bsl_hit *hit,
-                             const char *reason, char *err, size_t errlen);
+int bsl_pipeline_fed_line(bsl_pipeline *p, bsl_input *in,
+                          const bsl_fed_line *fl, char *err, size_t errlen);
 
 /*
  * Commits the model's pending changes and the states of INPUTS (their
@@ -111,6 +106,28 @@ int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
                               size_t n, char *err, size_t errlen);
 
 /*
+ * For the daemon: hands the model's pending changes and the states of
+ * INPUTS over to the writer thread, like bsl_pipeline_commit_async(), but
+ * a commit that fails is not given up: its changes are kept and go again,
+ * ahead of the new ones, with the next call.  The writer calls the
+ * function set by bsl_pipeline_on_commit() once the transaction is done;
+ * bsl_pipeline_sync() then tells how it went (0, or -1 with err set) until
+ * the next call.  Without a writer thread the transaction runs here (and
+ * the function is called here).  Returns 0 once handed over, or -1 when
+ * memory ran out (the pipeline is failed, see bsl_pipeline_fed_line).  The
+ * store must not be used by the caller until the commit is done: call
+ * bsl_pipeline_sync() before bsl_pipeline_input_begin().
+ */
+int bsl_pipeline_commit_start(bsl_pipeline *p, bsl_input *const *inputs,
+                              size_t n, char *err, size_t errlen);
+
+/* FN(CTX) is called on the writer thread after each transaction. */
+void bsl_pipeline_on_commit(bsl_pipeline *p, void (*fn)(void *), void *ctx);
+
+/* True while a commit handed over is not done (does not wait). */
+bool bsl_pipeline_commit_pending(bsl_pipeline *p);
+
+/*
  * True when so many visits were begun or closed since the last commit that
  * the caller should commit now rather than at its usual interval: under an
  * address flood every line is a visit, and the visits waiting for a commit
@@ -119,7 +136,7 @@ int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
 #define BSL_PIPELINE_PENDING_VISITS 32768
 bool bsl_pipeline_commit_due(const bsl_pipeline *p);
 
-/* True once memory ran out (see bsl_pipeline_line). */
+/* True once memory ran out (see bsl_pipeline_fed_line). */
 bool bsl_pipeline_failed(const bsl_pipeline *p);
 /* Visits closed early by the max_open_visits cap since opening. */
 uint64_t bsl_pipeline_closed_early(const bsl_pipeline *p);

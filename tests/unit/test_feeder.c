@@ -7,6 +7,10 @@
  * truncated gzip) travel with their reason; no format means no parsing; a
  * read error comes after every line read before it; stopping early at any
  * point returns promptly and leaks nothing; an empty file gives no line.
+ * Without a reader (lines mode), lines added from three inputs, with two
+ * formats and none, come back in order with their tags, the caller told
+ * to consume when every batch is in flight; bsl_hit_derive() derives a
+ * hand-built hit as the parser thread does.
  * Every file is written under a fresh mkdtemp directory, removed at the end.
  */
 #include <setjmp.h>
@@ -976,6 +980,141 @@ static void test_empty_file(void **state) {
 }
 
 /* A deadlock fails the test instead of hanging the run. */
+/* ---- lines mode: the caller adds the lines (live mode's tail) ---- */
+
+static int parsed_notices; /* bumped on the feeder's parser thread */
+
+static void count_notice(void *ctx) {
+  __atomic_add_fetch((int *)ctx, 1, __ATOMIC_RELAXED);
+}
+
+/* Checks the lines of B against what was added: line K of input K % 3
+ * (tags 0, 1, 2; input 2 unparsed), in order. */
+static void check_lines_batch(const bsl_fed_batch *b, size_t *k, char *tags) {
+  for (size_t i = 0; i < b->n; i++, (*k)++) {
+    const bsl_fed_line *fl = &b->lines[i];
+    assert_ptr_equal(fl->tag, &tags[*k % 3]);
+    char want[64];
+    int n = snprintf(want, sizeof want, "/p/%zu", *k);
+    if (*k % 3 == 2) {
+      assert_false(fl->parsed); /* no format: handed out as it came */
+      continue;
+    }
+    assert_true(fl->parsed);
+    assert_int_equal(fl->parse_rc, 0);
+    assert_true(fl->hit.derived);
+    assert_int_equal(fl->hit.path.len, (size_t)n);
+    assert_memory_equal(fl->hit.path.ptr, want, (size_t)n);
+    assert_int_equal(fl->line.offset, *k * 1000);
+  }
+}
+
+static void test_lines_mode(void **state) {
+  (void)state;
+  enum { N = 12000 }; /* several batches, more than the ring holds */
+  bsl_format *combined = make_format("combined");
+  bsl_format *common = make_format("common");
+  bsl_classifier *cls = make_classifier();
+  bsl_feeder *f = NULL;
+  char err[512] = "";
+  parsed_notices = 0;
+  assert_int_equal(bsl_feeder_start_lines(&f, cls, "/collect", count_notice,
+                                          &parsed_notices, err, sizeof err),
+                   0);
+  const bsl_fed_batch *b = NULL;
+  /* nothing handed over: nothing to wait for */
+  assert_int_equal(bsl_feeder_next(f, &b, err, sizeof err), 0);
+  assert_int_equal(bsl_feeder_poll(f, &b), 0);
+  char tags[3];
+  size_t consumed = 0, refusals = 0;
+  for (size_t k = 0; k < N; k++) {
+    char text[512];
+    int len =
+        snprintf(text, sizeof text,
+                 "10.0.0.%zu - - [01/Nov/2026:00:00:13 +0000] \"GET "
+                 "/p/%zu HTTP/1.1\" 200 5%s",
+                 k % 250, k, k % 3 == 1 ? "" : " \"-\" \"Mozilla/5.0 test\"");
+    bsl_line line = {.ptr = text,
+                     .len = (size_t)len,
+                     .offset = k * 1000,
+                     .end = k * 1000 + (uint64_t)len + 1,
+                     .kind = BSL_LINE_OK};
+    bsl_format *fmt = k % 3 == 0 ? combined : k % 3 == 1 ? common : NULL;
+    int rc;
+    while ((rc = bsl_feeder_add(f, &line, fmt, &tags[k % 3])) == 1) {
+      refusals++; /* every batch in flight: consume the oldest */
+      assert_int_equal(bsl_feeder_next(f, &b, err, sizeof err), 1);
+      check_lines_batch(b, &consumed, tags);
+      bsl_feeder_release(f);
+    }
+    assert_int_equal(rc, 0);
+  }
+  assert_true(refusals > 0);
+  bsl_feeder_submit(f);
+  bsl_feeder_submit(f); /* nothing more: a no-op */
+  int got;
+  while ((got = bsl_feeder_next(f, &b, err, sizeof err)) == 1) {
+    assert_true(b->n <= BATCH_LINES_MAX);
+    check_lines_batch(b, &consumed, tags);
+    bsl_feeder_release(f);
+  }
+  assert_int_equal(got, 0);
+  assert_int_equal(consumed, N);
+  assert_true(__atomic_load_n(&parsed_notices, __ATOMIC_RELAXED) >=
+              (N + BATCH_LINES_MAX - 1) / BATCH_LINES_MAX);
+  bsl_feeder_stop(f);
+  bsl_format_destroy(combined);
+  bsl_format_destroy(common);
+  bsl_classifier_destroy(cls);
+}
+
+/* bsl_hit_derive() gives a hand-built hit what the parser thread gives. */
+static void test_hit_derive(void **state) {
+  (void)state;
+  static const char text[] =
+      "5.6.7.8 - - [01/Nov/2026:00:00:14 +0000] \"GET /collect?e=click&t=buy "
+      "HTTP/1.1\" 204 0 \"-\" \"Googlebot/2.1 "
+      "(+http://www.google.com/bot.html)\"";
+  bsl_format *fmt = make_format("combined");
+  bsl_classifier *cls = make_classifier();
+  bsl_feeder *f = NULL;
+  char err[512] = "";
+  assert_int_equal(
+      bsl_feeder_start_lines(&f, cls, "/collect", NULL, NULL, err, sizeof err),
+      0);
+  bsl_line line = {.ptr = text, .len = strlen(text), .kind = BSL_LINE_OK};
+  assert_int_equal(bsl_feeder_add(f, &line, fmt, NULL), 0);
+  bsl_feeder_submit(f);
+  const bsl_fed_batch *b = NULL;
+  assert_int_equal(bsl_feeder_next(f, &b, err, sizeof err), 1);
+  const bsl_hit *fed = &b->lines[0].hit;
+
+  bsl_classifier *mine = make_classifier();
+  bsl_hit hit;
+  const char *reason = NULL;
+  assert_int_equal(bsl_format_parse(fmt, text, strlen(text), &hit, &reason),
+                   0); /* the feeder is idle: FMT is free */
+  bsl_beacon_params bp;
+  bsl_hit_derive(mine, "/collect", &hit, &bp);
+  assert_true(hit.derived);
+  assert_int_equal(hit.is_bot, fed->is_bot);
+  assert_true(hit.is_bot);
+  assert_int_equal(hit.is_static, fed->is_static);
+  assert_int_equal(hit.device, fed->device);
+  assert_memory_equal(hit.identity, fed->identity, sizeof hit.identity);
+  assert_ptr_equal(hit.beacon, &bp);
+  assert_string_equal(bp.event, fed->beacon->event);
+  assert_string_equal(bp.target, "buy");
+  /* without a beacon path, no beacon */
+  bsl_hit_derive(mine, NULL, &hit, &bp);
+  assert_null(hit.beacon);
+  bsl_feeder_release(f);
+  bsl_feeder_stop(f);
+  bsl_classifier_destroy(mine);
+  bsl_format_destroy(fmt);
+  bsl_classifier_destroy(cls);
+}
+
 static int arm_alarm(void **state) {
   (void)state;
   alarm(100);
@@ -998,6 +1137,7 @@ int main(void) {
       TEST(test_after_skip_to),  TEST(test_truncated_gzip),
       TEST(test_read_error),     TEST(test_stop_early),
       TEST(test_stop_after_end), TEST(test_empty_file),
+      TEST(test_lines_mode),     TEST(test_hit_derive),
   };
   return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -1,0 +1,781 @@
+/*
+ * Tailing (see tail.h).
+ *
+ * Files are tracked by inode while open, and by content fingerprint in the
+ * caller's store, which is what makes rotation safe:
+ *  - rename+create: the renamed file keeps its inode and is read to its end
+ *    through the descriptor already open; the new file is a new inode;
+ *  - delayed compression: the .gz copy has the fingerprint of a file already
+ *    read, so it resumes at the committed offset (normally its end);
+ *  - copytruncate: the copy has the fingerprint of the live file and is
+ *    ignored while that file is open; once the truncation is seen the live
+ *    file is committed and released, and the copy then resumes at the
+ *    committed offset, picking up lines written before the truncation;
+ *  - deletion: the open descriptor is read to its end, then released.
+ * Directory events (inotify through uv_fs_event) wake the reader at once; a
+ * rescan every second catches anything events miss and serves as the polling
+ * fallback where inotify is unavailable.
+ *
+ * Order: a source's files fall in rotation sets (source.h), and within a set
+ * no line of a newer generation is handed out before every older one is read
+ * to its end, or a visit would be cut in two when the daemon is behind at a
+ * rotation.  Age comes from a file's current name (access.log.2.gz, then
+ * access.log.1, then access.log; dateext names by date); a file whose name
+ * is gone is older than every file still named (logrotate removes or
+ * compresses the oldest).  Each loop turn reads a set from its oldest file
+ * not at its end, and goes on to the next only once that one is.  A file
+ * found but not readable yet that may hold older lines - a .gz that may
+ * still be being written, a file the store could not look up - holds back
+ * the newer generations of its set until a later scan opens it; one that
+ * can never be read (refused, unreadable) is logged and left out, so
+ * nothing waits for it forever.
+ */
+#include "tail.h"
+
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "source.h"
+
+#define DRAIN_BUDGET 8192 /* lines per rotation set per loop turn */
+#define SCAN_INTERVAL_MS 1000
+#define GZIP_SETTLE_SECONDS 2 /* a .gz younger than this may be mid-write */
+#define MAX_IGNORED 256
+#define MAX_FINISHED 64
+
+typedef struct tracked {
+  const bsl_source_conf *src;
+  char path[4096];
+  char set[4096];     /* its rotation set (source.h) */
+  bsl_generation gen; /* its place in the set, from its current name */
+  uint64_t seq;       /* order in which files were opened */
+  dev_t dev;
+  ino_t ino;
+  bsl_reader *r;
+  void *file; /* the caller's handle */
+  int fp_len; /* its identity (bsl_tail_ident) */
+  char fingerprint[BSL_FINGERPRINT_HEX + 1];
+  bool seen;      /* present at the last scan */
+  bool gone;      /* its path no longer holds it */
+  bool truncated; /* shrank or was rewritten: release after commit */
+  bool eof;       /* the last drain reached the end of input */
+  struct tracked *next;
+} tracked;
+
+/* A watched directory; freed from its handle's close callback. */
+typedef struct dir_watch {
+  uv_fs_event_t handle;
+  struct dir_watch *next;
+} dir_watch;
+
+/* A file left alone until it changes (known and finished, or refused). */
+typedef struct ignored {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+  void *file; /* a .gz read to its end: the caller's kept handle, so that a
+                 rename (.2.gz -> .3.gz) is reported; else NULL */
+  char *path; /* the kept file's current path */
+} ignored;
+
+/* A file found but not opened yet that may hold lines older than the files
+ * after it in its set: those wait (see the top of the file). */
+typedef struct waiting {
+  const bsl_source_conf *src;
+  char *path, *set;
+  bsl_generation gen;
+  uint64_t size; /* all of it is unread (for the metrics) */
+} waiting;
+
+/* A file read to its end and released: its compressed copy holds nothing
+ * new, so it need not be waited for while it settles. */
+typedef struct finished {
+  int fp_len;
+  char fingerprint[BSL_FINGERPRINT_HEX + 1];
+} finished;
+
+struct bsl_tail {
+  uv_loop_t *loop;
+  const bsl_config *cfg;
+  bsl_tail_callbacks cb;
+  tracked *files;
+  dir_watch *dirs;
+  uv_idle_t idle; /* reads while there is something to read */
+  uv_timer_t scan_timer;
+  int handles_open; /* of idle and scan_timer: T is freed at 0 */
+  ignored ignore[MAX_IGNORED];
+  size_t n_ignore;
+  finished done[MAX_FINISHED];
+  size_t n_done, next_done;
+  waiting *waiting; /* from the last scan */
+  size_t n_waiting, cap_waiting;
+  tracked **order; /* scratch for on_idle: files in reading order */
+  size_t cap_order;
+  uint64_t next_seq;
+  bool lookup_failing; /* a file could not be looked up (logged once) */
+  bool idle_on;
+  bool paused;
+  bool stopping;
+};
+
+static void tail_log(bsl_tail *t, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tail_log(bsl_tail *t, const char *level, const char *fmt, ...) {
+  if (!t->cb.log)
+    return;
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  t->cb.log(t->cb.ctx, level, msg);
+}
+
+/* ---- reading ---- */
+
+static void start_idle(bsl_tail *t);
+
+/* Hands out up to BUDGET lines of F; returns how many. */
+static size_t drain(bsl_tail *t, tracked *f, size_t budget) {
+  char err[512];
+  bsl_line line;
+  size_t n = 0;
+  /* copytruncate: a file that shrank below what was read is not read on
+   * from the old position (that would cut new lines in the middle) */
+  struct stat sb;
+  if (!bsl_reader_is_gzip(f->r) && fstat(bsl_reader_fd(f->r), &sb) == 0 &&
+      (uint64_t)sb.st_size < bsl_reader_raw_position(f->r)) {
+    if (!f->truncated)
+      tail_log(t, "info", "%s was truncated; releasing it", f->path);
+    f->truncated = f->eof = true;
+    return 0;
+  }
+  while (n < budget) {
+    int got = bsl_reader_next(f->r, &line, err, sizeof err);
+    if (got == 0) {
+      f->eof = true;
+      break;
+    }
+    if (got < 0) {
+      tail_log(t, "error", "%s", err);
+      f->eof = f->gone = true;
+      break;
+    }
+    if (t->cb.line(t->cb.ctx, f->file, &line) != 0) {
+      t->paused = true; /* the caller stops the tail */
+      break;
+    }
+    n++;
+  }
+  return n;
+}
+
+/* Orders files by source, then rotation set, then age (oldest first). */
+static int reading_cmp(const void *a, const void *b) {
+  const tracked *x = *(tracked *const *)a, *y = *(tracked *const *)b;
+  if (x->src != y->src)
+    return x->src < y->src ? -1 : 1;
+  int c = strcmp(x->set, y->set);
+  if (c != 0)
+    return c;
+  if (x->gone != y->gone)
+    return x->gone ? -1 : 1; /* a file whose name is gone is the oldest */
+  c = bsl_generation_cmp(&x->gen, &y->gen);
+  if (c != 0)
+    return c;
+  return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+static bool same_set(const tracked *a, const tracked *b) {
+  return a->src == b->src && strcmp(a->set, b->set) == 0;
+}
+
+/* True when a file found but not opened yet may hold lines older than F's. */
+static bool waits_for_older(const bsl_tail *t, const tracked *f) {
+  if (f->gone)
+    return false;
+  for (size_t i = 0; i < t->n_waiting; i++) {
+    const waiting *w = &t->waiting[i];
+    if (w->src == f->src && strcmp(w->set, f->set) == 0 &&
+        bsl_generation_cmp(&w->gen, &f->gen) < 0)
+      return true;
+  }
+  return false;
+}
+
+/* Fills T->order with the files in reading order; returns how many, or 0
+ * when out of memory (nothing is read this turn). */
+static size_t reading_order(bsl_tail *t) {
+  size_t n = 0;
+  for (tracked *f = t->files; f; f = f->next)
+    n++;
+  if (n > t->cap_order) {
+    tracked **v = realloc(t->order, n * sizeof *v);
+    if (!v)
+      return 0;
+    t->order = v;
+    t->cap_order = n;
+  }
+  size_t k = 0;
+  for (tracked *f = t->files; f; f = f->next)
+    t->order[k++] = f;
+  if (n > 1) /* qsort(NULL, 0) is undefined */
+    qsort(t->order, n, sizeof *t->order, reading_cmp);
+  return n;
+}
+
+/* Reads every rotation set up to DRAIN_BUDGET lines, oldest file first: a
+ * file is read only once the older ones of its set are at their end. */
+static void on_idle(uv_idle_t *h) {
+  bsl_tail *t = h->data;
+  bool more = false;
+  if (!t->paused && !t->stopping) {
+    size_t n = reading_order(t);
+    for (size_t i = 0, end; i < n && !t->paused; i = end) {
+      for (end = i + 1; end < n && same_set(t->order[i], t->order[end]); end++)
+        ;
+      size_t budget = DRAIN_BUDGET;
+      for (size_t k = i; k < end; k++) {
+        tracked *f = t->order[k];
+        if (f->eof || f->truncated)
+          continue;
+        if (waits_for_older(t, f))
+          break; /* the next scan opens the older one, or gives up on it */
+        if (budget == 0) {
+          more = true;
+          break;
+        }
+        budget -= drain(t, f, budget);
+        if (t->paused) {
+          more = false;
+          break;
+        }
+        if (!f->eof && !f->truncated) {
+          more = true;
+          break;
+        }
+      }
+    }
+  }
+  if (!more) {
+    (void)uv_idle_stop(&t->idle); /* never fails */
+    t->idle_on = false;
+  }
+}
+
+static void start_idle(bsl_tail *t) {
+  if (t->idle_on || t->paused || t->stopping)
+    return;
+  int rc = uv_idle_start(&t->idle, on_idle);
+  if (rc != 0) { /* the rescan tries again */
+    tail_log(t, "warn", "cannot read: %s", uv_strerror(rc));
+    return;
+  }
+  t->idle_on = true;
+}
+
+static void wake_all(bsl_tail *t) {
+  for (tracked *f = t->files; f; f = f->next)
+    f->eof = false;
+  start_idle(t);
+}
+
+void bsl_tail_pause(bsl_tail *t, bool paused) {
+  t->paused = paused;
+  if (!paused)
+    start_idle(t);
+}
+
+/* ---- discovering files ---- */
+
+static ignored *find_ignored(bsl_tail *t, const struct stat *sb) {
+  for (size_t i = 0; i < t->n_ignore; i++) {
+    ignored *g = &t->ignore[i];
+    if (g->dev == sb->st_dev && g->ino == sb->st_ino &&
+        g->size == sb->st_size && g->mtime.tv_sec == sb->st_mtim.tv_sec &&
+        g->mtime.tv_nsec == sb->st_mtim.tv_nsec)
+      return g;
+  }
+  return NULL;
+}
+
+static void forget(bsl_tail *t, ignored *g) {
+  if (g->file)
+    t->cb.forget(t->cb.ctx, g->file);
+  free(g->path);
+  g->file = NULL;
+  g->path = NULL;
+}
+
+/* Leaves the file SB alone until it changes; FILE (or NULL) is the caller's
+ * kept handle of it when it was read to its end, at PATH. */
+static void ignore_file(bsl_tail *t, const struct stat *sb, void *file,
+                        const char *path) {
+  if (t->n_ignore == MAX_IGNORED) {
+    forget(t, &t->ignore[0]);
+    memmove(t->ignore, t->ignore + 1, (MAX_IGNORED - 1) * sizeof *t->ignore);
+  } else {
+    t->n_ignore++;
+  }
+  char *copy = file ? strdup(path) : NULL;
+  if (file && !copy) { /* only the path shown for it is late */
+    t->cb.forget(t->cb.ctx, file);
+    file = NULL;
+  }
+  t->ignore[t->n_ignore - 1] =
+      (ignored){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim, file, copy};
+}
+
+static void forget_ignored(bsl_tail *t) {
+  for (size_t i = 0; i < t->n_ignore; i++)
+    forget(t, &t->ignore[i]);
+  t->n_ignore = 0;
+}
+
+/* An ignored file read to its end is now at PATH. */
+static void follow_rename(bsl_tail *t, ignored *g, const char *path) {
+  char *copy = strdup(path);
+  if (!copy)
+    return; /* tried again at the next scan */
+  tail_log(t, "info", "%s is now %s", g->path, path);
+  free(g->path);
+  g->path = copy;
+  t->cb.renamed(t->cb.ctx, g->file, path);
+}
+
+static tracked *find_tracked(bsl_tail *t, dev_t dev, ino_t ino) {
+  for (tracked *f = t->files; f; f = f->next)
+    if (f->dev == dev && f->ino == ino)
+      return f;
+  return NULL;
+}
+
+/* True when reader R starts like a file being read right now: a copy made
+ * by copytruncate, or a compressed copy of a file not finished yet.  A file
+ * seen truncated still counts until it is released: its last lines may not
+ * be committed yet, and a copy begun now would resume at the committed
+ * offset and read them a second time. */
+static bool copy_of_active(bsl_tail *t, bsl_reader *r) {
+  size_t prefix = bsl_reader_prefix_len(r);
+  for (tracked *f = t->files; f; f = f->next) {
+    if (f->fp_len <= 0 || (size_t)f->fp_len > prefix)
+      continue;
+    char hex[BSL_FINGERPRINT_HEX + 1];
+    bsl_reader_fingerprint(r, (size_t)f->fp_len, hex);
+    if (strcmp(hex, f->fingerprint) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* True when reader R starts like a file read to its end and released. */
+static bool copy_of_finished(bsl_tail *t, bsl_reader *r) {
+  size_t prefix = bsl_reader_prefix_len(r);
+  for (size_t i = 0; i < t->n_done; i++) {
+    const finished *d = &t->done[i];
+    if (d->fp_len <= 0 || (size_t)d->fp_len > prefix)
+      continue;
+    char hex[BSL_FINGERPRINT_HEX + 1];
+    bsl_reader_fingerprint(r, (size_t)d->fp_len, hex);
+    if (strcmp(hex, d->fingerprint) == 0)
+      return true;
+  }
+  return false;
+}
+
+static void remember_finished(bsl_tail *t, const tracked *f) {
+  if (f->fp_len <= 0)
+    return;
+  finished *d = &t->done[t->next_done];
+  d->fp_len = f->fp_len;
+  memcpy(d->fingerprint, f->fingerprint, sizeof d->fingerprint);
+  t->next_done = (t->next_done + 1) % MAX_FINISHED;
+  if (t->n_done < MAX_FINISHED)
+    t->n_done++;
+}
+
+static void clear_waiting(bsl_tail *t) {
+  for (size_t i = 0; i < t->n_waiting; i++) {
+    free(t->waiting[i].path);
+    free(t->waiting[i].set);
+  }
+  t->n_waiting = 0;
+}
+
+static void add_waiting(bsl_tail *t, const bsl_source_conf *src,
+                        const bsl_source_file *f) {
+  if (t->n_waiting == t->cap_waiting) {
+    size_t ncap = t->cap_waiting ? t->cap_waiting * 2 : 8;
+    waiting *v = realloc(t->waiting, ncap * sizeof *v);
+    if (!v)
+      return;
+    t->waiting = v;
+    t->cap_waiting = ncap;
+  }
+  waiting *w = &t->waiting[t->n_waiting];
+  w->src = src;
+  w->path = strdup(f->path);
+  w->set = strdup(f->set);
+  w->gen = f->gen;
+  w->size = (uint64_t)f->st.st_size;
+  if (!w->path || !w->set) {
+    free(w->path);
+    free(w->set);
+    return;
+  }
+  t->n_waiting++;
+}
+
+/* What consider() made of a file. */
+typedef enum found {
+  FOUND_READING, /* opened: it is read in its turn */
+  FOUND_NOTHING, /* nothing to read in it (or never readable): left out */
+  FOUND_WAIT     /* not readable yet, may hold older lines: newer ones wait */
+} found;
+
+static found consider(bsl_tail *t, const bsl_source_conf *src,
+                      const bsl_source_file *f) {
+  const char *path = f->path;
+  const struct stat *sb = &f->st;
+  ignored *g = find_ignored(t, sb);
+  if (g) {
+    if (g->file && strcmp(g->path, path) != 0)
+      follow_rename(t, g, path);
+    return FOUND_NOTHING;
+  }
+  /* logrotate may still be compressing a young .gz: it is opened only to
+   * tell whether it is a copy of what is or was read already */
+  time_t age = time(NULL) - sb->st_mtim.tv_sec;
+  /* (a .gz dated in the future is no reason to wait: nothing would end it) */
+  bool settling =
+      f->gen.gz && age < GZIP_SETTLE_SECONDS && age > -GZIP_SETTLE_SECONDS;
+  char err[512];
+  bsl_reader *r;
+  if (bsl_reader_open(&r, path, err, sizeof err) != 0) {
+    if (settling)
+      return FOUND_WAIT;
+    tail_log(t, "warn", "%s", err);
+    ignore_file(t, sb, NULL, NULL);
+    return FOUND_NOTHING;
+  }
+  if (settling) {
+    bool copy = copy_of_active(t, r) || copy_of_finished(t, r);
+    bsl_reader_close(r);
+    return copy ? FOUND_NOTHING : FOUND_WAIT;
+  }
+  if (bsl_reader_prefix_len(r) == 0 || copy_of_active(t, r)) {
+    bsl_reader_close(r); /* looked at again at the next scan */
+    return FOUND_NOTHING;
+  }
+  tracked *tr = calloc(1, sizeof *tr);
+  if (!tr) {
+    bsl_reader_close(r);
+    return FOUND_WAIT;
+  }
+  bsl_tail_ident id = {0};
+  int rc = t->cb.open(t->cb.ctx, src, path, r, &id, err, sizeof err);
+  if (rc != 0) {
+    if (rc < 0 && !t->lookup_failing)
+      tail_log(t, "warn", "%s not opened yet (%s); retried at every scan", path,
+               err);
+    if (rc < 0)
+      t->lookup_failing = true;
+    bsl_reader_close(r);
+    free(tr);
+    if (rc > 0) /* an error (database busy) is retried at the next scan */
+      ignore_file(t, sb, NULL, NULL);
+    return rc > 0 ? FOUND_NOTHING : FOUND_WAIT;
+  }
+  if (t->lookup_failing)
+    tail_log(t, "info", "%s looked up again", path);
+  t->lookup_failing = false;
+  tr->src = src;
+  snprintf(tr->path, sizeof tr->path, "%s", path);
+  snprintf(tr->set, sizeof tr->set, "%s", f->set);
+  tr->gen = f->gen;
+  tr->seq = t->next_seq++;
+  tr->dev = sb->st_dev;
+  tr->ino = sb->st_ino;
+  tr->r = r;
+  tr->file = id.file;
+  tr->fp_len = id.fp_len;
+  memcpy(tr->fingerprint, id.fingerprint, sizeof tr->fingerprint);
+  tr->fingerprint[BSL_FINGERPRINT_HEX] = '\0';
+  tr->seen = true;
+  tr->next = t->files;
+  t->files = tr;
+  tail_log(t, "info", "reading %s from offset %llu (source %s)", path,
+           (unsigned long long)bsl_reader_offset(r), src->name);
+  start_idle(t);
+  return FOUND_READING;
+}
+
+/* Has the file at F's path been truncated or rewritten under us? */
+static bool rewritten(tracked *f, const struct stat *sb) {
+  if (bsl_reader_is_gzip(f->r))
+    return false;
+  if ((uint64_t)sb->st_size < bsl_reader_raw_position(f->r))
+    return true;
+  /* Same size or larger, but maybe truncated and refilled: the first bytes
+   * must still be those the file was identified by. */
+  if (f->fp_len <= 0)
+    return false;
+  char err[256];
+  bsl_reader *probe;
+  if (bsl_reader_open(&probe, f->path, err, sizeof err) != 0)
+    return false;
+  bool changed = bsl_reader_prefix_len(probe) < (size_t)f->fp_len;
+  if (!changed) {
+    char hex[BSL_FINGERPRINT_HEX + 1];
+    bsl_reader_fingerprint(probe, (size_t)f->fp_len, hex);
+    changed = strcmp(hex, f->fingerprint) != 0;
+  }
+  bsl_reader_close(probe);
+  return changed;
+}
+
+static void scan(bsl_tail *t) {
+  for (tracked *f = t->files; f; f = f->next)
+    f->seen = false;
+  clear_waiting(t);
+  for (size_t i = 0; i < t->cfg->n_sources; i++) {
+    const bsl_source_conf *src = &t->cfg->sources[i];
+    if (!src->path)
+      continue;
+    bsl_source_file *files;
+    size_t n;
+    if (bsl_source_list(src->path, &files, &n) != 0)
+      continue;
+    /* oldest first, so what is opened in one scan is in reading order */
+    for (size_t k = 0; k < n; k++) {
+      const bsl_source_file *sf = &files[k];
+      tracked *f = find_tracked(t, sf->st.st_dev, sf->st.st_ino);
+      if (!f) {
+        if (consider(t, src, sf) == FOUND_WAIT)
+          add_waiting(t, src, sf);
+        continue;
+      }
+      f->seen = true;
+      if (strcmp(f->path, sf->path) != 0) {
+        tail_log(t, "info", "%s is now %s", f->path, sf->path);
+        snprintf(f->path, sizeof f->path, "%s", sf->path);
+        snprintf(f->set, sizeof f->set, "%s", sf->set);
+        f->gen = sf->gen;
+        t->cb.renamed(t->cb.ctx, f->file, f->path);
+      }
+      if (!f->truncated && rewritten(f, &sf->st)) {
+        tail_log(t, "info", "%s was truncated; releasing it", f->path);
+        f->truncated = true;
+      }
+    }
+    bsl_source_list_free(files, n);
+  }
+  for (tracked *f = t->files; f; f = f->next)
+    if (!f->seen && !f->gone) {
+      tail_log(t, "info", "%s is gone; reading it to its end", f->path);
+      f->gone = true;
+    }
+  wake_all(t);
+}
+
+static void on_scan_timer(uv_timer_t *h) {
+  bsl_tail *t = h->data;
+  if (!t->stopping)
+    scan(t);
+}
+
+static void on_dir_event(uv_fs_event_t *h, const char *filename, int events,
+                         int status) {
+  (void)filename;
+  bsl_tail *t = h->data;
+  if (status < 0 || t->stopping)
+    return;
+  if (events & UV_RENAME)
+    scan(t);
+  else
+    wake_all(t);
+}
+
+/* ---- letting files go ---- */
+
+/* Unlinks and frees F; SB, when not NULL, is a finished .gz to keep. */
+static void release(bsl_tail *t, tracked *f, uint64_t offset,
+                    const struct stat *sb) {
+  tracked **pp = &t->files;
+  while (*pp && *pp != f)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = f->next;
+  tail_log(t, "info", "released %s at offset %llu", f->path,
+           (unsigned long long)offset);
+  t->cb.release(t->cb.ctx, f->file, sb != NULL);
+  if (sb)
+    ignore_file(t, sb, f->file, f->path);
+  bsl_reader_close(f->r);
+  free(f);
+}
+
+void bsl_tail_release_committed(bsl_tail *t) {
+  for (tracked *f = t->files, *next; f; f = next) {
+    next = f->next;
+    bool finished_gz = bsl_reader_is_gzip(f->r) && f->eof;
+    uint64_t offset;
+    if ((f->truncated || (f->eof && (f->gone || finished_gz))) &&
+        t->cb.committed(t->cb.ctx, f->file, &offset)) {
+      struct stat sb;
+      bool keep = finished_gz && stat(f->path, &sb) == 0 && sb.st_ino == f->ino;
+      if (!f->truncated)
+        remember_finished(t, f);
+      release(t, f, offset, keep ? &sb : NULL);
+    }
+  }
+  start_idle(t);
+}
+
+/* ---- metrics ---- */
+
+void bsl_tail_unread(const bsl_tail *t,
+                     void (*each)(void *ctx, const char *path, uint64_t bytes),
+                     void *ctx) {
+  /* through the descriptor: a file whose name is gone is still read; what
+   * is not inflated yet of a .gz */
+  for (const tracked *f = t->files; f; f = f->next) {
+    struct stat sb;
+    if (fstat(bsl_reader_fd(f->r), &sb) != 0)
+      continue;
+    uint64_t done = bsl_reader_is_gzip(f->r) ? bsl_reader_raw_position(f->r)
+                                             : bsl_reader_offset(f->r);
+    each(ctx, f->path,
+         (uint64_t)sb.st_size > done ? (uint64_t)sb.st_size - done : 0);
+  }
+  for (size_t i = 0; i < t->n_waiting; i++)
+    each(ctx, t->waiting[i].path, t->waiting[i].size);
+}
+
+/* ---- setup and teardown ---- */
+
+static void close_dir_watch(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void watch_dirs(bsl_tail *t) {
+  for (size_t i = 0; i < t->cfg->n_sources; i++) {
+    const bsl_source_conf *src = &t->cfg->sources[i];
+    if (!src->path)
+      continue;
+    char *copy = strdup(src->path);
+    if (!copy)
+      return; /* the rescan still finds every file */
+    char *dir = dirname(copy);
+    bool dup = false;
+    for (dir_watch *d = t->dirs; d; d = d->next) {
+      char buf[4096];
+      size_t sz = sizeof buf;
+      if (uv_fs_event_getpath(&d->handle, buf, &sz) == 0 &&
+          strcmp(buf, dir) == 0)
+        dup = true;
+    }
+    dir_watch *d = dup ? NULL : calloc(1, sizeof *d);
+    if (d) {
+      int rc = uv_fs_event_init(t->loop, &d->handle);
+      if (rc == 0) {
+        d->handle.data = t;
+        rc = uv_fs_event_start(&d->handle, on_dir_event, dir, 0);
+        if (rc != 0) {
+          d->handle.data = d;
+          uv_close((uv_handle_t *)&d->handle, close_dir_watch);
+        }
+      } else {
+        free(d);
+      }
+      if (rc != 0) {
+        tail_log(t, "warn",
+                 "cannot watch %s (%s); polling every second instead", dir,
+                 uv_strerror(rc));
+      } else {
+        d->next = t->dirs;
+        t->dirs = d;
+      }
+    }
+    free(copy);
+  }
+}
+
+static void close_embedded(uv_handle_t *h) {
+  bsl_tail *t = h->data;
+  if (--t->handles_open > 0)
+    return;
+  clear_waiting(t);
+  free(t->waiting);
+  free(t->order);
+  free(t);
+}
+
+int bsl_tail_start(bsl_tail **out, uv_loop_t *loop, const bsl_config *cfg,
+                   const bsl_tail_callbacks *cb, char *err, size_t errlen) {
+  *out = NULL;
+  bsl_tail *t = calloc(1, sizeof *t);
+  if (!t) {
+    snprintf(err, errlen, "out of memory");
+    return UV_ENOMEM;
+  }
+  t->loop = loop;
+  t->cfg = cfg;
+  t->cb = *cb;
+  int rc = uv_idle_init(loop, &t->idle);
+  if (rc != 0) {
+    free(t);
+    snprintf(err, errlen, "cannot tail: %s", uv_strerror(rc));
+    return rc;
+  }
+  t->idle.data = t;
+  t->handles_open = 1;
+  rc = uv_timer_init(loop, &t->scan_timer);
+  if (rc == 0) {
+    t->scan_timer.data = t;
+    t->handles_open++;
+    watch_dirs(t);
+    scan(t);
+    rc = uv_timer_start(&t->scan_timer, on_scan_timer, SCAN_INTERVAL_MS,
+                        SCAN_INTERVAL_MS);
+  }
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot tail: %s", uv_strerror(rc));
+    bsl_tail_stop(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+void bsl_tail_stop(bsl_tail *t) {
+  if (!t)
+    return;
+  t->stopping = true;
+  while (t->files) {
+    tracked *f = t->files;
+    t->files = f->next;
+    t->cb.release(t->cb.ctx, f->file, false);
+    bsl_reader_close(f->r);
+    free(f);
+  }
+  forget_ignored(t);
+  while (t->dirs) {
+    dir_watch *d = t->dirs;
+    t->dirs = d->next;
+    (void)uv_fs_event_stop(&d->handle); /* never fails */
+    d->handle.data = d;
+    uv_close((uv_handle_t *)&d->handle, close_dir_watch);
+  }
+  int open = t->handles_open;
+  uv_close((uv_handle_t *)&t->idle, close_embedded);
+  if (open > 1)
+    uv_close((uv_handle_t *)&t->scan_timer, close_embedded);
+}
