@@ -31,6 +31,8 @@
 
 #include "config.h"
 #include "fault.h"
+#include "feeder.h"
+#include "format.h"
 #include "pipeline.h"
 #include "reader.h"
 #include "skip.h"
@@ -119,7 +121,17 @@ static int feed_lines(bsl_pipeline *p, feed *f, size_t n, char *err,
     assert_true(rc >= 0);
     if (rc == 0)
       break;
-    if (bsl_pipeline_line(p, &f->in, &line, err, errlen) != 0)
+    /* parsed here as the feeder's thread would; the model derives the
+     * rest of the hit at its door */
+    bsl_fed_line fl = {.line = line, .parsed = true};
+    fl.hit.derived = false;
+    fl.parse_rc = line.kind == BSL_LINE_OK
+                      ? bsl_format_parse(f->in.format, line.ptr, line.len,
+                                         &fl.hit, &fl.reason)
+                      : -1;
+    if (fl.parse_rc != 0 && !fl.reason)
+      fl.reason = line.reason ? line.reason : "unparsable line";
+    if (bsl_pipeline_fed_line(p, &f->in, &fl, err, errlen) != 0)
       return -1;
     f->in.st.offset = (int64_t)line.end;
     f->lines++;
@@ -130,7 +142,7 @@ static int feed_lines(bsl_pipeline *p, feed *f, size_t n, char *err,
 static void feed_ok(bsl_pipeline *p, feed *f, size_t n) {
   char err[1024];
   if (feed_lines(p, f, n, err, sizeof err) != 0)
-    fail_msg("bsl_pipeline_line: %s", err);
+    fail_msg("bsl_pipeline_fed_line: %s", err);
 }
 
 static int commit(bsl_pipeline *p, feed *f, char *err, size_t errlen) {
