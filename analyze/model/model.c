@@ -997,12 +997,12 @@ static int write_visit(bsl_model *m, visit *v, bool is_open) {
   if (pages_json(&m->json, v) < 0)
     return -1;
   row.pages_json = m->json.p;
-  bsl_cs_put_visit(m->cs, &row);
+  bsl_changeset_put_visit(m->cs, &row);
   v->saved = true;
   uint64_t fresh = v->goals & ~v->goals_written;
   for (size_t g = 0; g < m->n_goals; g++)
     if (fresh & (1ULL << g))
-      bsl_cs_put_visit_goal(m->cs, v->id, m->goal_names[g]);
+      bsl_changeset_put_visit_goal(m->cs, v->id, m->goal_names[g]);
   return 0;
 }
 
@@ -1115,7 +1115,7 @@ static int hand_over_closed(bsl_model *m) {
   m->closed = malloc(m->cap_closed * sizeof *m->closed);
   m->cap_closed = m->closed ? m->cap_closed : 0;
   m->n_closed = 0;
-  bsl_cs_custom(m->cs, closed_visits_apply, closed_visits_drop, cv);
+  bsl_changeset_custom(m->cs, closed_visits_apply, closed_visits_drop, cv);
   return 0;
 }
 
@@ -1132,7 +1132,8 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     int32_t dims[3];
     memcpy(dims, c->key, sizeof dims);
     bsl_day_format(dims[0], day);
-    bsl_cs_add_hits(m->cs, day, m->sites[dims[1]].name, dims[2], c->a, c->b);
+    bsl_changeset_add_hits(m->cs, day, m->sites[dims[1]].name, dims[2], c->a,
+                           c->b);
   }
   for (size_t i = 0; i < m->events.cap; i++) {
     counter *c = &m->events.slots[i];
@@ -1144,8 +1145,8 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     const char *path = c->key + sizeof dims;
     const char *event = path + strlen(path) + 1;
     const char *target = event + strlen(event) + 1;
-    bsl_cs_add_event(m->cs, day, m->sites[dims[1]].name, path, event, target,
-                     c->a);
+    bsl_changeset_add_event(m->cs, day, m->sites[dims[1]].name, path, event,
+                            target, c->a);
   }
   for (size_t i = 0; i < m->pages.cap; i++) {
     counter *c = &m->pages.slots[i];
@@ -1158,8 +1159,8 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     size_t len = c->key_len - sizeof dims;
     memcpy(path, c->key + sizeof dims, len);
     path[len] = '\0';
-    bsl_cs_add_page_counts(m->cs, day, m->sites[dims[1]].name, path, c->a, c->b,
-                           c->c, c->d);
+    bsl_changeset_add_page_counts(m->cs, day, m->sites[dims[1]].name, path,
+                                  c->a, c->b, c->c, c->d);
   }
   /* a visit of a day whose salt is gone, closed now, is numbered below */
   bool late = false;
@@ -1177,29 +1178,29 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
    * every visit it writes (README: who can re-identify what). */
   if (m->newest_day - 1 > m->numbered_before || late) {
     bsl_day_format(m->newest_day - 1, day);
-    bsl_cs_number_visitors(m->cs, day);
+    bsl_changeset_number_visitors(m->cs, day);
     if (m->newest_day - 1 > m->numbered_before) {
       m->numbered_before = m->newest_day - 1;
-      bsl_cs_meta_set(m->cs, "numbered_before", m->numbered_before);
+      bsl_changeset_meta_set(m->cs, "numbered_before", m->numbered_before);
     }
   }
   for (size_t i = 0; i < m->n_salts; i++) {
     day_salt *s = &m->salts[i];
     if (s->dirty && s->day >= m->newest_day - 1) {
       bsl_day_format(s->day, day);
-      bsl_cs_put_salt(m->cs, day, s->salt, sizeof s->salt);
+      bsl_changeset_put_salt(m->cs, day, s->salt, sizeof s->salt);
     }
   }
   /* A day's salt is forgotten once the day after next has begun, so visitor
    * keys cannot be linked across days (SPEC §5). */
   bsl_day_format(m->newest_day - 1, day);
-  bsl_cs_delete_salts_before(m->cs, day);
-  bsl_cs_meta_set(m->cs, "next_visit_id", m->next_visit_id);
+  bsl_changeset_delete_salts_before(m->cs, day);
+  bsl_changeset_meta_set(m->cs, "next_visit_id", m->next_visit_id);
   /* A resumed model must drop the salts this commit drops, though the
    * salts file may still hold them (or hold newer ones, saved ahead of a
    * commit that did not happen): it goes by the newest day committed. */
   if (m->newest_day != m->newest_written)
-    bsl_cs_meta_set(m->cs, "newest_day", m->newest_day);
+    bsl_changeset_meta_set(m->cs, "newest_day", m->newest_day);
   for (size_t i = 0; i < m->n_sites; i++) {
     site_info *si = &m->sites[i];
     if (si->clock == si->clock_written)
@@ -1208,7 +1209,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     if (strlen(si->name) >= 256) /* an absurd site name: resumes unsaved */
       continue;
     snprintf(key, sizeof key, "clock:%s", si->name);
-    bsl_cs_meta_set(m->cs, key, si->clock);
+    bsl_changeset_meta_set(m->cs, key, si->clock);
   }
   m->cs = NULL;
   return bsl_changeset_failed(cs) || m->failed ? -1 : 0;

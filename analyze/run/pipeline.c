@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "campaign.h"  /* campaign logs */
-#include "campaigns.h" /* campaign logs */
+#include "campaign.h" /* campaign logs */
 #include "changeset.h"
 #include "classify.h"
 #include "excerpt.h"
 #include "format.h"
+#include "funnel.h" /* campaign logs */
 
 #define REJECT_SAMPLES_PER_FILE 1000
 
@@ -47,7 +47,7 @@ struct bsl_pipeline {
   size_t n_formats;
   campaign_slot *campaign_parsers; /* campaign logs */
   size_t n_campaign_parsers;
-  bsl_campaigns *campaigns;
+  bsl_funnel *campaigns;
   reject_sample *samples;
   size_t n_samples, cap_samples;
   bsl_changeset *cs; /* changes of the next commit (and of a failed one) */
@@ -149,9 +149,9 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
     rc = bsl_model_create(&p->model, &mopts, err, errlen);
   }
   if (rc == 0) { /* campaign logs */
-    bsl_campaigns_options copt = {
+    bsl_funnel_options copt = {
         .day_of = day_of, .day_ctx = p->model, .store = p->store};
-    rc = bsl_campaigns_create(&p->campaigns, &copt, err, errlen);
+    rc = bsl_funnel_create(&p->campaigns, &copt, err, errlen);
   }
   free(goal_names);
   free(goal_paths);
@@ -210,7 +210,7 @@ void bsl_pipeline_close(bsl_pipeline *p) {
     bsl_campaign_destroy(p->campaign_parsers[i].parser);
   }
   free(p->campaign_parsers);
-  bsl_campaigns_destroy(p->campaigns);
+  bsl_funnel_destroy(p->campaigns);
   free_samples(p);
   free(p->samples);
   bsl_changeset_destroy(p->cs);
@@ -468,7 +468,7 @@ static int campaign_line(bsl_pipeline *p, bsl_input *in, const bsl_line *line) {
       reject(p, in, line, items[i].reason);
       continue;
     }
-    if (bsl_campaigns_add(p->campaigns, &items[i].ev) != 0)
+    if (bsl_funnel_add(p->campaigns, &items[i].ev) != 0)
       return -1;
     in->st.hits++;
     p->stats.hits++;
@@ -538,17 +538,17 @@ static int prepare(bsl_pipeline *p, bsl_changeset *cs, bsl_input *const *inputs,
   if (bsl_model_flush(p->model, cs) != 0)
     return -1;
   bsl_model_flush_done(p->model);
-  if (bsl_campaigns_flush_into(p->campaigns, cs) != 0) /* campaign logs */
+  if (bsl_funnel_flush_into(p->campaigns, cs) != 0) /* campaign logs */
     return -1;
-  bsl_campaigns_flush_done(p->campaigns);
+  bsl_funnel_flush_done(p->campaigns);
   for (size_t i = 0; i < p->n_samples; i++) {
     reject_sample *s = &p->samples[i];
-    bsl_cs_add_reject(cs, s->source, s->path, s->offset, s->reason, s->excerpt,
-                      s->excerpt_len);
+    bsl_changeset_add_reject(cs, s->source, s->path, s->offset, s->reason,
+                             s->excerpt, s->excerpt_len);
   }
   free_samples(p);
   for (size_t i = 0; i < n; i++) {
-    bsl_cs_file_update(cs, &inputs[i]->st);
+    bsl_changeset_file_update(cs, &inputs[i]->st);
     inputs[i]->dirty = false;
   }
   return bsl_changeset_failed(cs) ? -1 : 0;

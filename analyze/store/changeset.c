@@ -131,8 +131,9 @@ static void put_str(bsl_changeset *cs, op *o, int i, const char *s) {
   put_bytes(cs, o, i, s, s ? strlen(s) : 0);
 }
 
-void bsl_cs_add_hits(bsl_changeset *cs, const char *day, const char *site,
-                     int status, int64_t hits, int64_t bot_hits) {
+void bsl_changeset_add_hits(bsl_changeset *cs, const char *day,
+                            const char *site, int status, int64_t hits,
+                            int64_t bot_hits) {
   op *o = new_op(cs, OP_HITS);
   put_str(cs, o, 0, day);
   put_str(cs, o, 1, site);
@@ -143,9 +144,10 @@ void bsl_cs_add_hits(bsl_changeset *cs, const char *day, const char *site,
   }
 }
 
-void bsl_cs_add_event(bsl_changeset *cs, const char *day, const char *site,
-                      const char *path, const char *event, const char *target,
-                      int64_t events) {
+void bsl_changeset_add_event(bsl_changeset *cs, const char *day,
+                             const char *site, const char *path,
+                             const char *event, const char *target,
+                             int64_t events) {
   op *o = new_op(cs, OP_EVENT);
   put_str(cs, o, 0, day);
   put_str(cs, o, 1, site);
@@ -156,10 +158,10 @@ void bsl_cs_add_event(bsl_changeset *cs, const char *day, const char *site,
     o->num[0] = events;
 }
 
-void bsl_cs_add_page_counts(bsl_changeset *cs, const char *day,
-                            const char *site, const char *path,
-                            int64_t pageviews, int64_t entries,
-                            int64_t scroll_sum, int64_t scroll_75) {
+void bsl_changeset_add_page_counts(bsl_changeset *cs, const char *day,
+                                   const char *site, const char *path,
+                                   int64_t pageviews, int64_t entries,
+                                   int64_t scroll_sum, int64_t scroll_75) {
   op *o = new_op(cs, OP_PAGES);
   put_str(cs, o, 0, day);
   put_str(cs, o, 1, site);
@@ -172,7 +174,7 @@ void bsl_cs_add_page_counts(bsl_changeset *cs, const char *day,
   }
 }
 
-void bsl_cs_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
+void bsl_changeset_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
   op *o = new_op(cs, OP_VISIT);
   put_str(cs, o, 0, v->site);
   put_str(cs, o, 1, v->day);
@@ -198,41 +200,42 @@ void bsl_cs_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
   put_str(cs, o, 9, v->pages_json ? v->pages_json : "[]");
 }
 
-void bsl_cs_put_visit_goal(bsl_changeset *cs, int64_t visit_id,
-                           const char *goal) {
+void bsl_changeset_put_visit_goal(bsl_changeset *cs, int64_t visit_id,
+                                  const char *goal) {
   op *o = new_op(cs, OP_GOAL);
   put_str(cs, o, 0, goal);
   if (o)
     o->num[0] = visit_id;
 }
 
-void bsl_cs_put_salt(bsl_changeset *cs, const char *day, const uint8_t *salt,
-                     size_t len) {
+void bsl_changeset_put_salt(bsl_changeset *cs, const char *day,
+                            const uint8_t *salt, size_t len) {
   op *o = new_op(cs, OP_SALT);
   put_str(cs, o, 0, day);
   put_bytes(cs, o, 1, (const char *)salt, len);
 }
 
-void bsl_cs_delete_salts_before(bsl_changeset *cs, const char *day) {
+void bsl_changeset_delete_salts_before(bsl_changeset *cs, const char *day) {
   op *o = new_op(cs, OP_SALT_DELETE);
   put_str(cs, o, 0, day);
 }
 
-void bsl_cs_number_visitors(bsl_changeset *cs, const char *before) {
+void bsl_changeset_number_visitors(bsl_changeset *cs, const char *before) {
   op *o = new_op(cs, OP_NUMBER);
   put_str(cs, o, 0, before);
 }
 
-void bsl_cs_meta_set(bsl_changeset *cs, const char *key, int64_t value) {
+void bsl_changeset_meta_set(bsl_changeset *cs, const char *key, int64_t value) {
   op *o = new_op(cs, OP_META);
   put_str(cs, o, 0, key);
   if (o)
     o->num[0] = value;
 }
 
-void bsl_cs_add_reject(bsl_changeset *cs, const char *source, const char *path,
-                       int64_t offset, const char *reason, const char *excerpt,
-                       size_t excerpt_len) {
+void bsl_changeset_add_reject(bsl_changeset *cs, const char *source,
+                              const char *path, int64_t offset,
+                              const char *reason, const char *excerpt,
+                              size_t excerpt_len) {
   op *o = new_op(cs, OP_REJECT);
   put_str(cs, o, 0, source);
   put_str(cs, o, 1, path);
@@ -242,7 +245,7 @@ void bsl_cs_add_reject(bsl_changeset *cs, const char *source, const char *path,
     o->num[0] = offset;
 }
 
-void bsl_cs_file_update(bsl_changeset *cs, const bsl_file_state *st) {
+void bsl_changeset_file_update(bsl_changeset *cs, const bsl_file_state *st) {
   op *o = new_op(cs, OP_FILE);
   put_str(cs, o, 0, st->source);
   put_str(cs, o, 1, st->path);
@@ -257,8 +260,8 @@ void bsl_cs_file_update(bsl_changeset *cs, const bsl_file_state *st) {
   o->num[5] = st->rejects;
 }
 
-void bsl_cs_custom(bsl_changeset *cs, int (*apply)(bsl_store *, void *),
-                   void (*drop)(void *), void *payload) {
+void bsl_changeset_custom(bsl_changeset *cs, int (*apply)(bsl_store *, void *),
+                          void (*drop)(void *), void *payload) {
   op *o = new_op(cs, OP_CUSTOM);
   if (!o || !grow((void **)&cs->customs, &cs->cap_customs, cs->n_customs + 1,
                   sizeof *cs->customs)) {

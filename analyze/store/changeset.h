@@ -26,29 +26,32 @@ void bsl_changeset_destroy(bsl_changeset *cs);
 void bsl_changeset_clear(bsl_changeset *cs);
 bool bsl_changeset_failed(const bsl_changeset *cs);
 
-void bsl_cs_add_hits(bsl_changeset *cs, const char *day, const char *site,
-                     int status, int64_t hits, int64_t bot_hits);
-void bsl_cs_add_event(bsl_changeset *cs, const char *day, const char *site,
-                      const char *path, const char *event, const char *target,
-                      int64_t events);
-void bsl_cs_add_page_counts(bsl_changeset *cs, const char *day,
-                            const char *site, const char *path,
-                            int64_t pageviews, int64_t entries,
-                            int64_t scroll_sum, int64_t scroll_75);
-void bsl_cs_put_visit(bsl_changeset *cs, const bsl_visit_row *v);
-void bsl_cs_put_visit_goal(bsl_changeset *cs, int64_t visit_id,
-                           const char *goal);
-void bsl_cs_put_salt(bsl_changeset *cs, const char *day, const uint8_t *salt,
-                     size_t len);
-void bsl_cs_delete_salts_before(bsl_changeset *cs, const char *day);
+void bsl_changeset_add_hits(bsl_changeset *cs, const char *day,
+                            const char *site, int status, int64_t hits,
+                            int64_t bot_hits);
+void bsl_changeset_add_event(bsl_changeset *cs, const char *day,
+                             const char *site, const char *path,
+                             const char *event, const char *target,
+                             int64_t events);
+void bsl_changeset_add_page_counts(bsl_changeset *cs, const char *day,
+                                   const char *site, const char *path,
+                                   int64_t pageviews, int64_t entries,
+                                   int64_t scroll_sum, int64_t scroll_75);
+void bsl_changeset_put_visit(bsl_changeset *cs, const bsl_visit_row *v);
+void bsl_changeset_put_visit_goal(bsl_changeset *cs, int64_t visit_id,
+                                  const char *goal);
+void bsl_changeset_put_salt(bsl_changeset *cs, const char *day,
+                            const uint8_t *salt, size_t len);
+void bsl_changeset_delete_salts_before(bsl_changeset *cs, const char *day);
 /* bsl_store_number_visitors(BEFORE) */
-void bsl_cs_number_visitors(bsl_changeset *cs, const char *before);
-void bsl_cs_meta_set(bsl_changeset *cs, const char *key, int64_t value);
-void bsl_cs_add_reject(bsl_changeset *cs, const char *source, const char *path,
-                       int64_t offset, const char *reason, const char *excerpt,
-                       size_t excerpt_len);
+void bsl_changeset_number_visitors(bsl_changeset *cs, const char *before);
+void bsl_changeset_meta_set(bsl_changeset *cs, const char *key, int64_t value);
+void bsl_changeset_add_reject(bsl_changeset *cs, const char *source,
+                              const char *path, int64_t offset,
+                              const char *reason, const char *excerpt,
+                              size_t excerpt_len);
 /* Saves ST's row; ST->file_id must already exist (bsl_store_file_save). */
-void bsl_cs_file_update(bsl_changeset *cs, const bsl_file_state *st);
+void bsl_changeset_file_update(bsl_changeset *cs, const bsl_file_state *st);
 
 /*
  * A write the changeset cannot describe by itself: APPLY(store, payload) is
@@ -56,8 +59,8 @@ void bsl_cs_file_update(bsl_changeset *cs, const bsl_file_state *st);
  * store's error set) and DROP(payload) when the changeset is cleared.  The
  * changeset owns PAYLOAD from this call on.
  */
-void bsl_cs_custom(bsl_changeset *cs, int (*apply)(bsl_store *, void *),
-                   void (*drop)(void *), void *payload);
+void bsl_changeset_custom(bsl_changeset *cs, int (*apply)(bsl_store *, void *),
+                          void (*drop)(void *), void *payload);
 
 /* Runs every record of CS in order inside the caller's transaction, but
  * for the salts (their own file: see bsl_store_commit_changeset).

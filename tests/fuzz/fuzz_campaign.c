@@ -1,5 +1,5 @@
 /*
- * Fuzz target for ingest/campaign.c and analyze/campaigns.c: every input is
+ * Fuzz target for ingest/campaign.c and analyze/model/funnel.c: every input is
  * one campaign-log line, run through campaign-csv, a [format] regex and the
  * SendGrid and Mailgun JSON parsers; every event taken is then aggregated
  * (machine rule included) and flushed to a store in a temporary directory.
@@ -17,21 +17,21 @@
 #include <unistd.h>
 
 #include "campaign.h"
-#include "campaigns.h"
+#include "funnel.h"
 #include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bsl_campaign_parser *parsers[4];
 static bsl_store *store;
-static bsl_campaigns *agg;
+static bsl_funnel *agg;
 static char tmp_dir[] = "/tmp/bsl-fuzz-campaign-XXXXXX";
 static char db_path[sizeof tmp_dir + 8];
 
 /* The store is a file in a private directory (the store resolves paths,
  * so ":memory:" would be a file in the working directory). */
 static void remove_db(void) {
-  bsl_campaigns_destroy(agg);
+  bsl_funnel_destroy(agg);
   bsl_store_close(store);
   const char *const suffix[] = {"", "-wal", "-shm"};
   for (size_t i = 0; i < 3; i++) {
@@ -65,7 +65,7 @@ static void init(void) {
           "(?:\\|(?<cost>[^|]*))?$",
           NULL, err, sizeof err) != 0)
     abort();
-  bsl_campaigns_options o = {.day_of = utc_day};
+  bsl_funnel_options o = {.day_of = utc_day};
   if (!mkdtemp(tmp_dir))
     abort();
   snprintf(db_path, sizeof db_path, "%s/f.db", tmp_dir);
@@ -73,7 +73,7 @@ static void init(void) {
     abort();
   atexit(remove_db);
   o.store = store;
-  if (bsl_campaigns_create(&agg, &o, err, sizeof err) != 0)
+  if (bsl_funnel_create(&agg, &o, err, sizeof err) != 0)
     abort();
 }
 
@@ -119,14 +119,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check_slice(ev->campaign, line, size, k == 3);
       check_slice(ev->recipient, line, size, k == 3);
       check_slice(ev->url, line, size, k == 3);
-      if (bsl_campaigns_add(agg, ev) != 0)
+      if (bsl_funnel_add(agg, ev) != 0)
         abort();
     }
   }
-  if (bsl_store_begin(store) != 0 || bsl_campaigns_flush(agg) != 0 ||
+  if (bsl_store_begin(store) != 0 || bsl_funnel_flush(agg) != 0 ||
       bsl_store_commit(store) != 0)
     abort();
-  bsl_campaigns_flush_done(agg);
+  bsl_funnel_flush_done(agg);
   free(line);
   return 0;
 }

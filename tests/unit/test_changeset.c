@@ -108,22 +108,22 @@ static void test_records_applied_in_order(void **state) {
   probe a = {.want_meta = 1, .trace = trace, .tag = 'a'};
   probe b = {.want_meta = 2, .trace = trace, .tag = 'b'};
 
-  bsl_cs_meta_set(cs, "k", 1);
-  bsl_cs_custom(cs, probe_apply, probe_drop, &a);
-  bsl_cs_meta_set(cs, "k", 2);
-  bsl_cs_add_hits(cs, "2026-11-02", "www.example.com", 200, 3, 1);
-  bsl_cs_add_hits(cs, "2026-11-02", "www.example.com", 200, 4, 0);
-  bsl_cs_add_hits(cs, "2026-11-02", "www.example.com", 404, 1, 1);
+  bsl_changeset_meta_set(cs, "k", 1);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &a);
+  bsl_changeset_meta_set(cs, "k", 2);
+  bsl_changeset_add_hits(cs, "2026-11-02", "www.example.com", 200, 3, 1);
+  bsl_changeset_add_hits(cs, "2026-11-02", "www.example.com", 200, 4, 0);
+  bsl_changeset_add_hits(cs, "2026-11-02", "www.example.com", 404, 1, 1);
   static const uint8_t salt1[4] = {0x00, 0x11, 0x00, 0xff};
   static const uint8_t salt3[3] = {0xab, 0x00, 0xcd};
-  bsl_cs_put_salt(cs, "2026-11-01", salt1, sizeof salt1);
-  bsl_cs_put_salt(cs, "2026-11-03", salt3, sizeof salt3);
-  bsl_cs_delete_salts_before(cs, "2026-11-02");
-  bsl_cs_custom(cs, probe_apply, probe_drop, &b);
-  bsl_cs_add_page_counts(cs, "2026-11-02", "www.example.com", "/a", 5, 2, 250,
-                         1);
-  bsl_cs_add_page_counts(cs, "2026-11-02", "www.example.com", "/a", 1, 1, 100,
-                         1);
+  bsl_changeset_put_salt(cs, "2026-11-01", salt1, sizeof salt1);
+  bsl_changeset_put_salt(cs, "2026-11-03", salt3, sizeof salt3);
+  bsl_changeset_delete_salts_before(cs, "2026-11-02");
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &b);
+  bsl_changeset_add_page_counts(cs, "2026-11-02", "www.example.com", "/a", 5, 2,
+                                250, 1);
+  bsl_changeset_add_page_counts(cs, "2026-11-02", "www.example.com", "/a", 1, 1,
+                                100, 1);
   bsl_visit_row v = {.visit_id = 7,
                      .site = "www.example.com",
                      .day = "2026-11-02",
@@ -140,7 +140,7 @@ static void test_records_applied_in_order(void **state) {
                      .landing_path = "/a",
                      .exit_path = "/b",
                      .pages_json = "[[\"/a\",1,1,80],[\"/b\",1,0,0]]"};
-  bsl_cs_put_visit(cs, &v);
+  bsl_changeset_put_visit(cs, &v);
   assert_false(bsl_changeset_failed(cs));
 
   apply_committed(s, cs);
@@ -185,9 +185,9 @@ static void test_applied_inside_callers_transaction(void **state) {
   bsl_store *s = open_store(&db);
   bsl_changeset *cs = bsl_changeset_create();
   probe p = {.want_meta = 5};
-  bsl_cs_add_hits(cs, "2026-11-02", "www.example.com", 200, 10, 0);
-  bsl_cs_meta_set(cs, "k", 5);
-  bsl_cs_custom(cs, probe_apply, probe_drop, &p);
+  bsl_changeset_add_hits(cs, "2026-11-02", "www.example.com", 200, 10, 0);
+  bsl_changeset_meta_set(cs, "k", 5);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &p);
 
   assert_int_equal(bsl_store_begin(s), 0);
   assert_int_equal(bsl_store_apply(s, cs), 0);
@@ -217,11 +217,11 @@ static void test_failing_record_stops_apply(void **state) {
   bsl_changeset *cs = bsl_changeset_create();
   probe bad = {.want_meta = 1, .fail = 1};
   probe after = {.want_meta = 2};
-  bsl_cs_meta_set(cs, "k", 1);
-  bsl_cs_add_hits(cs, "2026-11-02", "www.example.com", 200, 10, 0);
-  bsl_cs_custom(cs, probe_apply, probe_drop, &bad);
-  bsl_cs_meta_set(cs, "k", 2);
-  bsl_cs_custom(cs, probe_apply, probe_drop, &after);
+  bsl_changeset_meta_set(cs, "k", 1);
+  bsl_changeset_add_hits(cs, "2026-11-02", "www.example.com", 200, 10, 0);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &bad);
+  bsl_changeset_meta_set(cs, "k", 2);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &after);
 
   assert_int_equal(bsl_store_begin(s), 0);
   assert_int_equal(bsl_store_apply(s, cs), -1);
@@ -251,10 +251,10 @@ static void test_clear_and_reuse(void **state) {
   char site[128];
   for (int i = 0; i < 300; i++) {
     snprintf(site, sizeof site, "a-rather-long-site-name-%03d.example.com", i);
-    bsl_cs_add_hits(cs, "2026-11-02", site, 200, i + 1, 0);
+    bsl_changeset_add_hits(cs, "2026-11-02", site, 200, i + 1, 0);
   }
-  bsl_cs_custom(cs, probe_apply, probe_drop, &p1);
-  bsl_cs_custom(cs, probe_apply, probe_drop, &p2);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &p1);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &p2);
   apply_committed(s, cs);
   assert_string_equal(rows(db, "SELECT COUNT(*), SUM(hits) FROM hit_counts"),
                       "300|45150;");
@@ -276,11 +276,11 @@ static void test_clear_and_reuse(void **state) {
   /* reused: only the new records, with their own strings */
   for (int i = 0; i < 1000; i++) {
     snprintf(site, sizeof site, "b%d.example", i);
-    bsl_cs_add_hits(cs, "2026-11-03", site, 200, 1, 0);
+    bsl_changeset_add_hits(cs, "2026-11-03", site, 200, 1, 0);
   }
-  bsl_cs_meta_set(cs, "k", 9);
+  bsl_changeset_meta_set(cs, "k", 9);
   probe p3 = {.want_meta = 9};
-  bsl_cs_custom(cs, probe_apply, probe_drop, &p3);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &p3);
   apply_committed(s, cs);
   assert_string_equal(rows(db, "SELECT COUNT(*), SUM(hits), MAX(length(site)) "
                                "FROM hit_counts WHERE day = '2026-11-03'"),
@@ -306,8 +306,8 @@ static void test_custom_drop_exactly_once(void **state) {
   bsl_changeset *cs = bsl_changeset_create();
   probe p[3] = {{0}, {0}, {0}};
   for (int i = 0; i < 3; i++)
-    bsl_cs_custom(cs, probe_apply, probe_drop, &p[i]);
-  bsl_cs_custom(cs, probe_apply, NULL, &p[0]);
+    bsl_changeset_custom(cs, probe_apply, probe_drop, &p[i]);
+  bsl_changeset_custom(cs, probe_apply, NULL, &p[0]);
   bsl_changeset_destroy(cs); /* never cleared */
   for (int i = 0; i < 3; i++) {
     assert_int_equal(p[i].drops, 1);
@@ -328,13 +328,13 @@ static void test_failed_changeset(void **state) {
   /* the very first growth fails: nothing is kept */
   bsl_changeset *cs = bsl_changeset_create();
   bsl_fault_configure("changeset:1");
-  bsl_cs_add_hits(cs, "2026-11-02", "www.example.com", 200, 1, 0);
+  bsl_changeset_add_hits(cs, "2026-11-02", "www.example.com", 200, 1, 0);
   assert_true(bsl_changeset_failed(cs));
   bsl_fault_configure(NULL); /* memory is back: still failed */
-  bsl_cs_meta_set(cs, "k", 1);
+  bsl_changeset_meta_set(cs, "k", 1);
   assert_true(bsl_changeset_failed(cs));
   probe lost = {0};
-  bsl_cs_custom(cs, probe_apply, probe_drop, &lost);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &lost);
   assert_int_equal(lost.drops, 1); /* refused, so dropped right away */
   assert_true(bsl_changeset_failed(cs));
   bsl_changeset_clear(cs);
@@ -344,8 +344,8 @@ static void test_failed_changeset(void **state) {
 
   /* cleared, it works again */
   probe ok = {.want_meta = 3};
-  bsl_cs_meta_set(cs, "k", 3);
-  bsl_cs_custom(cs, probe_apply, probe_drop, &ok);
+  bsl_changeset_meta_set(cs, "k", 3);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &ok);
   assert_false(bsl_changeset_failed(cs));
   apply_committed(s, cs);
   assert_int_equal(ok.applies, 1);
@@ -358,7 +358,7 @@ static void test_failed_changeset(void **state) {
   cs = bsl_changeset_create();
   probe half = {0};
   bsl_fault_configure("changeset:2");
-  bsl_cs_custom(cs, probe_apply, probe_drop, &half);
+  bsl_changeset_custom(cs, probe_apply, probe_drop, &half);
   bsl_fault_configure(NULL);
   assert_true(bsl_changeset_failed(cs));
   assert_int_equal(half.drops, 1);
@@ -369,7 +369,7 @@ static void test_failed_changeset(void **state) {
   /* a string that cannot be copied fails the changeset too */
   cs = bsl_changeset_create();
   bsl_fault_configure("changeset:2"); /* ops grow, the arena does not */
-  bsl_cs_meta_set(cs, "k", 4);
+  bsl_changeset_meta_set(cs, "k", 4);
   bsl_fault_configure(NULL);
   assert_true(bsl_changeset_failed(cs));
   bsl_changeset_destroy(cs);

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the campaign aggregation (analyze/campaigns.c): counters per
+ * Unit tests of the campaign aggregation (analyze/model/funnel.c): counters per
  * day and campaign, name normalisation, unique opens/clicks, each branch of
  * the machine-activity rule (including a click demoted after it was
  * committed), state expiry, state surviving a restart, and a failed commit
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "campaigns.h"
+#include "funnel.h"
 #include "store.h"
 
 static char dir[] = "/tmp/bsl-campaigns-XXXXXX";
@@ -51,24 +51,24 @@ static int teardown(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
-static bsl_campaigns *make(void) {
-  bsl_campaigns *c = NULL;
+static bsl_funnel *make(void) {
+  bsl_funnel *c = NULL;
   char err[256];
-  bsl_campaigns_options o = {.day_of = utc_day, .store = store};
-  assert_int_equal(bsl_campaigns_create(&c, &o, err, sizeof err), 0);
+  bsl_funnel_options o = {.day_of = utc_day, .store = store};
+  assert_int_equal(bsl_funnel_create(&c, &o, err, sizeof err), 0);
   return c;
 }
 
-static void commit(bsl_campaigns *c) {
+static void commit(bsl_funnel *c) {
   assert_int_equal(bsl_store_begin(store), 0);
-  assert_int_equal(bsl_campaigns_flush(c), 0);
+  assert_int_equal(bsl_funnel_flush(c), 0);
   assert_int_equal(bsl_store_commit(store), 0);
-  bsl_campaigns_flush_done(c);
+  bsl_funnel_flush_done(c);
 }
 
 #define T0 1793613600 /* 2026-11-02T10:00:00Z */
 
-static void add(bsl_campaigns *c, int64_t t, bsl_campaign_kind kind,
+static void add(bsl_funnel *c, int64_t t, bsl_campaign_kind kind,
                 const char *campaign, const char *rcpt, const char *url,
                 bool machine) {
   bsl_campaign_event ev = {
@@ -81,7 +81,7 @@ static void add(bsl_campaigns *c, int64_t t, bsl_campaign_kind kind,
   };
   if (kind == BSL_CEV_SPEND)
     ev.cost_micros = 2500000;
-  assert_int_equal(bsl_campaigns_add(c, &ev), 0);
+  assert_int_equal(bsl_funnel_add(c, &ev), 0);
 }
 
 /* One row of campaigns_daily as "col|col|..." for (day, campaign). */
@@ -133,7 +133,7 @@ static void test_normalize(void **state) {
 
 static void test_counts_and_unique(void **state) {
   (void)state;
-  bsl_campaigns *c = make();
+  bsl_funnel *c = make();
   add(c, T0, BSL_CEV_SENT, "Nov%20Promo", "a@x.org", "", false);
   add(c, T0, BSL_CEV_SENT, "nov promo", "b@x.org", "", false);
   add(c, T0 + 1, BSL_CEV_DELIVERED, "NOV PROMO", "a@x.org", "", false);
@@ -153,13 +153,13 @@ static void test_counts_and_unique(void **state) {
   add(c, T0 + 14 * 3600, BSL_CEV_OPEN, "Nov Promo", "a@x.org", "", false);
 
   bsl_campaign_counts k;
-  assert_true(bsl_campaigns_pending(c, "2026-11-02", "nov promo", &k));
+  assert_true(bsl_funnel_pending(c, "2026-11-02", "nov promo", &k));
   assert_int_equal(k.sent, 2);
   assert_int_equal(k.opens, 4);
   assert_int_equal(k.machine_opens, 1);
-  assert_false(bsl_campaigns_pending(c, "2026-11-02", "Nov Promo", &k));
+  assert_false(bsl_funnel_pending(c, "2026-11-02", "Nov Promo", &k));
   commit(c);
-  assert_false(bsl_campaigns_pending(c, "2026-11-02", "nov promo", &k));
+  assert_false(bsl_funnel_pending(c, "2026-11-02", "nov promo", &k));
   char got[256];
   /* sent delivered opens clicks bounces unsubs spend uopens uclicks mopens
    * mclicks */
@@ -173,12 +173,12 @@ static void test_counts_and_unique(void **state) {
   commit(c);
   row("2026-11-02", "nov promo", got, sizeof got);
   assert_string_equal(got, "2|1|6|1|1|1|2.5|2|1|1|0");
-  bsl_campaigns_destroy(c);
+  bsl_funnel_destroy(c);
 }
 
 static void test_machine_clicks(void **state) {
   (void)state;
-  bsl_campaigns *c = make();
+  bsl_funnel *c = make();
   char got[256];
   /* r1: clicked 10 s after delivery -> machine; 11 s -> human (r2) */
   add(c, T0, BSL_CEV_DELIVERED, "m", "r1", "", false);
@@ -210,21 +210,21 @@ static void test_machine_clicks(void **state) {
   commit(c);
   row("2026-11-02", "m", got, sizeof got);
   assert_string_equal(got, "0|3|0|6|0|0|0.0|0|2|0|5");
-  bsl_campaigns_destroy(c);
+  bsl_funnel_destroy(c);
 }
 
 static void test_state_expires_and_survives_restart(void **state) {
   (void)state;
-  bsl_campaigns *c = make();
+  bsl_funnel *c = make();
   char got[256];
   add(c, T0, BSL_CEV_DELIVERED, "s", "r1", "", false);
   add(c, T0, BSL_CEV_DELIVERED, "s", "r2", "", false);
   commit(c);
-  assert_int_equal(bsl_campaigns_tracked(c), 2);
-  bsl_campaigns_destroy(c);
+  assert_int_equal(bsl_funnel_tracked(c), 2);
+  bsl_funnel_destroy(c);
   /* a restart: the delivery of r1 is remembered */
   c = make();
-  assert_int_equal(bsl_campaigns_tracked(c), 2);
+  assert_int_equal(bsl_funnel_tracked(c), 2);
   add(c, T0 + 5, BSL_CEV_CLICK, "s", "r1", "https://x/1", false);
   commit(c);
   row("2026-11-02", "s", got, sizeof got);
@@ -233,21 +233,21 @@ static void test_state_expires_and_survives_restart(void **state) {
   add(c, T0 + BSL_MACHINE_STATE_TTL + 10, BSL_CEV_DELIVERED, "s", "r3", "",
       false);
   commit(c);
-  assert_int_equal(bsl_campaigns_tracked(c), 1);
-  bsl_campaigns_destroy(c);
+  assert_int_equal(bsl_funnel_tracked(c), 1);
+  bsl_funnel_destroy(c);
   c = make();
-  assert_int_equal(bsl_campaigns_tracked(c), 1);
-  bsl_campaigns_destroy(c);
+  assert_int_equal(bsl_funnel_tracked(c), 1);
+  bsl_funnel_destroy(c);
 }
 
 static void test_failed_commit_retried(void **state) {
   (void)state;
-  bsl_campaigns *c = make();
+  bsl_funnel *c = make();
   char got[256];
   add(c, T0, BSL_CEV_SENT, "f", "r1", "", false);
   add(c, T0 + 50, BSL_CEV_OPEN, "f", "r1", "", false);
   assert_int_equal(bsl_store_begin(store), 0);
-  assert_int_equal(bsl_campaigns_flush(c), 0);
+  assert_int_equal(bsl_funnel_flush(c), 0);
   bsl_store_rollback(store); /* the commit failed: no flush_done */
   add(c, T0 + 60, BSL_CEV_OPEN, "f", "r1", "", false);
   commit(c);
@@ -256,7 +256,7 @@ static void test_failed_commit_retried(void **state) {
   commit(c); /* nothing pending: nothing added */
   row("2026-11-02", "f", got, sizeof got);
   assert_string_equal(got, "1|0|2|0|0|0|0.0|1|0|0|0");
-  bsl_campaigns_destroy(c);
+  bsl_funnel_destroy(c);
 }
 
 int main(void) {

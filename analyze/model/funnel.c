@@ -1,6 +1,6 @@
 /*
  * Campaign funnel aggregation and the machine-activity rule (see
- * campaigns.h for the rule and the memory bounds).
+ * funnel.h for the rule and the memory bounds).
  *
  * Three hash tables, all open addressing over an entry array: counter
  * deltas per (day, campaign), human open/click deltas per (day, campaign,
@@ -9,7 +9,7 @@
  * entries whose last event is older than the TTL.  Campaign names are
  * interned once (ids in the entries).
  */
-#include "campaigns.h"
+#include "funnel.h"
 
 #include "changeset.h"
 #include "url.h"
@@ -203,8 +203,8 @@ static bool name_eq(const void *e, const void *k) {
   return strcmp(((const name_entry *)e)->name, (const char *)k) == 0;
 }
 
-struct bsl_campaigns {
-  bsl_campaigns_options o;
+struct bsl_funnel {
+  bsl_funnel_options o;
   uint8_t key[16];
   table names; /* name_entry; the id of a name is its index */
   table counts, rcpts, states;
@@ -223,7 +223,7 @@ void bsl_campaign_name_normalize(const char *s, size_t len,
 }
 
 /* Id of NAME, interned on first use; -1 on OOM. */
-static int64_t intern(bsl_campaigns *c, const char *name) {
+static int64_t intern(bsl_funnel *c, const char *name) {
   uint64_t h = hash_bytes(name, strlen(name));
   name_entry *e = table_find(&c->names, h, name_eq, name);
   if (e)
@@ -237,14 +237,13 @@ static int64_t intern(bsl_campaigns *c, const char *name) {
   return (int64_t)(c->names.n - 1);
 }
 
-static const char *name_of(const bsl_campaigns *c, uint32_t id) {
+static const char *name_of(const bsl_funnel *c, uint32_t id) {
   return ((const name_entry *)c->names.entries)[id].name;
 }
 
 /* ---- lookups ---- */
 
-static count_entry *counts_for(bsl_campaigns *c, uint32_t camp,
-                               const char *day) {
+static count_entry *counts_for(bsl_funnel *c, uint32_t camp, const char *day) {
   day_key k = {camp, day, 0};
   uint64_t h = mix(mix(camp, hash_bytes(day, strlen(day))), 0);
   count_entry *e = table_find(&c->counts, h, count_eq, &k);
@@ -255,7 +254,7 @@ static count_entry *counts_for(bsl_campaigns *c, uint32_t camp,
   return e;
 }
 
-static rcpt_entry *rcpt_for(bsl_campaigns *c, uint32_t camp, const char *day,
+static rcpt_entry *rcpt_for(bsl_funnel *c, uint32_t camp, const char *day,
                             uint64_t rcpt) {
   day_key k = {camp, day, rcpt};
   uint64_t h = mix(mix(camp, hash_bytes(day, strlen(day))), rcpt);
@@ -268,7 +267,7 @@ static rcpt_entry *rcpt_for(bsl_campaigns *c, uint32_t camp, const char *day,
   return e;
 }
 
-static state_entry *state_for(bsl_campaigns *c, uint32_t camp, uint64_t rcpt) {
+static state_entry *state_for(bsl_funnel *c, uint32_t camp, uint64_t rcpt) {
   day_key k = {camp, NULL, rcpt};
   uint64_t h = mix(mix(camp, 1), rcpt);
   state_entry *e = table_find(&c->states, h, state_eq, &k);
@@ -280,7 +279,7 @@ static state_entry *state_for(bsl_campaigns *c, uint32_t camp, uint64_t rcpt) {
   return e;
 }
 
-static uint64_t recipient_hash(const bsl_campaigns *c, bsl_str r) {
+static uint64_t recipient_hash(const bsl_funnel *c, bsl_str r) {
   crypto_generichash_state st;
   char buf[256];
   uint8_t out[8];
@@ -302,7 +301,7 @@ static uint64_t recipient_hash(const bsl_campaigns *c, bsl_str r) {
 /* ---- lifecycle ---- */
 
 static void load_state(void *ctx, const bsl_campaign_state_row *r) {
-  bsl_campaigns *c = ctx;
+  bsl_funnel *c = ctx;
   int64_t camp = intern(c, r->campaign);
   state_entry *e =
       camp < 0 ? NULL : state_for(c, (uint32_t)camp, (uint64_t)r->recipient);
@@ -318,10 +317,10 @@ static void load_state(void *ctx, const bsl_campaign_state_row *r) {
     c->watermark = r->seen;
 }
 
-int bsl_campaigns_create(bsl_campaigns **out, const bsl_campaigns_options *o,
-                         char *err, size_t errlen) {
+int bsl_funnel_create(bsl_funnel **out, const bsl_funnel_options *o, char *err,
+                      size_t errlen) {
   *out = NULL;
-  bsl_campaigns *c = calloc(1, sizeof *c);
+  bsl_funnel *c = calloc(1, sizeof *c);
   if (!c) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -344,11 +343,11 @@ int bsl_campaigns_create(bsl_campaigns **out, const bsl_campaigns_options *o,
   *out = c;
   return 0;
 out_free:
-  bsl_campaigns_destroy(c);
+  bsl_funnel_destroy(c);
   return -1;
 }
 
-void bsl_campaigns_destroy(bsl_campaigns *c) {
+void bsl_funnel_destroy(bsl_funnel *c) {
   if (!c)
     return;
   for (size_t i = 0; i < c->names.n; i++)
@@ -363,7 +362,7 @@ void bsl_campaigns_destroy(bsl_campaigns *c) {
 /* ---- the rule ---- */
 
 /* Moves the human click remembered in S to machine_clicks. */
-static int demote_click(bsl_campaigns *c, state_entry *s) {
+static int demote_click(bsl_funnel *c, state_entry *s) {
   count_entry *ce = counts_for(c, s->camp, s->click_day);
   rcpt_entry *re = ce ? rcpt_for(c, s->camp, s->click_day, s->rcpt) : NULL;
   if (!re)
@@ -376,7 +375,7 @@ static int demote_click(bsl_campaigns *c, state_entry *s) {
   return 0;
 }
 
-int bsl_campaigns_add(bsl_campaigns *c, const bsl_campaign_event *ev) {
+int bsl_funnel_add(bsl_funnel *c, const bsl_campaign_event *ev) {
   char name[BSL_CAMPAIGN_NAME_MAX], day[11];
   bsl_campaign_name_normalize(ev->campaign.ptr, ev->campaign.len, name);
   int64_t id = intern(c, name);
@@ -479,7 +478,7 @@ int bsl_campaigns_add(bsl_campaigns *c, const bsl_campaign_event *ev) {
 
 /* ---- flush ---- */
 
-static bool expired(const bsl_campaigns *c, const state_entry *s) {
+static bool expired(const bsl_funnel *c, const state_entry *s) {
   return c->flush_watermark != NONE &&
          s->seen < c->flush_watermark - BSL_MACHINE_STATE_TTL;
 }
@@ -554,7 +553,7 @@ static int snapshot_apply(bsl_store *s, void *payload) {
 }
 
 /* Copies the pending changes; NULL when out of memory. */
-static snapshot *take_snapshot(bsl_campaigns *c) {
+static snapshot *take_snapshot(bsl_funnel *c) {
   c->flush_watermark = c->watermark;
   snapshot *sn = calloc(1, sizeof *sn);
   if (!sn)
@@ -612,15 +611,15 @@ out_oom:
   return NULL;
 }
 
-int bsl_campaigns_flush_into(bsl_campaigns *c, bsl_changeset *cs) {
+int bsl_funnel_flush_into(bsl_funnel *c, bsl_changeset *cs) {
   snapshot *sn = take_snapshot(c);
   if (!sn)
     return -1;
-  bsl_cs_custom(cs, snapshot_apply, snapshot_drop, sn);
+  bsl_changeset_custom(cs, snapshot_apply, snapshot_drop, sn);
   return bsl_changeset_failed(cs) ? -1 : 0;
 }
 
-int bsl_campaigns_flush(bsl_campaigns *c) {
+int bsl_funnel_flush(bsl_funnel *c) {
   snapshot *sn = take_snapshot(c);
   if (!sn)
     return -1;
@@ -629,7 +628,7 @@ int bsl_campaigns_flush(bsl_campaigns *c) {
   return rc;
 }
 
-void bsl_campaigns_flush_done(bsl_campaigns *c) {
+void bsl_funnel_flush_done(bsl_funnel *c) {
   table_clear(&c->counts);
   table_clear(&c->rcpts);
   state_entry *se = (state_entry *)c->states.entries;
@@ -646,8 +645,8 @@ void bsl_campaigns_flush_done(bsl_campaigns *c) {
   }
 }
 
-bool bsl_campaigns_pending(const bsl_campaigns *c, const char *day,
-                           const char *campaign, bsl_campaign_counts *out) {
+bool bsl_funnel_pending(const bsl_funnel *c, const char *day,
+                        const char *campaign, bsl_campaign_counts *out) {
   memset(out, 0, sizeof *out);
   uint64_t h = hash_bytes(campaign, strlen(campaign));
   const name_entry *ne = table_find(&c->names, h, name_eq, campaign);
@@ -664,6 +663,6 @@ bool bsl_campaigns_pending(const bsl_campaigns *c, const char *day,
   return true;
 }
 
-size_t bsl_campaigns_tracked(const bsl_campaigns *c) {
+size_t bsl_funnel_tracked(const bsl_funnel *c) {
   return c->states.n;
 }

@@ -27,14 +27,14 @@
  * Memory: counter deltas live until the next flush; the per-recipient state
  * of the machine rule is forgotten BSL_MACHINE_STATE_TTL seconds (event
  * time) after the recipient's last event.  Flushing is two-phase like the
- * model's: bsl_campaigns_flush inside the caller's transaction, then
- * bsl_campaigns_flush_done once it is committed; skip flush_done after a
+ * model's: bsl_funnel_flush inside the caller's transaction, then
+ * bsl_funnel_flush_done once it is committed; skip flush_done after a
  * failed commit and the next flush writes the same deltas again.  The state
  * of the machine rule is saved in the same transaction and reloaded at
  * creation.  The module borrows the store.
  */
-#ifndef BSL_CAMPAIGNS_H
-#define BSL_CAMPAIGNS_H
+#ifndef BSL_FUNNEL_H
+#define BSL_FUNNEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,47 +49,47 @@
 #define BSL_MACHINE_STATE_TTL 900  /* seconds of event time */
 #define BSL_CAMPAIGN_NAME_MAX 256  /* with the NUL, like BSL_DIM_MAX */
 
-typedef struct bsl_campaigns bsl_campaigns;
+typedef struct bsl_funnel bsl_funnel;
 
-typedef struct bsl_campaigns_options {
+typedef struct bsl_funnel_options {
   /* Day (YYYY-MM-DD) of Unix time T in the configured zone. */
   void (*day_of)(void *ctx, int64_t t, char out[11]);
   void *day_ctx;
   bsl_store *store; /* borrowed */
-} bsl_campaigns_options;
+} bsl_funnel_options;
 
 /*
  * Creates the aggregator, loading the recipient key and the machine-rule
  * state from the store (opens its own transaction: call outside one).
  * Returns 0, or -1 with a message in err.  The caller owns *out.
  */
-int bsl_campaigns_create(bsl_campaigns **out, const bsl_campaigns_options *o,
-                         char *err, size_t errlen);
-void bsl_campaigns_destroy(bsl_campaigns *c);
+int bsl_funnel_create(bsl_funnel **out, const bsl_funnel_options *o, char *err,
+                      size_t errlen);
+void bsl_funnel_destroy(bsl_funnel *c);
 
 /* Accounts one event.  Returns 0, or -1 when out of memory (the event is
  * not counted). */
-int bsl_campaigns_add(bsl_campaigns *c, const bsl_campaign_event *ev);
+int bsl_funnel_add(bsl_funnel *c, const bsl_campaign_event *ev);
 
 /* Writes the pending deltas and state through the store, inside the
  * caller's transaction.  Returns 0 or -1 (bsl_store_error() says why). */
-int bsl_campaigns_flush(bsl_campaigns *c);
+int bsl_funnel_flush(bsl_funnel *c);
 /* Forgets what the last flush wrote, once committed; drops expired state. */
 /* Records the pending changes into CS, as a snapshot applied with it (the
  * changeset owns the snapshot).  Returns 0, or -1 when out of memory.  Call
- * bsl_campaigns_flush_done() next, as after bsl_campaigns_flush(). */
+ * bsl_funnel_flush_done() next, as after bsl_funnel_flush(). */
 struct bsl_changeset;
-int bsl_campaigns_flush_into(bsl_campaigns *c, struct bsl_changeset *cs);
+int bsl_funnel_flush_into(bsl_funnel *c, struct bsl_changeset *cs);
 
-void bsl_campaigns_flush_done(bsl_campaigns *c);
+void bsl_funnel_flush_done(bsl_funnel *c);
 
 /* Pending (not yet flushed) counters of DAY and CAMPAIGN (normalised name);
  * false when there are none.  For tests and diagnostics. */
-bool bsl_campaigns_pending(const bsl_campaigns *c, const char *day,
-                           const char *campaign, bsl_campaign_counts *out);
+bool bsl_funnel_pending(const bsl_funnel *c, const char *day,
+                        const char *campaign, bsl_campaign_counts *out);
 
 /* Recipients whose machine-rule state is held in memory. */
-size_t bsl_campaigns_tracked(const bsl_campaigns *c);
+size_t bsl_funnel_tracked(const bsl_funnel *c);
 
 /* Normalises a campaign name as above into OUT (NUL-terminated). */
 void bsl_campaign_name_normalize(const char *s, size_t len,
