@@ -1208,7 +1208,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     char key[sizeof "clock:" + 256];
     if (strlen(si->name) >= 256) /* an absurd site name: resumes unsaved */
       continue;
-    snprintf(key, sizeof key, "clock:%s", si->name);
+    snprintf(key, sizeof key, "clock:%.255s", si->name);
     bsl_changeset_meta_set(m->cs, key, si->clock);
   }
   m->cs = NULL;
@@ -1533,7 +1533,7 @@ int bsl_model_site(bsl_model *m, const char *raw_site) {
    * after this may only move it forward */
   char key[sizeof "clock:" + 256];
   if (m->store && strlen(site) < 256) {
-    snprintf(key, sizeof key, "clock:%s", site);
+    snprintf(key, sizeof key, "clock:%.255s", site);
     int64_t saved;
     if (bsl_store_meta_get(m->store, key, si->clock, &saved) == 0)
       si->clock = saved;
