@@ -32,6 +32,7 @@
  */
 #include "tail.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -461,6 +462,11 @@ static found consider(bsl_tail *t, const bsl_source_conf *src,
   if (bsl_reader_open(&r, path, err, sizeof err) != 0) {
     if (settling)
       return FOUND_WAIT;
+    /* gone between the listing and the open: logrotate renaming or
+     * compressing it; the next scan finds it under its new name */
+    struct stat now;
+    if (stat(path, &now) != 0 && errno == ENOENT)
+      return FOUND_NOTHING;
     tail_log(t, "warn", "%s", err);
     ignore_file(t, sb, NULL, NULL);
     return FOUND_NOTHING;
