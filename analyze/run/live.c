@@ -96,9 +96,9 @@ struct live {
   run_input *files; /* the files the tail reads */
   run_input *kept;  /* finished .gz files whose rows follow their renames */
   stream *streams;
-  uv_async_t parsed;    /* the feeder parsed a batch */
-  uv_async_t committed; /* the writer thread finished a commit */
-  uv_check_t handover;  /* each loop turn: the lines batched go to the feeder */
+  uv_async_t parsed;     /* the feeder parsed a batch */
+  uv_async_t committed;  /* the writer thread finished a commit */
+  uv_prepare_t handover; /* before each poll: batched lines to the feeder */
   uv_timer_t flush_timer;
   uv_signal_t sig_int, sig_term, sig_hup;
   source_counts *counts; /* per configured source, since start/reload */
@@ -264,9 +264,10 @@ static void on_parsed(uv_async_t *h) {
     commit_start(L);
 }
 
-/* After every loop turn: what the tail and the listeners read this turn
- * goes to the parser even if the batch is not full. */
-static void on_handover(uv_check_t *h) {
+/* Before the loop waits for events: what the tail and the listeners read
+ * goes to the parser even if the batch is not full (or a line read in the
+ * last turn would wait for the next timer to wake the loop). */
+static void on_handover(uv_prepare_t *h) {
   live *L = h->data;
   if (L->feeder && !L->stopping)
     bsl_feeder_submit(L->feeder);
@@ -857,7 +858,7 @@ static int init_handles(live *L) {
   int rc;
   if ((rc = uv_async_init(&L->loop, &L->parsed, on_parsed)) != 0 ||
       (rc = uv_async_init(&L->loop, &L->committed, on_committed)) != 0 ||
-      (rc = uv_check_init(&L->loop, &L->handover)) != 0 ||
+      (rc = uv_prepare_init(&L->loop, &L->handover)) != 0 ||
       (rc = uv_timer_init(&L->loop, &L->flush_timer)) != 0 ||
       (rc = uv_signal_init(&L->loop, &L->sig_int)) != 0 ||
       (rc = uv_signal_init(&L->loop, &L->sig_term)) != 0 ||
@@ -880,7 +881,7 @@ static void close_any(uv_handle_t *h, void *arg) {
 static int start_loop(live *L) {
   uint64_t flush_ms = (uint64_t)(L->cfg->flush_interval * 1000 + 0.5);
   int rc;
-  if ((rc = uv_check_start(&L->handover, on_handover)) != 0 ||
+  if ((rc = uv_prepare_start(&L->handover, on_handover)) != 0 ||
       (rc = uv_timer_start(&L->flush_timer, on_flush_timer,
                            flush_ms ? flush_ms : 1, flush_ms ? flush_ms : 1)) !=
           0 ||
