@@ -15,6 +15,10 @@
 #include "config.h"
 #include "format.h"
 
+/* the default in the help comes from the one constant */
+#define BSL_STR_(x) #x
+#define BSL_STR(x) BSL_STR_(x)
+
 struct ingest_args {
   const char *config, *db, *format, *site;
   bool no_progress, quiet;
@@ -86,7 +90,9 @@ static const bsl_cli_opt ingest_opts[] = {
     {"no-progress", 0, BSL_CLI_FLAG, A(no_progress), NULL,
      "never draw the progress bar", 0},
     {"flush-lines", 0, BSL_CLI_COUNT, A(flush_lines), "N",
-     "commit at least every N lines (default: 131072)", 0},
+     "commit at least every N lines (default: " BSL_STR(
+         BSL_BATCH_FLUSH_LINES) ")",
+     0},
     {"quiet", 'q', BSL_CLI_FLAG, A(quiet), NULL, "no summary line", 0},
     {0}};
 #undef A

@@ -23,7 +23,6 @@
 #include "source.h"
 #include "writer_lock.h"
 
-#define DEFAULT_FLUSH_LINES (1u << 17)
 /* A load is "bulk" (visit_log_day built once at the end, see
  * bsl_store_day_index()) when its input is at least this large and larger
  * than the database: then one rebuild is cheaper than maintaining it. */
@@ -195,7 +194,7 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
   }
 
   uint64_t flush_every =
-      b->opts->flush_lines ? b->opts->flush_lines : DEFAULT_FLUSH_LINES;
+      b->opts->flush_lines ? b->opts->flush_lines : BSL_BATCH_FLUSH_LINES;
   uint64_t since_flush = 0;
   double flush_deadline = now_seconds() + 5.0;
   bsl_input *inputs[1] = {&in};

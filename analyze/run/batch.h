@@ -12,6 +12,9 @@
 
 #include "config.h"
 
+/* Lines between two commits of `ingest` unless --flush-lines says. */
+#define BSL_BATCH_FLUSH_LINES 131072
+
 typedef struct bsl_batch_options {
   const char *db_path;  /* overrides the config's db when non-NULL */
   const char *format;   /* format of files matching no source (default

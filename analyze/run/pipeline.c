@@ -432,18 +432,28 @@ static void reject(bsl_pipeline *p, bsl_input *in, const bsl_line *line,
 
 /* Marks the pipeline failed for want of memory at LINE of IN (see
  * bsl_pipeline.failed); returns -1 with the message in err. */
-static int out_of_memory(bsl_pipeline *p, const bsl_input *in,
-                         const bsl_line *line, char *err, size_t errlen) {
+/* Fails P for good for want of memory WHERE (first failure wins: it is the
+ * one that lost data); returns -1 with the message in err. */
+static int fail_for_memory(bsl_pipeline *p, const char *where, char *err,
+                           size_t errlen) {
   if (!p->failed) {
     p->failed = true;
     snprintf(p->failure, sizeof p->failure,
-             "out of memory at %.600s offset %llu; stopped without saving "
-             "anything read since the last commit, which the next run reads "
-             "again (lower max_open_visits or give the process more memory)",
-             in->st.path, (unsigned long long)line->offset);
+             "out of memory %s; stopped without saving anything read since "
+             "the last commit, which the next run reads again (lower "
+             "max_open_visits or give the process more memory)",
+             where);
   }
   snprintf(err, errlen, "%s", p->failure);
   return -1;
+}
+
+static int out_of_memory(bsl_pipeline *p, const bsl_input *in,
+                         const bsl_line *line, char *err, size_t errlen) {
+  char where[700];
+  snprintf(where, sizeof where, "at %.600s offset %llu", in->st.path,
+           (unsigned long long)line->offset);
+  return fail_for_memory(p, where, err, errlen);
 }
 
 /* campaign logs: a line may carry several events, each taken (a hit) or
@@ -569,15 +579,7 @@ static int apply(bsl_store *store, const bsl_changeset *cs, char *err,
  * this one (the model's pending changes are then half in CS): either way
  * the pipeline is failed for good. */
 static int refuse_commit(bsl_pipeline *p, char *err, size_t errlen) {
-  if (!p->failed) {
-    p->failed = true;
-    snprintf(p->failure, sizeof p->failure,
-             "out of memory while preparing a commit; stopped without saving "
-             "anything read since the last commit, which the next run reads "
-             "again (lower max_open_visits or give the process more memory)");
-  }
-  snprintf(err, errlen, "%s", p->failure);
-  return -1;
+  return fail_for_memory(p, "while preparing a commit", err, errlen);
 }
 
 int bsl_pipeline_commit(bsl_pipeline *p, bsl_input *const *inputs, size_t n,
