@@ -619,15 +619,6 @@ int bsl_funnel_flush_into(bsl_funnel *c, bsl_changeset *cs) {
   return bsl_changeset_failed(cs) ? -1 : 0;
 }
 
-int bsl_funnel_flush(bsl_funnel *c) {
-  snapshot *sn = take_snapshot(c);
-  if (!sn)
-    return -1;
-  int rc = snapshot_apply(c->o.store, sn);
-  snapshot_drop(sn);
-  return rc;
-}
-
 void bsl_funnel_flush_done(bsl_funnel *c) {
   table_clear(&c->counts);
   table_clear(&c->rcpts);

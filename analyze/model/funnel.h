@@ -27,7 +27,7 @@
  * Memory: counter deltas live until the next flush; the per-recipient state
  * of the machine rule is forgotten BSL_MACHINE_STATE_TTL seconds (event
  * time) after the recipient's last event.  Flushing is two-phase like the
- * model's: bsl_funnel_flush inside the caller's transaction, then
+ * model's: bsl_funnel_flush_into a changeset, committed by the caller, then
  * bsl_funnel_flush_done once it is committed; skip flush_done after a
  * failed commit and the next flush writes the same deltas again.  The state
  * of the machine rule is saved in the same transaction and reloaded at
@@ -71,16 +71,13 @@ void bsl_funnel_destroy(bsl_funnel *c);
  * not counted). */
 int bsl_funnel_add(bsl_funnel *c, const bsl_campaign_event *ev);
 
-/* Writes the pending deltas and state through the store, inside the
- * caller's transaction.  Returns 0 or -1 (bsl_store_error() says why). */
-int bsl_funnel_flush(bsl_funnel *c);
-/* Forgets what the last flush wrote, once committed; drops expired state. */
 /* Records the pending changes into CS, as a snapshot applied with it (the
  * changeset owns the snapshot).  Returns 0, or -1 when out of memory.  Call
- * bsl_funnel_flush_done() next, as after bsl_funnel_flush(). */
+ * bsl_funnel_flush_done() once CS is committed. */
 struct bsl_changeset;
 int bsl_funnel_flush_into(bsl_funnel *c, struct bsl_changeset *cs);
 
+/* Forgets what the last flush wrote, once committed; drops expired state. */
 void bsl_funnel_flush_done(bsl_funnel *c);
 
 /* Pending (not yet flushed) counters of DAY and CAMPAIGN (normalised name);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "changeset.h"
 #include "funnel.h"
 #include "store.h"
 
@@ -123,10 +124,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
   }
-  if (bsl_store_begin(store) != 0 || bsl_funnel_flush(agg) != 0 ||
-      bsl_store_commit(store) != 0)
+  bsl_changeset *cs = bsl_changeset_create();
+  if (!cs || bsl_funnel_flush_into(agg, cs) != 0 ||
+      bsl_store_commit_changeset(store, cs) != 0)
     abort();
   bsl_funnel_flush_done(agg);
+  bsl_changeset_destroy(cs);
   free(line);
   return 0;
 }
