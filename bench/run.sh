@@ -16,6 +16,10 @@
 #                                        per run on 10M lines)
 #              SITE  (default www.example.com)  --site given to genlog and
 #                                        boussole, so internal referers match
+#              BASELINE (unset)          another build directory (an older
+#                                        commit's): its boussole runs in the
+#                                        same rounds, and the ratio
+#                                        boussole / baseline is printed
 #
 # For each N it generates a deterministic combined log of N lines with
 # boussole-genlog (seed 1, 7 days), gzips a copy, then times on the same files:
@@ -49,6 +53,11 @@ die() {
 for exe in "$BOUSSOLE" "$GENLOG" "$PARSE"; do
   [ -x "$exe" ] || die "$exe not found; build first or set BUILD=dir"
 done
+BASE_BOUSSOLE=
+if [ -n "${BASELINE:-}" ]; then
+  BASE_BOUSSOLE=$BASELINE/boussole
+  [ -x "$BASE_BOUSSOLE" ] || die "BASELINE: $BASE_BOUSSOLE not found"
+fi
 [ -x "$TIME" ] || die "$TIME (GNU time) is required for wall time and peak RSS"
 "$TIME" -f '%e %M' true 2>/dev/null || die "$TIME does not accept -f (need GNU time)"
 case $RUNS in '' | *[!0-9]* | 0) die "RUNS must be a positive integer" ;; esac
@@ -62,6 +71,7 @@ abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$PWD" "$(basename "$1")"); }
 BOUSSOLE=$(abs "$BOUSSOLE")
 GENLOG=$(abs "$GENLOG")
 PARSE=$(abs "$PARSE")
+[ -z "$BASE_BOUSSOLE" ] || BASE_BOUSSOLE=$(abs "$BASE_BOUSSOLE")
 
 HAVE_GOACCESS=0
 if [ "${SKIP_GOACCESS:-0}" != 1 ] && command -v goaccess >/dev/null 2>&1; then HAVE_GOACCESS=1; fi
@@ -160,6 +170,10 @@ for N in "$@"; do
     once bare-parse "$PARSE" f.log
     expect_lines bare-parse "$(awk '{print $2}' out.txt)" "$N"
     once boussole.gz "$BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log.gz
+    if [ -n "$BASE_BOUSSOLE" ]; then
+      once baseline "$BASE_BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log
+      once baseline.gz "$BASE_BOUSSOLE" ingest --no-progress -q --site "$SITE" --db fresh.db f.log.gz
+    fi
     # shellcheck disable=SC2016 # $1 is expanded by the inner sh
     once "zcat|wc -l" sh -c 'zcat "$1" | wc -l' sh f.log.gz
     expect_lines "zcat|wc -l" "$(tr -d ' ' <out.txt)" "$N"
@@ -170,7 +184,7 @@ for N in "$@"; do
       once goaccess goaccess f.log --log-format=COMBINED --no-progress -o out.json
     fi
   done
-  for tool in boussole boussole.gz goaccess "zcat|wc -l" "wc -l" bare-parse; do
+  for tool in boussole boussole.gz baseline baseline.gz goaccess "zcat|wc -l" "wc -l" bare-parse; do
     [ -n "${SECS[$tool]:-}" ] && row "$tool"
   done
 
@@ -183,6 +197,10 @@ for N in "$@"; do
     echo "  boussole / goaccess        skipped (goaccess not run)"
   fi
   echo "  boussole / bare-parse      $(paired boussole bare-parse)"
+  if [ -n "$BASE_BOUSSOLE" ]; then
+    echo "  boussole / baseline        $(paired boussole baseline)   ($BASELINE)"
+    echo "  boussole.gz / baseline.gz  $(paired boussole.gz baseline.gz)"
+  fi
   echo "  boussole.gz / (zcat|wc -l) $(paired boussole.gz "zcat|wc -l")"
   if [ "$COARSE" = 1 ]; then
     echo "note: some medians are under 0.1 s, where 10 ms timer steps dominate; use a larger N"

@@ -39,6 +39,22 @@ static unsigned char lower(unsigned char c) {
 static int decode_value(const char *v, size_t vlen, char *out, size_t cap) {
   if (cap == 0)
     return 0;
+  /* Most values (an event name, a depth, a path) are plain ASCII with
+   * nothing to decode: copied whole, they skip the byte-wise sink. */
+  if (vlen < cap) {
+    size_t i = 0;
+    while (i < vlen) {
+      unsigned char c = (unsigned char)v[i];
+      if (c == '%' || c == '+' || c == 0 || c >= 0x80)
+        break;
+      i++;
+    }
+    if (i == vlen) {
+      memcpy(out, v, vlen);
+      out[vlen] = '\0';
+      return (int)vlen;
+    }
+  }
   bsl_utf8_sink k;
   bsl_utf8_sink_init(&k, out, cap);
   for (size_t i = 0; i < vlen && !k.full; i++) {
