@@ -50,7 +50,8 @@ static int decode_value(const char *v, size_t vlen, char *out, size_t cap) {
       i++;
     }
     if (i == vlen) {
-      memcpy(out, v, vlen);
+      if (vlen > 0) /* v may be NULL for an empty value */
+        memcpy(out, v, vlen);
       out[vlen] = '\0';
       return (int)vlen;
     }

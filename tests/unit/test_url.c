@@ -265,6 +265,17 @@ static void test_referer_path(void **state) {
   assert_string_equal(p, "/ab");
 }
 
+/* An empty campaign field reaches the decoder as (NULL, 0): CI's UBSan
+ * build saw memcpy(out, NULL, 0) there. */
+static void test_decode_empty_null(void **state) {
+  (void)state;
+  char v[8] = "x";
+  assert_int_equal(bsl_url_decode(NULL, 0, v, sizeof v), 0);
+  assert_string_equal(v, "");
+  assert_int_equal(bsl_url_decode("", 0, v, sizeof v), 0);
+  assert_string_equal(v, "");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_query_basic),
@@ -281,6 +292,7 @@ int main(void) {
       cmocka_unit_test(test_host_unparsable),
       cmocka_unit_test(test_host_tricks_and_limits),
       cmocka_unit_test(test_referer_path),
+      cmocka_unit_test(test_decode_empty_null),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
