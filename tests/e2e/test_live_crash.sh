@@ -100,7 +100,7 @@ while [ ! -e "$WORK/writer-done" ] || [ "$kills" -lt "$MIN_KILLS" ]; do
   wait "$RUN_PID" 2>/dev/null || true
   # mid-read: this run had opened a file, and lines already written were
   # not committed when it died
-  if awk '/^--- killed/ { run = ""; next } { run = run $0 "\n" } END { printf "%s", run }' "$LOG" | grep -q 'msg="reading ' \
+  if awk '/^--- killed/ { run = ""; next } { run = run $0 "\n" } END { printf "%s", run }' "$LOG" | grep -c 'msg="reading ' >/dev/null \
     && [ "$(lines_read "$DB")" -lt "$written" ]; then
     mid_read=$((mid_read + 1))
     slow_kills=$((slow_kills + slow))
