@@ -103,6 +103,7 @@ struct live {
   uv_signal_t sig_int, sig_term, sig_hup;
   source_counts *counts; /* per configured source, since start/reload */
   bool paused;
+  bool held; /* reading waits for the commit in flight (hold_reading) */
   bool stopping;
   /* memory ran out while a line was accounted (bsl_pipeline_fed_line):
    * the run must end without another commit; FAILURE says why */
@@ -167,6 +168,8 @@ static void unlink_input(run_input **head, run_input *ri) {
 
 static void stop_failed(live *L);
 static int commit_start(live *L);
+static void hold_reading(live *L);
+static void release_reading(live *L);
 
 static void model_batch(live *L, const bsl_fed_batch *b) {
   char err[1024];
@@ -234,6 +237,13 @@ static int enqueue(live *L, run_input *ri, const bsl_line *line) {
     }
     model_batch(L, b);
     bsl_feeder_release(L->feeder);
+    /* A commit cannot start inside the tail's callback (the reader is
+     * past this line, not yet modelled): reading waits, on_parsed()
+     * commits. */
+    if (!L->paused && bsl_pipeline_commit_due(L->pipe)) {
+      hold_reading(L);
+      (void)uv_async_send(&L->parsed); /* fails only once closing */
+    }
   }
   if (L->failed) {
     (void)uv_async_send(&L->parsed); /* fails only once closing */
@@ -260,8 +270,16 @@ static void on_parsed(uv_async_t *h) {
   }
   /* An address flood: commit now rather than hold every new visit until
    * the next tick (memory would grow with the rate times the interval). */
-  if (!L->paused && !L->commit_in_flight && bsl_pipeline_commit_due(L->pipe))
+  if (L->paused || !bsl_pipeline_commit_due(L->pipe)) {
+    release_reading(L);
+    return;
+  }
+  if (!L->commit_in_flight)
     commit_start(L);
+  if (L->commit_in_flight)
+    hold_reading(L); /* released by commit_done() */
+  else
+    release_reading(L);
 }
 
 /* Before the loop waits for events: what the tail and the listeners read
@@ -411,8 +429,26 @@ static uint64_t modelled_offset(const run_input *ri) {
 
 static void set_paused(live *L, bool paused) {
   L->paused = paused;
+  L->held = false;
   if (L->tail)
     bsl_tail_pause(L->tail, paused);
+}
+
+/* Back-pressure: while the writer thread is still busy with one commit and
+ * the next is already due, reading waits, so memory follows the open
+ * visits, not the read rate times the writer's lag (a backlog or an
+ * address flood read at full speed grew `run` past 1.4 GB).  Not a pause:
+ * nothing failed, and the metrics do not say paused. */
+static void hold_reading(live *L) {
+  if (L->tail && !L->held)
+    bsl_tail_pause(L->tail, true);
+  L->held = true;
+}
+
+static void release_reading(live *L) {
+  if (L->held && !L->paused && L->tail)
+    bsl_tail_pause(L->tail, false);
+  L->held = false;
 }
 
 /* Hands everything modelled so far to the writer thread (commit_done()
@@ -748,7 +784,8 @@ static int start_sources(live *L, char *err, size_t errlen) {
   };
   if (bsl_tail_start(&L->tail, &L->loop, L->cfg, &cb, err, errlen) != 0)
     return -1;
-  if (L->paused) /* a commit still fails: reading waits for one to pass */
+  L->held = false; /* a new tail reads until a commit is due again */
+  if (L->paused)   /* a commit still fails: reading waits for one to pass */
     bsl_tail_pause(L->tail, true);
   return 0;
 }
