@@ -10,7 +10,8 @@ campaign-csv log, with findings worked out when the data is made:
   * a decoy: 14 referral visits from tiny.example.net converting at 50%,
     too small to be a finding;
   * the campaign autumn-sale: 300 clicks in its log, no visit tagged
-    with it (a leak).
+    with it (a leak); and one whose name is markup and an ANSI escape,
+    40 clicks, no visit (a leak to show escaped).
 
 usage: gen_diagnose.py OUTDIR  (writes access.log and campaign.csv)
 """
@@ -135,6 +136,12 @@ with open(OUT + "/campaign.csv", "w") as f:
             who = "r%d@example.com" % r
             f.write("%s,spring-news,sent,%s,,\n" % (ts, who))
             f.write("%s,spring-news,delivered,%s,,\n" % (ts, who))
+    # a hostile campaign name (markup and an ANSI escape) that is clicked
+    # and never visited: a leak every output must show escaped
+    d = START + datetime.timedelta(days=DAYS // 2 + 5)
+    for r in range(40):
+        f.write("%sT10:00:%02dZ,<img src=x onerror=alert(1)>\x1b[31mred,click,"
+                "h%d@example.com,,\n" % (d.isoformat(), r, r))
     for r in range(2000):
         d = START + datetime.timedelta(days=DAYS // 2 + 3)
         ts = "%sT09:%02d:%02dZ" % (d.isoformat(), r // 60 % 60, r % 60)

@@ -100,6 +100,8 @@ leak = [l for l in L if l["kind"] == "campaign_no_visits" and l["subject"] == "a
 say("autumn-sale is a leak", len(leak) == 1 and leak[0]["size"] == 300)
 say("/promo is a page leak", any(l["kind"] == "page" and l["subject"] == "/promo" for l in L))
 say("spring-news is no leak", not any(l["subject"] == "spring-news" for l in L))
+say("the hostile campaign is a leak, as stored",
+    any(l["subject"] == "<img src=x onerror=alert(1)>\x1b[31mred" for l in L))
 # objectives: each with a block
 O = d["objectives"]
 say("objectives proposed", 1 <= len(O) <= 5 and all(o["kpi_block"].startswith("[kpi \"") for o in O))
@@ -150,8 +152,10 @@ expect_eq "bad --from: names it" "$(grep -c -- '--from' "$WORK/stderr")" 1
 run diagnose -c "$CONF" --html "$WORK/d.html"
 expect_eq "diagnose --html exit" "$RC" 0
 expect_eq "no script" "$(grep -ci '<script' "$WORK/d.html" || true)" 0
-expect_eq "no external URL" "$(grep -Eci '(src|href)=|url\(|https?://' "$WORK/d.html" || true)" 0
+expect_eq "no external URL" "$(grep -Eci '(src|href)=["'"'"']|url\(|https?://' "$WORK/d.html" || true)" 0
 expect_eq "CSP default-src none" "$(grep -c "default-src 'none'" "$WORK/d.html")" 1
+expect_eq "no raw markup from the logs" "$(grep -c '<img' "$WORK/d.html" || true)" 0
+expect_eq "the hostile name escaped" "$(grep -c '&lt;img src=x onerror=alert(1)&gt;\\x1b\[31mred' "$WORK/d.html" | awk '{print ($1 > 0)}')" 1
 expect_eq "HTML names /promo" "$(grep -c '/promo' "$WORK/d.html" | awk '{print ($1 > 0)}')" 1
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 if [ -n "$CHROME" ]; then
