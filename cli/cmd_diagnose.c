@@ -5,62 +5,24 @@
  * self-contained HTML page with --html FILE (beside FILE, then renamed over
  * it).  Reads the views only and never creates a database.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
 #include "diagnose.h"
+#include "publish.h"
 #include "store.h"
 
 #define WHO "boussole diagnose"
 
-static int write_html(const bsl_diag *d, const char *path) {
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 16);
-  if (!tmp) {
-    fprintf(stderr, WHO ": --html: out of memory\n");
-    return -1;
-  }
-  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, WHO ": --html: %s: %s\n", path, strerror(errno));
-    free(tmp);
-    return -1;
-  }
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    fprintf(stderr, WHO ": --html: %s: %s\n", path, strerror(errno));
-    close(fd);
-    goto out_unlink;
-  }
-  int rc = bsl_diag_write_html(d, f);
-  mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);
-  if (fclose(f) != 0 || rc != 0) {
-    fprintf(stderr, WHO ": --html: %s: write error: %s\n", path,
-            strerror(errno));
-    goto out_unlink;
-  }
-  if (rename(tmp, path) != 0) {
-    fprintf(stderr, WHO ": --html: %s: %s\n", path, strerror(errno));
-    goto out_unlink;
-  }
-  free(tmp);
-  return 0;
-out_unlink:
-  unlink(tmp);
-  free(tmp);
-  return -1;
+static int write_page(const void *d, FILE *f) {
+  return bsl_diag_write_html(d, f);
 }
 
 struct diagnose_args {
@@ -95,7 +57,7 @@ static int run_diagnose(const void *args, int argc, char **argv) {
     return BSL_EXIT_ERROR;
   }
   int status = BSL_EXIT_OK;
-  if (a->html && write_html(d, a->html) != 0)
+  if (a->html && bsl_cli_publish(WHO, a->html, write_page, d) != 0)
     status = BSL_EXIT_ERROR;
   if (a->json) {
     bsl_diag_write_json(d, stdout);

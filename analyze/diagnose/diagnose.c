@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -743,69 +744,73 @@ static void mover_free(bsl_diag_mover *m) {
   free(m->also);
 }
 
-static int merge_findings(bsl_diag *d) {
-  size_t n = d->n_findings;
-  dupkey *k = calloc(n ? n : 1, sizeof *k);
-  long *into = malloc((n ? n : 1) * sizeof *into);
-  if (!k || !into) {
-    free(k), free(into);
+/* Merges, in the array BASE of N elements of SIZE bytes, the elements the
+ * keys K say are the same visits: each one merged away is named in the
+ * kept one's `also` (at offset ALSO_AT; its dimension and segment at
+ * DIM_AT and SEG_AT) and freed with FREE_FN.  Returns 0 or -1 (out of memory).
+ */
+static int merge_same(void *base, size_t size, size_t *n, const dupkey *k,
+                      size_t dim_at, size_t seg_at, size_t also_at,
+                      void (*free_fn)(void *)) {
+  long *into = malloc((*n ? *n : 1) * sizeof *into);
+  if (!into)
     return -1;
-  }
-  for (size_t i = 0; i < n; i++) {
-    const bsl_diag_finding *f = &d->findings[i];
-    k[i] =
-        (dupkey){f->metric, f->goal, f->dimension, {f->size, f->count, 0, 0}};
-  }
-  merge_plan(k, n, into);
+  merge_plan(k, *n, into);
+#define AT(i) ((char *)base + (i)*size)
+#define STR(i, off) (*(char **)(AT(i) + (off)))
   int rc = 0;
-  for (size_t i = 0; i < n; i++)
-    if (into[i] >= 0 &&
-        add_also(&d->findings[into[i]].also, d->findings[i].dimension,
-                 d->findings[i].segment) != 0)
+  for (size_t i = 0; i < *n; i++)
+    if (into[i] >= 0 && add_also((char **)(AT(into[i]) + also_at),
+                                 STR(i, dim_at), STR(i, seg_at)) != 0)
       rc = -1;
   size_t w = 0;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < *n; i++) {
     if (into[i] >= 0)
-      finding_free(&d->findings[i]);
-    else
-      d->findings[w++] = d->findings[i];
+      free_fn(AT(i));
+    else if (w++ != i)
+      memcpy(AT(w - 1), AT(i), size);
   }
-  d->n_findings = w;
-  free(k), free(into);
+#undef STR
+#undef AT
+  *n = w;
+  free(into);
   return rc;
 }
 
-static int merge_movers(bsl_diag *d) {
-  size_t n = d->n_movers;
+static void finding_free_v(void *f) {
+  finding_free(f);
+}
+static void mover_free_v(void *m) {
+  mover_free(m);
+}
+
+/* Keys of the findings and the movers; merged away, the duplicates. */
+static int merge_all(bsl_diag *d) {
+  size_t n = d->n_findings > d->n_movers ? d->n_findings : d->n_movers;
   dupkey *k = calloc(n ? n : 1, sizeof *k);
-  long *into = malloc((n ? n : 1) * sizeof *into);
-  if (!k || !into) {
-    free(k), free(into);
+  if (!k)
     return -1;
+  for (size_t i = 0; i < d->n_findings; i++) {
+    const bsl_diag_finding *f = &d->findings[i];
+    k[i] = (dupkey){f->metric, f->goal, f->dimension, {f->size, f->count}};
   }
-  for (size_t i = 0; i < n; i++) {
+  int rc = merge_same(d->findings, sizeof *d->findings, &d->n_findings, k,
+                      offsetof(bsl_diag_finding, dimension),
+                      offsetof(bsl_diag_finding, segment),
+                      offsetof(bsl_diag_finding, also), finding_free_v);
+  for (size_t i = 0; i < d->n_movers; i++) {
     const bsl_diag_mover *m = &d->movers[i];
     k[i] = (dupkey){m->metric,
                     m->goal,
                     m->dimension,
                     {m->value, m->prev_value, m->size, m->prev_size}};
   }
-  merge_plan(k, n, into);
-  int rc = 0;
-  for (size_t i = 0; i < n; i++)
-    if (into[i] >= 0 &&
-        add_also(&d->movers[into[i]].also, d->movers[i].dimension,
-                 d->movers[i].segment) != 0)
-      rc = -1;
-  size_t w = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (into[i] >= 0)
-      mover_free(&d->movers[i]);
-    else
-      d->movers[w++] = d->movers[i];
-  }
-  d->n_movers = w;
-  free(k), free(into);
+  if (rc == 0)
+    rc = merge_same(d->movers, sizeof *d->movers, &d->n_movers, k,
+                    offsetof(bsl_diag_mover, dimension),
+                    offsetof(bsl_diag_mover, segment),
+                    offsetof(bsl_diag_mover, also), mover_free_v);
+  free(k);
   return rc;
 }
 
@@ -865,7 +870,7 @@ static int run_tests(struct ctx *c) {
   }
   qsort(d->findings, d->n_findings, sizeof *d->findings, by_share);
   qsort(d->movers, d->n_movers, sizeof *d->movers, by_mover_share);
-  if (merge_findings(d) != 0 || merge_movers(d) != 0)
+  if (merge_all(d) != 0)
     goto out;
   rc = 0;
 out:

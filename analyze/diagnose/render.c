@@ -297,6 +297,49 @@ static void jval(FILE *f, bool *first, const char *k, double v) {
   jnum(f, v);
 }
 
+/* "KEY":[ */
+static void jarr(FILE *f, bool *first, const char *k) {
+  jkey(f, first, k);
+  fputc('[', f);
+}
+
+/* Opens the I-th object of an array; true: its first member is next. */
+static bool jobj(FILE *f, size_t i) {
+  fputs(i ? ",{" : "{", f);
+  return true;
+}
+
+/* What names a finding or a mover. */
+static void j_names(FILE *f, bool *b, const char *dimension,
+                    const char *segment, const char *metric, const char *goal,
+                    bool better) {
+  jstr(f, b, "dimension", dimension);
+  jstr(f, b, "segment", segment);
+  jstr(f, b, "metric", metric);
+  jstr(f, b, "goal", goal);
+  jstr(f, b, "direction", better ? "better" : "worse");
+}
+
+/* The test and the impact of a finding or a mover. */
+struct j_test {
+  double p, q;
+  bool exact;
+  double impact;
+  const char *unit;
+  double share;
+  const char *also;
+};
+
+static void j_test(FILE *f, bool *b, const struct j_test *t) {
+  jval(f, b, "p_value", t->p);
+  jval(f, b, "q_value", t->q);
+  jstr(f, b, "test", t->exact ? "exact" : "z");
+  jval(f, b, "impact", t->impact);
+  jstr(f, b, "impact_unit", t->unit);
+  jval(f, b, "impact_share", t->share);
+  jstr(f, b, "also", t->also);
+}
+
 int bsl_diag_write_json(const bsl_diag *d, FILE *f) {
   bool a = true;
   fputc('{', f);
@@ -317,8 +360,7 @@ int bsl_diag_write_json(const bsl_diag *d, FILE *f) {
   jkey(f, &s, "goals");
   fputc('[', f);
   for (size_t g = 0; g < d->n_goals; g++) {
-    bool b = true;
-    fputs(g ? ",{" : "{", f);
+    bool b = jobj(f, g);
     jstr(f, &b, "goal", d->goals[g]);
     jval(f, &b, "conversions", d->goal_conversions[g]);
     jval(f, &b, "conversion_rate",
@@ -336,17 +378,11 @@ int bsl_diag_write_json(const bsl_diag *d, FILE *f) {
   fputc('}', f);
   jval(f, &a, "segments", (double)d->n_segments);
   jval(f, &a, "tests", (double)d->n_tests);
-  jkey(f, &a, "findings");
-  fputc('[', f);
+  jarr(f, &a, "findings");
   for (size_t i = 0; i < d->n_findings; i++) {
     const bsl_diag_finding *x = &d->findings[i];
-    bool b = true;
-    fputs(i ? ",{" : "{", f);
-    jstr(f, &b, "dimension", x->dimension);
-    jstr(f, &b, "segment", x->segment);
-    jstr(f, &b, "metric", x->metric);
-    jstr(f, &b, "goal", x->goal);
-    jstr(f, &b, "direction", x->better ? "better" : "worse");
+    bool b = jobj(f, i);
+    j_names(f, &b, x->dimension, x->segment, x->metric, x->goal, x->better);
     jval(f, &b, "segment_value", x->segment_value);
     jval(f, &b, "site_value", x->site_value);
     jval(f, &b, "rest_value", x->rest_value);
@@ -356,46 +392,30 @@ int bsl_diag_write_json(const bsl_diag *d, FILE *f) {
     jval(f, &b, "size", x->size);
     jstr(f, &b, "size_unit", x->unit);
     jval(f, &b, "count", x->count);
-    jval(f, &b, "p_value", x->p_value);
-    jval(f, &b, "q_value", x->q_value);
-    jstr(f, &b, "test", x->exact ? "exact" : "z");
-    jval(f, &b, "impact", x->impact);
-    jstr(f, &b, "impact_unit", x->impact_unit);
-    jval(f, &b, "impact_share", x->impact_share);
-    jstr(f, &b, "also", x->also);
+    struct j_test jt = {x->p_value,     x->q_value,      x->exact, x->impact,
+                        x->impact_unit, x->impact_share, x->also};
+    j_test(f, &b, &jt);
     fputc('}', f);
   }
   fputc(']', f);
-  jkey(f, &a, "movers");
-  fputc('[', f);
+  jarr(f, &a, "movers");
   for (size_t i = 0; i < d->n_movers; i++) {
     const bsl_diag_mover *m = &d->movers[i];
-    bool b = true;
-    fputs(i ? ",{" : "{", f);
-    jstr(f, &b, "dimension", m->dimension);
-    jstr(f, &b, "segment", m->segment);
-    jstr(f, &b, "metric", m->metric);
-    jstr(f, &b, "goal", m->goal);
-    jstr(f, &b, "direction", m->better ? "better" : "worse");
+    bool b = jobj(f, i);
+    j_names(f, &b, m->dimension, m->segment, m->metric, m->goal, m->better);
     jval(f, &b, "value", m->value);
     jval(f, &b, "previous_value", m->prev_value);
     jval(f, &b, "size", m->size);
     jval(f, &b, "previous_size", m->prev_size);
-    jval(f, &b, "p_value", m->p_value);
-    jval(f, &b, "q_value", m->q_value);
-    jstr(f, &b, "test", m->exact ? "exact" : "z");
-    jval(f, &b, "impact", m->impact);
-    jstr(f, &b, "impact_unit", m->impact_unit);
-    jval(f, &b, "impact_share", m->impact_share);
-    jstr(f, &b, "also", m->also);
+    struct j_test jt = {m->p_value,     m->q_value,      m->exact, m->impact,
+                        m->impact_unit, m->impact_share, m->also};
+    j_test(f, &b, &jt);
     fputc('}', f);
   }
   fputc(']', f);
-  jkey(f, &a, "leaks");
-  fputc('[', f);
+  jarr(f, &a, "leaks");
   for (size_t i = 0; i < d->n_leaks; i++) {
-    bool b = true;
-    fputs(i ? ",{" : "{", f);
+    bool b = jobj(f, i);
     jstr(f, &b, "kind", d->leaks[i].kind);
     jstr(f, &b, "subject", d->leaks[i].subject);
     jval(f, &b, "size", d->leaks[i].size);
