@@ -1213,8 +1213,9 @@ static char *kpi_name(const bsl_diag *d, const char *value, const char *metric,
   }
   while (n && base[n - 1] == '-')
     n--;
-  if (!n)
-    n = (size_t)snprintf(base, sizeof base, "site");
+  if (!n) /* "/" and names without a letter or digit */
+    n = (size_t)snprintf(base, sizeof base, "%s",
+                         strcmp(value, "/") == 0 ? "home" : "segment");
   base[n] = '\0';
   char tail[64];
   if (goal)

@@ -161,7 +161,7 @@ CHROME=$(command -v chromium || command -v chromium-browser || true)
 if [ -n "$CHROME" ]; then
   set +e
   timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --window-size=1280,2400 --screenshot="$WORK/d.png" "file://$WORK/d.html" \
+    --window-size=1280,1800 --screenshot="$WORK/d.png" "file://$WORK/d.html" \
     > "$WORK/chrome.log" 2>&1
   set -e
   expect_eq "chromium rendered a screenshot" "$([ -s "$WORK/d.png" ] && echo yes || echo no)" yes
