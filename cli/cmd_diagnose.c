@@ -46,10 +46,24 @@ static int run_diagnose(const void *args, int argc, char **argv) {
     bsl_config_destroy(cfg);
     return BSL_EXIT_ERROR;
   }
-  bsl_diag_options o = {
-      .from = a->from, .to = a->to, .now = (int64_t)time(NULL)};
+  /* the proposed blocks must paste beside the KPIs already configured */
+  const char **names = calloc(cfg->n_kpis ? cfg->n_kpis : 1, sizeof *names);
+  if (!names) {
+    fprintf(stderr, WHO ": out of memory\n");
+    bsl_store_close(st);
+    bsl_config_destroy(cfg);
+    return BSL_EXIT_ERROR;
+  }
+  for (size_t i = 0; i < cfg->n_kpis; i++)
+    names[i] = cfg->kpis[i].name;
+  bsl_diag_options o = {.from = a->from,
+                        .to = a->to,
+                        .now = (int64_t)time(NULL),
+                        .kpi_names = names,
+                        .n_kpi_names = cfg->n_kpis};
   bsl_diag *d;
   int rc = bsl_diag_gather(st, &o, &d, err, sizeof err);
+  free(names);
   bsl_store_close(st);
   bsl_config_destroy(cfg);
   if (rc != 0) {

@@ -65,6 +65,7 @@ typedef struct seg_table {
 
 struct ctx {
   bsl_diag *d;
+  const bsl_diag_options *opts;
   seg_table t;
   size_t n_goals;
   double tot[2][C_N];
@@ -1196,8 +1197,9 @@ static bool filter_of(const struct ctx *c, const seg *s, const char **key,
 
 /* "email-campaign-signup-rate": a [kpi] name from the segment and the
  * metric, letters, digits and '-' only, unique among the objectives. */
-static char *kpi_name(const bsl_diag *d, const char *value, const char *metric,
-                      const char *goal) {
+static char *kpi_name(const struct ctx *c, const char *value,
+                      const char *metric, const char *goal) {
+  const bsl_diag *d = c->d;
   char base[96];
   size_t n = 0;
   bool dash = true;
@@ -1233,6 +1235,8 @@ static char *kpi_name(const bsl_diag *d, const char *value, const char *metric,
     bool taken = false;
     for (size_t i = 0; i < d->n_objectives && !taken; i++)
       taken = strcmp(d->objectives[i].name, name) == 0;
+    for (size_t i = 0; i < c->opts->n_kpi_names && !taken; i++)
+      taken = strcmp(c->opts->kpi_names[i], name) == 0;
     if (!taken)
       return name;
     free(name);
@@ -1297,7 +1301,7 @@ static int propose(struct ctx *c, bsl_store *st, size_t fi, struct series *sr) {
   const char *key = NULL, *value = NULL;
   char why[256];
   if (!filter_of(c, s, &key, &value, why, sizeof why)) {
-    o->name = kpi_name(d, f->segment, f->metric, f->goal);
+    o->name = kpi_name(c, f->segment, f->metric, f->goal);
     o->how = fmt("no [kpi] block: %s", why);
     d->n_objectives++;
     return o->name && o->how ? 0 : -1;
@@ -1369,7 +1373,7 @@ static int propose(struct ctx *c, bsl_store *st, size_t fi, struct series *sr) {
   o->target = target;
   double rel = b > 0 ? noise / b : 0.05;
   int min_change = (int)ceil(100 * fmin(0.5, fmax(0.05, rel)));
-  o->name = kpi_name(d, value, f->metric, f->goal);
+  o->name = kpi_name(c, value, f->metric, f->goal);
   if (!o->name)
     return -1;
   char goal_line[160] = "";
@@ -1449,7 +1453,7 @@ int bsl_diag_gather(bsl_store *st, const bsl_diag_options *o, bsl_diag **out,
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  struct ctx c = {.d = d, .err = err, .errlen = errlen};
+  struct ctx c = {.d = d, .opts = o, .err = err, .errlen = errlen};
   char now[32];
   bsl_time_format_utc(o->now, now);
   snprintf(d->generated_at, sizeof d->generated_at, "%s", now);

@@ -121,6 +121,10 @@ typedef struct bsl_diag {
 typedef struct bsl_diag_options {
   const char *from, *to; /* YYYY-MM-DD or NULL for the defaults */
   int64_t now;           /* the clock, for generated_at */
+  /* names of the configuration's [kpi] sections: a proposed block never
+   * takes one, so that it pastes beside them */
+  const char *const *kpi_names;
+  size_t n_kpi_names;
 } bsl_diag_options;
 
 /*

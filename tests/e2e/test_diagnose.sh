@@ -124,6 +124,15 @@ expect_eq "every block is a kpi of check's output" \
 run kpi -c "$WORK/with-kpis.conf"
 expect_eq "kpi runs on the proposed objectives (0 or 1)" "$([ "$RC" -le 1 ] && echo ok || echo "exit $RC")" ok
 
+# A second diagnosis with those KPIs configured proposes names beside them:
+# its blocks paste into the same configuration.
+run diagnose -c "$WORK/with-kpis.conf" --json
+python3 -c 'import json,sys; print("".join("\n" + o["kpi_block"] for o in json.load(open(sys.argv[1]))["objectives"]))' \
+  "$WORK/stdout" > "$WORK/again.kpi"
+cat "$WORK/with-kpis.conf" "$WORK/again.kpi" > "$WORK/twice.conf"
+run check -c "$WORK/twice.conf"
+expect_eq "blocks proposed again take new names" "$RC" 0
+
 # The terminal text: its sections, within 100 columns, no colour off a TTY.
 run diagnose -c "$CONF"
 expect_eq "diagnose exit" "$RC" 0
