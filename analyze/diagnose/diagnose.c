@@ -1347,7 +1347,8 @@ static int propose(struct ctx *c, bsl_store *st, size_t fi, struct series *sr) {
                             "the noise)"
                           : "half the gap to the site's level";
   } else {
-    step = noise;
+    /* at least the smallest movement a [kpi] counts by default (5%) */
+    step = fmax(noise, 0.05 * b);
     rule = "a gain the KPI's window can tell from noise (keep the lead and "
            "extend it)";
   }
