@@ -15,13 +15,6 @@
 /* Rows of each list on the terminal; --json and --html list all. */
 #define TEXT_ROWS 10
 
-#define C_RESET "\x1b[0m"
-#define C_BOLD "\x1b[1m"
-#define C_DIM "\x1b[2m"
-#define C_RED "\x1b[31m"
-#define C_GREEN "\x1b[32m"
-#define C_YELLOW "\x1b[33m"
-
 struct tout {
   FILE *f;
   bool color;
@@ -85,7 +78,8 @@ static void wrap(FILE *f, const char *text, size_t at, size_t indent) {
 }
 
 static void heading(const struct tout *o, const char *title) {
-  fprintf(o->f, "\n%s%s%s\n", col(o, C_BOLD), title, col(o, C_RESET));
+  fprintf(o->f, "\n%s%s%s\n", col(o, BSL_ANSI_BOLD), title,
+          col(o, BSL_ANSI_RESET));
 }
 
 /* "the same visits as: campaign spring-news; channel email" */
@@ -94,8 +88,8 @@ static void also_text(const struct tout *o, const char *also) {
     return;
   char safe[1024], line[1100];
   bsl_term_text(also, 300, safe, sizeof safe);
-  snprintf(line, sizeof line, "%sthe same visits as: %s%s", col(o, C_DIM), safe,
-           col(o, C_RESET));
+  snprintf(line, sizeof line, "%sthe same visits as: %s%s",
+           col(o, BSL_ANSI_DIM), safe, col(o, BSL_ANSI_RESET));
   fputs("     ", o->f);
   wrap(o->f, line, 5, 5);
 }
@@ -112,15 +106,15 @@ static void finding_text(const struct tout *o, const bsl_diag_finding *f) {
   bsl_report_format_count(f->size, size, sizeof size);
   bsl_report_format_count(fabs(f->impact), imp, sizeof imp);
   format_q("q", f->q_value, q, sizeof q);
-  const char *c = f->better ? C_GREEN : C_RED;
+  const char *c = f->better ? BSL_ANSI_GREEN : BSL_ANSI_RED;
   fprintf(o->f, " %s%s%s %-14s %s\n", col(o, c), f->better ? "▲" : "▼",
-          col(o, C_RESET), f->dimension, seg);
+          col(o, BSL_ANSI_RESET), f->dimension, seg);
   char line[512];
   snprintf(line, sizeof line,
            "%s %s%s%s [%s–%s] against %s for the site, over %s %s; worth %s%s "
            "%s (%.0f%% of the site's); %s%s",
-           words, col(o, C_BOLD), v, col(o, C_RESET), lo, hi, s, size, f->unit,
-           f->impact >= 0 ? "+" : "-", imp, f->impact_unit,
+           words, col(o, BSL_ANSI_BOLD), v, col(o, BSL_ANSI_RESET), lo, hi, s,
+           size, f->unit, f->impact >= 0 ? "+" : "-", imp, f->impact_unit,
            100 * fabs(f->impact_share), q, f->exact ? " (exact test)" : "");
   fputs("     ", o->f);
   wrap(o->f, line, 5, 5);
@@ -143,12 +137,12 @@ static void mover_text(const struct tout *o, const bsl_diag_mover *m) {
     bsl_report_format_points(m->value, m->prev_value, ch, sizeof ch);
   }
   format_q("q", m->q_value, q, sizeof q);
-  const char *c = m->better ? C_GREEN : C_RED;
+  const char *c = m->better ? BSL_ANSI_GREEN : BSL_ANSI_RED;
   fprintf(o->f, " %s%s%s %-14s %s\n", col(o, c), m->better ? "▲" : "▼",
-          col(o, C_RESET), m->dimension, seg);
+          col(o, BSL_ANSI_RESET), m->dimension, seg);
   char line[384];
   snprintf(line, sizeof line, "%s %s%s%s, was %s (%s); %s", words,
-           col(o, C_BOLD), v, col(o, C_RESET), pv, ch, q);
+           col(o, BSL_ANSI_BOLD), v, col(o, BSL_ANSI_RESET), pv, ch, q);
   fputs("     ", o->f);
   wrap(o->f, line, 5, 5);
   also_text(o, m->also);
@@ -161,9 +155,9 @@ int bsl_diag_write_text(const bsl_diag *d, FILE *f, bool color) {
   bsl_report_format_change(d->visits, d->prev_visits, ch, sizeof ch);
   bsl_report_format_percent(d->visits > 0 ? d->bounces / d->visits : NAN, b,
                             sizeof b);
-  fprintf(f, "%sboussole diagnose%s  %s → %s (%d days%s)\n", col(&o, C_BOLD),
-          col(&o, C_RESET), d->from, d->to, d->n_days,
-          d->default_range ? ", up to the newest complete day" : "");
+  fprintf(f, "%sboussole diagnose%s  %s → %s (%d days%s)\n",
+          col(&o, BSL_ANSI_BOLD), col(&o, BSL_ANSI_RESET), d->from, d->to,
+          d->n_days, d->default_range ? ", up to the newest complete day" : "");
   fprintf(f, "%s visits (%s against %s → %s), %s bounced", visits, ch,
           d->prev_from, d->prev_to, b);
   for (size_t g = 0; g < d->n_goals; g++) {
@@ -182,9 +176,9 @@ int bsl_diag_write_text(const bsl_diag *d, FILE *f, bool color) {
            "%.0f%% from the site.",
            d->n_tests, d->n_segments, BSL_DIAG_MIN_SIZE, BSL_DIAG_FDR,
            100 * BSL_DIAG_MIN_EFFECT);
-  fputs(col(&o, C_DIM), f);
+  fputs(col(&o, BSL_ANSI_DIM), f);
   wrap(f, line, 0, 0);
-  fputs(col(&o, C_RESET), f);
+  fputs(col(&o, BSL_ANSI_RESET), f);
   if (d->visits <= 0) {
     fprintf(f, "\nNo visits in this range: nothing to diagnose.\n");
     return 0;
@@ -221,8 +215,8 @@ int bsl_diag_write_text(const bsl_diag *d, FILE *f, bool color) {
     char subj[256], msg[2048];
     bsl_term_text(l->subject, 60, subj, sizeof subj);
     bsl_term_text(l->message, 1000, msg, sizeof msg);
-    fprintf(f, " %s!%s %s %s\n", col(&o, C_YELLOW), col(&o, C_RESET), l->kind,
-            subj);
+    fprintf(f, " %s!%s %s %s\n", col(&o, BSL_ANSI_YELLOW),
+            col(&o, BSL_ANSI_RESET), l->kind, subj);
     fputs("     ", f);
     wrap(f, msg, 5, 5);
   }
@@ -235,7 +229,7 @@ int bsl_diag_write_text(const bsl_diag *d, FILE *f, bool color) {
     char how[2048];
     bsl_term_text(ob->how, 1000, how, sizeof how);
     fputc('\n', f);
-    fputs(col(&o, C_DIM), f);
+    fputs(col(&o, BSL_ANSI_DIM), f);
     fputs("; ", f);
     /* the explanation as INI comments, so the whole block pastes */
     size_t at = 2;
@@ -254,7 +248,7 @@ int bsl_diag_write_text(const bsl_diag *d, FILE *f, bool color) {
       at += w;
       p += len;
     }
-    fputs(col(&o, C_RESET), f);
+    fputs(col(&o, BSL_ANSI_RESET), f);
     fputc('\n', f);
     if (ob->kpi_block) {
       /* the block's filter value is from logs: escaped line by line */
