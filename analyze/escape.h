@@ -37,4 +37,13 @@ void bsl_json_string(FILE *out, const char *s);
  */
 size_t bsl_term_text(const char *s, size_t width, char *out, size_t cap);
 
+/* ANSI styles for the terminal renderers, written only when colour is on
+ * (a TTY without NO_COLOR); never part of text from logs. */
+#define BSL_ANSI_RESET "\x1b[0m"
+#define BSL_ANSI_BOLD "\x1b[1m"
+#define BSL_ANSI_DIM "\x1b[2m"
+#define BSL_ANSI_RED "\x1b[31m"
+#define BSL_ANSI_GREEN "\x1b[32m"
+#define BSL_ANSI_YELLOW "\x1b[33m"
+
 #endif

@@ -5,62 +5,22 @@
  * with --html FILE (written beside FILE and renamed over it, so a web server
  * never serves half a report).
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
+#include "publish.h"
 #include "report.h"
 #include "store.h"
 
-/* Writes the HTML page to PATH through a temporary file in its directory. */
-static int write_html(const bsl_report *r, const char *path) {
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 16);
-  if (!tmp) {
-    fprintf(stderr, "boussole report: --html: out of memory\n");
-    return -1;
-  }
-  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "boussole report: --html: %s: %s\n", path, strerror(errno));
-    free(tmp);
-    return -1;
-  }
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    fprintf(stderr, "boussole report: --html: %s: %s\n", path, strerror(errno));
-    close(fd);
-    goto out_unlink;
-  }
-  int rc = bsl_report_write_html(r, f);
-  /* the page is meant to be published: readable like any other file */
-  mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);
-  if (fclose(f) != 0 || rc != 0) {
-    fprintf(stderr, "boussole report: --html: %s: write error: %s\n", path,
-            strerror(errno));
-    goto out_unlink;
-  }
-  if (rename(tmp, path) != 0) {
-    fprintf(stderr, "boussole report: --html: %s: %s\n", path, strerror(errno));
-    goto out_unlink;
-  }
-  free(tmp);
-  return 0;
-out_unlink:
-  unlink(tmp);
-  free(tmp);
-  return -1;
+static int write_page(const void *r, FILE *f) {
+  return bsl_report_write_html(r, f);
 }
 
 struct report_args {
@@ -109,7 +69,7 @@ static int run_report(const void *args, int argc, char **argv) {
     return BSL_EXIT_ERROR;
   }
   int status = BSL_EXIT_OK;
-  if (html && write_html(r, html) != 0)
+  if (html && bsl_cli_publish("boussole report", html, write_page, r) != 0)
     status = BSL_EXIT_ERROR;
   if (json) {
     bsl_report_write_json(r, stdout);

@@ -14,8 +14,8 @@
 
 /* In the order of `boussole --help`. */
 static const bsl_cli_cmd *const COMMANDS[] = {
-    &bsl_cmd_ingest, &bsl_cmd_run,    &bsl_cmd_kpi,
-    &bsl_cmd_adjust, &bsl_cmd_report, &bsl_cmd_check,
+    &bsl_cmd_ingest, &bsl_cmd_run,      &bsl_cmd_kpi,   &bsl_cmd_adjust,
+    &bsl_cmd_report, &bsl_cmd_diagnose, &bsl_cmd_check,
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

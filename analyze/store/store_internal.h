@@ -50,4 +50,14 @@ int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what);
 void bsl_store__bind_text(sqlite3_stmt *st, int i, const char *text);
 void bsl_store__bind_text_copy(sqlite3_stmt *st, int i, const char *text);
 
+/* Runs the read-only query SQL (a string constant: the statement cache
+ * keys on the pointer) with the text parameters P[0..np-1] and hands each
+ * row to CB (store_report.h); WHAT names the query in an error.  Returns 0,
+ * CB's non-zero return, or -1 with the error recorded. */
+struct bsl_report_row;
+int bsl_store__rows(bsl_store *s, const char *sql, const char *what,
+                    const char *const *p, int np,
+                    int (*cb)(void *ctx, const struct bsl_report_row *row),
+                    void *ctx);
+
 #endif

@@ -152,7 +152,13 @@ int bsl_store_report_query(bsl_store *s, enum bsl_report_query q,
     snprintf(s->error, sizeof s->error, "%s: unknown report query", s->path);
     return -1;
   }
-  sqlite3_stmt *st = bsl_store__stmt(s, QUERY_SQL[q]);
+  return bsl_store__rows(s, QUERY_SQL[q], QUERY_WHAT[q], p, np, cb, ctx);
+}
+
+int bsl_store__rows(bsl_store *s, const char *sql, const char *what,
+                    const char *const *p, int np, bsl_report_row_cb cb,
+                    void *ctx) {
+  sqlite3_stmt *st = bsl_store__stmt(s, sql);
   if (!st)
     return -1;
   for (int i = 0; i < np && i < sqlite3_bind_parameter_count(st); i++)
@@ -180,7 +186,7 @@ int bsl_store_report_query(bsl_store *s, enum bsl_report_query q,
       break;
   }
   if (cb_rc == 0 && rc != SQLITE_DONE) {
-    bsl_store__fail(s, QUERY_WHAT[q]);
+    bsl_store__fail(s, what);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return -1;

@@ -155,6 +155,11 @@ static const char *const MIGRATIONS[] = {
      * positive 63-bit form model.c computes, and numbers the others (see
      * SQL_NUMBER_VISITORS: visitors per day are unchanged). */
     SQL_MIGRATION_SALTS_OUT,
+    /* 5 -> 6: which goals each visit converted, for `diagnose` (which reads
+     * views only) and analysts: goals_daily has them per channel only. */
+    "CREATE VIEW visit_conversions AS"
+    " SELECT g.visit_id, v.site, v.day, g.goal FROM visit_goals g"
+    " JOIN visit_log v ON v.visit_id = g.visit_id;",
 };
 
 /* The version whose migration moves the salts out (store.c runs its C step

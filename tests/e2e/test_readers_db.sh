@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The reading commands never create a database (SPEC §8, issue 13 item 6):
-# `kpi`, `adjust` and `report` on a missing path, on a 0-byte file and on a
+# `kpi`, `adjust`, `report` and `diagnose` on a missing path, on a 0-byte file and on a
 # SQLite file that is not boussole's exit 2 with one line naming the path,
 # and leave the path as it was - a mistyped --db must never become an empty
 # store that fires no_data alerts.  `ingest` still creates the database.
@@ -21,10 +21,11 @@ reader() {
     kpi) run kpi -c "$WORK/k.conf" --db "$2" ;;
     adjust) run adjust -c "$WORK/k.conf" --db "$2" visits --note "new banner" ;;
     report) run report -c "$WORK/k.conf" --db "$2" ;;
+    diagnose) run diagnose -c "$WORK/k.conf" --db "$2" ;;
   esac
 }
 
-for cmd in kpi adjust report; do
+for cmd in kpi adjust report diagnose; do
   # a path that does not exist
   DB=$WORK/nosuch-$cmd.db
   reader "$cmd" "$DB"
@@ -59,7 +60,7 @@ DB=$WORK/b.db
 printf '1.2.3.4 - - [02/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"\n' > "$WORK/a.log"
 run ingest -q -c "$WORK/k.conf" --db "$DB" "$WORK/a.log"
 expect_eq "ingest creates the database" "$RC" 0
-for cmd in kpi adjust report; do
+for cmd in kpi adjust report diagnose; do
   reader "$cmd" "$DB"
   expect_eq "$cmd on the ingested database works" "$([ "$RC" -le 1 ] && echo ok || cat "$WORK/stderr")" ok
 done
