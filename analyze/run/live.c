@@ -793,12 +793,15 @@ static int start_sources(live *L, char *err, size_t errlen) {
   for (size_t k = 0; k < L->cfg->n_kpis; k++)
     L->kpi_state[k] = -1;
   /* a daemon with nothing to read would otherwise sit there silently */
-  if (L->cfg->n_sources == 0)
+  if (L->cfg->n_sources == 0 && L->opts->config_path)
     log_event("warn",
-              "%s%s has no [source]: nothing to read; add a [source] "
-              "section with a path (see boussole.conf(5)) and reload",
-              L->opts->config_path ? "" : "no -c: the built-in defaults",
-              L->opts->config_path ? L->opts->config_path : "");
+              "%s has no [source]: nothing to read; add a [source] section "
+              "with a path (see boussole.conf(5)) and reload",
+              L->opts->config_path);
+  else if (L->cfg->n_sources == 0)
+    log_event("warn", "the built-in defaults have no [source] (no -c): "
+                      "nothing to read; run with -c CONF naming a [source] "
+                      "(see boussole.conf(5))");
   /* One writer per store (SPEC §7).  A reload keeps the lock it has when
    * the database stays the same (locking it again would refuse ourselves);
    * a reload to another database takes that one's lock first and drops the
