@@ -66,9 +66,18 @@ for code in $(grep -o '^#define BSL_EXIT_[A-Z]* [0-9]*' "$SRC/cli/commands.h" | 
   expect_eq "boussole(1) EXIT STATUS has $code" \
     "$(awk '/^\.SH EXIT STATUS/ { on = 1; next } /^\.SH/ { on = 0 } on' "$MAN1" | grep -cx "\.B $code")" 1
 done
-# and `boussole --help` lists every command
+# and `boussole --help` lists every command with every one of its options,
+# and each command's --help ends with its exit status
 help=$("$BOUSSOLE" --help)
 for cmd in $commands; do
   expect_eq "boussole --help lists $cmd" "$(grep -c "^  $cmd " <<<"$help")" 1
+  entry=$(awk -v c="$cmd" '$1 == c && /^  [a-z]/ { on = 1; print; next } on && /^  [a-z]/ { on = 0 } on' <<<"$help" | tr '\n' ' ')
+  for opt in $("$BOUSSOLE" "$cmd" --help | grep -o '^ *\(-[a-zA-Z], \)\{0,1\}--[a-z-]*' | grep -o -- '--[a-z-]*' | grep -v -- '--help'); do
+    short=$("$BOUSSOLE" "$cmd" --help | grep -o "^  -[a-zA-Z], $opt\b" | cut -c3-4 || true)
+    expect_eq "boussole --help: $cmd lists $opt" \
+      "$(grep -c -- "\[$opt\b\|\[${short:-$opt}\b\| $opt [A-Z]" <<<"$entry" | awk '$1 >= 1 { print "yes" }')" yes
+  done
+  expect_eq "boussole $cmd --help gives the exit status" \
+    "$("$BOUSSOLE" "$cmd" --help | grep -c '^Exit status: 0 ')" 1
 done
 finish
