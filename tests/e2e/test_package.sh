@@ -119,6 +119,14 @@ for page in boussole boussole.conf; do
   expect_eq "man -l $page: no groff warning" "$(zcat -f "$f" | groff -ww -z -man 2>&1)" ""
 done
 
+for f in /usr/share/doc/boussole/reference.md /usr/share/doc/boussole/examples/logrotate-nginx \
+         /usr/lib/sysusers.d/boussole.conf /usr/lib/tmpfiles.d/boussole.conf \
+         /etc/boussole/bots.local.rules /etc/boussole/channels.local.rules /usr/share/boussole/bots.rules; do
+  expect_eq "installed: $f" "$([ -f "$f" ] && echo yes)" yes
+done
+expect_eq "no live logrotate policy (nginx's own rotates the logs)" \
+  "$(dpkg -L boussole | grep -c '^/etc/logrotate.d' || true)" 0
+
 # --- remove, then purge ---------------------------------------------------
 "${APT[@]}" remove boussole >"$WORK/remove.log" 2>&1 || cat "$WORK/remove.log"
 expect_eq "removed: the binary is gone" "$([ -e /usr/bin/boussole ] && echo present || echo gone)" gone
