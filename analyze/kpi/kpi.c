@@ -1044,6 +1044,16 @@ static int64_t retry_delay(int attempts) {
 }
 
 /* Records (in its own transaction) and logs the outcome of one attempt. */
+/* for bsl_kpi_delivery_failures(): deliveries run from one thread */
+static uint64_t failed_attempts, given_up_deliveries;
+
+void bsl_kpi_delivery_failures(uint64_t *attempts_failed, uint64_t *given_up) {
+  if (attempts_failed)
+    *attempts_failed = failed_attempts;
+  if (given_up)
+    *given_up = given_up_deliveries;
+}
+
 static int record_attempt(bsl_store *st, int64_t id, int attempts, bool ok,
                           const char *label, const char *error, int64_t now,
                           char *err, size_t errlen) {
@@ -1061,6 +1071,8 @@ static int record_attempt(bsl_store *st, int64_t id, int attempts, bool ok,
   }
   if (ok)
     return 0;
+  failed_attempts++;
+  given_up_deliveries += give_up;
   if (give_up) {
     fprintf(stderr,
             "boussole: %s: alert_command: %s (attempt %d of %d; giving up)\n",

@@ -201,6 +201,11 @@ int bsl_kpi_deliver(const bsl_config *cfg, bsl_store *store,
                     const bsl_kpi_deliver_options *o, size_t *sent, char *err,
                     size_t errlen);
 
+/* alert_command attempts that failed, and deliveries given up after
+ * BSL_KPI_DELIVERY_ATTEMPTS, since the process started (`run` exports them
+ * as metrics).  Either pointer may be NULL. */
+void bsl_kpi_delivery_failures(uint64_t *attempts_failed, uint64_t *given_up);
+
 /*
  * The last closed day at clock NOW (YYYY-MM-DD into DAY, "" before any
  * data): `run` evaluates when it changes.

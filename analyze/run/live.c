@@ -114,8 +114,11 @@ struct live {
   uint64_t commit_seq;          /* commits handed over */
   double commit_started_at;
   double last_flush_at, last_flush_seconds;
-  uint64_t commits;
+  uint64_t commits, commit_failures;
   char kpi_closed[11]; /* last closed period the KPIs were evaluated for */
+  /* per configured KPI, its state at the last evaluation (-1: none yet),
+   * for the metrics */
+  int *kpi_state;
 };
 
 /* ---- logging: one line per event, key=value ---- */
@@ -419,6 +422,10 @@ static void evaluate_kpis(live *L) {
   }
   log_event("info", "evaluated %zu KPI(s) through %s", n, day);
   memcpy(L->kpi_closed, day, sizeof day);
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < L->cfg->n_kpis; k++)
+      if (strcmp(res[i].name, L->cfg->kpis[k].name) == 0)
+        L->kpi_state[k] = (int)res[i].state;
   bsl_kpi_results_free(res, n);
 }
 
@@ -519,6 +526,7 @@ static int commit_done(live *L) {
   int rc = bsl_pipeline_sync(L->pipe, err, sizeof err);
   L->commit_in_flight = false;
   if (rc != 0) {
+    L->commit_failures++;
     if (!L->paused)
       log_event("warn", "commit failed, reading paused until it succeeds: %s",
                 err);
@@ -651,6 +659,52 @@ static void write_unread(live *L, FILE *f) {
   free(u.bytes);
 }
 
+/* # HELP and # TYPE of one metric (promtool wants both, HELP first). */
+static void meta(FILE *f, const char *name, const char *type,
+                 const char *help) {
+  fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One gauge per KPI and state, 1 for the state it is in (a Prometheus
+ * state set: alert on boussole_kpi_state{state="stalled"} == 1), and the
+ * number flagged.  A KPI not evaluated yet has no samples. */
+static void write_kpis(live *L, FILE *f) {
+  static const enum bsl_kpi_state states[] = {
+      BSL_KPI_NO_DATA,   BSL_KPI_INSUFFICIENT, BSL_KPI_MET,
+      BSL_KPI_IMPROVING, BSL_KPI_OFF_TRACK,    BSL_KPI_DECLINING,
+      BSL_KPI_STALLED,   BSL_KPI_GRACE};
+  meta(f, "boussole_kpi_state", "gauge",
+       "1 for the state each KPI was in at its last evaluation, 0 for the "
+       "others");
+  size_t flagged = 0;
+  for (size_t k = 0; k < L->cfg->n_kpis; k++) {
+    if (L->kpi_state[k] < 0)
+      continue;
+    flagged += bsl_kpi_state_flagged((enum bsl_kpi_state)L->kpi_state[k]);
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+      fputs("boussole_kpi_state{kpi=\"", f);
+      label(f, L->cfg->kpis[k].name);
+      fprintf(f, "\",state=\"%s\"} %d\n", bsl_kpi_state_name(states[i]),
+              L->kpi_state[k] == (int)states[i]);
+    }
+  }
+  meta(f, "boussole_kpis_flagged", "gauge",
+       "KPIs stalled, declining, off_track or no_data at their last "
+       "evaluation");
+  fprintf(f, "boussole_kpis_flagged %zu\n", flagged);
+  uint64_t failed, given_up;
+  bsl_kpi_delivery_failures(&failed, &given_up);
+  meta(f, "boussole_alert_delivery_failures_total", "counter",
+       "alert_command attempts that failed (each is retried with back-off)");
+  fprintf(f, "boussole_alert_delivery_failures_total %llu\n",
+          (unsigned long long)failed);
+  meta(f, "boussole_alert_deliveries_abandoned_total", "counter",
+       "alerts whose delivery to alert_command was given up after every "
+       "attempt failed");
+  fprintf(f, "boussole_alert_deliveries_abandoned_total %llu\n",
+          (unsigned long long)given_up);
+}
+
 static void write_metrics(live *L) {
   const char *path = L->cfg->metrics_file;
   if (!path)
@@ -663,39 +717,65 @@ static void write_metrics(live *L) {
     return;
   }
   static const char *const names[3] = {"lines", "hits", "rejects"};
+  static const char *const helps[3] = {
+      "lines read per source (since start or reload)",
+      "parsed lines per source, bots included (since start or reload)",
+      "lines that did not parse per source (since start or reload)"};
   for (int m = 0; m < 3; m++) {
-    fprintf(f, "# TYPE boussole_%s_total counter\n", names[m]);
+    char name[64];
+    snprintf(name, sizeof name, "boussole_%s_total", names[m]);
+    meta(f, name, "counter", helps[m]);
     for (size_t i = 0; i < L->cfg->n_sources; i++) {
       source_counts *c = &L->counts[i];
       uint64_t v = m == 0 ? c->lines : m == 1 ? c->hits : c->rejects;
-      fprintf(f, "boussole_%s_total{source=\"", names[m]);
+      fprintf(f, "%s{source=\"", name);
       label(f, L->cfg->sources[i].name);
       fprintf(f, "\"} %llu\n", (unsigned long long)v);
     }
   }
-  fprintf(f, "# TYPE boussole_unread_bytes gauge\n");
+  meta(f, "boussole_unread_bytes", "gauge",
+       "bytes of a file not read yet (files found but not opened included)");
   write_unread(L, f);
+  meta(f, "boussole_last_commit_success_timestamp_seconds", "gauge",
+       "Unix time of the last commit that succeeded (0: none yet)");
+  fprintf(f, "boussole_last_commit_success_timestamp_seconds %.3f\n",
+          L->last_flush_at);
+  meta(f, "boussole_last_flush_timestamp_seconds", "gauge",
+       "the same as boussole_last_commit_success_timestamp_seconds (older "
+       "name)");
+  fprintf(f, "boussole_last_flush_timestamp_seconds %.3f\n", L->last_flush_at);
+  meta(f, "boussole_last_flush_duration_seconds", "gauge",
+       "how long the last successful commit took");
+  fprintf(f, "boussole_last_flush_duration_seconds %.6f\n",
+          L->last_flush_seconds);
+  meta(f, "boussole_commits_total", "counter", "commits that succeeded");
+  fprintf(f, "boussole_commits_total %llu\n", (unsigned long long)L->commits);
+  meta(f, "boussole_commit_failures_total", "counter",
+       "commits that failed (database locked, disk full); reading pauses "
+       "until one succeeds");
+  fprintf(f, "boussole_commit_failures_total %llu\n",
+          (unsigned long long)L->commit_failures);
+  meta(f, "boussole_open_visits", "gauge", "visits open in memory");
+  fprintf(f, "boussole_open_visits %zu\n",
+          L->pipe ? bsl_model_open_visits(bsl_pipeline_model(L->pipe)) : 0);
+  meta(f, "boussole_open_visits_limit", "gauge",
+       "max_open_visits: past it the least recently active visits are "
+       "closed early (0: no cap)");
+  fprintf(f, "boussole_open_visits_limit %zu\n", L->cfg->max_open_visits);
+  meta(f, "boussole_visits_closed_early_total", "counter",
+       "open visits closed before their session_timeout because "
+       "max_open_visits was reached");
   fprintf(
-      f,
-      "# TYPE boussole_last_flush_timestamp_seconds gauge\n"
-      "boussole_last_flush_timestamp_seconds %.3f\n"
-      "# TYPE boussole_last_flush_duration_seconds gauge\n"
-      "boussole_last_flush_duration_seconds %.6f\n"
-      "# TYPE boussole_commits_total counter\n"
-      "boussole_commits_total %llu\n"
-      "# TYPE boussole_open_visits gauge\n"
-      "boussole_open_visits %zu\n"
-      "# TYPE boussole_visits_closed_early_total counter\n"
-      "boussole_visits_closed_early_total %llu\n"
-      "# TYPE boussole_resident_memory_bytes gauge\n"
-      "boussole_resident_memory_bytes %ld\n"
-      "# TYPE boussole_reading_paused gauge\n"
-      "boussole_reading_paused %d\n",
-      L->last_flush_at, L->last_flush_seconds, (unsigned long long)L->commits,
-      L->pipe ? bsl_model_open_visits(bsl_pipeline_model(L->pipe)) : 0,
+      f, "boussole_visits_closed_early_total %llu\n",
       (unsigned long long)(L->closed_early_before +
-                           (L->pipe ? bsl_pipeline_closed_early(L->pipe) : 0)),
-      resident_bytes(), L->paused ? 1 : 0);
+                           (L->pipe ? bsl_pipeline_closed_early(L->pipe) : 0)));
+  meta(f, "boussole_resident_memory_bytes", "gauge",
+       "resident memory of the boussole process");
+  fprintf(f, "boussole_resident_memory_bytes %ld\n", resident_bytes());
+  meta(f, "boussole_reading_paused", "gauge",
+       "1 while reading waits for a commit to succeed");
+  fprintf(f, "boussole_reading_paused %d\n", L->paused ? 1 : 0);
+  write_kpis(L, f);
   if (fclose(f) != 0 || rename(tmp, path) != 0)
     log_event("warn", "%s: %s", path, strerror(errno));
 }
@@ -740,10 +820,24 @@ static int start_stream(live *L, const bsl_source_conf *src, char *err,
 static int start_sources(live *L, char *err, size_t errlen) {
   free(L->counts);
   L->counts = calloc(L->cfg->n_sources + 1, sizeof *L->counts);
-  if (!L->counts) {
+  free(L->kpi_state);
+  L->kpi_state = malloc((L->cfg->n_kpis + 1) * sizeof *L->kpi_state);
+  if (!L->counts || !L->kpi_state) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  for (size_t k = 0; k < L->cfg->n_kpis; k++)
+    L->kpi_state[k] = -1;
+  /* a daemon with nothing to read would otherwise sit there silently */
+  if (L->cfg->n_sources == 0 && L->opts->config_path)
+    log_event("warn",
+              "%s has no [source]: nothing to read; add a [source] section "
+              "with a path (see boussole.conf(5)) and reload",
+              L->opts->config_path);
+  else if (L->cfg->n_sources == 0)
+    log_event("warn", "the built-in defaults have no [source] (no -c): "
+                      "nothing to read; run with -c CONF naming a [source] "
+                      "(see boussole.conf(5))");
   /* One writer per store (SPEC §7).  A reload keeps the lock it has when
    * the database stays the same (locking it again would refuse ourselves);
    * a reload to another database takes that one's lock first and drops the
@@ -933,6 +1027,7 @@ static void free_live(live *L) {
   bsl_writer_lock_release(L->lock); /* the store is closed: another may write */
   bsl_config_destroy(L->cfg);
   free(L->counts);
+  free(L->kpi_state);
   free(L);
 }
 

@@ -312,9 +312,17 @@ static void test_full_file(void **state) {
 /* The shipped file, found from this source file's location. */
 static char *read_shipped(void) {
   char src[PATH_MAX], path[PATH_MAX + 64];
-  snprintf(src, sizeof src, "%s", __FILE__);
-  snprintf(path, sizeof path, "%s/../../config/defaults/boussole.conf",
-           dirname(src));
+  /* BSL_SOURCE_DIR (set by ctest) first: a build with -ffile-prefix-map
+   * (as dpkg-buildflags sets) makes __FILE__ relative to the source tree,
+   * while ctest runs in the build tree */
+  const char *top = getenv("BSL_SOURCE_DIR");
+  if (top)
+    snprintf(path, sizeof path, "%s/config/defaults/boussole.conf", top);
+  else {
+    snprintf(src, sizeof src, "%s", __FILE__);
+    snprintf(path, sizeof path, "%s/../../config/defaults/boussole.conf",
+             dirname(src));
+  }
   FILE *f = fopen(path, "rb");
   if (!f)
     fail_msg("cannot open %s", path);
