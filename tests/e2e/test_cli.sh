@@ -76,10 +76,17 @@ expect "$WORK/gz.db" "SELECT rejects FROM sources" 1
 # a locked database: the ingest waits, then fails with a clear message and
 # commits nothing; once the lock is gone the same command reads everything
 run ingest --db "$WORK/lock.db" /dev/null
-( echo "BEGIN IMMEDIATE;"; sleep 14; echo "COMMIT;" ) | sqlite3 "$WORK/lock.db" &
+# the lock is held until the ingest has given up (a fixed sleep lost the
+# race on a loaded machine: the ingest outwaited it and succeeded)
+mkfifo "$WORK/unlock"
+( echo "BEGIN IMMEDIATE;"; read -r _ < "$WORK/unlock"; echo "COMMIT;" ) | sqlite3 "$WORK/lock.db" &
 locker=$!
-sleep 1
+for _ in $(seq 1 300); do # until the lock is held (the shell has no busy timeout)
+  sqlite3 "$WORK/lock.db" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null || break
+  sleep 0.1
+done
 run ingest --db "$WORK/lock.db" "$WORK/logs/access.log"
+echo > "$WORK/unlock"
 expect_eq "locked database exits 2" "$RC" 2
 expect_eq "locked database is named" "$(grep -c "$WORK/lock.db.*locked" "$WORK/stderr")" 1
 wait "$locker"
