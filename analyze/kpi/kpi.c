@@ -660,14 +660,10 @@ static bool meets(const bsl_kpi_conf *k, double value) {
          (k->direction >= 0 ? value >= k->target : value <= k->target);
 }
 
-/*
- * Writes R's message: what the state means, in words a marketer acts on,
- * and for a flagged state the next step.  Every number goes through the
- * metric catalogue (a change of a percentage in points) and every p-value
- * through bsl_metric_format_p.
- */
-static void describe(const bsl_config *cfg, const bsl_kpi_conf *k,
-                     bsl_kpi_result *r) {
+/* Every number goes through the metric catalogue (a change of a
+ * percentage in points) and every p-value through bsl_metric_format_p. */
+void bsl_kpi_describe(const bsl_config *cfg, const bsl_kpi_conf *k,
+                      bsl_kpi_result *r) {
   char val[32], tgt[32], slope[48], proj[32], p[16], tail[160] = "";
   bsl_metric_format(k->metric, r->a.level, val, sizeof val);
   bsl_metric_format(k->metric, r->target, tgt, sizeof tgt);
@@ -1009,7 +1005,7 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
       goto out;
     }
   }
-  describe(cfg, k, r);
+  bsl_kpi_describe(cfg, k, r);
 
   if (*recording) {
     if (bsl_store_kpi_series_clear(st, k->name) != 0)

@@ -259,6 +259,17 @@ int bsl_kpi_parse_time(const char *text, const char *zone, int64_t *out);
 void bsl_kpi_effect_verdict(const char *metric, int direction, double effect,
                             double p_value, char *out, size_t cap);
 
+/*
+ * Writes R->message from R's state, assessment, adjustments and effect: one
+ * paragraph naming the KPI that says what the state means in plain words
+ * and, for a flagged state, the next step (stalled: what was tried and
+ * when, or to record a change with `boussole adjust`; no_data: what to
+ * check; declining: `boussole diagnose`; off_track: the pace the target
+ * needs).  CFG may be NULL (the beacon path is then the default's).
+ */
+void bsl_kpi_describe(const bsl_config *cfg, const bsl_kpi_conf *k,
+                      bsl_kpi_result *r);
+
 /* Formats a slope per period of K ("+0.0123 pt/day"); values are
  * bsl_metric_format_trend()'s (metrics.h). */
 void bsl_kpi_format_slope(const bsl_kpi_conf *k, double slope, char *out,
