@@ -106,35 +106,7 @@ static void print_json(FILE *o, const bsl_kpi_result *r, size_t n,
   fputs("]}\n", o);
 }
 
-/* Writes TEXT (a message: log or user text inside is made safe) as a
- * paragraph wrapped at TERM_WIDTH columns, each line indented by INDENT. */
 #define TERM_WIDTH 100
-static void paragraph(FILE *o, const char *text, int indent) {
-  char safe[8 * 1024];
-  bsl_term_text(text, sizeof safe / 4 - 1, safe, sizeof safe);
-  const char *p = safe;
-  while (*p) {
-    while (*p == ' ')
-      p++;
-    /* the longest run of whole words within the width */
-    const char *end = p, *cut = NULL;
-    int col = indent;
-    while (*end) {
-      if (*end == ' ')
-        cut = end;
-      if (col >= TERM_WIDTH && cut)
-        break;
-      col += ((unsigned char)*end & 0xC0) != 0x80;
-      end++;
-    }
-    if (!*end)
-      cut = end;
-    else if (!cut)
-      cut = end;
-    fprintf(o, "%*s%.*s\n", indent, "", (int)(cut - p), p);
-    p = cut;
-  }
-}
 
 static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
   if (n == 0) {
@@ -170,21 +142,23 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
   /* the columns in words, once */
   fputs("\n", o);
   if (any_flagged)
-    paragraph(o,
-              "<- flagged (stalled, declining, off_track or no_data): needs "
-              "a decision; what each means and the next step are below.",
-              0);
-  paragraph(o,
-            "VALUE is the median of the last 7 periods; TREND how much it "
-            "moves per period (the median slope over the window); P the "
-            "chance of a trend that steep with nothing really changing: under "
-            "0.05 the trend is real, above it could be chance. AT DEADLINE "
-            "extends the trend to the deadline (a rate within 0-100%).",
-            0);
+    bsl_term_paragraph(
+        o,
+        "<- flagged (stalled, declining, off_track or no_data): needs "
+        "a decision; what each means and the next step are below.",
+        0, TERM_WIDTH);
+  bsl_term_paragraph(
+      o,
+      "VALUE is the median of the last 7 periods; TREND how much it "
+      "moves per period (the median slope over the window); P the "
+      "chance of a trend that steep with nothing really changing: under "
+      "0.05 the trend is real, above it could be chance. AT DEADLINE "
+      "extends the trend to the deadline (a rate within 0-100%).",
+      0, TERM_WIDTH);
   for (size_t i = 0; i < n; i++) {
     const bsl_kpi_result *k = &r[i];
     fputc('\n', o);
-    paragraph(o, k->message, 2);
+    bsl_term_paragraph(o, k->message, 2, TERM_WIDTH);
     if (k->adjusted) {
       /* the note is shown like log text in the report: never raw bytes a
        * terminal would act on (an ANSI escape, a title-setting OSC) */

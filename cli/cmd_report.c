@@ -92,6 +92,7 @@ static int run_report(const void *args, int argc, char **argv) {
     bsl_cli_error("boussole report", err);
     return BSL_EXIT_ERROR;
   }
+  ro.timezone = cfg->timezone;
   const char *path = db ? db : cfg->db;
   /* a report never creates a database, nor turns a 0-byte file into one */
   bsl_store *st;
@@ -135,7 +136,10 @@ static const bsl_cli_opt report_opts[] = {
     {"from", 0, BSL_CLI_STRING, A(from), "D",
      "first day, YYYY-MM-DD (default: 27 days before --to)", 0},
     {"to", 0, BSL_CLI_STRING, A(to), "D",
-     "last day, YYYY-MM-DD (default: the newest day with data)", 0},
+     "last day, YYYY-MM-DD (default: the last complete day: the newest day "
+     "with data, or the day before it while that day has not ended in the "
+     "configured timezone)",
+     0},
     {"json", 0, BSL_CLI_FLAG, A(json), NULL,
      "print one JSON object instead of the text report", 0},
     {"html", 0, BSL_CLI_STRING, A(html), "FILE",
