@@ -124,7 +124,7 @@ static const char CSS[] =
     "svg .flag{fill:var(--flag);opacity:.13}"
     "svg .adj{stroke:var(--c5);stroke-width:1.5}"
     "svg .adjm{fill:var(--c5)}svg .adjm+text{fill:#fff;font-size:11px;"
-    "font-weight:700}"
+    "font-weight:700;stroke:none}"
     "svg .pv{fill:var(--c0);opacity:.35}"
     "svg .cr{fill:none;stroke:var(--c6);stroke-width:2}"
     "svg .sp{fill:none;stroke:var(--accent);stroke-width:1.5}"
@@ -635,6 +635,31 @@ static void html_status(FILE *o, const bsl_report *r) {
         o);
 }
 
+static void html_not_found(FILE *o, const bsl_report *r) {
+  if (!r->has_not_found)
+    return;
+  fputs("<section><h2>Top 404 paths</h2><div class=\"tw\"><table><tr>"
+        "<th>Path</th><th>Hits</th></tr>\n",
+        o);
+  if (!r->n_not_found)
+    fputs("<tr><td colspan=\"2\">No page was missing for a visitor in this "
+          "period</td></tr>",
+          o);
+  for (size_t i = 0; i < r->n_not_found && i < 12; i++) {
+    const bsl_report_not_found *x = &r->not_found[i];
+    char n[32];
+    bsl_report_format_count(x->hits, n, sizeof n);
+    fputs("<tr><td class=\"t\" title=\"", o);
+    ESC(o, x->path);
+    fputs("\">", o);
+    path_text(o, x->path, 70);
+    fprintf(o, "</td><td>%s</td></tr>\n", n);
+  }
+  fputs("</table></div><p class=\"note\">People's requests only: bots' "
+        "probes are left out (not_found_daily).</p></section>\n",
+        o);
+}
+
 static void html_devices(FILE *o, const bsl_report *r) {
   fputs("<section><h2>Devices</h2><div class=\"tw\"><table><tr>"
         "<th>Device</th><th>Visits</th><th>Share</th><th>Bounce rate</th>"
@@ -1120,6 +1145,7 @@ int bsl_report_write_html(const bsl_report *r, FILE *o) {
   fputs("</div>\n", o);
   fputs("<div class=\"row\">", o);
   html_status(o, r);
+  html_not_found(o, r);
   fputs("</div>\n<div class=\"row\">", o);
   html_devices(o, r);
   html_hours(o, r);

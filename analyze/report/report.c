@@ -409,6 +409,16 @@ static int on_status(void *ctx, const bsl_report_row *row) {
   return 0;
 }
 
+static int on_not_found(void *ctx, const bsl_report_row *row) {
+  struct gather *g = ctx;
+  bsl_report *r = g->r;
+  bsl_report_not_found *x = push(&r->not_found, &r->n_not_found, sizeof *x);
+  if (!x || !(x->path = dup(text0(row, 0))))
+    return g->oom = true, 1;
+  x->hits = num0(row, 1);
+  return 0;
+}
+
 static int on_device(void *ctx, const bsl_report_row *row) {
   struct gather *g = ctx;
   bsl_report *r = g->r;
@@ -695,6 +705,10 @@ int bsl_report_gather(bsl_store *st, const bsl_report_options *o,
   if (has_status < 0 || has_series < 0 || has_adj < 0 || has_alerts < 0)
     goto out_store;
   r->has_kpis = has_status && has_series;
+  int has_nf = bsl_store_report_has(st, "not_found_daily");
+  if (has_nf < 0)
+    goto out_store;
+  r->has_not_found = has_nf;
   r->has_adjustments = has_adj;
   r->has_alerts = has_alerts;
 
@@ -743,7 +757,9 @@ int bsl_report_gather(bsl_store *st, const bsl_report_options *o,
           cur, 3, on_campaign, &g) < 0 ||
       bsl_store_report_query(st, BSL_RQ_STATUS, cur, 2, on_status, &g) < 0 ||
       bsl_store_report_query(st, BSL_RQ_DEVICES, cur, 2, on_device, &g) < 0 ||
-      bsl_store_report_query(st, BSL_RQ_QUARTERS, cur, 2, on_quarter, &g) < 0)
+      bsl_store_report_query(st, BSL_RQ_QUARTERS, cur, 2, on_quarter, &g) < 0 ||
+      (r->has_not_found && bsl_store_report_query(st, BSL_RQ_NOT_FOUND, cur, 3,
+                                                  on_not_found, &g) < 0))
     goto out_store;
   g.prev = true;
   if (!g.oom &&
@@ -796,6 +812,9 @@ void bsl_report_destroy(bsl_report *r) {
     free(r->campaigns[i].campaign);
   free(r->campaigns);
   free(r->statuses);
+  for (size_t i = 0; i < r->n_not_found; i++)
+    free(r->not_found[i].path);
+  free(r->not_found);
   for (size_t i = 0; i < r->n_devices; i++)
     free(r->devices[i].device);
   free(r->devices);
@@ -1164,6 +1183,26 @@ static void text_status(const struct term *t, const bsl_report *r) {
   }
 }
 
+static void text_not_found(const struct term *t, const bsl_report *r) {
+  if (!r->has_not_found)
+    return;
+  static const char title[] = "TOP 404 PATHS (people; bots left out)";
+  char h[96];
+  snprintf(h, sizeof h, "%*s", 2 + 78 + 10 - (int)(sizeof title - 1), "hits");
+  heading(t, title, h);
+  if (!r->n_not_found)
+    fprintf(t->o, "  %sno page was missing for a visitor in this period%s\n",
+            sgr(t, C_DIM), sgr(t, C_RESET));
+  for (size_t i = 0; i < r->n_not_found && i < 10; i++) {
+    char a[32];
+    bsl_report_format_count(r->not_found[i].hits, a, sizeof a);
+    fputs("  ", t->o);
+    cell(t, r->not_found[i].path, 78, false);
+    cell(t, a, 10, true);
+    fputc('\n', t->o);
+  }
+}
+
 static void text_devices(const struct term *t, const bsl_report *r) {
   char h[128];
   snprintf(h, sizeof h, "%*s%8s%23s%14s%13s", 2 + 20 + 12 - 7, "visits",
@@ -1357,6 +1396,7 @@ int bsl_report_write_text(const bsl_report *r, FILE *out, bool color) {
   text_goals(&t, r);
   text_campaigns(&t, r);
   text_status(&t, r);
+  text_not_found(&t, r);
   text_devices(&t, r);
   text_hours(&t, r);
   text_kpis(&t, r);
@@ -1598,6 +1638,21 @@ int bsl_report_write_json(const bsl_report *r, FILE *o) {
     fputc('}', o);
   }
   fputc(']', o);
+
+  jkey(o, &f, "not_found");
+  if (r->has_not_found) {
+    fputc('[', o);
+    for (size_t i = 0; i < r->n_not_found; i++) {
+      bool g = true;
+      fputs(i ? ",{" : "{", o);
+      jkey(o, &g, "path"), bsl_json_string(o, r->not_found[i].path);
+      jkey(o, &g, "hits"), jnum(o, r->not_found[i].hits);
+      fputc('}', o);
+    }
+    fputc(']', o);
+  } else {
+    fputs("null", o);
+  }
 
   jkey(o, &f, "devices");
   fputc('[', o);

@@ -133,6 +133,11 @@ typedef struct bsl_report_status {
   double hits, bot_hits;
 } bsl_report_status;
 
+typedef struct bsl_report_not_found {
+  char *path;
+  double hits; /* people's requests answered 404 */
+} bsl_report_not_found;
+
 typedef struct bsl_report_device {
   char *device;
   double visits, bounces, conversions;
@@ -166,6 +171,9 @@ typedef struct bsl_report {
   size_t n_campaigns;
   bsl_report_status *statuses; /* by hits, bots included */
   size_t n_statuses;
+  bool has_not_found;              /* not_found_daily exists */
+  bsl_report_not_found *not_found; /* the top 404 paths */
+  size_t n_not_found;
   bsl_report_device *devices; /* by visits */
   size_t n_devices;
   double hours[24]; /* visits begun in each local hour of the day */

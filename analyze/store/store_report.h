@@ -79,6 +79,9 @@ enum bsl_report_query {
    * so that any zone's hours, half-hour offsets included, can be cut from
    * them */
   BSL_RQ_QUARTERS,
+  /* ?1 from, ?2 to, ?3 limit: path, hits of not_found_daily (people's
+   * requests answered 404); most hits first */
+  BSL_RQ_NOT_FOUND,
   BSL_RQ_COUNT_
 };
 

@@ -47,6 +47,17 @@
   "DELETE FROM day_salts;"                                                     \
   "DROP TABLE day_salts;"
 
+/* 5 -> 6: the paths of 404s (issue 16), as GoAccess shows "Not Found
+ * URLs": people's requests only (bots excluded: a scanner's probes would
+ * flood it with paths nobody links to); a new view, every earlier view
+ * unchanged. */
+#define SQL_MIGRATION_NOT_FOUND                                                \
+  "CREATE TABLE not_found_counts(day TEXT NOT NULL, site TEXT NOT NULL,"       \
+  " path TEXT NOT NULL, hits INTEGER NOT NULL,"                                \
+  " PRIMARY KEY(day, site, path)) WITHOUT ROWID;"                              \
+  "CREATE VIEW not_found_daily AS"                                             \
+  " SELECT day, site, path, hits FROM not_found_counts;"
+
 /* MIGRATIONS[i] brings the schema from user_version i to i + 1. */
 static const char *const MIGRATIONS[] = {
     /* 0 -> 1: the batch-ingest model */
@@ -155,6 +166,8 @@ static const char *const MIGRATIONS[] = {
      * positive 63-bit form model.c computes, and numbers the others (see
      * SQL_NUMBER_VISITORS: visitors per day are unchanged). */
     SQL_MIGRATION_SALTS_OUT,
+    /* 5 -> 6: not_found_daily (the paths of 404s) */
+    SQL_MIGRATION_NOT_FOUND,
 };
 
 /* The version whose migration moves the salts out (store.c runs its C step
@@ -248,6 +261,9 @@ static const char *const MIGRATIONS[] = {
   " entries = entries + excluded.entries,"                                     \
   " scroll_sum = scroll_sum + excluded.scroll_sum,"                            \
   " scroll_75 = scroll_75 + excluded.scroll_75"
+#define SQL_NOT_FOUND_ADD                                                      \
+  "INSERT INTO not_found_counts(day, site, path, hits) VALUES(?1, ?2, ?3, ?4)" \
+  " ON CONFLICT(day, site, path) DO UPDATE SET hits = hits + excluded.hits"
 #define SQL_VISIT_GOAL_PUT                                                     \
   "INSERT OR IGNORE INTO visit_goals(visit_id, goal) VALUES(?1, ?2)"
 #define SQL_OPEN_VISITS                                                        \
