@@ -480,6 +480,9 @@ static int on_kpi(void *ctx, const bsl_report_row *row) {
   KNUM(effect_p_value, "effect_p_value");
 #undef KTEXT
 #undef KNUM
+  /* a projection recorded by an older build may lie outside what the
+   * metric can be */
+  k->projected = bsl_metric_clamp(k->metric, k->projected);
   int f = col(row, "flagged");
   k->flagged = f >= 0 && !isnan(row->num[f]) ? row->num[f] != 0
                                              : state_flagged(k->state);
