@@ -456,11 +456,16 @@ const bsl_cli_cmd bsl_cmd_kpi = {
              "periods and\n"
              "prints its state (no_data, insufficient, met, improving, "
              "off_track,\n"
-             "declining, stalled, grace), level vs target, trend, p-value, "
-             "since when,\n"
-             "and the projection at the deadline.  State changes are recorded "
-             "and\n"
-             "raise or resolve alerts (alerts view, stderr, alert_command).\n",
+             "declining, stalled, grace), level vs target, trend per period, "
+             "p-value\n"
+             "(the chance of such a trend with nothing changing), since when, "
+             "and the\n"
+             "projection at the deadline; then, for each KPI, what its state "
+             "means in\n"
+             "words and, when it is flagged (<-), the next step.  State "
+             "changes are\n"
+             "recorded and raise or resolve alerts (alerts view, stderr, "
+             "alert_command).\n",
     .epilog = "Exit status: 0 nothing flagged, 1 a KPI is stalled, declining, "
               "off_track\n"
               "or no_data, 2 an error (message on stderr).\n",
@@ -497,10 +502,10 @@ const bsl_cli_cmd bsl_cmd_adjust = {
     .operands = "[KPI]",
     .min_operands = 0,
     .max_operands = 1,
-    .about = "Records that the team changed something for KPI (boussole "
-             "adjust KPI --note TEXT).\n"
+    .about = "Records that the team changed something for KPI:\n"
+             "  boussole adjust KPI --note TEXT [--at TIMESTAMP]\n"
              "From 3 periods after it, `boussole kpi` gives the verdict on "
-             "its effect: the\n"
+             "its effect, the\n"
              "mean after vs before in words (\"no measurable effect yet\", "
              "\"+2.1 pt,\n"
              "significant (p=0.01)\"); for window/2 periods the KPI is not "

@@ -152,12 +152,17 @@ const bsl_cli_cmd bsl_cmd_report = {
     .summary = "the report of a date range on the terminal, as JSON or as an "
                "HTML page",
     .max_operands = 0,
-    .about = "Summarises a date range: traffic totals against the previous "
-             "period of\n"
-             "the same length, channel mix, top sources and pages (entries, "
-             "scroll\n"
-             "depth), goals, campaign funnels and each KPI's state with a "
-             "sparkline.\n",
+    .about = "Summarises a date range (by default the 28 days ending on "
+             "the last\n"
+             "complete day): traffic totals against the previous period of "
+             "the same\n"
+             "length, channel mix, top sources and pages (entries, scroll "
+             "depth), clicks,\n"
+             "goals, campaign funnels, status codes and the top 404 paths, "
+             "devices,\n"
+             "visits by hour of day, and each KPI's state with a sparkline "
+             "and, when\n"
+             "it is flagged, what to do.\n",
     .epilog = "Exit status: 0 done, 2 an error (message on stderr).\n",
     .opts = report_opts,
     .args_size = sizeof(struct report_args),
