@@ -169,17 +169,19 @@ static void print_table(FILE *o, const bsl_kpi_result *r, size_t n) {
       bsl_kpi_effect_verdict(
           k->metric, k->direction, k->has_effect ? k->effect.effect : NAN,
           k->has_effect ? k->effect.p_value : NAN, verdict, sizeof verdict);
+      char line[512];
       if (k->has_effect) {
         char b[32], a[32];
         bsl_metric_format(k->metric, k->effect.mean_before, b, sizeof b);
         bsl_metric_format(k->metric, k->effect.mean_after, a, sizeof a);
-        fprintf(o,
-                "  effect: %s (%s before -> %s after, %zu periods after vs "
-                "%zu before)\n",
-                verdict, b, a, k->effect.n_after, k->effect.n_before);
+        snprintf(line, sizeof line,
+                 "effect: %s; %s before, %s after (means of %zu and %zu "
+                 "periods)",
+                 verdict, b, a, k->effect.n_before, k->effect.n_after);
       } else {
-        fprintf(o, "  effect: %s\n", verdict);
+        snprintf(line, sizeof line, "effect: %s", verdict);
       }
+      bsl_term_paragraph(o, line, 2, TERM_WIDTH);
     }
   }
 }

@@ -251,7 +251,7 @@ expect_eq "failing alert_command is logged" "$([ "$(grep -c 'alert_command: exit
 run kpi -c "$CONF" --at "${DAY[69]}"
 expect_eq "the table's <- has a legend" "$(grep -c '^<- flagged (stalled, declining, off_track or no_data)' "$WORK/stdout")" 1
 expect_eq "the name is not repeated before its message" "$(grep -cE '^ *(plateau|adjusted): ' "$WORK/stdout" || true)" 0
-expect_eq "the effect has a verdict in words" "$(grep -cE '^  effect: \+2\.0 pt, significant \(p<0\.001\): an improvement ' "$WORK/stdout")" 1
+expect_eq "the effect has a verdict in words" "$(grep -cE '^  effect: \+2\.0 pt, significant \(p<0\.001\): an improvement; ' "$WORK/stdout")" 1
 expect_eq "the stalled KPI says what was tried and when" "$(tr '\n' ' ' < "$WORK/stdout" | tr -s ' ' | grep -c 'Tried so far: 1 recorded change, the last on 2026-02-19 ("new "promo" landing page"): +2.0 pt, significant')" 1
 expect_eq "no p=0.000 in the table" "$(grep -c 'p=0\.000' "$WORK/stdout" || true)" 0
 cp "$DB" "$WORK/adj.db"
