@@ -180,16 +180,27 @@ static void signed_sig3(const bsl_metric *m, double x, char *out, size_t cap) {
   snprintf(out, cap, "%s%s%s", sign, num, m ? m->change_unit : "");
 }
 
-void bsl_metric_format_change(const char *metric, double change, char *out,
-                              size_t cap) {
+/* The change of METRIC on the display scale into *X, with its entry in
+ * *M; false, with OUT "-", when there is nothing to show. */
+static bool display_change(const char *metric, double change, char *out,
+                           size_t cap, const bsl_metric **m, double *x) {
   if (!cap)
-    return;
+    return false;
   if (!isfinite(change)) {
     snprintf(out, cap, "-");
-    return;
+    return false;
   }
-  const bsl_metric *m = bsl_metric_find(metric);
-  double x = m && m->percent ? change * 100 : change;
+  *m = bsl_metric_find(metric);
+  *x = *m && (*m)->percent ? change * 100 : change;
+  return true;
+}
+
+void bsl_metric_format_change(const char *metric, double change, char *out,
+                              size_t cap) {
+  const bsl_metric *m;
+  double x;
+  if (!display_change(metric, change, out, cap, &m, &x))
+    return;
   if (!m || strcmp(m->change_unit, " pt") != 0) {
     signed_sig3(m, x, out, cap);
     return;
@@ -206,14 +217,10 @@ void bsl_metric_format_change(const char *metric, double change, char *out,
 
 void bsl_metric_format_trend(const char *metric, double change, char *out,
                              size_t cap) {
-  if (!cap)
-    return;
-  if (!isfinite(change)) {
-    snprintf(out, cap, "-");
-    return;
-  }
-  const bsl_metric *m = bsl_metric_find(metric);
-  signed_sig3(m, m && m->percent ? change * 100 : change, out, cap);
+  const bsl_metric *m;
+  double x;
+  if (display_change(metric, change, out, cap, &m, &x))
+    signed_sig3(m, x, out, cap);
 }
 
 double bsl_metric_clamp(const char *metric, double value) {

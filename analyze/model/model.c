@@ -1141,6 +1141,18 @@ static int hand_over_closed(bsl_model *m) {
   return 0;
 }
 
+/* The day, site (returned) and path of a counter keyed (day, site, path). */
+static const char *path_key(const bsl_model *m, const counter *c, char day[11],
+                            char path[4097]) {
+  int32_t dims[2];
+  memcpy(dims, c->key, sizeof dims);
+  bsl_day_format(dims[0], day);
+  size_t len = c->key_len - sizeof dims;
+  memcpy(path, c->key + sizeof dims, len);
+  path[len] = '\0';
+  return m->sites[dims[1]].name;
+}
+
 int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   if (m->failed)
     return -1;
@@ -1170,32 +1182,21 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     bsl_changeset_add_event(m->cs, day, m->sites[dims[1]].name, path, event,
                             target, c->a);
   }
+  char path[4097];
   for (size_t i = 0; i < m->not_found.cap; i++) {
     counter *c = &m->not_found.slots[i];
     if (!c->key || !c->a)
       continue;
-    int32_t dims[2];
-    memcpy(dims, c->key, sizeof dims);
-    bsl_day_format(dims[0], day);
-    char path[4097];
-    size_t len = c->key_len - sizeof dims;
-    memcpy(path, c->key + sizeof dims, len);
-    path[len] = '\0';
-    bsl_changeset_add_not_found(m->cs, day, m->sites[dims[1]].name, path, c->a);
+    const char *site = path_key(m, c, day, path);
+    bsl_changeset_add_not_found(m->cs, day, site, path, c->a);
   }
   for (size_t i = 0; i < m->pages.cap; i++) {
     counter *c = &m->pages.slots[i];
     if (!c->key || (!c->a && !c->b && !c->c && !c->d))
       continue;
-    int32_t dims[2];
-    memcpy(dims, c->key, sizeof dims);
-    bsl_day_format(dims[0], day);
-    char path[4097];
-    size_t len = c->key_len - sizeof dims;
-    memcpy(path, c->key + sizeof dims, len);
-    path[len] = '\0';
-    bsl_changeset_add_page_counts(m->cs, day, m->sites[dims[1]].name, path,
-                                  c->a, c->b, c->c, c->d);
+    const char *site = path_key(m, c, day, path);
+    bsl_changeset_add_page_counts(m->cs, day, site, path, c->a, c->b, c->c,
+                                  c->d);
   }
   /* a visit of a day whose salt is gone, closed now, is numbered below */
   bool late = false;

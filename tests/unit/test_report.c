@@ -218,35 +218,45 @@ static void test_days(void **state) {
 
 /* A database with two days of traffic written through plain SQL on the
  * internal tables, then a report over it. */
-static void test_gather(void **state) {
-  (void)state;
-  char dir[] = "/tmp/bsl-report-XXXXXX", path[128], err[512];
+/* The visit both report tests start from. */
+static const bsl_visit_row VISIT = {.visit_id = 1,
+                                    .site = "s",
+                                    .day = "2026-03-02",
+                                    .visitor = 7,
+                                    .started_at = 1772409600,
+                                    .ended_at = 1772409700,
+                                    .pageviews = 2,
+                                    .channel = "email",
+                                    .source = "news",
+                                    .medium = "email",
+                                    .campaign = "<script>",
+                                    .device = "desktop",
+                                    .landing_path = "/<b>",
+                                    .exit_path = "/<b>",
+                                    .pages_json = "[]"};
+
+/* A new store in a new directory DIR (a mkdtemp template), its file in
+ * PATH, with hits on 2026-03-01 and 03-02 and a transaction open. */
+static bsl_store *two_days(char *dir, char path[128]) {
+  char err[512];
   assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/t.db", dir);
+  snprintf(path, 128, "%s/t.db", dir);
   bsl_store *st;
   assert_int_equal(bsl_store_open(&st, path, err, sizeof err), 0);
   assert_int_equal(bsl_store_begin(st), 0);
   assert_int_equal(bsl_store_add_hits(st, "2026-03-01", "s", 200, 10, 2), 0);
   assert_int_equal(bsl_store_add_hits(st, "2026-03-02", "s", 200, 20, 1), 0);
+  return st;
+}
+
+static void test_gather(void **state) {
+  (void)state;
+  char dir[] = "/tmp/bsl-report-XXXXXX", path[128], err[512];
+  bsl_store *st = two_days(dir, path);
   assert_int_equal(
       bsl_store_add_page_counts(st, "2026-03-02", "s", "/<b>", 4, 2, 200, 1),
       0);
-  bsl_visit_row v = {.visit_id = 1,
-                     .site = "s",
-                     .day = "2026-03-02",
-                     .visitor = 7,
-                     .started_at = 1772409600,
-                     .ended_at = 1772409700,
-                     .pageviews = 2,
-                     .channel = "email",
-                     .source = "news",
-                     .medium = "email",
-                     .campaign = "<script>",
-                     .device = "desktop",
-                     .landing_path = "/<b>",
-                     .exit_path = "/<b>",
-                     .pages_json = "[]"};
-  assert_int_equal(bsl_store_put_visit(st, &v), 0);
+  assert_int_equal(bsl_store_put_visit(st, &VISIT), 0);
   assert_int_equal(bsl_store_commit(st), 0);
 
   bsl_report *r;
@@ -325,32 +335,19 @@ static char *render(const bsl_report *r, int what) {
 static void test_complete_day_and_sections(void **state) {
   (void)state;
   char dir[] = "/tmp/bsl-report-XXXXXX", path[128], err[512];
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/t.db", dir);
-  bsl_store *st;
-  assert_int_equal(bsl_store_open(&st, path, err, sizeof err), 0);
-  assert_int_equal(bsl_store_begin(st), 0);
-  assert_int_equal(bsl_store_add_hits(st, "2026-03-01", "s", 200, 10, 2), 0);
-  assert_int_equal(bsl_store_add_hits(st, "2026-03-02", "s", 200, 20, 1), 0);
+  bsl_store *st = two_days(dir, path);
   assert_int_equal(bsl_store_add_hits(st, "2026-03-02", "s", 404, 5, 2), 0);
   assert_int_equal(
       bsl_store_add_not_found(st, "2026-03-02", "s", "/caf%C3%A9%3Cb%3E+x", 3),
       0);
-  bsl_visit_row v = {.visit_id = 1,
-                     .site = "s",
-                     .day = "2026-03-02",
-                     .visitor = 7,
-                     .started_at = 1772409600, /* 2026-03-02T00:00:00Z */
-                     .ended_at = 1772409700,
-                     .pageviews = 1,
-                     .channel = "direct",
-                     .source = "(direct)",
-                     .medium = "(none)",
-                     .campaign = "",
-                     .device = "tablet",
-                     .landing_path = "/",
-                     .exit_path = "/",
-                     .pages_json = "[]"};
+  bsl_visit_row v = VISIT; /* began 2026-03-02T00:00:00Z */
+  v.pageviews = 1;
+  v.channel = "direct";
+  v.source = "(direct)";
+  v.medium = "(none)";
+  v.campaign = "";
+  v.device = "tablet";
+  v.landing_path = v.exit_path = "/";
   assert_int_equal(bsl_store_put_visit(st, &v), 0);
   assert_int_equal(bsl_store_commit(st), 0);
 
