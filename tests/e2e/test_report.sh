@@ -45,6 +45,8 @@ UA='Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0'
     [ $((i % 4)) -eq 0 ] && printf '%s - - [%s] "GET /%%3Cscript%%3Ealert(2)%%3C/script%%3E HTTP/1.1" 404 0 "-" "%s"\n' \
       "$ip" "$ts" "$UA"
   done
+  # a bot's probe of the same missing page: not_found_daily is people's
+  printf '66.249.66.2 - - [10/Dec/2026:13:00:00 +0000] "GET /%%3Cscript%%3Ealert(2)%%3C/script%%3E HTTP/1.1" 404 0 "-" "Googlebot/2.1 (+http://www.google.com/bot.html)"\n'
   # a bot's hit just after midnight: 2026-12-10 is over (data after it), so
   # the default range, which ends on the last complete day, keeps it
   printf '66.249.66.1 - - [11/Dec/2026:00:00:05 +0000] "GET /robots.txt HTTP/1.1" 200 20 "-" "Googlebot/2.1 (+http://www.google.com/bot.html)"\n'
