@@ -96,7 +96,13 @@ static void print_json(FILE *o, const bsl_kpi_result *r, size_t n,
           jnum(o, k->has_effect ? k->effect.mean_before : NAN);
       fputs(",\"mean_after\":", o),
           jnum(o, k->has_effect ? k->effect.mean_after : NAN);
-      fprintf(o, ",\"n_after\":%zu}", k->has_effect ? k->effect.n_after : 0);
+      fprintf(o, ",\"n_after\":%zu", k->has_effect ? k->effect.n_after : 0);
+      char verdict[192];
+      bsl_kpi_effect_verdict(
+          k->metric, k->direction, k->has_effect ? k->effect.effect : NAN,
+          k->has_effect ? k->effect.p_value : NAN, verdict, sizeof verdict);
+      fputs(",\"verdict\":", o), jstr(o, verdict);
+      fputc('}', o);
     } else {
       fputs("null", o);
     }

@@ -185,6 +185,7 @@ expect_eq "adjusted stalled before the change" "$(states_of adjusted 14 44)" "st
 expect_eq "adjusted not stalled within window/2 of the adjustment" "$(states_of adjusted 45 58 | grep -c stalled)" 0
 expect_eq "no effect before 3 periods" "$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.effect' "$WORK/day47.json")" null
 expect_eq "effect known after 3 periods" "$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.n_after' "$WORK/day48.json")" 3
+expect_eq "--json gives the verdict in words" "$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.verdict' "$WORK/day47.json")|$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.verdict' "$WORK/day69.json")" "not measured yet (3 periods after it are needed)|+2.0 pt, significant (p<0.001): an improvement"
 expect "$DB" "SELECT effect > 0.015 AND effect < 0.025, effect_p_value < 0.001, n_after FROM adjustments WHERE kpi = 'adjusted'" "1|1|24"
 expect "$DB" "SELECT note FROM adjustments" 'new "promo" landing page'
 
