@@ -846,7 +846,9 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
   lo = lo < dlo ? dlo : lo;
   hi = hi > dhi ? dhi : hi;
   double span = hi - lo > 0 ? hi - lo : (fabs(hi) > 0 ? fabs(hi) * 0.2 : 1);
-  c.step = nice_step(span / 4, false);
+  /* a count's ticks are whole numbers once they can be */
+  const bsl_metric *km = bsl_metric_find(k->metric);
+  c.step = nice_step(span / 4, km && km->kind == BSL_METRIC_COUNT && span >= 4);
   c.ymin = floor(lo / c.step) * c.step;
   c.ymax = ceil(hi / c.step) * c.step;
   if (c.ymax - c.ymin < c.step * 2) /* never a flat chart */
@@ -899,8 +901,7 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
     if (v > c.ymax + c.step * 1e-6)
       break;
     char lab[32];
-    const bsl_metric *m = bsl_metric_find(k->metric);
-    if (m && m->percent)
+    if (km && km->percent)
       percent_tick(v, c.step, lab, sizeof lab);
     else
       bsl_metric_format(k->metric, v, lab, sizeof lab);
