@@ -317,12 +317,16 @@ static int list_row(void *ctx, const bsl_kpi_adjustment_row *row) {
   return 0;
 }
 
+/* What --remove took back, printed once the removal is committed. */
+struct removed {
+  char kpi[160], at[32], note[4 * 1024];
+};
+
 static int removed_row(void *ctx, const bsl_kpi_adjustment_row *row) {
-  char kpi[160], note[4 * 1024];
-  (void)ctx;
-  bsl_term_text(row->kpi, 60, kpi, sizeof kpi);
-  bsl_term_text(row->note, sizeof note / 4 - 1, note, sizeof note);
-  printf("boussole: adjustment removed: %s at %s: %s\n", kpi, row->at, note);
+  struct removed *r = ctx;
+  bsl_term_text(row->kpi, 60, r->kpi, sizeof r->kpi);
+  snprintf(r->at, sizeof r->at, "%s", row->at);
+  bsl_term_text(row->note, sizeof r->note / 4 - 1, r->note, sizeof r->note);
   return 0;
 }
 
@@ -365,8 +369,13 @@ static int remove_adjustment(const struct adjust_args *a) {
     return BSL_EXIT_ERROR;
   char err[1024];
   int rc = BSL_EXIT_OK;
-  int found = bsl_kpi_adjust_remove(st, id, removed_row, NULL, err, sizeof err);
-  if (found < 0) {
+  struct removed what = {0};
+  int found =
+      bsl_kpi_adjust_remove(st, id, removed_row, &what, err, sizeof err);
+  if (found > 0) {
+    printf("boussole: adjustment removed: %s at %s: %s\n", what.kpi, what.at,
+           what.note);
+  } else if (found < 0) {
     fprintf(stderr, "boussole adjust: %s\n", err);
     rc = BSL_EXIT_ERROR;
   } else if (found == 0) {

@@ -685,7 +685,8 @@ void bsl_kpi_describe(const bsl_config *cfg, const bsl_kpi_conf *k,
   case BSL_KPI_NO_DATA: {
     char buf[256];
     add(r,
-        "%s has had no data for %d %s (not one measure in %d %ss or more), "
+        "%s has had no data for %d %s (not one measurement in %d %ss or "
+        "more), "
         "so its tracking is probably broken%s. Next step: %s.",
         n, days, unit, BSL_KPI_SILENT_PERIODS, per, tail,
         no_data_check(cfg, k, buf, sizeof buf));
