@@ -433,7 +433,7 @@ static int on_device(void *ctx, const bsl_report_row *row) {
 
 static int on_quarter(void *ctx, const bsl_report_row *row) {
   struct gather *g = ctx;
-  if (isnan(row->num[0]))
+  if (!(fabs(row->num[0]) < 1e12)) /* NULL, or no time a log can hold */
     return 0;
   int64_t t = (int64_t)row->num[0] * 900;
   g->r->hours[bsl_zone_hour_of(&g->zone, t)] += num0(row, 1);
