@@ -220,3 +220,31 @@ size_t bsl_term_text(const char *s, size_t width, char *out, size_t cap) {
   out[o] = '\0';
   return used;
 }
+
+void bsl_term_paragraph(FILE *o, const char *text, int indent, int width) {
+  char safe[8 * 1024];
+  bsl_term_text(text, sizeof safe / 4 - 1, safe, sizeof safe);
+  const char *p = safe;
+  while (*p) {
+    while (*p == ' ')
+      p++;
+    if (!*p)
+      break;
+    /* the longest run of whole words within the width; a word longer than
+     * a line is cut where the line ends */
+    const char *end = p, *cut = NULL;
+    int col = indent;
+    while (*end && *end != '\n') {
+      if (*end == ' ')
+        cut = end;
+      if (col >= width && ((unsigned char)*end & 0xC0) != 0x80)
+        break;
+      col += ((unsigned char)*end & 0xC0) != 0x80;
+      end++;
+    }
+    if (!*end || *end == '\n' || !cut)
+      cut = end;
+    fprintf(o, "%*s%.*s\n", indent, "", (int)(cut - p), p);
+    p = *cut == '\n' ? cut + 1 : cut;
+  }
+}

@@ -46,4 +46,11 @@ size_t bsl_term_text(const char *s, size_t width, char *out, size_t cap);
 #define BSL_ANSI_GREEN "\x1b[32m"
 #define BSL_ANSI_YELLOW "\x1b[33m"
 
+/*
+ * Writes TEXT to OUT as safe terminal text (bsl_term_text's rules) in a
+ * paragraph: words wrapped before column WIDTH, every line indented by
+ * INDENT spaces and ended by a newline.  For messages of a few sentences.
+ */
+void bsl_term_paragraph(FILE *out, const char *text, int indent, int width);
+
 #endif

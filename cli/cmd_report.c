@@ -52,6 +52,7 @@ static int run_report(const void *args, int argc, char **argv) {
     bsl_cli_error("boussole report", err);
     return BSL_EXIT_ERROR;
   }
+  ro.timezone = cfg->timezone;
   const char *path = db ? db : cfg->db;
   /* a report never creates a database, nor turns a 0-byte file into one */
   bsl_store *st;
@@ -95,7 +96,10 @@ static const bsl_cli_opt report_opts[] = {
     {"from", 0, BSL_CLI_STRING, A(from), "D",
      "first day, YYYY-MM-DD (default: 27 days before --to)", 0},
     {"to", 0, BSL_CLI_STRING, A(to), "D",
-     "last day, YYYY-MM-DD (default: the newest day with data)", 0},
+     "last day, YYYY-MM-DD (default: the last complete day: the newest day "
+     "with data, or the day before it while that day has not ended in the "
+     "configured timezone)",
+     0},
     {"json", 0, BSL_CLI_FLAG, A(json), NULL,
      "print one JSON object instead of the text report", 0},
     {"html", 0, BSL_CLI_STRING, A(html), "FILE",
@@ -108,12 +112,17 @@ const bsl_cli_cmd bsl_cmd_report = {
     .summary = "the report of a date range on the terminal, as JSON or as an "
                "HTML page",
     .max_operands = 0,
-    .about = "Summarises a date range: traffic totals against the previous "
-             "period of\n"
-             "the same length, channel mix, top sources and pages (entries, "
-             "scroll\n"
-             "depth), goals, campaign funnels and each KPI's state with a "
-             "sparkline.\n",
+    .about = "Summarises a date range (by default the 28 days ending on "
+             "the last\n"
+             "complete day): traffic totals against the previous period of "
+             "the same\n"
+             "length, channel mix, top sources and pages (entries, scroll "
+             "depth), clicks,\n"
+             "goals, campaign funnels, status codes and the top 404 paths, "
+             "devices,\n"
+             "visits by hour of day, and each KPI's state with a sparkline "
+             "and, when\n"
+             "it is flagged, what to do.\n",
     .epilog = "Exit status: 0 done, 2 an error (message on stderr).\n",
     .opts = report_opts,
     .args_size = sizeof(struct report_args),

@@ -112,6 +112,20 @@ int64_t bsl_zone_day_of(const bsl_zone *z, int64_t t) {
                              (unsigned)tm.tm_mday);
 }
 
+int bsl_zone_hour_of(const bsl_zone *z, int64_t t) {
+  if (z->fixed) {
+    int64_t local = t + z->offset_seconds;
+    int64_t in_day =
+        local - bsl_zone_day_of(&(bsl_zone){.fixed = true}, local) * 86400;
+    return (int)(in_day / 3600);
+  }
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!localtime_r(&tt, &tm))
+    return (int)(((t % 86400) + 86400) % 86400 / 3600);
+  return tm.tm_hour;
+}
+
 int64_t bsl_zone_to_unix(const bsl_zone *z, int64_t day, int sec) {
   if (z->fixed)
     return day * 86400 + sec - z->offset_seconds;

@@ -57,6 +57,9 @@ int64_t bsl_zone_day_of(const bsl_zone *z, int64_t t);
  * named zone, through mktime: the first of an ambiguous hour). */
 int64_t bsl_zone_to_unix(const bsl_zone *z, int64_t day, int sec);
 
+/* The local hour (0-23) of Unix time T in Z. */
+int bsl_zone_hour_of(const bsl_zone *z, int64_t t);
+
 /* DAY as YYYY-MM-DD (years clamped to 0000..9999) into OUT (11 bytes). */
 void bsl_day_format(int64_t day, char out[11]);
 

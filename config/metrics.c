@@ -167,22 +167,83 @@ void bsl_metric_format(const char *metric, double value, char *out,
   snprintf(out, cap, "%s%s", num, m ? m->unit : "");
 }
 
-void bsl_metric_format_change(const char *metric, double change, char *out,
-                              size_t cap) {
-  if (!cap)
-    return;
-  if (!isfinite(change)) {
-    snprintf(out, cap, "-");
-    return;
-  }
-  const bsl_metric *m = bsl_metric_find(metric);
-  double x = m && m->percent ? change * 100 : change;
+/* "+0.0123" with 3 significant digits below 1000, grouped from there;
+ * X on the display scale. */
+static void signed_sig3(const bsl_metric *m, double x, char *out, size_t cap) {
   char num[64];
   if (fabs(x) < 999.5) /* %.3g would turn to an exponent from there */
     snprintf(num, sizeof num, "%.3g", fabs(x));
   else
     number(m, fabs(x), num, sizeof num);
-  snprintf(out, cap, "%c%s%s", x < 0 ? '-' : '+', num, m ? m->change_unit : "");
+  /* no sign on a change that rounds to none */
+  const char *sign = strspn(num, "0.,") == strlen(num) ? "" : x < 0 ? "-" : "+";
+  snprintf(out, cap, "%s%s%s", sign, num, m ? m->change_unit : "");
+}
+
+/* The change of METRIC on the display scale into *X, with its entry in
+ * *M; false, with OUT "-", when there is nothing to show. */
+static bool display_change(const char *metric, double change, char *out,
+                           size_t cap, const bsl_metric **m, double *x) {
+  if (!cap)
+    return false;
+  if (!isfinite(change)) {
+    snprintf(out, cap, "-");
+    return false;
+  }
+  *m = bsl_metric_find(metric);
+  *x = *m && (*m)->percent ? change * 100 : change;
+  return true;
+}
+
+void bsl_metric_format_change(const char *metric, double change, char *out,
+                              size_t cap) {
+  const bsl_metric *m;
+  double x;
+  if (!display_change(metric, change, out, cap, &m, &x))
+    return;
+  if (!m || strcmp(m->change_unit, " pt") != 0) {
+    signed_sig3(m, x, out, cap);
+    return;
+  }
+  /* points: on the value's own precision ("-0.9 pt" beside "4.1%"), and
+   * a change too small for it still told from none */
+  if (fabs(x) < 0.05 && x != 0)
+    snprintf(out, cap, "%c%.1g pt", x < 0 ? '-' : '+', fabs(x));
+  else if (fabs(x) < 0.05)
+    snprintf(out, cap, "0.0 pt");
+  else
+    snprintf(out, cap, "%c%.*f pt", x < 0 ? '-' : '+', m->decimals, fabs(x));
+}
+
+void bsl_metric_format_trend(const char *metric, double change, char *out,
+                             size_t cap) {
+  const bsl_metric *m;
+  double x;
+  if (display_change(metric, change, out, cap, &m, &x))
+    signed_sig3(m, x, out, cap);
+}
+
+double bsl_metric_clamp(const char *metric, double value) {
+  const bsl_metric *m = bsl_metric_find(metric);
+  if (!m || isnan(value))
+    return value;
+  double hi = m->kind == BSL_METRIC_RATE             ? 1
+              : m->id == BSL_METRIC_AVG_SCROLL_DEPTH ? 100
+                                                     : INFINITY;
+  return value < 0 ? 0 : value > hi ? hi : value;
+}
+
+void bsl_metric_format_p(double p, char *out, size_t cap) {
+  if (!cap)
+    return;
+  if (!isfinite(p))
+    snprintf(out, cap, "-");
+  else if (p < 0.001)
+    snprintf(out, cap, "p<0.001");
+  else if (p < 0.01)
+    snprintf(out, cap, "p=%.3f", p);
+  else
+    snprintf(out, cap, "p=%.2f", p);
 }
 
 void bsl_metric_names(bool goal_only, const char *sep, const char *last,

@@ -96,14 +96,35 @@ bool bsl_metric_reads_campaigns(const bsl_metric *m);
 void bsl_metric_format(const char *metric, double value, char *out, size_t cap);
 
 /*
- * Formats a change of a value of METRIC (an adjustment's effect, a slope per
- * period) in OUT: always signed, with 3 significant digits in the unit of
- * the value ("-1.38 pt" for rates and scroll depth, "+12.5" visits); from
- * 1000 up as bsl_metric_format writes the value ("+1,250").  NAN and
- * infinities are "-".
+ * Formats a change of a value of METRIC (an adjustment's effect, a change
+ * against a previous period) in OUT, always signed (0 unsigned): a change of
+ * a percentage is in percentage points on the value's own precision ("-0.9
+ * pt" beside "4.1%"; a change under 0.05 point keeps one significant digit,
+ * "+0.01 pt"), never "%"; any other with 3 significant digits in the unit
+ * of the value ("+12.5" visits, "+1,250" from 1000 up).  NAN and infinities
+ * are "-".
  */
 void bsl_metric_format_change(const char *metric, double change, char *out,
                               size_t cap);
+
+/*
+ * Formats a trend (a slope per period) of METRIC: signed, 3 significant
+ * digits, in points for percentages ("-0.0311 pt", to which the caller adds
+ * "/day"), "+12.5" for counts.  NAN and infinities are "-".
+ */
+void bsl_metric_format_trend(const char *metric, double change, char *out,
+                             size_t cap);
+
+/*
+ * VALUE of METRIC brought within what the metric can be: a rate within 0
+ * and 1, a scroll depth within 0 and 100, anything else at least 0.  For
+ * projections, which a straight line can carry anywhere.  NAN and unknown
+ * metrics pass unchanged.
+ */
+double bsl_metric_clamp(const char *metric, double value);
+
+/* A p-value for people: "p=0.52", "p=0.012", "p<0.001"; NAN is "-". */
+void bsl_metric_format_p(double p, char *out, size_t cap);
 
 /*
  * Writes the names of the catalogue, or only of the metrics that take a goal

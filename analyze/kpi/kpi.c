@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,7 @@ void bsl_kpi_format_slope(const bsl_kpi_conf *k, double slope, char *out,
                           size_t cap) {
   const char *per = k->period == BSL_PERIOD_WEEK ? "week" : "day";
   char change[32];
-  bsl_metric_format_change(k->metric, slope, change, sizeof change);
+  bsl_metric_format_trend(k->metric, slope, change, sizeof change);
   if (isfinite(slope))
     snprintf(out, cap, "%s/%s", change, per);
   else
@@ -156,7 +157,8 @@ int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
                           .intercept = NAN,
                           .p_value = NAN,
                           .s = NAN,
-                          .projected = NAN};
+                          .projected = NAN,
+                          .needed = NAN};
   if (upto > s->n)
     upto = s->n;
   size_t window = k->window > 0 ? (size_t)k->window : 28;
@@ -223,9 +225,13 @@ int bsl_kpi_assess(const bsl_kpi_conf *k, const bsl_kpi_series *s, size_t upto,
   if (k->has_target && k->deadline[0] &&
       bsl_day_parse(k->deadline, &deadline) == 0) {
     double td = (double)(deadline - s->first_day) / (double)period_len(s);
-    if (td < (double)(upto - 1))
-      td = (double)(upto - 1); /* past the deadline: where it is now */
-    a.projected = a.intercept + a.slope * td;
+    double now = (double)(upto - 1);
+    if (td < now)
+      td = now; /* past the deadline: where it is now */
+    /* a straight line knows no bounds: a rate stays within 0-100% */
+    a.projected = bsl_metric_clamp(k->metric, a.intercept + a.slope * td);
+    if (td > now)
+      a.needed = (k->target - (a.intercept + a.slope * now)) / (td - now);
   }
   bool met = k->has_target &&
              (k->direction >= 0 ? a.level >= k->target : a.level <= k->target);
@@ -574,70 +580,220 @@ static void adj_free(struct adj_list *l) {
   free(l->id), free(l->at_unix), free(l->at), free(l->note);
 }
 
-static void describe(const bsl_kpi_conf *k, bsl_kpi_result *r) {
-  char val[32], tgt[32], slope[32], proj[32], tail[160] = "";
+void bsl_kpi_effect_verdict(const char *metric, int direction, double effect,
+                            double p_value, char *out, size_t cap) {
+  char d[32], p[16];
+  if (isnan(effect)) {
+    snprintf(out, cap, "not measured yet (3 periods after it are needed)");
+    return;
+  }
+  bsl_metric_format_change(metric, effect, d, sizeof d);
+  bsl_metric_format_p(p_value, p, sizeof p);
+  if (!(p_value < BSL_KPI_ALPHA)) {
+    snprintf(out, cap, "no measurable effect yet (%s, %s: could be chance)", d,
+             p);
+    return;
+  }
+  const char *judged = "";
+  if (direction != 0 && effect != 0)
+    judged =
+        (effect > 0) == (direction > 0) ? ": an improvement" : ": a setback";
+  snprintf(out, cap, "%s, significant (%s)%s", d, p, judged);
+}
+
+/* Appends to the message being written (cut at its end). */
+__attribute__((format(printf, 2, 3))) static void add(bsl_kpi_result *r,
+                                                      const char *fmt, ...) {
+  size_t used = strlen(r->message);
+  if (used + 1 >= sizeof r->message)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->message + used, sizeof r->message - used, fmt, ap);
+  va_end(ap);
+}
+
+/* A note quoted in a message: at most 80 bytes, cut at a character. */
+static void short_note(const char *note, char out[96]) {
+  size_t n = strlen(note);
+  if (n <= 80) {
+    snprintf(out, 96, "%s", note);
+    return;
+  }
+  n = 77;
+  while (n > 0 && ((unsigned char)note[n] & 0xC0) == 0x80)
+    n--;
+  snprintf(out, 96, "%.*s...", (int)n, note);
+}
+
+/* What to check when K has no data: where its observations come from. */
+static const char *no_data_check(const bsl_config *cfg, const bsl_kpi_conf *k,
+                                 char *buf, size_t cap) {
+  const bsl_metric *m = bsl_metric_find(k->metric);
+  unsigned src = m ? m->sources : 0;
+  if (src & BSL_METRIC_SRC_CAMPAIGNS)
+    return "check that the campaign log source is still read and still "
+           "lists this campaign (boussole check, the sources view)";
+  if (src & (BSL_METRIC_SRC_CLICKS)) {
+    snprintf(buf, cap,
+             "check that the tracking beacon (%s) is still on the pages and "
+             "that the access log is still read (boussole check, the sources "
+             "view)",
+             cfg && cfg->beacon_path ? cfg->beacon_path : "/collect");
+    return buf;
+  }
+  if (k->filter_key) {
+    snprintf(buf, cap,
+             "check that the pages still carry the tag behind %s=%s, and that "
+             "the access log is still read (boussole check, the sources view)",
+             k->filter_key, k->filter_value ? k->filter_value : "");
+    return buf;
+  }
+  return "check that the site still writes the access log boussole reads, "
+         "and that the tracking tag/beacon is still on the pages (boussole "
+         "check, the sources view)";
+}
+
+/* Whether VALUE meets K's target. */
+static bool meets(const bsl_kpi_conf *k, double value) {
+  return k->has_target && !isnan(value) &&
+         (k->direction >= 0 ? value >= k->target : value <= k->target);
+}
+
+/* Every number goes through the metric catalogue (a change of a
+ * percentage in points) and every p-value through bsl_metric_format_p. */
+void bsl_kpi_describe(const bsl_config *cfg, const bsl_kpi_conf *k,
+                      bsl_kpi_result *r) {
+  char val[32], tgt[32], slope[48], proj[32], p[16], tail[160] = "";
   bsl_metric_format(k->metric, r->a.level, val, sizeof val);
   bsl_metric_format(k->metric, r->target, tgt, sizeof tgt);
   bsl_metric_format(k->metric, r->a.projected, proj, sizeof proj);
   bsl_kpi_format_slope(k, r->a.slope, slope, sizeof slope);
-  int days = r->periods_in_state * (k->period == BSL_PERIOD_WEEK ? 7 : 1);
+  bsl_metric_format_p(r->a.p_value, p, sizeof p);
+  int len = k->period == BSL_PERIOD_WEEK ? 7 : 1;
+  const char *per = len == 7 ? "week" : "day";
+  int days = r->periods_in_state * len;
   const char *unit = days == 1 ? "day" : "days";
+  int window = (k->window > 0 ? k->window : 28) * len;
   if (k->has_target && k->deadline[0])
     snprintf(tail, sizeof tail, "; target %s by %s", tgt, k->deadline);
   else if (k->has_target)
     snprintf(tail, sizeof tail, "; target %s", tgt);
   const char *n = k->name;
+  r->message[0] = '\0';
   switch (r->state) {
-  case BSL_KPI_NO_DATA:
-    snprintf(r->message, sizeof r->message,
-             "%s has had no data for %d %s (no observation in the last %d "
-             "periods): tracking may be broken%s",
-             n, days, unit, BSL_KPI_SILENT_PERIODS, tail);
+  case BSL_KPI_NO_DATA: {
+    char buf[256];
+    add(r,
+        "%s has had no data for %d %s (not one measurement in %d %ss or "
+        "more), "
+        "so its tracking is probably broken%s. Next step: %s.",
+        n, days, unit, BSL_KPI_SILENT_PERIODS, per, tail,
+        no_data_check(cfg, k, buf, sizeof buf));
     break;
+  }
   case BSL_KPI_INSUFFICIENT:
+    add(r,
+        "%s has %zu of the %d measured %ss needed before its trend can be "
+        "judged",
+        n, r->a.observations, BSL_KPI_MIN_OBS, per);
     if (r->n_periods < BSL_KPI_SILENT_PERIODS)
-      snprintf(r->message, sizeof r->message,
-               "%s has %zu observations in its window, %d needed (%zu closed "
-               "%s since the data began)%s",
-               n, r->a.observations, BSL_KPI_MIN_OBS, r->n_periods,
-               r->n_periods == 1 ? "period" : "periods", tail);
-    else
-      snprintf(r->message, sizeof r->message,
-               "%s has %zu observations in its window, %d needed%s", n,
-               r->a.observations, BSL_KPI_MIN_OBS, tail);
+      add(r, " (%zu closed %s%s since the data began)", r->n_periods, per,
+          r->n_periods == 1 ? "" : "s");
+    add(r, "%s.", tail);
     break;
   case BSL_KPI_MET:
-    snprintf(r->message, sizeof r->message,
-             "%s meets its target: %s for %d %s (target %s)", n, val, days,
-             unit, tgt);
+    add(r,
+        "%s meets its target: %s (the median of its last %d %ss) against "
+        "%s, for %d %s.",
+        n, val, BSL_KPI_MIN_OBS, per, tgt, days, unit);
     break;
   case BSL_KPI_IMPROVING:
-    snprintf(r->message, sizeof r->message,
-             "%s is improving: %s for %d %s (slope %s, p=%.2g)%s", n, val, days,
-             unit, slope, r->a.p_value, tail);
+    add(r, "%s is improving: %s, moving %s, a real trend (%s), not chance", n,
+        val, slope, p);
+    if (!isnan(r->a.projected))
+      add(r, "; at this pace it reaches %s by %s (target %s)", proj,
+          k->deadline, tgt);
+    else
+      add(r, "%s", tail);
+    add(r, ".");
     break;
-  case BSL_KPI_OFF_TRACK:
-    snprintf(r->message, sizeof r->message,
-             "%s is improving too slowly: %s (slope %s, p=%.2g) projects %s "
-             "by %s, short of target %s; off track for %d %s",
-             n, val, slope, r->a.p_value, proj, k->deadline, tgt, days, unit);
+  case BSL_KPI_OFF_TRACK: {
+    char need[48];
+    bsl_kpi_format_slope(k, r->a.needed, need, sizeof need);
+    add(r,
+        "%s is improving, but too slowly: %s, moving %s (a real trend, %s); "
+        "at this pace it reaches %s by %s, short of the target %s, off "
+        "track for %d %s.",
+        n, val, slope, p, proj, k->deadline, tgt, days, unit);
+    if (!isnan(r->a.needed))
+      add(r, " To reach the target it needs about %s from now on.", need);
+    add(r,
+        " Next step: look for a bigger lever (boussole diagnose shows the "
+        "segments that convert or bounce differently) and record the change "
+        "with boussole adjust %s --note TEXT.",
+        n);
     break;
+  }
   case BSL_KPI_DECLINING:
-    snprintf(r->message, sizeof r->message,
-             "%s is declining: %s for %d %s (slope %s, p=%.2g)%s", n, val, days,
-             unit, slope, r->a.p_value, tail);
+    add(r,
+        "%s is declining: %s, moving %s for %d %s, a real trend (%s), not "
+        "chance%s. Next step: run boussole diagnose --from %s to find the "
+        "segment (channel, campaign, landing page, device) driving it.",
+        n, val, slope, days, unit, p, tail, r->since);
     break;
-  case BSL_KPI_STALLED:
-    snprintf(r->message, sizeof r->message,
-             "%s has stalled at %s for %d %s (slope %s, p=%.2g)%s", n, val,
-             days, unit, slope, r->a.p_value, tail);
+  case BSL_KPI_STALLED: {
+    int dir = k->direction >= 0 ? 1 : -1;
+    bool real = r->a.p_value < BSL_KPI_ALPHA && r->a.s != 0 &&
+                (r->a.s > 0 ? 1 : -1) == dir;
+    add(r, "%s has stalled at %s for %d %s: ", n, val, days, unit);
+    if (real)
+      add(r,
+          "it moves only %s (a real trend, %s, but less than %.0f%% of its "
+          "level over %d days: too little to count as progress)",
+          slope, p, k->min_change * 100, window);
+    else if (r->a.slope == 0)
+      add(r, "no real trend over the last %d days (it is flat, %s)", window, p);
+    else
+      add(r,
+          "no real trend over the last %d days (its drift of %s could be "
+          "chance, %s)",
+          window, slope, p);
+    add(r, "%s.", tail);
+    if (!isnan(r->a.projected) && meets(k, r->a.projected))
+      add(r,
+          " The straight line through those days would reach %s by %s, but "
+          "%s, so that projection is not to be relied on.",
+          proj, k->deadline,
+          real ? "at a pace too small to count"
+               : "the trend is not significant");
+    if (r->n_adjustments > 0) {
+      char note[96], verdict[160];
+      short_note(r->note, note);
+      bsl_kpi_effect_verdict(
+          k->metric, dir, r->has_effect ? r->effect.effect : NAN,
+          r->has_effect ? r->effect.p_value : NAN, verdict, sizeof verdict);
+      add(r,
+          " Tried so far: %zu recorded change%s, the last on %.10s (\"%s\"): "
+          "%s. Next step: try something else and record it with boussole "
+          "adjust %s --note TEXT.",
+          r->n_adjustments, r->n_adjustments == 1 ? "" : "s", r->adjusted_at,
+          note, verdict, n);
+    } else {
+      add(r,
+          " Nothing has been recorded as tried for it. Next step: change "
+          "something (the page, the offer, the campaign) and record it with "
+          "boussole adjust %s --note TEXT, so that its effect is measured.",
+          n);
+    }
     break;
+  }
   case BSL_KPI_GRACE:
-    snprintf(r->message, sizeof r->message,
-             "%s is not moving yet (%s, slope %s, p=%.2g) but was adjusted "
-             "on %.10s: in grace for %d periods%s",
-             n, val, slope, r->a.p_value, r->adjusted_at,
-             (k->window > 0 ? k->window : 28) / 2, tail);
+    add(r,
+        "%s is not moving yet, but it was adjusted on %.10s: the effect is "
+        "being measured, and it is not flagged stalled for %d %ss after the "
+        "change%s.",
+        n, r->adjusted_at, (k->window > 0 ? k->window : 28) / 2, per, tail);
     break;
   }
 }
@@ -700,7 +856,7 @@ static void event_message(const bsl_kpi_result *r, const char *event, char *out,
 static int queue_delivery(bsl_store *st, const bsl_kpi_result *r,
                           const char *event, long long id, const char *at,
                           int64_t now, char *err, size_t errlen) {
-  char message[800];
+  char message[1400];
   event_message(r, event, message, sizeof message);
   bsl_alert_event ev = {
       .event = event,
@@ -764,6 +920,9 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
   snprintf(r->deadline, sizeof r->deadline, "%s", k->deadline);
   bsl_day_format(horizon, r->horizon);
   r->n_periods = s.n;
+  r->n_adjustments = adj.n;
+  r->window = k->window > 0 ? k->window : 28;
+  r->direction = k->direction >= 0 ? 1 : -1;
   if (adj.n) {
     r->adjusted = true;
     snprintf(r->adjusted_at, sizeof r->adjusted_at, "%s", adj.at[adj.n - 1]);
@@ -847,7 +1006,7 @@ static int evaluate_one(const bsl_config *cfg, bsl_store *st,
       goto out;
     }
   }
-  describe(k, r);
+  bsl_kpi_describe(cfg, k, r);
 
   if (*recording) {
     if (bsl_store_kpi_series_clear(st, k->name) != 0)
@@ -1004,7 +1163,7 @@ int bsl_kpi_closed_through(const bsl_config *cfg, bsl_store *store, int64_t now,
 
 /* The log line of one recorded raise or resolve. */
 static void log_transition(const bsl_kpi_result *r, const char *event) {
-  char message[800];
+  char message[1400];
   event_message(r, event, message, sizeof message);
   fprintf(stderr, "boussole: alert %s: %s\n", event, message);
 }
@@ -1335,8 +1494,8 @@ void bsl_kpi_results_free(bsl_kpi_result *results, size_t n) {
 }
 
 int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
-                   const char *note, int64_t at, int64_t *id, char *err,
-                   size_t errlen) {
+                   const char *note, int64_t at, int64_t now, int64_t *id,
+                   char *err, size_t errlen) {
   bool known = false;
   for (size_t i = 0; i < cfg->n_kpis; i++)
     known = known || strcmp(cfg->kpis[i].name, kpi) == 0;
@@ -1349,6 +1508,18 @@ int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
     snprintf(err, errlen, "--note must not be empty");
     return -1;
   }
+  if (at > now) {
+    /* its effect would be measured against periods that have not happened,
+     * and it would put the KPI in grace from a day to come */
+    char when[32], clock[32];
+    bsl_time_format_utc(at, when);
+    bsl_time_format_utc(now, clock);
+    snprintf(err, errlen,
+             "--at %s: in the future (now %s); record a change once it is "
+             "made",
+             when, clock);
+    return -1;
+  }
   if (bsl_store_begin(store) != 0 ||
       bsl_store_kpi_adjust_add(store, kpi, at, note, id) != 0 ||
       bsl_store_commit(store) != 0) {
@@ -1357,4 +1528,26 @@ int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
     return -1;
   }
   return 0;
+}
+
+int bsl_kpi_adjustments(bsl_store *store, const char *kpi,
+                        bsl_kpi_adjustment_cb cb, void *ctx, char *err,
+                        size_t errlen) {
+  int rc = bsl_store_kpi_adjust_all(store, kpi, cb, ctx);
+  if (rc < 0)
+    snprintf(err, errlen, "%s", bsl_store_error(store));
+  return rc < 0 ? -1 : 0;
+}
+
+int bsl_kpi_adjust_remove(bsl_store *store, int64_t id,
+                          bsl_kpi_adjustment_cb cb, void *ctx, char *err,
+                          size_t errlen) {
+  int found = -1;
+  if (bsl_store_begin(store) == 0 &&
+      (found = bsl_store_kpi_adjust_remove(store, id, cb, ctx)) >= 0 &&
+      bsl_store_commit(store) == 0)
+    return found;
+  snprintf(err, errlen, "%s", bsl_store_error(store));
+  bsl_store_rollback(store);
+  return -1;
 }

@@ -41,6 +41,7 @@
 
 #include "config.h"
 #include "store.h"
+#include "store_kpi.h"
 
 #define BSL_KPI_GRACE_SECONDS 3600
 #define BSL_KPI_ALERT_TIMEOUT_MS 10000
@@ -89,7 +90,11 @@ typedef struct bsl_kpi_assessment {
   double slope, intercept; /* Theil–Sen, per period; t = period index */
   double p_value, s;       /* Mann–Kendall */
   bool seasonal;           /* the seasonal test was used */
-  double projected;        /* the line at the deadline (NAN: no deadline) */
+  double projected;        /* the line at the deadline, within what the
+                              metric can be (NAN: no deadline) */
+  double needed;           /* the slope per period that would reach the
+                              target by the deadline from the line's value
+                              now (NAN: no deadline, or past it) */
   bool in_grace;           /* an adjustment's grace covers this period */
 } bsl_kpi_assessment;
 
@@ -136,9 +141,14 @@ typedef struct bsl_kpi_result {
   char note[256];
   bool has_effect;
   bsl_kpi_effect effect;
-  bool recorded;     /* this evaluation is now the recorded one */
-  bool reset_closed; /* --reset closed an open alert of this KPI */
-  char message[640];
+  size_t n_adjustments; /* recorded for it up to the evaluation */
+  int window;           /* periods */
+  int direction;        /* +1 higher is better, -1 lower */
+  bool recorded;        /* this evaluation is now the recorded one */
+  bool reset_closed;    /* --reset closed an open alert of this KPI */
+  /* what the state means and the next step, in words: one paragraph that
+   * names the KPI (alerts, kpi_status.message) */
+  char message[1200];
 } bsl_kpi_result;
 
 typedef struct bsl_kpi_eval_options {
@@ -213,10 +223,28 @@ void bsl_kpi_delivery_failures(uint64_t *attempts_failed, uint64_t *given_up);
 int bsl_kpi_closed_through(const bsl_config *cfg, bsl_store *store, int64_t now,
                            char day[11], char *err, size_t errlen);
 
-/* Records that the team changed something for KPI at AT (Unix seconds). */
+/*
+ * Records that the team changed something for KPI at AT (Unix seconds),
+ * with its id in *ID.  Refused (-1, one line in err) when KPI has no [kpi]
+ * section, NOTE is empty, or AT is after NOW: a change is recorded once it
+ * is made.
+ */
 int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
-                   const char *note, int64_t at, int64_t *id, char *err,
-                   size_t errlen);
+                   const char *note, int64_t at, int64_t now, int64_t *id,
+                   char *err, size_t errlen);
+
+/* Hands every recorded adjustment (KPI's only when not NULL) to CB, by KPI
+ * then time (store_kpi.h).  Returns 0, or -1 with err set. */
+int bsl_kpi_adjustments(bsl_store *store, const char *kpi,
+                        bsl_kpi_adjustment_cb cb, void *ctx, char *err,
+                        size_t errlen);
+
+/* Removes adjustment ID (a mistaken one), handing what it was to CB.
+ * Returns 1, 0 when there is no such adjustment, or -1 with err set.  The
+ * KPI's status is re-evaluated without it at the next evaluation. */
+int bsl_kpi_adjust_remove(bsl_store *store, int64_t id,
+                          bsl_kpi_adjustment_cb cb, void *ctx, char *err,
+                          size_t errlen);
 
 /*
  * Parses a time: YYYY-MM-DD (the start of that day), YYYY-MM-DDTHH:MM[:SS]
@@ -225,8 +253,30 @@ int bsl_kpi_adjust(const bsl_config *cfg, bsl_store *store, const char *kpi,
  */
 int bsl_kpi_parse_time(const char *text, const char *zone, int64_t *out);
 
+/*
+ * The verdict on an adjustment's effect, in words, into OUT: "not measured
+ * yet (3 periods after it are needed)" when EFFECT is NAN; "no measurable
+ * effect yet (-0.9 pt, p=0.41: could be chance)" when P_VALUE >= 0.05;
+ * "+2.1 pt, significant (p=0.01)" otherwise, followed by ": an improvement"
+ * or ": a setback" when DIRECTION (+1 higher is better, -1 lower is better,
+ * 0 unknown) says which.  Changes are bsl_metric_format_change()'s.
+ */
+void bsl_kpi_effect_verdict(const char *metric, int direction, double effect,
+                            double p_value, char *out, size_t cap);
+
+/*
+ * Writes R->message from R's state, assessment, adjustments and effect: one
+ * paragraph naming the KPI that says what the state means in plain words
+ * and, for a flagged state, the next step (stalled: what was tried and
+ * when, or to record a change with `boussole adjust`; no_data: what to
+ * check; declining: `boussole diagnose`; off_track: the pace the target
+ * needs).  CFG may be NULL (the beacon path is then the default's).
+ */
+void bsl_kpi_describe(const bsl_config *cfg, const bsl_kpi_conf *k,
+                      bsl_kpi_result *r);
+
 /* Formats a slope per period of K ("+0.0123 pt/day"); values are
- * bsl_metric_format()'s (metrics.h). */
+ * bsl_metric_format_trend()'s (metrics.h). */
 void bsl_kpi_format_slope(const bsl_kpi_conf *k, double slope, char *out,
                           size_t cap);
 

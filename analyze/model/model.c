@@ -180,13 +180,14 @@ struct bsl_model {
   site_info *sites;
   size_t n_sites;
 
-  counter_table hits;   /* key: day, site, status -> hits, bot hits */
-  counter_table events; /* key: day, site, path\0event\0target -> events */
-  counter_table pages;  /* key: day, site, path -> pageviews, entries,
-                           sum of scroll depths, pageviews reaching 75% */
-  bsl_changeset *cs;    /* the changeset being written by a flush */
-  json_buf json;        /* scratch for a visit's pages */
-  char *clean_buf;      /* scratch for a path that needed cleaning */
+  counter_table hits;      /* key: day, site, status -> hits, bot hits */
+  counter_table events;    /* key: day, site, path\0event\0target -> events */
+  counter_table not_found; /* key: day, site, path -> people's 404s */
+  counter_table pages;     /* key: day, site, path -> pageviews, entries,
+                              sum of scroll depths, pageviews reaching 75% */
+  bsl_changeset *cs;       /* the changeset being written by a flush */
+  json_buf json;           /* scratch for a visit's pages */
+  char *clean_buf;         /* scratch for a path that needed cleaning */
   size_t clean_cap;
 
   visit_map open;
@@ -813,6 +814,25 @@ static void enforce_cap(bsl_model *m) {
   }
 }
 
+/* not_found_daily: a person's request answered 404, by its path. */
+static void not_found(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
+  bsl_str path = clean_path(m, hit->path);
+  char key[8 + 4096];
+  int32_t dims[2] = {day, site};
+  size_t len = path.len;
+  if (len > sizeof key - sizeof dims)
+    len = sizeof key - sizeof dims;
+  memcpy(key, dims, sizeof dims);
+  if (len)
+    memcpy(key + sizeof dims, path.ptr, len);
+  counter *c = counter_get(&m->not_found, key, sizeof dims + len);
+  if (!c) {
+    m->failed = true;
+    return;
+  }
+  c->a++;
+}
+
 /* A hit that did not come through a feeder (built by hand) is derived
  * here, the way the feeder does it, so the model has one path. */
 static __attribute__((noinline)) int underived_hit(bsl_model *m, int site,
@@ -846,6 +866,8 @@ int bsl_model_hit(bsl_model *m, int site, const bsl_hit *hit) {
     return m->failed = true, -1;
   c->a++;
   c->b += bot;
+  if (hit->status == 404 && !bot && hit->has_request)
+    not_found(m, site, day, hit);
   if (bot || !hit->has_request || !slice_eq(hit->method, "GET"))
     return 0;
   if (hit->path.len == m->beacon_len &&
@@ -1119,6 +1141,18 @@ static int hand_over_closed(bsl_model *m) {
   return 0;
 }
 
+/* The day, site (returned) and path of a counter keyed (day, site, path). */
+static const char *path_key(const bsl_model *m, const counter *c, char day[11],
+                            char path[4097]) {
+  int32_t dims[2];
+  memcpy(dims, c->key, sizeof dims);
+  bsl_day_format(dims[0], day);
+  size_t len = c->key_len - sizeof dims;
+  memcpy(path, c->key + sizeof dims, len);
+  path[len] = '\0';
+  return m->sites[dims[1]].name;
+}
+
 int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   if (m->failed)
     return -1;
@@ -1148,19 +1182,21 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     bsl_changeset_add_event(m->cs, day, m->sites[dims[1]].name, path, event,
                             target, c->a);
   }
+  char path[4097];
+  for (size_t i = 0; i < m->not_found.cap; i++) {
+    counter *c = &m->not_found.slots[i];
+    if (!c->key || !c->a)
+      continue;
+    const char *site = path_key(m, c, day, path);
+    bsl_changeset_add_not_found(m->cs, day, site, path, c->a);
+  }
   for (size_t i = 0; i < m->pages.cap; i++) {
     counter *c = &m->pages.slots[i];
     if (!c->key || (!c->a && !c->b && !c->c && !c->d))
       continue;
-    int32_t dims[2];
-    memcpy(dims, c->key, sizeof dims);
-    bsl_day_format(dims[0], day);
-    char path[4097];
-    size_t len = c->key_len - sizeof dims;
-    memcpy(path, c->key + sizeof dims, len);
-    path[len] = '\0';
-    bsl_changeset_add_page_counts(m->cs, day, m->sites[dims[1]].name, path,
-                                  c->a, c->b, c->c, c->d);
+    const char *site = path_key(m, c, day, path);
+    bsl_changeset_add_page_counts(m->cs, day, site, path, c->a, c->b, c->c,
+                                  c->d);
   }
   /* a visit of a day whose salt is gone, closed now, is numbered below */
   bool late = false;
@@ -1231,6 +1267,10 @@ void bsl_model_flush_done(bsl_model *m) {
     m->events.slots[i].a = 0;
   if (m->events.used > 4096)
     counter_clear(&m->events);
+  for (size_t i = 0; i < m->not_found.cap; i++)
+    m->not_found.slots[i].a = 0;
+  if (m->not_found.used > 4096)
+    counter_clear(&m->not_found);
   for (size_t i = 0; i < m->pages.cap; i++)
     m->pages.slots[i].a = m->pages.slots[i].b = m->pages.slots[i].c =
         m->pages.slots[i].d = 0;
@@ -1555,6 +1595,7 @@ void bsl_model_destroy(bsl_model *m) {
   free(m->closed);
   counter_clear(&m->hits);
   counter_clear(&m->events);
+  counter_clear(&m->not_found);
   counter_clear(&m->pages);
   free(m->json.p);
   free(m->clean_buf);

@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "escape.h"
+#include "kpi.h"
 #include "metrics.h"
 #include "report.h"
+#include "url.h"
 
 /* ---- the HTML page ---- */
 
@@ -71,7 +73,7 @@ static const char CSS[] =
     "text-align:left;"
     "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;"
     "font-size:13px}"
-    ".m{display:inline-block;vertical-align:middle;width:72px;height:8px;"
+    ".m{display:inline-block;vertical-align:middle;width:56px;height:8px;"
     "background:var(--grid);border-radius:4px;overflow:hidden;"
     "margin-right:8px}"
     ".m i{display:block;height:100%;background:var(--accent);"
@@ -79,7 +81,8 @@ static const char CSS[] =
     ".sw{display:inline-block;width:10px;height:10px;border-radius:3px;"
     "margin-right:7px;vertical-align:-1px}"
     "svg.ch{display:block;width:100%;height:auto}"
-    "svg text{fill:var(--muted);font-size:12px}"
+    "svg text{fill:var(--muted);font-size:12px;paint-order:stroke;"
+    "stroke:var(--card);stroke-width:3px;stroke-linejoin:round}"
     "svg .g{stroke:var(--grid);stroke-width:1}"
     "svg .ax{stroke:var(--line);stroke-width:1}"
     ".legend{display:flex;flex-wrap:wrap;gap:4px 16px;margin-top:8px;"
@@ -99,8 +102,8 @@ static const char CSS[] =
     ".st span:last-child{text-align:right;color:var(--muted);"
     "font-variant-numeric:tabular-nums}"
     ".st b{color:var(--fg)}"
-    ".kpis{display:grid;grid-template-columns:repeat(auto-fit,"
-    "minmax(400px,1fr));gap:16px}"
+    ".kpis{display:grid;grid-template-columns:repeat(auto-fill,"
+    "minmax(460px,1fr));gap:16px}"
     ".kpi{border:1px solid var(--line);border-radius:10px;padding:12px 14px}"
     ".kh{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:center}"
     ".badge{font-size:12px;font-weight:700;padding:2px 8px;border-radius:999px;"
@@ -108,7 +111,8 @@ static const char CSS[] =
     ".s-good{color:var(--good)}.s-bad{color:var(--bad)}"
     ".s-warn{color:var(--warn)}.s-mute{color:var(--muted)}"
     ".kf{color:var(--muted);font-size:13px;margin:6px 0}"
-    ".kf b{color:var(--fg);font-variant-numeric:tabular-nums}"
+    ".kf b{color:var(--fg);font-variant-numeric:tabular-nums;"
+    "white-space:nowrap}"
     ".kpi ol{margin:6px 0 0;padding-left:22px;font-size:13px}"
     ".kpi li{margin:2px 0}"
     "svg .ser{fill:none;stroke:var(--accent);stroke-width:2;"
@@ -121,7 +125,7 @@ static const char CSS[] =
     "svg .flag{fill:var(--flag);opacity:.13}"
     "svg .adj{stroke:var(--c5);stroke-width:1.5}"
     "svg .adjm{fill:var(--c5)}svg .adjm+text{fill:#fff;font-size:11px;"
-    "font-weight:700}"
+    "font-weight:700;stroke:none}"
     "svg .pv{fill:var(--c0);opacity:.35}"
     "svg .cr{fill:none;stroke:var(--c6);stroke-width:2}"
     "svg .sp{fill:none;stroke:var(--accent);stroke-width:1.5}"
@@ -145,16 +149,60 @@ static double hratio(double a, double b) {
   return b > 0 ? a / b : NAN;
 }
 
-/* A round axis maximum >= V: 1, 2, 2.5, 5 x 10^k. */
-static double nice_max(double v) {
-  if (!(v > 0))
-    return 1;
-  double e = pow(10, floor(log10(v)));
-  static const double STEPS[] = {1, 1.2, 1.6, 2, 2.4, 3.2, 4, 5, 6, 8, 10};
-  for (size_t i = 0; i < sizeof STEPS / sizeof *STEPS; i++)
-    if (STEPS[i] * e >= v * 0.9999)
-      return STEPS[i] * e;
-  return 10 * e;
+/* A round step for an axis covering RAW per step: 1, 2, 2.5 or 5 x 10^k
+ * (a whole number when INTEGER), so every tick label is a round number. */
+static double nice_step(double raw, bool integer) {
+  if (!(raw > 0) || !isfinite(raw))
+    return integer ? 1 : 0.01;
+  double e = pow(10, floor(log10(raw)));
+  static const double M[] = {1, 2, 2.5, 5, 10, 20};
+  for (size_t i = 0; i < sizeof M / sizeof *M; i++) {
+    double s = M[i] * e;
+    if (s >= raw * 0.9999 && (!integer || fabs(s - rint(s)) < 1e-9))
+      return integer && s < 1 ? 1 : s;
+  }
+  return integer ? 1 : 10 * e;
+}
+
+/* The top of a 4-tick axis from 0 that shows HI, at most CAP. */
+static double axis_max(double hi, bool integer, double cap) {
+  double m = 4 * nice_step(hi / 4, integer);
+  return m > cap ? cap : m;
+}
+
+/* Digits after the point that X needs (at most 3). */
+static int decimals_of(double x) {
+  for (int d = 0; d < 3; d++) {
+    double k = x * pow(10, d);
+    if (fabs(k - rint(k)) < 1e-6)
+      return d;
+  }
+  return 3;
+}
+
+/* A percentage tick: V (a fraction) with the digits STEP needs. */
+static void percent_tick(double v, double step, char *out, size_t cap) {
+  snprintf(out, cap, "%.*f%%", decimals_of(step * 100), v * 100);
+}
+
+/* Writes a path from a log as text: percent-decoded ("/caf%C3%A9" reads
+ * "/café", a '+' stays a '+'), escaped, at most MAXCHARS characters.  The
+ * bytes as logged go in the cell's title. */
+static void path_text(FILE *o, const char *path, size_t maxchars) {
+  char enc[2048], dec[2048];
+  size_t n = 0;
+  for (const char *p = path; *p && n + 4 < sizeof enc; p++) {
+    if (*p == '+') {
+      memcpy(enc + n, "%2B", 3);
+      n += 3;
+    } else {
+      enc[n++] = *p;
+    }
+  }
+  enc[n] = '\0';
+  if (bsl_url_decode(enc, n, dec, sizeof dec) < 0)
+    snprintf(dec, sizeof dec, "%s", path);
+  bsl_html_text(o, dec, maxchars);
 }
 
 static void short_day(const char *day, char out[8]) {
@@ -268,23 +316,18 @@ static double py(const struct plot *p, double v) {
   return p->h - p->b - (p->h - p->t - p->b) * (v / p->ymax);
 }
 
-static void y_grid(FILE *o, const struct plot *p, bool percent, bool right,
-                   double rmax) {
+static void y_grid(FILE *o, const struct plot *p, bool right, double rmax) {
   for (int i = 0; i <= 4; i++) {
     double v = p->ymax * i / 4, y = py(p, v);
     char lab[32];
-    if (percent)
-      snprintf(lab, sizeof lab, "%.0f%%", v * 100);
-    else
-      bsl_report_format_compact(v, lab, sizeof lab);
+    bsl_report_format_compact(v, lab, sizeof lab);
     fprintf(o,
             "<line class=\"%s\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
             "y2=\"%.1f\"/><text x=\"%.0f\" y=\"%.1f\" "
             "text-anchor=\"end\">%s</text>",
             i ? "g" : "ax", p->l, p->w - p->r, y, y, p->l - 6, y + 4, lab);
     if (right) {
-      double rv = rmax * i / 4;
-      snprintf(lab, sizeof lab, rmax < 0.1 ? "%.1f%%" : "%.0f%%", rv * 100);
+      percent_tick(rmax * i / 4, rmax / 4, lab, sizeof lab);
       fprintf(o, "<text x=\"%.0f\" y=\"%.1f\">%s</text>", p->w - p->r + 6,
               y + 4, lab);
     }
@@ -311,12 +354,12 @@ static void html_channels_chart(FILE *o, const bsl_report *r) {
       s += r->days[i].channel_visits[c];
     hi = fmax2(hi, s);
   }
-  p.ymax = nice_max(hi);
+  p.ymax = axis_max(hi, true, INFINITY);
   fputs("<section><h2>Daily visits by channel</h2>"
         "<svg class=\"ch\" viewBox=\"0 0 720 260\" role=\"img\" "
         "aria-label=\"Daily visits by channel\">",
         o);
-  y_grid(o, &p, false, false, 0);
+  y_grid(o, &p, false, 0);
   double bw = (p.w - p.l - p.r) / p.n * 0.72;
   for (int i = 0; i < r->n_days; i++) {
     const bsl_report_day *d = &r->days[i];
@@ -375,13 +418,14 @@ static void html_pv_chart(FILE *o, const bsl_report *r) {
     if (!isnan(cr))
       rhi = fmax2(rhi, cr);
   }
-  p.ymax = nice_max(hi);
-  double rmax = nice_max(rhi > 0 ? rhi : 0.01);
+  p.ymax = axis_max(hi, true, INFINITY);
+  /* a rate's axis never passes 100% */
+  double rmax = axis_max(rhi > 0 ? rhi : 0.01, false, 1);
   fputs("<section><h2>Pageviews and conversion rate</h2>"
         "<svg class=\"ch\" viewBox=\"0 0 720 260\" role=\"img\" "
         "aria-label=\"Pageviews and conversion rate per day\">",
         o);
-  y_grid(o, &p, false, true, rmax);
+  y_grid(o, &p, true, rmax);
   double bw = (p.w - p.l - p.r) / p.n * 0.72;
   for (int i = 0; i < r->n_days; i++) {
     const bsl_report_day *d = &r->days[i];
@@ -406,7 +450,7 @@ static void html_pv_chart(FILE *o, const bsl_report *r) {
       pen = false;
       continue;
     }
-    double y = p.h - p.b - (p.h - p.t - p.b) * (cr / rmax);
+    double y = p.h - p.b - (p.h - p.t - p.b) * (fmin(cr, rmax) / rmax);
     fprintf(o, "%c%.1f %.1f", pen ? 'L' : 'M', px(&p, i), y);
     pen = true;
   }
@@ -496,7 +540,7 @@ static void html_pages(FILE *o, const bsl_report *r) {
     fputs("<tr><td class=\"t\" title=\"", o);
     ESC(o, p->path);
     fputs("\">", o);
-    bsl_html_text(o, p->path, 90);
+    path_text(o, p->path, 90);
     fprintf(o, "</td><td>%s</td><td>%s</td><td>", v, e);
     meter(o, p->avg_scroll / 100.0, NULL);
     fprintf(o, "%.0f%%</td><td>%s</td></tr>\n", p->avg_scroll, s75);
@@ -521,7 +565,7 @@ static void html_clicks(FILE *o, const bsl_report *r) {
     fputs("</td><td class=\"t\" title=\"", o);
     ESC(o, c->path);
     fputs("\">", o);
-    bsl_html_text(o, c->path, 60);
+    path_text(o, c->path, 60);
     fprintf(o, "</td><td>%s</td></tr>\n", n);
   }
   fputs("</table></div></section>\n", o);
@@ -561,6 +605,118 @@ static void stage(FILE *o, const char *label, double v, double top,
           "<i%s style=\"width:%.1f%%\"></i></span><span><b>%s</b>%s"
           "</span></div>",
           label, web ? " class=\"w\"" : "", w > 100 ? 100 : w, n, pct);
+}
+
+static void html_status(FILE *o, const bsl_report *r) {
+  fputs("<section><h2>Status codes</h2><div class=\"tw\"><table><tr>"
+        "<th>Status</th><th>Hits</th><th>Share</th><th>Bot hits</th></tr>\n",
+        o);
+  if (!r->n_statuses)
+    fputs("<tr><td colspan=\"4\">No hits in this period</td></tr>", o);
+  for (size_t i = 0; i < r->n_statuses && i < 15; i++) {
+    const bsl_report_status *x = &r->statuses[i];
+    char h[32], sh[32], b[32];
+    bsl_report_format_count(x->hits, h, sizeof h);
+    double share = hratio(x->hits, r->cur.hits);
+    bsl_report_format_percent(share, sh, sizeof sh);
+    bsl_report_format_count(x->bot_hits, b, sizeof b);
+    const char *cls = x->status >= 500   ? " class=\"down\""
+                      : x->status >= 400 ? " style=\"color:var(--warn)\""
+                                         : "";
+    fprintf(o, "<tr><td><b%s>%d</b> %s</td><td>%s</td><td>", cls, x->status,
+            bsl_report_status_text(x->status), h);
+    meter(o, share,
+          x->status >= 500   ? "var(--bad)"
+          : x->status >= 400 ? "var(--warn)"
+                             : NULL);
+    fprintf(o, "%s</td><td>%s</td></tr>\n", sh, b);
+  }
+  fputs("</table></div><p class=\"note\">Every hit, bots included "
+        "(status_daily).</p></section>\n",
+        o);
+}
+
+static void html_not_found(FILE *o, const bsl_report *r) {
+  if (!r->has_not_found)
+    return;
+  fputs("<section><h2>Top 404 paths</h2><div class=\"tw\"><table><tr>"
+        "<th>Path</th><th>Hits</th></tr>\n",
+        o);
+  if (!r->n_not_found)
+    fputs("<tr><td colspan=\"2\">No page was missing for a visitor in this "
+          "period</td></tr>",
+          o);
+  for (size_t i = 0; i < r->n_not_found && i < 12; i++) {
+    const bsl_report_not_found *x = &r->not_found[i];
+    char n[32];
+    bsl_report_format_count(x->hits, n, sizeof n);
+    fputs("<tr><td class=\"t\" title=\"", o);
+    ESC(o, x->path);
+    fputs("\">", o);
+    path_text(o, x->path, 70);
+    fprintf(o, "</td><td>%s</td></tr>\n", n);
+  }
+  fputs("</table></div><p class=\"note\">People's requests only: bots' "
+        "probes are left out (not_found_daily).</p></section>\n",
+        o);
+}
+
+static void html_devices(FILE *o, const bsl_report *r) {
+  fputs("<section><h2>Devices</h2><div class=\"tw\"><table><tr>"
+        "<th>Device</th><th>Visits</th><th>Share</th><th>Bounce rate</th>"
+        "<th>Conv. rate</th></tr>\n",
+        o);
+  if (!r->n_devices)
+    fputs("<tr><td colspan=\"5\">No visits in this period</td></tr>", o);
+  for (size_t i = 0; i < r->n_devices; i++) {
+    const bsl_report_device *d = &r->devices[i];
+    char v[32], sh[32], b[32], c[32];
+    bsl_report_format_count(d->visits, v, sizeof v);
+    double share = hratio(d->visits, r->cur.visits);
+    bsl_report_format_percent(share, sh, sizeof sh);
+    bsl_report_format_percent(hratio(d->bounces, d->visits), b, sizeof b);
+    bsl_report_format_percent(hratio(d->conversions, d->visits), c, sizeof c);
+    fputs("<tr><td>", o);
+    ESC(o, *d->device ? d->device : "(unknown)");
+    fprintf(o, "</td><td>%s</td><td>", v);
+    meter(o, share, NULL);
+    fprintf(o, "%s</td><td>%s</td><td>%s</td></tr>\n", sh, b, c);
+  }
+  fputs("</table></div></section>\n", o);
+}
+
+/* Visits by the hour of the day they began, in the configured zone. */
+static void html_hours(FILE *o, const bsl_report *r) {
+  struct plot p = {
+      .w = 720, .h = 220, .l = 44, .r = 10, .t = 10, .b = 26, .n = 24};
+  double hi = 0;
+  for (int h = 0; h < 24; h++)
+    hi = fmax2(hi, r->hours[h]);
+  p.ymax = axis_max(hi, true, INFINITY);
+  fputs("<section><h2>Visits by hour of day</h2>"
+        "<svg class=\"ch\" viewBox=\"0 0 720 220\" role=\"img\" "
+        "aria-label=\"Visits by hour of day\">",
+        o);
+  y_grid(o, &p, false, 0);
+  double bw = (p.w - p.l - p.r) / p.n * 0.72;
+  for (int h = 0; h < 24; h++) {
+    double y = py(&p, r->hours[h]);
+    char n[32];
+    bsl_report_format_count(r->hours[h], n, sizeof n);
+    fprintf(o,
+            "<rect class=\"pv\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+            "height=\"%.1f\"><title>%02d:00\u2013%02d:59: %s visits</title>"
+            "</rect>",
+            px(&p, h) - bw / 2, y, bw, p.h - p.b - y, h, h, n);
+    if (h % 3 == 0)
+      fprintf(o,
+              "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%02d:00"
+              "</text>",
+              px(&p, h), p.h - p.b + 17, h);
+  }
+  fputs("</svg><p class=\"note\">By the hour each visit began, in ", o);
+  ESC(o, r->zone);
+  fputs(" (the configured timezone).</p></section>\n", o);
 }
 
 static void html_campaigns(FILE *o, const bsl_report *r) {
@@ -620,7 +776,7 @@ static const char *state_class(const bsl_report_kpi *k) {
 
 struct kchart {
   double w, h, l, r, t, b;
-  double tmin, tmax, ymin, ymax;
+  double tmin, tmax, ymin, ymax, step;
   int64_t day0; /* start day of pts[0] */
   double t0;    /* its t */
   int len;      /* days per period */
@@ -682,13 +838,27 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
 #undef SEE
   if (!(lo <= hi))
     lo = 0, hi = 1;
-  double pad = (hi - lo) * 0.12;
-  if (pad <= 0)
-    pad = fabs(hi) > 0 ? fabs(hi) * 0.1 : 1;
-  c.ymin = lo - pad;
-  c.ymax = hi + pad;
-  if (lo >= 0 && c.ymin < 0)
-    c.ymin = 0;
+  /* round ticks over what the metric can be: a rate within 0-100% */
+  double dlo = bsl_metric_clamp(k->metric, -INFINITY);
+  double dhi = bsl_metric_clamp(k->metric, INFINITY);
+  if (isnan(dlo))
+    dlo = -INFINITY, dhi = INFINITY;
+  lo = lo < dlo ? dlo : lo;
+  hi = hi > dhi ? dhi : hi;
+  double span = hi - lo > 0 ? hi - lo : (fabs(hi) > 0 ? fabs(hi) * 0.2 : 1);
+  /* a count's ticks are whole numbers once they can be */
+  const bsl_metric *km = bsl_metric_find(k->metric);
+  c.step = nice_step(span / 4, km && km->kind == BSL_METRIC_COUNT && span >= 4);
+  c.ymin = floor(lo / c.step) * c.step;
+  c.ymax = ceil(hi / c.step) * c.step;
+  if (c.ymax - c.ymin < c.step * 2) /* never a flat chart */
+    c.ymax = c.ymin + c.step * 2;
+  if (c.ymin < dlo)
+    c.ymin = dlo;
+  if (c.ymax > dhi)
+    c.ymax = dhi;
+  if (c.ymax <= c.ymin)
+    c.ymax = c.ymin + c.step;
 
   fputs("<svg class=\"ch\" viewBox=\"0 0 560 230\" role=\"img\" "
         "aria-label=\"KPI series\">",
@@ -725,11 +895,16 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
     }
     fputs("</title></rect>", o);
   }
-  /* grid and y labels */
-  for (int i = 0; i <= 4; i++) {
-    double v = c.ymin + (c.ymax - c.ymin) * i / 4, y = ky(&c, v);
+  /* grid and y labels, on the round ticks */
+  for (int i = 0; i <= 12; i++) {
+    double v = c.ymin + c.step * i, y = ky(&c, v);
+    if (v > c.ymax + c.step * 1e-6)
+      break;
     char lab[32];
-    bsl_metric_format(k->metric, v, lab, sizeof lab);
+    if (km && km->percent)
+      percent_tick(v, c.step, lab, sizeof lab);
+    else
+      bsl_metric_format(k->metric, v, lab, sizeof lab);
     fprintf(o,
             "<line class=\"%s\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
             "y2=\"%.1f\"/><text x=\"%.0f\" y=\"%.1f\" "
@@ -770,13 +945,23 @@ static void kpi_chart(FILE *o, const bsl_report_kpi *k) {
             "style=\"fill:var(--warn)\">deadline</text>",
             x, x, c.t, c.h - c.b, x - 4, c.t + 12);
   }
-  if (trend) {
+  /* the trend line, cut where it leaves the chart (a rate's line below 0%
+   * is no projection) */
+  double t1 = c.tmin, t2 = c.tmax;
+  if (trend && k->slope != 0) {
+    double ta = (c.ymin - k->intercept) / k->slope;
+    double tb = (c.ymax - k->intercept) / k->slope;
+    t1 = fmax2(t1, ta < tb ? ta : tb);
+    t2 = fmin(t2, ta < tb ? tb : ta);
+  }
+  if (trend && t2 > t1) {
     fprintf(o,
             "<line class=\"trend\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-            "y2=\"%.1f\"><title>Theil\u2013Sen trend%s</title></line>",
-            kx(&c, c.tmin), ky(&c, k->intercept + k->slope * c.tmin),
-            kx(&c, c.tmax), ky(&c, k->intercept + k->slope * c.tmax),
-            k->trend_own ? " (of the periods shown)" : "");
+            "y2=\"%.1f\"><title>trend: the median slope (Theil\u2013Sen)%s"
+            "</title></line>",
+            kx(&c, t1), ky(&c, k->intercept + k->slope * t1), kx(&c, t2),
+            ky(&c, k->intercept + k->slope * t2),
+            k->trend_own ? " of the periods shown" : "");
   }
   fputs("<path class=\"ser\" d=\"", o);
   bool pen = false;
@@ -860,8 +1045,13 @@ static void html_kpis(FILE *o, const bsl_report *r) {
       if (!isnan(k->projected))
         fprintf(o, " (projected <b>%s</b>)", pr);
     }
-    if (!isnan(k->p_value))
-      fprintf(o, " \u00b7 trend p=<b>%.3f</b>", k->p_value);
+    if (!isnan(k->p_value)) {
+      char pv[16];
+      bsl_metric_format_p(k->p_value, pv, sizeof pv);
+      fprintf(o, " \u00b7 trend %s (%s)",
+              k->p_value < BSL_KPI_ALPHA ? "<b>real</b>" : "could be chance",
+              pv);
+    }
     if (*k->since) {
       fputs(" \u00b7 since <b>", o);
       ESC(o, k->since);
@@ -887,17 +1077,12 @@ static void html_kpis(FILE *o, const bsl_report *r) {
         ESC(o, a->at);
         fputs("</b> ", o);
         ESC(o, a->note);
-        if (!isnan(a->effect)) {
-          char e[32];
-          bsl_metric_format_change(k->metric, a->effect, e, sizeof e);
-          /* a typographic minus sign */
-          fprintf(o, " \u2014 effect <b>%s%s</b>", *e == '-' ? "\u2212" : "",
-                  *e == '-' ? e + 1 : e);
-          if (!isnan(a->p_value))
-            fprintf(o, " (p=%.3f)", a->p_value);
-        } else {
-          fputs(" \u2014 effect not measured yet", o);
-        }
+        char verdict[160];
+        bsl_kpi_effect_verdict(k->metric, 0, a->effect, a->p_value, verdict,
+                               sizeof verdict);
+        fputs(" \u2014 effect: <b>", o);
+        ESC(o, verdict);
+        fputs("</b>", o);
         fputs("</li>", o);
       }
       fputs("</ol>", o);
@@ -907,7 +1092,7 @@ static void html_kpis(FILE *o, const bsl_report *r) {
   fputs("</div><div class=\"legend\"><span><i class=\"sw\" "
         "style=\"background:var(--accent)\"></i>series</span><span>"
         "<i class=\"sw\" style=\"background:var(--fg);opacity:.6\"></i>"
-        "Theil\u2013Sen trend</span><span><i class=\"sw\" "
+        "trend (median slope)</span><span><i class=\"sw\" "
         "style=\"background:var(--good)\"></i>target</span><span>"
         "<i class=\"sw\" style=\"background:var(--warn)\"></i>deadline"
         "</span><span><i class=\"sw\" style=\"background:var(--flag);"
@@ -942,6 +1127,11 @@ int bsl_report_write_html(const bsl_report *r, FILE *o) {
   ESC(o, r->prev_from);
   fputs(" \u2192 ", o);
   ESC(o, r->prev_to);
+  if (*r->partial_day) {
+    fputs(" \u00b7 ", o);
+    ESC(o, r->partial_day);
+    fputs(" left out: not over yet", o);
+  }
   fputs("</span></div></header>\n<main>\n", o);
   html_cards(o, r);
   html_kpis(o, r);
@@ -954,6 +1144,13 @@ int bsl_report_write_html(const bsl_report *r, FILE *o) {
   fputs("<div class=\"row\">", o);
   html_clicks(o, r);
   html_goals(o, r);
+  fputs("</div>\n", o);
+  fputs("<div class=\"row\">", o);
+  html_status(o, r);
+  html_not_found(o, r);
+  fputs("</div>\n<div class=\"row\">", o);
+  html_devices(o, r);
+  html_hours(o, r);
   fputs("</div>\n", o);
   html_campaigns(o, r);
   fputs("<footer>Generated by boussole " BSL_VERSION " at ", o);

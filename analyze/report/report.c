@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "escape.h"
+#include "kpi.h"
 #include "metrics.h"
 #include "stats.h"
 #include "store_report.h"
@@ -117,6 +118,42 @@ void bsl_report_format_points(double cur, double prev, char *out, size_t cap) {
     snprintf(out, cap, "%+.1f pt", (cur - prev) * 100.0);
 }
 
+const char *bsl_report_status_text(int status) {
+  static const struct {
+    int code;
+    const char *text;
+  } T[] = {{200, "OK"},
+           {201, "Created"},
+           {204, "No Content"},
+           {206, "Partial Content"},
+           {301, "Moved Permanently"},
+           {302, "Found"},
+           {303, "See Other"},
+           {304, "Not Modified"},
+           {307, "Temporary Redirect"},
+           {308, "Permanent Redirect"},
+           {400, "Bad Request"},
+           {401, "Unauthorized"},
+           {403, "Forbidden"},
+           {404, "Not Found"},
+           {405, "Method Not Allowed"},
+           {408, "Request Timeout"},
+           {410, "Gone"},
+           {413, "Content Too Large"},
+           {414, "URI Too Long"},
+           {429, "Too Many Requests"},
+           {444, "No Response (nginx)"},
+           {499, "Client Closed Request (nginx)"},
+           {500, "Internal Server Error"},
+           {502, "Bad Gateway"},
+           {503, "Service Unavailable"},
+           {504, "Gateway Timeout"}};
+  for (size_t i = 0; i < sizeof T / sizeof *T; i++)
+    if (T[i].code == status)
+      return T[i].text;
+  return "";
+}
+
 size_t bsl_report_sparkline(const double *v, size_t n, size_t width, char *out,
                             size_t cap) {
   static const char *const BARS[8] = {"\u2581", "\u2582", "\u2583", "\u2584",
@@ -173,6 +210,7 @@ struct gather {
   bsl_report_kpi *k; /* the KPI being read */
   size_t k_index;    /* rows of its series seen */
   int64_t to_day;
+  bsl_zone zone; /* the configured one */
   bool oom;
 };
 
@@ -359,6 +397,49 @@ static int on_campaign(void *ctx, const bsl_report_row *row) {
   return 0;
 }
 
+static int on_status(void *ctx, const bsl_report_row *row) {
+  struct gather *g = ctx;
+  bsl_report *r = g->r;
+  bsl_report_status *x = push(&r->statuses, &r->n_statuses, sizeof *x);
+  if (!x)
+    return g->oom = true, 1;
+  x->status = (int)num0(row, 0);
+  x->hits = num0(row, 1);
+  x->bot_hits = num0(row, 2);
+  return 0;
+}
+
+static int on_not_found(void *ctx, const bsl_report_row *row) {
+  struct gather *g = ctx;
+  bsl_report *r = g->r;
+  bsl_report_not_found *x = push(&r->not_found, &r->n_not_found, sizeof *x);
+  if (!x || !(x->path = dup(text0(row, 0))))
+    return g->oom = true, 1;
+  x->hits = num0(row, 1);
+  return 0;
+}
+
+static int on_device(void *ctx, const bsl_report_row *row) {
+  struct gather *g = ctx;
+  bsl_report *r = g->r;
+  bsl_report_device *d = push(&r->devices, &r->n_devices, sizeof *d);
+  if (!d || !(d->device = dup(text0(row, 0))))
+    return g->oom = true, 1;
+  d->visits = num0(row, 1);
+  d->bounces = num0(row, 2);
+  d->conversions = num0(row, 3);
+  return 0;
+}
+
+static int on_quarter(void *ctx, const bsl_report_row *row) {
+  struct gather *g = ctx;
+  if (!(fabs(row->num[0]) < 1e12)) /* NULL, or no time a log can hold */
+    return 0;
+  int64_t t = (int64_t)row->num[0] * 900;
+  g->r->hours[bsl_zone_hour_of(&g->zone, t)] += num0(row, 1);
+  return 0;
+}
+
 static bool state_flagged(const char *s) {
   return s && (strcmp(s, "stalled") == 0 || strcmp(s, "declining") == 0 ||
                strcmp(s, "off_track") == 0 || strcmp(s, "no_data") == 0);
@@ -399,6 +480,9 @@ static int on_kpi(void *ctx, const bsl_report_row *row) {
   KNUM(effect_p_value, "effect_p_value");
 #undef KTEXT
 #undef KNUM
+  /* a projection recorded by an older build may lie outside what the
+   * metric can be */
+  k->projected = bsl_metric_clamp(k->metric, k->projected);
   int f = col(row, "flagged");
   k->flagged = f >= 0 && !isnan(row->num[f]) ? row->num[f] != 0
                                              : state_flagged(k->state);
@@ -532,12 +616,12 @@ out_oom:
   return -1;
 }
 
-/* Resolves the range: explicit days, else 28 days ending on the newest day
- * with data (today when the database is empty). */
-static int resolve_range(bsl_report *r, const bsl_report_options *o, char *err,
-                         size_t errlen) {
+/* Resolves the range: explicit days, else 28 days ending on the last
+ * complete day (report.h; today when the database is empty). */
+static int resolve_range(bsl_report *r, const bsl_report_options *o,
+                         const bsl_zone *z, char *err, size_t errlen) {
   bool ok;
-  int64_t to, from;
+  int64_t to, from, today = bsl_zone_day_of(z, o->now);
   if (o->to) {
     to = bsl_report_parse_day(o->to, &ok);
     if (!ok) {
@@ -550,8 +634,15 @@ static int resolve_range(bsl_report *r, const bsl_report_options *o, char *err,
       snprintf(err, errlen, "traffic_daily: bad day '%s'", r->data_last);
       return -1;
     }
+    /* the last complete day: one that has ended in the configured zone
+     * (the newest day with data is still being logged while it is today,
+     * and one after today is clock skew, data after a day ended it) */
+    if (to >= today) {
+      snprintf(r->partial_day, sizeof r->partial_day, "%s", r->data_last);
+      to--;
+    }
   } else {
-    to = bsl_zone_day_of(&(bsl_zone){.fixed = true}, o->now); /* UTC */
+    to = today;
   }
   if (o->from) {
     from = bsl_report_parse_day(o->from, &ok);
@@ -566,7 +657,7 @@ static int resolve_range(bsl_report *r, const bsl_report_options *o, char *err,
     char t[11];
     bsl_report_format_day(to, t);
     snprintf(err, errlen, "--from: %s is after the end of the range, %s%s",
-             o->from, t, o->to ? "" : " (the newest day with data)");
+             o->from, t, o->to ? "" : " (the last complete day with data)");
     return -1;
   }
   if (to - from + 1 > BSL_REPORT_MAX_DAYS) {
@@ -617,6 +708,10 @@ int bsl_report_gather(bsl_store *st, const bsl_report_options *o,
   if (has_status < 0 || has_series < 0 || has_adj < 0 || has_alerts < 0)
     goto out_store;
   r->has_kpis = has_status && has_series;
+  int has_nf = bsl_store_report_has(st, "not_found_daily");
+  if (has_nf < 0)
+    goto out_store;
+  r->has_not_found = has_nf;
   r->has_adjustments = has_adj;
   r->has_alerts = has_alerts;
 
@@ -626,7 +721,9 @@ int bsl_report_gather(bsl_store *st, const bsl_report_options *o,
     goto out_oom;
   if (!r->sites && !(r->sites = dup("")))
     goto out_oom;
-  if (resolve_range(r, o, err, errlen) != 0)
+  bsl_zone_init(&g.zone, o->timezone);
+  snprintf(r->zone, sizeof r->zone, "%s", o->timezone ? o->timezone : "UTC");
+  if (resolve_range(r, o, &g.zone, err, errlen) != 0)
     goto out_free;
   bool ok;
   g.day0 = bsl_report_parse_day(r->prev_from, &ok);
@@ -660,7 +757,12 @@ int bsl_report_gather(bsl_store *st, const bsl_report_options *o,
       bsl_store_report_query(st, BSL_RQ_CLICKS, cur, 3, on_click, &g) < 0 ||
       bsl_store_report_query(
           st, r->has_campaign_logs ? BSL_RQ_CAMPAIGNS : BSL_RQ_CAMPAIGNS_VISITS,
-          cur, 3, on_campaign, &g) < 0)
+          cur, 3, on_campaign, &g) < 0 ||
+      bsl_store_report_query(st, BSL_RQ_STATUS, cur, 2, on_status, &g) < 0 ||
+      bsl_store_report_query(st, BSL_RQ_DEVICES, cur, 2, on_device, &g) < 0 ||
+      bsl_store_report_query(st, BSL_RQ_QUARTERS, cur, 2, on_quarter, &g) < 0 ||
+      (r->has_not_found && bsl_store_report_query(st, BSL_RQ_NOT_FOUND, cur, 3,
+                                                  on_not_found, &g) < 0))
     goto out_store;
   g.prev = true;
   if (!g.oom &&
@@ -712,6 +814,13 @@ void bsl_report_destroy(bsl_report *r) {
   for (size_t i = 0; i < r->n_campaigns; i++)
     free(r->campaigns[i].campaign);
   free(r->campaigns);
+  free(r->statuses);
+  for (size_t i = 0; i < r->n_not_found; i++)
+    free(r->not_found[i].path);
+  free(r->not_found);
+  for (size_t i = 0; i < r->n_devices; i++)
+    free(r->devices[i].device);
+  free(r->devices);
   for (size_t i = 0; i < r->n_kpis; i++) {
     bsl_report_kpi *k = &r->kpis[i];
     free(k->name), free(k->metric), free(k->state), free(k->since);
@@ -1044,6 +1153,137 @@ static void text_campaigns(const struct term *t, const bsl_report *r) {
   }
 }
 
+static void text_status(const struct term *t, const bsl_report *r) {
+  char h[128];
+  snprintf(h, sizeof h, "%*s%8s%23s%12s", 2 + 24 + 12 - 12, "hits", "share", "",
+           "bot hits");
+  heading(t, "STATUS CODES", h);
+  if (!r->n_statuses)
+    fprintf(t->o, "  %sno hits in this period%s\n", sgr(t, C_DIM),
+            sgr(t, C_RESET));
+  for (size_t i = 0; i < r->n_statuses && i < 12; i++) {
+    const bsl_report_status *x = &r->statuses[i];
+    char name[64], a[32], b[32], c[32];
+    snprintf(name, sizeof name, "%d %s", x->status,
+             bsl_report_status_text(x->status));
+    bsl_report_format_count(x->hits, a, sizeof a);
+    double share = ratio(x->hits, r->cur.hits);
+    bsl_report_format_percent(share, b, sizeof b);
+    bsl_report_format_count(x->bot_hits, c, sizeof c);
+    fputs("  ", t->o);
+    const char *col = x->status >= 500   ? C_RED
+                      : x->status >= 400 ? C_YELLOW
+                                         : "";
+    fputs(sgr(t, col), t->o);
+    cell(t, name, 24, false);
+    fputs(sgr(t, *col ? C_RESET : ""), t->o);
+    cell(t, a, 12, true);
+    cell(t, b, 8, true);
+    fputs("   ", t->o);
+    bar(t, share, 20);
+    cell(t, c, 12, true);
+    fputc('\n', t->o);
+  }
+}
+
+static void text_not_found(const struct term *t, const bsl_report *r) {
+  if (!r->has_not_found)
+    return;
+  static const char title[] = "TOP 404 PATHS (people; bots left out)";
+  char h[96];
+  snprintf(h, sizeof h, "%*s", 2 + 78 + 10 - (int)(sizeof title - 1), "hits");
+  heading(t, title, h);
+  if (!r->n_not_found)
+    fprintf(t->o, "  %sno page was missing for a visitor in this period%s\n",
+            sgr(t, C_DIM), sgr(t, C_RESET));
+  for (size_t i = 0; i < r->n_not_found && i < 10; i++) {
+    char a[32];
+    bsl_report_format_count(r->not_found[i].hits, a, sizeof a);
+    fputs("  ", t->o);
+    cell(t, r->not_found[i].path, 78, false);
+    cell(t, a, 10, true);
+    fputc('\n', t->o);
+  }
+}
+
+static void text_devices(const struct term *t, const bsl_report *r) {
+  char h[128];
+  snprintf(h, sizeof h, "%*s%8s%23s%14s%13s", 2 + 20 + 12 - 7, "visits",
+           "share", "", "bounce rate", "conv. rate");
+  heading(t, "DEVICES", h);
+  if (!r->n_devices)
+    fprintf(t->o, "  %sno visits in this period%s\n", sgr(t, C_DIM),
+            sgr(t, C_RESET));
+  for (size_t i = 0; i < r->n_devices; i++) {
+    const bsl_report_device *d = &r->devices[i];
+    char a[32], b[32], c[32], e[32];
+    bsl_report_format_count(d->visits, a, sizeof a);
+    double share = ratio(d->visits, r->cur.visits);
+    bsl_report_format_percent(share, b, sizeof b);
+    bsl_report_format_percent(ratio(d->bounces, d->visits), c, sizeof c);
+    bsl_report_format_percent(ratio(d->conversions, d->visits), e, sizeof e);
+    fputs("  ", t->o);
+    cell(t, *d->device ? d->device : "(unknown)", 20, false);
+    cell(t, a, 12, true);
+    cell(t, b, 8, true);
+    fputs("   ", t->o);
+    bar(t, share, 20);
+    cell(t, c, 14, true);
+    cell(t, e, 13, true);
+    fputc('\n', t->o);
+  }
+}
+
+/* Visits by hour of the day: one column per hour, bars of eighths. */
+static void text_hours(const struct term *t, const bsl_report *r) {
+  char title[160];
+  snprintf(title, sizeof title,
+           "VISITS BY HOUR OF DAY%s(%s, by the hour each visit began)", "   ",
+           r->zone);
+  char safe[200];
+  bsl_term_text(title, 96, safe, sizeof safe);
+  heading(t, safe, "");
+  double hi = 0, total = 0;
+  for (int h = 0; h < 24; h++)
+    hi = r->hours[h] > hi ? r->hours[h] : hi, total += r->hours[h];
+  if (total <= 0) {
+    fprintf(t->o, "  %sno visits in this period%s\n", sgr(t, C_DIM),
+            sgr(t, C_RESET));
+    return;
+  }
+  static const char *const BARS[9] = {" ",      "\u2581", "\u2582",
+                                      "\u2583", "\u2584", "\u2585",
+                                      "\u2586", "\u2587", "\u2588"};
+  /* three rows of eighths: 24 levels, each hour 3 columns wide */
+  for (int row = 2; row >= 0; row--) {
+    fputs("  ", t->o);
+    fputs(sgr(t, C_CYAN), t->o);
+    for (int h = 0; h < 24; h++) {
+      int level = (int)lrint(r->hours[h] / hi * 24);
+      int here = level - row * 8;
+      const char *g = BARS[here <= 0 ? 0 : here >= 8 ? 8 : here];
+      if (row == 0 && level == 0 && r->hours[h] > 0)
+        g = BARS[1]; /* a visit is never drawn as none */
+      fprintf(t->o, h < 23 ? "%s%s " : "%s%s", g, g);
+    }
+    fputs(sgr(t, C_RESET), t->o);
+    fputc('\n', t->o);
+  }
+  fputs("  ", t->o);
+  for (int h = 0; h < 24; h++)
+    fprintf(t->o, h < 23 ? "%02d " : "%02d", h);
+  fputc('\n', t->o);
+  int peak = 0;
+  for (int h = 1; h < 24; h++)
+    if (r->hours[h] > r->hours[peak])
+      peak = h;
+  char n[32];
+  bsl_report_format_count(r->hours[peak], n, sizeof n);
+  fprintf(t->o, "  %sbusiest hour %02d:00-%02d:59 (%s visits, %.1f%%)%s\n",
+          sgr(t, C_DIM), peak, peak, n, 100 * r->hours[peak] / total,
+          sgr(t, C_RESET));
+}
+
 static const char *state_color(const bsl_report_kpi *k) {
   if (k->flagged)
     return strcmp(k->state, "no_data") == 0 ? C_YELLOW : C_RED;
@@ -1070,18 +1310,19 @@ static void text_kpis(const struct term *t, const bsl_report *r) {
             sgr(t, C_DIM), sgr(t, C_RESET));
   for (size_t i = 0; i < r->n_kpis; i++) {
     const bsl_report_kpi *k = &r->kpis[i];
-    char st[48], val[32], tgt[32], tr[48], sp[256];
+    char st[48], val[32], tgt[32], tr[96], sp[256];
     snprintf(st, sizeof st, "%s%s", k->state, k->flagged ? " \u2691" : "");
     bsl_metric_format(k->metric, k->value, val, sizeof val);
     bsl_metric_format(k->metric, k->target, tgt, sizeof tgt);
     if (isnan(k->slope)) {
       snprintf(tr, sizeof tr, "-");
     } else {
-      char s1[32];
-      bsl_metric_format_change(k->metric, k->slope, s1, sizeof s1);
+      char s1[32], p[16];
+      bsl_metric_format_trend(k->metric, k->slope, s1, sizeof s1);
+      bsl_metric_format_p(k->p_value, p, sizeof p);
       if (!isnan(k->p_value))
-        snprintf(tr, sizeof tr, "%s/%s p=%.2f", s1,
-                 *k->period ? k->period : "period", k->p_value);
+        snprintf(tr, sizeof tr, "%s/%s %s", s1,
+                 *k->period ? k->period : "period", p);
       else
         snprintf(tr, sizeof tr, "%s/%s", s1, *k->period ? k->period : "period");
     }
@@ -1115,18 +1356,21 @@ static void text_kpis(const struct term *t, const bsl_report *r) {
     }
     for (size_t j = 0; j < k->n_adj; j++) {
       const bsl_report_adjustment *a = &k->adj[j];
-      char head[96], eff[64] = "";
+      char head[96], verdict[160];
       snprintf(head, sizeof head, "adjusted %.16s: ", a->at);
-      if (!isnan(a->effect)) {
-        char e[32];
-        bsl_metric_format_change(k->metric, a->effect, e, sizeof e);
-        snprintf(eff, sizeof eff, "  effect %s (p=%.2f)", e, a->p_value);
-      }
-      size_t room = 94 - cols(head) - cols(eff);
       fprintf(t->o, "    %s", head);
       char note[512];
-      bsl_term_text(a->note, room, note, sizeof note);
-      fprintf(t->o, "%s%s\n", note, eff);
+      bsl_term_text(a->note, 94 - cols(head), note, sizeof note);
+      bsl_kpi_effect_verdict(k->metric, 0, a->effect, a->p_value, verdict,
+                             sizeof verdict);
+      fprintf(t->o, "%s\n      effect: %s\n", note, verdict);
+    }
+    /* a flagged KPI: what it means and the next step (kpi_status.message,
+     * written by `boussole kpi`) */
+    if (k->flagged && *k->message) {
+      fputs(sgr(t, C_DIM), t->o);
+      bsl_term_paragraph(t->o, k->message, 4, TERM_WIDTH);
+      fputs(sgr(t, C_RESET), t->o);
     }
   }
 }
@@ -1143,12 +1387,21 @@ int bsl_report_write_text(const bsl_report *r, FILE *out, bool color) {
           sgr(&t, C_DIM), r->prev_from, r->prev_to,
           *r->data_first ? r->data_first : "-",
           *r->data_last ? r->data_last : "-", sgr(&t, C_RESET));
+  if (*r->partial_day)
+    fprintf(out,
+            "%s%s is left out: it has not ended yet (%s), and a day still "
+            "being logged is not comparable%s\n",
+            sgr(&t, C_DIM), r->partial_day, r->zone, sgr(&t, C_RESET));
   text_totals(&t, r);
   text_channels(&t, r);
   text_pages(&t, r);
   text_clicks(&t, r);
   text_goals(&t, r);
   text_campaigns(&t, r);
+  text_status(&t, r);
+  text_not_found(&t, r);
+  text_devices(&t, r);
+  text_hours(&t, r);
   text_kpis(&t, r);
   return ferror(out) ? -1 : 0;
 }
@@ -1225,6 +1478,10 @@ static void json_kpi(FILE *o, const bsl_report_kpi *k) {
     jkey(o, &g, "note"), bsl_json_string(o, k->adj[j].note);
     jkey(o, &g, "effect"), jnum(o, k->adj[j].effect);
     jkey(o, &g, "effect_p_value"), jnum(o, k->adj[j].p_value);
+    char v[160];
+    bsl_kpi_effect_verdict(k->metric, 0, k->adj[j].effect, k->adj[j].p_value, v,
+                           sizeof v);
+    jkey(o, &g, "verdict"), bsl_json_string(o, v);
     fputc('}', o);
   }
   fputs("]}", o);
@@ -1240,6 +1497,11 @@ int bsl_report_write_json(const bsl_report *r, FILE *o) {
   jkey(o, &f, "previous_to"), bsl_json_string(o, r->prev_to);
   jkey(o, &f, "data_first"), bsl_json_string(o, r->data_first);
   jkey(o, &f, "data_last"), bsl_json_string(o, r->data_last);
+  jkey(o, &f, "partial_day_left_out");
+  if (*r->partial_day)
+    bsl_json_string(o, r->partial_day);
+  else
+    fputs("null", o);
   jkey(o, &f, "sites"), bsl_json_string(o, r->sites);
   jkey(o, &f, "generated_at"), bsl_json_string(o, r->generated_at);
   jkey(o, &f, "totals"), jtotals(o, &r->cur);
@@ -1365,6 +1627,60 @@ int bsl_report_write_json(const bsl_report *r, FILE *o) {
     fputc('}', o);
   }
   fputc(']', o);
+
+  jkey(o, &f, "status_codes");
+  fputc('[', o);
+  for (size_t i = 0; i < r->n_statuses; i++) {
+    const bsl_report_status *x = &r->statuses[i];
+    bool g = true;
+    fputs(i ? ",{" : "{", o);
+    jkey(o, &g, "status"), fprintf(o, "%d", x->status);
+    jkey(o, &g, "text"), bsl_json_string(o, bsl_report_status_text(x->status));
+    jkey(o, &g, "hits"), jnum(o, x->hits);
+    jkey(o, &g, "bot_hits"), jnum(o, x->bot_hits);
+    fputc('}', o);
+  }
+  fputc(']', o);
+
+  jkey(o, &f, "not_found");
+  if (r->has_not_found) {
+    fputc('[', o);
+    for (size_t i = 0; i < r->n_not_found; i++) {
+      bool g = true;
+      fputs(i ? ",{" : "{", o);
+      jkey(o, &g, "path"), bsl_json_string(o, r->not_found[i].path);
+      jkey(o, &g, "hits"), jnum(o, r->not_found[i].hits);
+      fputc('}', o);
+    }
+    fputc(']', o);
+  } else {
+    fputs("null", o);
+  }
+
+  jkey(o, &f, "devices");
+  fputc('[', o);
+  for (size_t i = 0; i < r->n_devices; i++) {
+    const bsl_report_device *d = &r->devices[i];
+    bool g = true;
+    fputs(i ? ",{" : "{", o);
+    jkey(o, &g, "device"), bsl_json_string(o, d->device);
+    jkey(o, &g, "visits"), jnum(o, d->visits);
+    jkey(o, &g, "bounces"), jnum(o, d->bounces);
+    jkey(o, &g, "conversions"), jnum(o, d->conversions);
+    jkey(o, &g, "bounce_rate"), jnum(o, ratio(d->bounces, d->visits));
+    jkey(o, &g, "conversion_rate"), jnum(o, ratio(d->conversions, d->visits));
+    fputc('}', o);
+  }
+  fputc(']', o);
+
+  jkey(o, &f, "visits_by_hour");
+  fputc('[', o);
+  for (int h = 0; h < 24; h++) {
+    fputs(h ? "," : "", o);
+    jnum(o, r->hours[h]);
+  }
+  fputc(']', o);
+  jkey(o, &f, "timezone"), bsl_json_string(o, r->zone);
 
   jkey(o, &f, "kpis");
   if (!r->has_kpis) {

@@ -3,8 +3,11 @@
  * gathered from the analyst views into one bsl_report, then rendered as
  * terminal text, JSON or a self-contained HTML page (html.c).
  *
- * The range defaults to the 28 days ending on the newest day with data; the
- * previous period is the same number of days just before it.  Sections whose
+ * The range defaults to the 28 days ending on the last complete day: the
+ * newest day with data, unless that day has not ended yet in the configured
+ * zone (then the day before it: a day still being logged would end every
+ * chart in a cliff and bias the comparison).  The previous period is the
+ * same number of days just before it.  Sections whose
  * views a database does not have (campaigns_daily, the KPI views) are
  * omitted with a note rather than failing.
  *
@@ -125,9 +128,28 @@ typedef struct bsl_report_kpi {
   size_t n_flags;
 } bsl_report_kpi;
 
+typedef struct bsl_report_status {
+  int status;
+  double hits, bot_hits;
+} bsl_report_status;
+
+typedef struct bsl_report_not_found {
+  char *path;
+  double hits; /* people's requests answered 404 */
+} bsl_report_not_found;
+
+typedef struct bsl_report_device {
+  char *device;
+  double visits, bounces, conversions;
+} bsl_report_device;
+
 typedef struct bsl_report {
   char from[11], to[11], prev_from[11], prev_to[11];
   char data_first[11], data_last[11]; /* "" when the database is empty */
+  /* the newest day with data when the default range left it out because it
+   * has not ended yet, else "" */
+  char partial_day[11];
+  char zone[64]; /* the configured timezone, for the hours */
   int n_days;
   char *sites; /* "a.example, b.example" or "" */
   char generated_at[32];
@@ -147,7 +169,15 @@ typedef struct bsl_report {
   bool has_campaign_logs; /* campaigns_daily exists */
   bsl_report_campaign *campaigns;
   size_t n_campaigns;
-  bool has_kpis; /* kpi_status and kpi_series exist */
+  bsl_report_status *statuses; /* by hits, bots included */
+  size_t n_statuses;
+  bool has_not_found;              /* not_found_daily exists */
+  bsl_report_not_found *not_found; /* the top 404 paths */
+  size_t n_not_found;
+  bsl_report_device *devices; /* by visits */
+  size_t n_devices;
+  double hours[24]; /* visits begun in each local hour of the day */
+  bool has_kpis;    /* kpi_status and kpi_series exist */
   bool has_adjustments, has_alerts;
   bsl_report_kpi *kpis;
   size_t n_kpis;
@@ -155,7 +185,8 @@ typedef struct bsl_report {
 
 typedef struct bsl_report_options {
   const char *from, *to; /* YYYY-MM-DD or NULL for the defaults */
-  int64_t now;           /* the clock, for generated_at and an empty db */
+  int64_t now;           /* the clock: generated_at, today */
+  const char *timezone;  /* the configured zone (NULL: UTC): today, hours */
 } bsl_report_options;
 
 /*
@@ -202,6 +233,8 @@ void bsl_report_format_percent(double v, char *out, size_t cap);
  * when PREV is 0 and CUR is not; "-" when both are 0 or unknown.
  */
 void bsl_report_format_change(double cur, double prev, char *out, size_t cap);
+/* The reason phrase of an HTTP status ("Not Found"), "" when unknown. */
+const char *bsl_report_status_text(int status);
 /* Change of a rate in percentage points: "+1.8 pt". */
 void bsl_report_format_points(double cur, double prev, char *out, size_t cap);
 

@@ -16,6 +16,7 @@ enum op_type {
   OP_HITS,
   OP_EVENT,
   OP_PAGES,
+  OP_NOT_FOUND,
   OP_VISIT,
   OP_GOAL,
   OP_SALT,
@@ -174,6 +175,17 @@ void bsl_changeset_add_page_counts(bsl_changeset *cs, const char *day,
   }
 }
 
+void bsl_changeset_add_not_found(bsl_changeset *cs, const char *day,
+                                 const char *site, const char *path,
+                                 int64_t hits) {
+  op *o = new_op(cs, OP_NOT_FOUND);
+  put_str(cs, o, 0, day);
+  put_str(cs, o, 1, site);
+  put_str(cs, o, 2, path);
+  if (o)
+    o->num[0] = hits;
+}
+
 void bsl_changeset_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
   op *o = new_op(cs, OP_VISIT);
   put_str(cs, o, 0, v->site);
@@ -297,6 +309,10 @@ int bsl_store_apply(bsl_store *s, const bsl_changeset *cs) {
     case OP_PAGES:
       rc = bsl_store_add_page_counts(s, S(cs, o, 0), S(cs, o, 1), S(cs, o, 2),
                                      n[0], n[1], n[2], n[3]);
+      break;
+    case OP_NOT_FOUND:
+      rc = bsl_store_add_not_found(s, S(cs, o, 0), S(cs, o, 1), S(cs, o, 2),
+                                   n[0]);
       break;
     case OP_VISIT: {
       bsl_visit_row v = {

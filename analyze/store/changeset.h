@@ -37,6 +37,9 @@ void bsl_changeset_add_page_counts(bsl_changeset *cs, const char *day,
                                    const char *site, const char *path,
                                    int64_t pageviews, int64_t entries,
                                    int64_t scroll_sum, int64_t scroll_75);
+void bsl_changeset_add_not_found(bsl_changeset *cs, const char *day,
+                                 const char *site, const char *path,
+                                 int64_t hits);
 void bsl_changeset_put_visit(bsl_changeset *cs, const bsl_visit_row *v);
 void bsl_changeset_put_visit_goal(bsl_changeset *cs, int64_t visit_id,
                                   const char *goal);

@@ -38,6 +38,7 @@ enum stmt_id {
   ST_VISIT_UPDATE,
   ST_PAGE_COUNTS_ADD,
   ST_VISIT_GOAL_PUT,
+  ST_NOT_FOUND_ADD,
   ST_OPEN_VISITS,
   ST_OPEN_PAGES,
   ST_OPEN_GOALS,
@@ -61,6 +62,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_VISIT_UPDATE] = SQL_VISIT_UPDATE,
     [ST_PAGE_COUNTS_ADD] = SQL_PAGE_COUNTS_ADD,
     [ST_VISIT_GOAL_PUT] = SQL_VISIT_GOAL_PUT,
+    [ST_NOT_FOUND_ADD] = SQL_NOT_FOUND_ADD,
     [ST_OPEN_VISITS] = SQL_OPEN_VISITS,
     [ST_OPEN_PAGES] = SQL_OPEN_PAGES,
     [ST_OPEN_GOALS] = SQL_OPEN_GOALS,
@@ -916,6 +918,16 @@ int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,
   sqlite3_bind_int64(st, 6, scroll_sum);
   sqlite3_bind_int64(st, 7, scroll_75);
   return run(s, st, "adding page counts");
+}
+
+int bsl_store_add_not_found(bsl_store *s, const char *day, const char *site,
+                            const char *path, int64_t hits) {
+  sqlite3_stmt *st = s->stmt[ST_NOT_FOUND_ADD];
+  bind_text(st, 1, day);
+  bind_text(st, 2, site);
+  bind_text(st, 3, path);
+  sqlite3_bind_int64(st, 4, hits);
+  return run(s, st, "adding 404 counts");
 }
 
 int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal) {

@@ -21,7 +21,7 @@
 typedef struct bsl_store bsl_store;
 
 /* Schema version this build writes; older databases are migrated at open. */
-#define BSL_SCHEMA_VERSION 6
+#define BSL_SCHEMA_VERSION 7
 
 /*
  * Opens (creating if needed) the database at PATH, enables WAL, sets a busy
@@ -163,6 +163,9 @@ int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,
                               int64_t entries, int64_t scroll_sum,
                               int64_t scroll_75);
 int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal);
+/* not_found_daily counters: people's requests of PATH answered 404. */
+int bsl_store_add_not_found(bsl_store *s, const char *day, const char *site,
+                            const char *path, int64_t hits);
 
 /* Open visits, with their pages and goals, to resume sessions. */
 typedef struct bsl_open_visit_cbs {

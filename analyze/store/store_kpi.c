@@ -7,6 +7,7 @@
 #include "store_kpi.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -411,6 +412,68 @@ int bsl_store_kpi_adjust_list(bsl_store *s, const char *kpi, int64_t until,
   sqlite3_bind_int64(st, 2, until);
   struct adjust_ctx a = {cb, ctx};
   return step_rows(s, st, "reading adjustments", adjust_row, &a);
+}
+
+static double col_real(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL
+             ? NAN
+             : sqlite3_column_double(st, i);
+}
+
+struct adjustment_ctx {
+  bsl_kpi_adjustment_cb cb;
+  void *ctx;
+  bool full; /* the row has effect columns */
+};
+
+static int adjustment_row(sqlite3_stmt *st, void *p) {
+  struct adjustment_ctx *a = p;
+  bsl_kpi_adjustment_row row = {.id = a->full ? sqlite3_column_int64(st, 0) : 0,
+                                .effect = NAN,
+                                .effect_p_value = NAN};
+  int c = a->full ? 1 : 0;
+  row.kpi = col_text(st, c);
+  row.at = col_text(st, c + 1);
+  row.note = col_text(st, c + 2);
+  if (a->full) {
+    row.effect = col_real(st, 4);
+    row.effect_p_value = col_real(st, 5);
+    row.n_after = sqlite3_column_int64(st, 6);
+  }
+  return a->cb(a->ctx, &row);
+}
+
+int bsl_store_kpi_adjust_all(bsl_store *s, const char *kpi,
+                             bsl_kpi_adjustment_cb cb, void *ctx) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_ADJUST_ALL);
+  if (!st)
+    return -1;
+  bind_opt_text(st, 1, kpi);
+  struct adjustment_ctx a = {cb, ctx, true};
+  return step_rows(s, st, "reading adjustments", adjustment_row, &a);
+}
+
+int bsl_store_kpi_adjust_remove(bsl_store *s, int64_t id,
+                                bsl_kpi_adjustment_cb cb, void *ctx) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_ADJUST_REMOVE);
+  if (!st)
+    return -1;
+  sqlite3_bind_int64(st, 1, id);
+  struct adjustment_ctx a = {cb, ctx, false};
+  int rows = 0, rc;
+  /* RETURNING: the delete is done once the statement has run to its end */
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    rows++;
+    adjustment_row(st, &a);
+  }
+  if (rc != SQLITE_DONE) {
+    bsl_store__fail(s, "removing adjustment");
+    sqlite3_reset(st);
+    return -1;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rows > 0;
 }
 
 int bsl_store_kpi_adjust_effect(bsl_store *s, int64_t id, double effect,

@@ -142,6 +142,25 @@ typedef int (*bsl_kpi_adjust_cb)(void *ctx, int64_t id, const char *at,
 int bsl_store_kpi_adjust_list(bsl_store *s, const char *kpi, int64_t until,
                               bsl_kpi_adjust_cb cb, void *ctx);
 
+/* Every adjustment, or KPI's only (KPI non-NULL), by KPI then time; the
+ * effect and its p-value are NAN while not known.  Strings are valid
+ * during the callback only. */
+typedef struct bsl_kpi_adjustment_row {
+  int64_t id;
+  const char *kpi, *at, *note;
+  double effect, effect_p_value;
+  int64_t n_after;
+} bsl_kpi_adjustment_row;
+typedef int (*bsl_kpi_adjustment_cb)(void *ctx,
+                                     const bsl_kpi_adjustment_row *row);
+int bsl_store_kpi_adjust_all(bsl_store *s, const char *kpi,
+                             bsl_kpi_adjustment_cb cb, void *ctx);
+
+/* Deletes adjustment ID, handing what it was to CB (effect fields NAN).
+ * Returns 1 when it existed, 0 when there is none, -1 on error. */
+int bsl_store_kpi_adjust_remove(bsl_store *s, int64_t id,
+                                bsl_kpi_adjustment_cb cb, void *ctx);
+
 /* Records the measured effect of an adjustment (NAN: not yet known). */
 int bsl_store_kpi_adjust_effect(bsl_store *s, int64_t id, double effect,
                                 double p_value, double mean_before,

@@ -213,6 +213,14 @@
 #define SQL_KPI_ADJUST_LIST                                                    \
   "SELECT adjustment_id, at, at_unix, note FROM kpi_adjustments"               \
   " WHERE kpi = ?1 AND at_unix <= ?2 ORDER BY at_unix, adjustment_id"
+/* `adjust --list [KPI]`: ?1 NULL lists every KPI's */
+#define SQL_KPI_ADJUST_ALL                                                     \
+  "SELECT adjustment_id, kpi, at, note, effect, effect_p_value, n_after"       \
+  " FROM kpi_adjustments WHERE ?1 IS NULL OR kpi = ?1"                         \
+  " ORDER BY kpi, at_unix, adjustment_id"
+#define SQL_KPI_ADJUST_REMOVE                                                  \
+  "DELETE FROM kpi_adjustments WHERE adjustment_id = ?1 RETURNING kpi, at,"    \
+  " note"
 #define SQL_KPI_ADJUST_EFFECT                                                  \
   "UPDATE kpi_adjustments SET effect = ?2, effect_p_value = ?3,"               \
   " mean_before = ?4, mean_after = ?5, n_before = ?6, n_after = ?7"            \

@@ -95,6 +95,22 @@
   "SELECT state, raised_at, resolved_at FROM alerts WHERE kpi = ?1"            \
   " ORDER BY raised_at"
 
+#define SQL_REPORT_STATUS                                                      \
+  "SELECT status, SUM(hits), SUM(bot_hits) FROM status_daily"                  \
+  " WHERE day BETWEEN ?1 AND ?2 GROUP BY status ORDER BY 2 DESC, 1"
+
+#define SQL_REPORT_DEVICES                                                     \
+  "SELECT device, COUNT(*), SUM(bounced), SUM(conversions) FROM visits"        \
+  " WHERE day BETWEEN ?1 AND ?2 GROUP BY device ORDER BY 2 DESC, 1"
+
+#define SQL_REPORT_QUARTERS                                                    \
+  "SELECT CAST(strftime('%s', started_at) AS INTEGER) / 900, COUNT(*)"         \
+  " FROM visits WHERE day BETWEEN ?1 AND ?2 GROUP BY 1 ORDER BY 1"
+
+#define SQL_REPORT_NOT_FOUND                                                   \
+  "SELECT path, SUM(hits) FROM not_found_daily WHERE day BETWEEN ?1 AND ?2"    \
+  " GROUP BY path ORDER BY 2 DESC, 1 LIMIT CAST(?3 AS INTEGER)"
+
 /* Indexed by enum bsl_report_query; the statement cache keys on these
  * pointers, so each query is prepared once. */
 static const char *const QUERY_SQL[BSL_RQ_COUNT_] = {
@@ -112,6 +128,10 @@ static const char *const QUERY_SQL[BSL_RQ_COUNT_] = {
     [BSL_RQ_KPI_SERIES] = SQL_REPORT_KPI_SERIES,
     [BSL_RQ_KPI_ADJUSTMENTS] = SQL_REPORT_KPI_ADJUSTMENTS,
     [BSL_RQ_KPI_ALERTS] = SQL_REPORT_KPI_ALERTS,
+    [BSL_RQ_STATUS] = SQL_REPORT_STATUS,
+    [BSL_RQ_DEVICES] = SQL_REPORT_DEVICES,
+    [BSL_RQ_QUARTERS] = SQL_REPORT_QUARTERS,
+    [BSL_RQ_NOT_FOUND] = SQL_REPORT_NOT_FOUND,
 };
 
 static const char *const QUERY_WHAT[BSL_RQ_COUNT_] = {
@@ -129,6 +149,10 @@ static const char *const QUERY_WHAT[BSL_RQ_COUNT_] = {
     [BSL_RQ_KPI_SERIES] = "reading kpi_series",
     [BSL_RQ_KPI_ADJUSTMENTS] = "reading adjustments",
     [BSL_RQ_KPI_ALERTS] = "reading alerts",
+    [BSL_RQ_STATUS] = "reading status_daily",
+    [BSL_RQ_DEVICES] = "reading devices of visits",
+    [BSL_RQ_QUARTERS] = "reading visits by hour",
+    [BSL_RQ_NOT_FOUND] = "reading not_found_daily",
 };
 
 int bsl_store_report_has(bsl_store *s, const char *name) {

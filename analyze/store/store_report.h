@@ -68,6 +68,20 @@ enum bsl_report_query {
   BSL_RQ_KPI_ADJUSTMENTS,
   /* ?1 kpi: state, raised_at, resolved_at; oldest first */
   BSL_RQ_KPI_ALERTS,
+  /* ?1 from, ?2 to: status, hits, bot_hits (status_daily); most hits
+   * first */
+  BSL_RQ_STATUS,
+  /* ?1 from, ?2 to: device, visits, bounces, conversions (the visits
+   * view); most visits first */
+  BSL_RQ_DEVICES,
+  /* ?1 from, ?2 to: the start of a quarter hour (Unix seconds / 900) and
+   * the visits begun in it (the visits view's started_at): quarter hours,
+   * so that any zone's hours, half-hour offsets included, can be cut from
+   * them */
+  BSL_RQ_QUARTERS,
+  /* ?1 from, ?2 to, ?3 limit: path, hits of not_found_daily (people's
+   * requests answered 404); most hits first */
+  BSL_RQ_NOT_FOUND,
   BSL_RQ_COUNT_
 };
 

@@ -47,6 +47,17 @@
   "DELETE FROM day_salts;"                                                     \
   "DROP TABLE day_salts;"
 
+/* 5 -> 6: the paths of 404s (issue 16), as GoAccess shows "Not Found
+ * URLs": people's requests only (bots excluded: a scanner's probes would
+ * flood it with paths nobody links to); a new view, every earlier view
+ * unchanged. */
+#define SQL_MIGRATION_NOT_FOUND                                                \
+  "CREATE TABLE not_found_counts(day TEXT NOT NULL, site TEXT NOT NULL,"       \
+  " path TEXT NOT NULL, hits INTEGER NOT NULL,"                                \
+  " PRIMARY KEY(day, site, path)) WITHOUT ROWID;"                              \
+  "CREATE VIEW not_found_daily AS"                                             \
+  " SELECT day, site, path, hits FROM not_found_counts;"
+
 /* MIGRATIONS[i] brings the schema from user_version i to i + 1. */
 static const char *const MIGRATIONS[] = {
     /* 0 -> 1: the batch-ingest model */
@@ -160,6 +171,8 @@ static const char *const MIGRATIONS[] = {
     "CREATE VIEW visit_conversions AS"
     " SELECT g.visit_id, v.site, v.day, g.goal FROM visit_goals g"
     " JOIN visit_log v ON v.visit_id = g.visit_id;",
+    /* 6 -> 7: not_found_daily (the paths of 404s) */
+    SQL_MIGRATION_NOT_FOUND,
 };
 
 /* The version whose migration moves the salts out (store.c runs its C step
@@ -253,6 +266,9 @@ static const char *const MIGRATIONS[] = {
   " entries = entries + excluded.entries,"                                     \
   " scroll_sum = scroll_sum + excluded.scroll_sum,"                            \
   " scroll_75 = scroll_75 + excluded.scroll_75"
+#define SQL_NOT_FOUND_ADD                                                      \
+  "INSERT INTO not_found_counts(day, site, path, hits) VALUES(?1, ?2, ?3, ?4)" \
+  " ON CONFLICT(day, site, path) DO UPDATE SET hits = hits + excluded.hits"
 #define SQL_VISIT_GOAL_PUT                                                     \
   "INSERT OR IGNORE INTO visit_goals(visit_id, goal) VALUES(?1, ?2)"
 #define SQL_OPEN_VISITS                                                        \

@@ -52,6 +52,8 @@ dump_views() {
     echo "== $v"
     q "$db" "SELECT * FROM $v ORDER BY 1,2,3,4,5"
   done
+  echo "== not_found_daily"
+  q "$db" "SELECT * FROM not_found_daily ORDER BY 1,2,3"
   echo "== visits"
   q "$db" "SELECT visit_id, site, day, started_at, ended_at, pageviews, channel, source, medium, campaign, device, landing_path, exit_path, max_scroll, bounced FROM visits ORDER BY visit_id"
   echo "== rejects"

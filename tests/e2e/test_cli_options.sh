@@ -13,7 +13,7 @@ declare -A OPTS=(
   [ingest]="-c --config --db --format --site --no-progress --flush-lines -q --quiet -h --help"
   [run]="-c --config --db -h --help"
   [kpi]="-c --config --db --json --at --reset -h --help"
-  [adjust]="-c --config --db --note --at -h --help"
+  [adjust]="-c --config --db --note --at --list --remove -h --help"
   [report]="-c --config --db --from --to --json --html -h --help"
   [check]="-c --config -h --help"
 )

@@ -185,6 +185,7 @@ expect_eq "adjusted stalled before the change" "$(states_of adjusted 14 44)" "st
 expect_eq "adjusted not stalled within window/2 of the adjustment" "$(states_of adjusted 45 58 | grep -c stalled)" 0
 expect_eq "no effect before 3 periods" "$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.effect' "$WORK/day47.json")" null
 expect_eq "effect known after 3 periods" "$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.n_after' "$WORK/day48.json")" 3
+expect_eq "--json gives the verdict in words" "$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.verdict' "$WORK/day47.json")|$(jq -r '.kpis[] | select(.kpi == "adjusted") | .adjustment.verdict' "$WORK/day69.json")" "not measured yet (3 periods after it are needed)|+2.0 pt, significant (p<0.001): an improvement"
 expect "$DB" "SELECT effect > 0.015 AND effect < 0.025, effect_p_value < 0.001, n_after FROM adjustments WHERE kpi = 'adjusted'" "1|1|24"
 expect "$DB" "SELECT note FROM adjustments" 'new "promo" landing page'
 
@@ -205,7 +206,15 @@ expect "$DB" "SELECT COUNT(*) FROM alerts" "$raised"
 expect "$DB" "SELECT COUNT(*) FROM alerts WHERE resolved_at IS NOT NULL" "$resolved"
 expect_eq "no alert delivered twice" "$(jq -r '"\(.alert_id) \(.event)"' "$ALERTS" | sort | uniq -d | wc -l)" 0
 expect_eq "alert JSON has every field" "$(jq -s '[.[] | select(has("kpi") and has("state") and has("previous_state") and has("value") and has("target") and has("slope") and has("p_value") and has("since") and has("message"))] | length' "$ALERTS")" "$((raised + resolved))"
-expect_eq "plateau's alert message in words" "$(jq -r 'select(.kpi == "plateau") | .message' "$ALERTS" | grep -cE '^plateau has stalled at 5\.0% for [0-9]+ days? \(slope [-+][0-9.e-]+ pt/day, p=[0-9.e-]+\); target 8\.0% by 2026-12-31$')" 1
+# (issue 16: a sentence instead of "slope ..., p=...", and a next step)
+expect_eq "plateau's alert message in words" "$(jq -r 'select(.kpi == "plateau") | .message' "$ALERTS" | grep -cE '^plateau has stalled at 5\.0% for [0-9]+ days?: (no real trend over the last 28 days \((it is flat|its drift of [-+]?[0-9.]+ pt/day could be chance), p[=<][0-9.]+\)|it moves only [-+]?[0-9.]+ pt/day \(a real trend, p[=<][0-9.]+, but less than 5% of its level over 28 days: too little to count as progress\)); target 8\.0% by 2026-12-31\. Nothing has been recorded as tried for it\. Next step: .*boussole adjust plateau --note TEXT')" 1
+# every alert says what to do, in plain numbers (issue 16)
+expect "$DB" "SELECT COUNT(*) FROM alerts WHERE message NOT LIKE '%Next step: %'" 0
+expect_eq "every raise sent to alert_command has a next step" "$(jq -r 'select(.event == "raised") | .message' "$ALERTS" | grep -vc 'Next step: ' || true)" 0
+expect_eq "no p=0.000 in any message" "$(jq -r .message "$ALERTS" | grep -c 'p=0\.000' || true)" 0
+expect_eq "no percent per day in any message" "$(jq -r .message "$ALERTS" | grep -cE '[0-9]%/(day|week)' || true)" 0
+expect_eq "declining says where to look" "$(jq -r 'select(.kpi == "falling" and .event == "raised") | .message' "$ALERTS" | grep -c 'Next step: run boussole diagnose --from 20[0-9-]* to find the segment')" 1
+expect_eq "no_data says what to check" "$(jq -r 'select(.kpi == "silent" and .state == "no_data" and .event == "raised") | .message' "$ALERTS" | grep -c 'Next step: check that .*access log is still read')" 1
 
 # replaying an earlier day only reports: no new alerts, status unchanged
 before=$(q "$DB" "SELECT COUNT(*) FROM alerts")
@@ -238,5 +247,41 @@ cp "$DB" "$WORK/fail.db"
 run kpi -c "$WORK/fail.conf" --db "$WORK/fail.db" --at 2026-04-10
 expect_eq "failing alert_command: kpi still exits 1" "$RC" 1
 expect_eq "failing alert_command is logged" "$([ "$(grep -c 'alert_command: exited with status 7' "$WORK/stderr")" -ge 1 ] && echo yes)" yes
+
+# ---- adjustments: the table's words, --list, --remove, a date to come (issue 16)
+run kpi -c "$CONF" --at "${DAY[69]}"
+expect_eq "the table's <- has a legend" "$(grep -c '^<- flagged (stalled, declining, off_track or no_data)' "$WORK/stdout")" 1
+expect_eq "the name is not repeated before its message" "$(grep -cE '^ *(plateau|adjusted): ' "$WORK/stdout" || true)" 0
+expect_eq "the effect has a verdict in words" "$(grep -cE '^  effect: \+2\.0 pt, significant \(p<0\.001\): an improvement; ' "$WORK/stdout")" 1
+expect_eq "the stalled KPI says what was tried and when" "$(tr '\n' ' ' < "$WORK/stdout" | tr -s ' ' | grep -c 'Tried so far: 1 recorded change, the last on 2026-02-19 ("new "promo" landing page"): +2.0 pt, significant')" 1
+expect_eq "no p=0.000 in the table" "$(grep -c 'p=0\.000' "$WORK/stdout" || true)" 0
+cp "$DB" "$WORK/adj.db"
+run adjust -c "$CONF" --db "$WORK/adj.db" adjusted --note 'launch next month' --at 2099-01-01
+expect_eq "an adjustment dated in the future exits 2" "$RC" 2
+expect_eq "... with one line saying so" "$(wc -l < "$WORK/stderr")$(grep -c '^boussole adjust: --at 2099-01-01T00:00:00Z: in the future' "$WORK/stderr")" 11
+expect "$WORK/adj.db" "SELECT COUNT(*) FROM adjustments" 1
+run adjust -c "$CONF" --db "$WORK/adj.db" plateau --note 'typo: meant adjusted' --at "${DAY[60]}"
+expect_eq "a mistaken adjustment is recorded" "$RC" 0
+MISTAKE=$(q "$WORK/adj.db" "SELECT adjustment_id FROM adjustments WHERE kpi = 'plateau'")
+run adjust -c "$CONF" --db "$WORK/adj.db" --list
+expect_eq "--list exits 0" "$RC" 0
+expect_eq "--list shows both, with ids" "$(grep -cE "^ +(1 +adjusted +2026-02-19T09:00:00Z +new \"promo\" landing page|$MISTAKE +plateau +${DAY[60]}T00:00:00Z +typo: meant adjusted)\$" "$WORK/stdout")" 2
+expect_eq "--list gives each effect a verdict" "$(grep -cE '^ +effect: (\+2\.0 pt, significant \(p<0\.001\): an improvement|not measured yet)' "$WORK/stdout")" 2
+run adjust -c "$CONF" --db "$WORK/adj.db" --list plateau
+expect_eq "--list KPI shows that KPI's only" "$(grep -cE '^ +1 +adjusted' "$WORK/stdout")$(grep -c 'typo' "$WORK/stdout")" 01
+run adjust -c "$CONF" --db "$WORK/adj.db" --remove "$MISTAKE"
+expect_eq "--remove exits 0" "$RC" 0
+expect_eq "--remove says what it removed" "$(grep -c "^boussole: adjustment removed: plateau at ${DAY[60]}T00:00:00Z: typo: meant adjusted\$" "$WORK/stdout")" 1
+expect "$WORK/adj.db" "SELECT kpi FROM adjustments" adjusted
+run adjust -c "$CONF" --db "$WORK/adj.db" --remove "$MISTAKE"
+expect_eq "--remove of an unknown id exits 2 with one line" "$RC$(wc -l < "$WORK/stderr")" 21
+run adjust -c "$CONF" --db "$WORK/adj.db" --remove x1
+expect_eq "--remove of a non-number exits 2 with one line" "$RC$(wc -l < "$WORK/stderr")$(grep -c 'see boussole adjust --help' "$WORK/stderr")" 211
+run adjust -c "$CONF" --db "$WORK/adj.db" --list --remove 1
+expect_eq "--list with --remove exits 2" "$RC" 2
+run adjust -c "$CONF" --db "$WORK/adj.db" --list --note x
+expect_eq "--list with --note exits 2" "$RC" 2
+run adjust --help
+expect_eq "--help documents --list and --remove" "$(grep -cE '^      --(list|remove)' "$WORK/stdout")" 2
 
 finish

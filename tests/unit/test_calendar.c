@@ -112,6 +112,24 @@ static void test_dst_zones(void **state) {
   /* the 2nd begins at 05:00Z (EST, UTC-5) */
   assert_int_equal(bsl_zone_to_unix(&z, nov1 + 1, 0),
                    (nov1 + 1) * 86400 + 5 * 3600);
+  /* the report's hours: 04:30Z is 00h EDT, 06:30Z 01h EST */
+  assert_int_equal(bsl_zone_hour_of(&z, nov1 * 86400 + 4 * 3600 + 1800), 0);
+  assert_int_equal(bsl_zone_hour_of(&z, nov1 * 86400 + 6 * 3600 + 1800), 1);
+  bsl_zone_init(&z, "UTC");
+}
+
+static void test_hour_of(void **state) {
+  (void)state;
+  bsl_zone z;
+  bsl_zone_init(&z, "UTC");
+  assert_int_equal(bsl_zone_hour_of(&z, 0), 0);
+  assert_int_equal(bsl_zone_hour_of(&z, 23 * 3600 + 3599), 23);
+  assert_int_equal(bsl_zone_hour_of(&z, -1), 23); /* 1969-12-31 23:59:59 */
+  bsl_zone_init(&z, "+05:30");
+  assert_int_equal(bsl_zone_hour_of(&z, 0), 5);
+  assert_int_equal(bsl_zone_hour_of(&z, 19 * 3600), 0); /* 00:30 local */
+  bsl_zone_init(&z, "-05:00");
+  assert_int_equal(bsl_zone_hour_of(&z, 3600), 20);
   bsl_zone_init(&z, "UTC");
 }
 
@@ -140,7 +158,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_offsets),       cmocka_unit_test(test_check),
       cmocka_unit_test(test_fixed_day_cut), cmocka_unit_test(test_dst_zones),
-      cmocka_unit_test(test_days),
+      cmocka_unit_test(test_days),          cmocka_unit_test(test_hour_of),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

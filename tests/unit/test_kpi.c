@@ -26,6 +26,7 @@
 #include "alert.h"
 #include "config.h"
 #include "kpi.h"
+#include "metrics.h"
 #include "store.h"
 
 #define MAXN 200
@@ -245,6 +246,140 @@ static void test_effect(void **state) {
   /* a later adjustment ends the "after" periods */
   assert_int_equal(bsl_kpi_effect_of(&s, 40, 29, 33, &e), 1);
   assert_int_equal(e.n_after, 3);
+}
+
+/* Issue 16: a straight line carries a rate anywhere; the projection stays
+ * within what the metric can be. */
+static void test_projection_clamped(void **state) {
+  (void)state;
+  /* 6% falling by 0.06 point a day: the line crosses 0 long before the
+   * deadline, a year away */
+  for (size_t i = 0; i < 60; i++)
+    vals[i] = 0.06 - 0.0006 * (double)i + 0.0001 * noise(i);
+  bsl_kpi_conf k = conf(1, 0.08, "2027-03-31");
+  bsl_kpi_assessment a;
+  assert_int_equal(assess(&k, 60, NULL, 0, &a), BSL_KPI_DECLINING);
+  assert_true(a.projected == 0);
+  assert_true(a.intercept + a.slope * 400 < 0); /* what the line said */
+  /* a rate rising to more than 100% */
+  for (size_t i = 0; i < 60; i++)
+    vals[i] = 0.30 + 0.01 * (double)i + 0.001 * noise(i);
+  k = conf(1, 0.99, "2027-03-31");
+  assert_int_equal(assess(&k, 60, NULL, 0, &a), BSL_KPI_IMPROVING);
+  assert_true(a.projected == 1);
+  /* a count does not go below zero */
+  for (size_t i = 0; i < 60; i++)
+    vals[i] = 600 - 10 * (double)i + noise(i);
+  k = conf(1, 1000, "2027-03-31");
+  k.metric = "visits";
+  assert_int_equal(assess(&k, 60, NULL, 0, &a), BSL_KPI_DECLINING);
+  assert_true(a.projected == 0);
+}
+
+static void test_effect_verdict(void **state) {
+  (void)state;
+  char b[192];
+  bsl_kpi_effect_verdict("conversion_rate", 1, NAN, NAN, b, sizeof b);
+  assert_string_equal(b, "not measured yet (3 periods after it are needed)");
+  bsl_kpi_effect_verdict("conversion_rate", 1, -0.00924, 0.41, b, sizeof b);
+  assert_string_equal(b, "no measurable effect yet (-0.9 pt, p=0.41: could be "
+                         "chance)");
+  bsl_kpi_effect_verdict("conversion_rate", 1, 0.021, 0.0123, b, sizeof b);
+  assert_string_equal(b, "+2.1 pt, significant (p=0.01): an improvement");
+  bsl_kpi_effect_verdict("bounce_rate", -1, 0.021, 0.0001, b, sizeof b);
+  assert_string_equal(b, "+2.1 pt, significant (p<0.001): a setback");
+  bsl_kpi_effect_verdict("visits", 0, 150, 0.002, b, sizeof b);
+  assert_string_equal(b, "+150, significant (p=0.002)");
+}
+
+/* The message of every state: says what it means without repeating the
+ * name, in points and plain p-values; every flagged state has a next
+ * step. */
+static void test_messages(void **state) {
+  (void)state;
+  bsl_kpi_conf k = conf(1, 0.08, "2026-12-31");
+  k.name = "email-signup-rate";
+  k.filter_key = "channel";
+  k.filter_value = "email";
+  for (int st = BSL_KPI_NO_DATA; st <= BSL_KPI_GRACE; st++) {
+    for (int adjusted = 0; adjusted < 2; adjusted++) {
+      bsl_kpi_result r = {.state = (enum bsl_kpi_state)st,
+                          .target = 0.08,
+                          .periods_in_state = 12,
+                          .n_periods = 40,
+                          .a = {.level = 0.041,
+                                .slope = -0.000311,
+                                .intercept = 0.05,
+                                .p_value = 0.0,
+                                .s = -40,
+                                .observations = 28,
+                                .projected = -0.0186,
+                                .needed = 0.0004}};
+      snprintf(r.name, sizeof r.name, "%s", k.name);
+      snprintf(r.since, sizeof r.since, "2026-02-01");
+      if (adjusted) {
+        r.adjusted = true;
+        r.n_adjustments = 2;
+        snprintf(r.adjusted_at, sizeof r.adjusted_at, "2026-02-14T09:00:00Z");
+        snprintf(r.note, sizeof r.note, "new landing page");
+        r.has_effect = true;
+        r.effect = (bsl_kpi_effect){.effect = -0.00924, .p_value = 0.41};
+      }
+      r.a.projected = bsl_metric_clamp(k.metric, r.a.projected);
+      bsl_kpi_describe(NULL, &k, &r);
+      const char *m = r.message;
+      if (strncmp(m, "email-signup-rate ", 18) != 0 ||
+          strstr(m + 1, "email-signup-rate has") ||
+          strstr(m, "email-signup-rate: email-signup-rate"))
+        fail_msg("state %d: the name once, first: %s", st, m);
+      if (strstr(m, "p=0.000") || strstr(m, "%/day") || strstr(m, "-0.0%") ||
+          strstr(m, "-1.9%"))
+        fail_msg("state %d: %s", st, m);
+      /* a change is never written in "%" after a sign */
+      for (const char *c = m; (c = strpbrk(c, "+-")); c++) {
+        size_t d = strspn(c + 1, "0123456789.");
+        if (d && c[1 + d] == '%')
+          fail_msg("state %d: a change in %%: %s", st, m);
+      }
+      if (bsl_kpi_state_flagged((enum bsl_kpi_state)st) &&
+          !strstr(m, "Next step: "))
+        fail_msg("state %d: no next step: %s", st, m);
+      if (st == BSL_KPI_STALLED) {
+        if (adjusted && !strstr(m, "Tried so far: 2 recorded changes, the "
+                                   "last on 2026-02-14 (\"new landing "
+                                   "page\"): no measurable effect yet (-0.9 "
+                                   "pt, p=0.41"))
+          fail_msg("stalled, adjusted: %s", m);
+        if (!adjusted && !strstr(m, "boussole adjust email-signup-rate "
+                                    "--note TEXT"))
+          fail_msg("stalled: %s", m);
+      }
+      if (st == BSL_KPI_DECLINING &&
+          !strstr(m, "boussole diagnose --from 2026-02-01"))
+        fail_msg("declining: %s", m);
+      if (st == BSL_KPI_NO_DATA && !strstr(m, "channel=email"))
+        fail_msg("no_data: %s", m);
+      if (st == BSL_KPI_OFF_TRACK &&
+          !strstr(m, "0.0% by 2026-12-31, short of the target 8.0%"))
+        fail_msg("off_track: %s", m);
+    }
+  }
+  /* stalled, but the line through the window would reach the target */
+  bsl_kpi_result r = {.state = BSL_KPI_STALLED,
+                      .target = 0.08,
+                      .periods_in_state = 5,
+                      .a = {.level = 0.05,
+                            .slope = 0.0002,
+                            .p_value = 0.52,
+                            .s = 20,
+                            .projected = 0.1}};
+  snprintf(r.name, sizeof r.name, "k");
+  bsl_kpi_describe(NULL, &k, &r);
+  if (!strstr(r.message, "would reach 10.0% by 2026-12-31, but the trend is "
+                         "not significant, so that projection is not to be "
+                         "relied on") ||
+      !strstr(r.message, "p=0.52"))
+    fail_msg("stalled above target: %s", r.message);
 }
 
 static void test_parse_time(void **state) {
@@ -629,6 +764,9 @@ int main(void) {
       cmocka_unit_test(test_weekly_cycle),
       cmocka_unit_test(test_grace_after_adjustment),
       cmocka_unit_test(test_effect),
+      cmocka_unit_test(test_projection_clamped),
+      cmocka_unit_test(test_effect_verdict),
+      cmocka_unit_test(test_messages),
       cmocka_unit_test(test_parse_time),
       cmocka_unit_test(test_alert_json),
       cmocka_unit_test(test_alert_run),

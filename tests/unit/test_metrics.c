@@ -44,7 +44,7 @@ static const struct expect {
     {"visitors", BSL_METRIC_COUNT, false, false, V, V, 1234.5, "1,234.50",
      -12.5, "-12.5"},
     {"bounce_rate", BSL_METRIC_RATE, false, false, V, V, 0.4123, "41.2%",
-     -0.0138, "-1.38 pt"},
+     -0.0138, "-1.4 pt"},
     {"conversions", BSL_METRIC_COUNT, true, false, V, V, 12.5, "12.50", 0.004,
      "+0.004"},
     {"conversion_rate", BSL_METRIC_RATE, true, false, V, V, 0.0412, "4.1%",
@@ -52,14 +52,14 @@ static const struct expect {
     {"avg_scroll_depth", BSL_METRIC_MEAN, false, false, P, P, 52, "52.0%", 2.5,
      "+2.5 pt"},
     {"scroll_rate", BSL_METRIC_RATE, false, false, P, P, 0.05, "5.0%", 0,
-     "+0 pt"},
+     "0.0 pt"},
     {"clicks", BSL_METRIC_COUNT, false, false, P | C, V, 3, "3", -2, "-2"},
     {"click_rate", BSL_METRIC_RATE, false, false, P | C, P | V, 0.125, "12.5%",
-     0.02, "+2 pt"},
+     0.02, "+2.0 pt"},
     {"open_rate", BSL_METRIC_RATE, false, true, K, K, 0.2, "20.0%", -0.05,
-     "-5 pt"},
+     "-5.0 pt"},
     {"campaign_click_rate", BSL_METRIC_RATE, false, true, K, K, 0.031, "3.1%",
-     0.00123, "+0.123 pt"},
+     0.00123, "+0.1 pt"},
     {"cost_per_conversion", BSL_METRIC_MONEY, true, true, V | K, V | K, 3.75,
      "3.75", 0.5, "+0.5"},
 };
@@ -143,6 +143,58 @@ static void test_format_edges(void **state) {
   assert_int_equal(b[0], 'x');
 }
 
+/* Issue 16: a change of a percentage is in points, on the value's
+ * precision; a trend keeps its digits; projections stay possible. */
+static void test_points_trend_clamp_p(void **state) {
+  (void)state;
+  char b[64];
+  /* an adjustment's effect on a rate: points, never "%" */
+  bsl_metric_format_change("conversion_rate", -0.00924, b, sizeof b);
+  assert_string_equal(b, "-0.9 pt");
+  bsl_metric_format_change("bounce_rate", 0.021, b, sizeof b);
+  assert_string_equal(b, "+2.1 pt");
+  bsl_metric_format_change("bounce_rate", -0.0002, b, sizeof b);
+  assert_string_equal(b, "-0.02 pt");
+  for (size_t i = 0; i < BSL_METRIC_N; i++) {
+    bsl_metric_format_change(bsl_metrics[i].name, -0.00924, b, sizeof b);
+    if (strchr(b, '%'))
+      fail_msg("%s: change shown \"%s\"", bsl_metrics[i].name, b);
+    bsl_metric_format_trend(bsl_metrics[i].name, -0.000311, b, sizeof b);
+    if (strchr(b, '%'))
+      fail_msg("%s: trend shown \"%s\"", bsl_metrics[i].name, b);
+  }
+  /* a slope per day keeps 3 significant digits */
+  bsl_metric_format_trend("conversion_rate", -0.000311, b, sizeof b);
+  assert_string_equal(b, "-0.0311 pt");
+  bsl_metric_format_trend("visits", 12.345, b, sizeof b);
+  assert_string_equal(b, "+12.3");
+  bsl_metric_format_trend("visits", NAN, b, sizeof b);
+  assert_string_equal(b, "-");
+  /* projections: a rate within 0-100%, a count at 0 */
+  assert_true(bsl_metric_clamp("conversion_rate", -0.0186) == 0);
+  assert_true(bsl_metric_clamp("bounce_rate", 1.7) == 1);
+  assert_true(bsl_metric_clamp("conversion_rate", 0.506) == 0.506);
+  assert_true(bsl_metric_clamp("avg_scroll_depth", 140) == 100);
+  assert_true(bsl_metric_clamp("visits", -12) == 0);
+  assert_true(bsl_metric_clamp("visits", 1e6) == 1e6);
+  assert_true(bsl_metric_clamp("cost_per_conversion", -3) == 0);
+  assert_true(isnan(bsl_metric_clamp("visits", NAN)));
+  assert_true(bsl_metric_clamp("revenue", -3) == -3);
+  /* p-values */
+  bsl_metric_format_p(0.52, b, sizeof b);
+  assert_string_equal(b, "p=0.52");
+  bsl_metric_format_p(0.0123, b, sizeof b);
+  assert_string_equal(b, "p=0.01");
+  bsl_metric_format_p(0.0042, b, sizeof b);
+  assert_string_equal(b, "p=0.004");
+  bsl_metric_format_p(0.0, b, sizeof b);
+  assert_string_equal(b, "p<0.001");
+  bsl_metric_format_p(0.0004, b, sizeof b);
+  assert_string_equal(b, "p<0.001");
+  bsl_metric_format_p(NAN, b, sizeof b);
+  assert_string_equal(b, "-");
+}
+
 static void test_names(void **state) {
   (void)state;
   char b[512];
@@ -218,6 +270,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_metric),
       cmocka_unit_test(test_format_edges),
+      cmocka_unit_test(test_points_trend_clamp_p),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_config_follows_the_table),
   };

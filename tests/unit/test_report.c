@@ -218,39 +218,51 @@ static void test_days(void **state) {
 
 /* A database with two days of traffic written through plain SQL on the
  * internal tables, then a report over it. */
-static void test_gather(void **state) {
-  (void)state;
-  char dir[] = "/tmp/bsl-report-XXXXXX", path[128], err[512];
+/* The visit both report tests start from. */
+static const bsl_visit_row VISIT = {.visit_id = 1,
+                                    .site = "s",
+                                    .day = "2026-03-02",
+                                    .visitor = 7,
+                                    .started_at = 1772409600,
+                                    .ended_at = 1772409700,
+                                    .pageviews = 2,
+                                    .channel = "email",
+                                    .source = "news",
+                                    .medium = "email",
+                                    .campaign = "<script>",
+                                    .device = "desktop",
+                                    .landing_path = "/<b>",
+                                    .exit_path = "/<b>",
+                                    .pages_json = "[]"};
+
+/* A new store in a new directory DIR (a mkdtemp template), its file in
+ * PATH, with hits on 2026-03-01 and 03-02 and a transaction open. */
+static bsl_store *two_days(char *dir, char path[128]) {
+  char err[512];
   assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/t.db", dir);
+  snprintf(path, 128, "%s/t.db", dir);
   bsl_store *st;
   assert_int_equal(bsl_store_open(&st, path, err, sizeof err), 0);
   assert_int_equal(bsl_store_begin(st), 0);
   assert_int_equal(bsl_store_add_hits(st, "2026-03-01", "s", 200, 10, 2), 0);
   assert_int_equal(bsl_store_add_hits(st, "2026-03-02", "s", 200, 20, 1), 0);
+  return st;
+}
+
+static void test_gather(void **state) {
+  (void)state;
+  char dir[] = "/tmp/bsl-report-XXXXXX", path[128], err[512];
+  bsl_store *st = two_days(dir, path);
   assert_int_equal(
       bsl_store_add_page_counts(st, "2026-03-02", "s", "/<b>", 4, 2, 200, 1),
       0);
-  bsl_visit_row v = {.visit_id = 1,
-                     .site = "s",
-                     .day = "2026-03-02",
-                     .visitor = 7,
-                     .started_at = 1772409600,
-                     .ended_at = 1772409700,
-                     .pageviews = 2,
-                     .channel = "email",
-                     .source = "news",
-                     .medium = "email",
-                     .campaign = "<script>",
-                     .device = "desktop",
-                     .landing_path = "/<b>",
-                     .exit_path = "/<b>",
-                     .pages_json = "[]"};
-  assert_int_equal(bsl_store_put_visit(st, &v), 0);
+  assert_int_equal(bsl_store_put_visit(st, &VISIT), 0);
   assert_int_equal(bsl_store_commit(st), 0);
 
   bsl_report *r;
-  bsl_report_options o = {.now = 1772409600};
+  /* the next day: 2026-03-02 has ended (the partial day is
+   * test_complete_day_and_sections's) */
+  bsl_report_options o = {.now = 1772409600 + 86400};
   assert_int_equal(bsl_report_gather(st, &o, &r, err, sizeof err), 0);
   assert_string_equal(r->to, "2026-03-02");
   assert_string_equal(r->from, "2026-02-03");
@@ -301,6 +313,174 @@ static void test_gather(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* Runs a writer into a memory stream; the caller frees the text. */
+static char *render(const bsl_report *r, int what) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  if (what == 0)
+    assert_int_equal(bsl_report_write_text(r, f, false), 0);
+  else if (what == 1)
+    assert_int_equal(bsl_report_write_json(r, f), 0);
+  else
+    assert_int_equal(bsl_report_write_html(r, f), 0);
+  fclose(f);
+  return buf;
+}
+
+/* Issue 16: the default range ends on the last complete day in the
+ * configured zone; status codes, 404 paths, devices and hours; a KPI in
+ * plain words with a chart on round ticks within 0-100%. */
+static void test_complete_day_and_sections(void **state) {
+  (void)state;
+  char dir[] = "/tmp/bsl-report-XXXXXX", path[128], err[512];
+  bsl_store *st = two_days(dir, path);
+  assert_int_equal(bsl_store_add_hits(st, "2026-03-02", "s", 404, 5, 2), 0);
+  assert_int_equal(
+      bsl_store_add_not_found(st, "2026-03-02", "s", "/caf%C3%A9%3Cb%3E+x", 3),
+      0);
+  bsl_visit_row v = VISIT; /* began 2026-03-02T00:00:00Z */
+  v.pageviews = 1;
+  v.channel = "direct";
+  v.source = "(direct)";
+  v.medium = "(none)";
+  v.campaign = "";
+  v.device = "tablet";
+  v.landing_path = v.exit_path = "/";
+  assert_int_equal(bsl_store_put_visit(st, &v), 0);
+  assert_int_equal(bsl_store_commit(st), 0);
+
+  bsl_report *r;
+  /* 2026-03-02 12:00 UTC: the newest day is today, still being logged */
+  bsl_report_options o = {.now = 1772409600 + 43200};
+  assert_int_equal(bsl_report_gather(st, &o, &r, err, sizeof err), 0);
+  assert_string_equal(r->to, "2026-03-01");
+  assert_string_equal(r->partial_day, "2026-03-02");
+  bsl_report_destroy(r);
+  /* 2026-03-03 00:30 UTC: over in UTC, not yet at UTC-05:00 */
+  o.now = 1772409600 + 86400 + 1800;
+  assert_int_equal(bsl_report_gather(st, &o, &r, err, sizeof err), 0);
+  assert_string_equal(r->to, "2026-03-02");
+  assert_string_equal(r->partial_day, "");
+  assert_true(r->hours[0] == 1); /* began at midnight UTC */
+  bsl_report_destroy(r);
+  o.timezone = "-05:00";
+  assert_int_equal(bsl_report_gather(st, &o, &r, err, sizeof err), 0);
+  assert_string_equal(r->to, "2026-03-01");
+  assert_string_equal(r->zone, "-05:00");
+  bsl_report_destroy(r);
+  /* the sections, over the day */
+  o.from = o.to = "2026-03-02";
+  assert_int_equal(bsl_report_gather(st, &o, &r, err, sizeof err), 0);
+  assert_true(r->hours[19] == 1); /* 19:00 the evening before, at -05:00 */
+  assert_int_equal(r->n_statuses, 2);
+  assert_int_equal(r->statuses[1].status, 404);
+  assert_true(r->statuses[1].hits == 5 && r->statuses[1].bot_hits == 2);
+  assert_string_equal(bsl_report_status_text(404), "Not Found");
+  assert_true(r->has_not_found);
+  assert_int_equal(r->n_not_found, 1);
+  assert_true(r->not_found[0].hits == 3);
+  assert_int_equal(r->n_devices, 1);
+  assert_string_equal(r->devices[0].device, "tablet");
+  assert_true(r->devices[0].visits == 1 && r->devices[0].bounces == 1);
+  char *text = render(r, 0);
+  assert_non_null(strstr(text, "\nSTATUS CODES"));
+  assert_non_null(strstr(text, "404 Not Found"));
+  assert_non_null(strstr(text, "\nTOP 404 PATHS"));
+  assert_non_null(strstr(text, "\nDEVICES"));
+  assert_non_null(strstr(text, "\nVISITS BY HOUR OF DAY"));
+  free(text);
+  char *json = render(r, 1);
+  assert_non_null(strstr(json, "\"status_codes\":[{\"status\":200"));
+  assert_non_null(
+      strstr(json, "\"not_found\":[{\"path\":\"/caf%C3%A9%3Cb%3E+x\""));
+  assert_non_null(strstr(json, "\"devices\":[{\"device\":\"tablet\""));
+  assert_non_null(strstr(json, "\"timezone\":\"-05:00\""));
+  free(json);
+  char *html = render(r, 2);
+  /* the path decoded for reading, escaped; as logged in the title */
+  assert_non_null(strstr(html, ">/caf\xc3\xa9&lt;b&gt;+x</td>"));
+  assert_non_null(strstr(html, "title=\"/caf%C3%A9%3Cb%3E+x\""));
+  assert_non_null(strstr(html, "Visits by hour of day"));
+  free(html);
+  bsl_report_destroy(r);
+  bsl_store_close(st);
+
+  /* a KPI as `boussole kpi` recorded it (an older build's negative
+   * projection included) */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[4096];
+  int n = snprintf(sql, sizeof sql,
+                   "INSERT INTO kpi_state(kpi, metric, state, since, period,"
+                   " value, last_value, slope, intercept, p_value, seasonal,"
+                   " observations, target, deadline, projected, message,"
+                   " evaluated_at, evaluated_unix) VALUES('signup', "
+                   "'conversion_rate', 'stalled', '2026-02-20', '2026-03-02',"
+                   " 0.041, 0.04, -0.0005, 0.05, 0.0, 0, 20, 0.08,"
+                   " '2027-03-31', -0.0186, 'signup has stalled at 4.1%%. "
+                   "Next step: record a change.', '2026-03-03T00:00:00Z',"
+                   " 1772496000);"
+                   "INSERT INTO kpi_adjustments(kpi, at, at_unix, note, "
+                   "effect, effect_p_value) VALUES('signup', "
+                   "'2026-02-25T09:00:00Z', 1772010000, 'new page', "
+                   "-0.00924, 0.41);");
+  for (int d = 0; d < 10; d++)
+    n += snprintf(sql + n, sizeof sql - (size_t)n,
+                  "INSERT INTO kpi_values VALUES('signup', '2026-02-%02d', "
+                  "'2026-02-%02d', %.4f, 100);",
+                  19 + d, 19 + d, 0.046 - 0.0005 * d);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(bsl_store_open_existing(&st, path, err, sizeof err), 0);
+  o.from = NULL;
+  o.to = "2026-03-02";
+  assert_int_equal(bsl_report_gather(st, &o, &r, err, sizeof err), 0);
+  assert_int_equal(r->n_kpis, 1);
+  text = render(r, 0);
+  assert_non_null(strstr(text, "p<0.001"));
+  assert_null(strstr(text, "p=0.00"));
+  assert_non_null(strstr(text, "effect: no measurable effect yet (-0.9 pt, "
+                               "p=0.41: could be chance)"));
+  assert_non_null(strstr(text, "Next step: record a change."));
+  assert_null(strstr(text, "%/day"));
+  assert_null(strstr(text, "-1.9%")); /* the projection, clamped */
+  assert_non_null(strstr(text, "projected 0.0%"));
+  free(text);
+  html = render(r, 2);
+  assert_non_null(strstr(html, "no measurable effect yet (-0.9 pt"));
+  assert_null(strstr(html, "-0.924"));
+  /* the KPI chart: round ticks within 0-100%, the trend cut at 0% */
+  const char *svg = strstr(html, "aria-label=\"KPI series\"");
+  assert_non_null(svg);
+  const char *end = strstr(svg, "</svg>");
+  int ticks = 0;
+  for (const char *p = svg; (p = strstr(p, "text-anchor=\"end\">")) && p < end;
+       p++) {
+    double x;
+    char pct;
+    if (sscanf(p + 18, "%lf%c", &x, &pct) == 2 && pct == '%') {
+      ticks++;
+      if (x < 0 || x > 100 || fabs(x * 2 - rint(x * 2)) > 1e-9)
+        fail_msg("tick %.3f%% is not round or not a rate", x);
+    }
+  }
+  assert_true(ticks >= 3);
+  const char *trend = strstr(svg, "class=\"trend\"");
+  assert_non_null(trend);
+  double y1, y2;
+  assert_int_equal(sscanf(strstr(trend, "y1=") + 4, "%lf", &y1), 1);
+  assert_int_equal(sscanf(strstr(trend, "y2=") + 4, "%lf", &y2), 1);
+  assert_true(y1 <= 230 - 24 + 0.05 && y2 <= 230 - 24 + 0.05);
+  free(html);
+  bsl_report_destroy(r);
+  bsl_store_close(st);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_html_escapes_markup),
@@ -311,6 +491,7 @@ int main(void) {
       cmocka_unit_test(test_numbers),
       cmocka_unit_test(test_days),
       cmocka_unit_test(test_gather),
+      cmocka_unit_test(test_complete_day_and_sections),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
