@@ -715,8 +715,9 @@ static int start_sources(live *L, char *err, size_t errlen) {
    * running configuration with its lock. */
   const char *db = L->opts->db_path ? L->opts->db_path : L->cfg->db;
   bsl_writer_lock *fresh = NULL;
-  bool keep = bsl_writer_lock_covers(L->lock, db);
-  if (!keep && bsl_writer_lock_acquire(&fresh, db, "run", err, errlen) != 0)
+  bool keep = bsl_writer_lock_covers_host(L->lock, db, L->cfg->host);
+  if (!keep && bsl_writer_lock_acquire_host(&fresh, db, L->cfg->host, "run",
+                                            err, errlen) != 0)
     return -1;
   if (bsl_pipeline_open(&L->pipe, L->cfg, L->opts->db_path, err, errlen) != 0) {
     bsl_writer_lock_release(fresh);

@@ -40,7 +40,36 @@ int bsl_store_open(bsl_store **out, const char *path, char *err, size_t errlen);
  */
 int bsl_store_open_existing(bsl_store **out, const char *path, char *err,
                             size_t errlen);
+/*
+ * bsl_store_open() as the fleet instance HOST (NULL: the machine's
+ * hostname).  PATH may be a PostgreSQL URI ("postgresql://..." or
+ * "postgres://...", libpq's syntax; SPEC §9): the store is then the shared
+ * database, every row this store writes is HOST's, and its error messages
+ * name the URI without its password.  For a SQLite PATH, HOST is ignored.
+ */
+int bsl_store_open_host(bsl_store **out, const char *path, const char *host,
+                        char *err, size_t errlen);
+/* True for a PostgreSQL store. */
+bool bsl_store_is_remote(const bsl_store *s);
 void bsl_store_close(bsl_store *s);
+
+/*
+ * One writer per host on a PostgreSQL store (SPEC §7): opens a store of
+ * its own (*out, closed to release) whose session holds HOST's advisory
+ * lock, and records ROLE, COMMAND, this pid and machine as the holder.
+ * Returns 0, BSL_STORE_HELD with *holder filled when another session holds
+ * it, or -1 with err set.
+ */
+#define BSL_STORE_HELD (-2)
+typedef struct bsl_store_holder {
+  long pid;
+  char role[16];
+  char command[512];
+  char machine[256];
+} bsl_store_holder;
+int bsl_store_host_lock(bsl_store **out, const char *uri, const char *host,
+                        const char *role, const char *command,
+                        bsl_store_holder *holder, char *err, size_t errlen);
 
 /*
  * Busy timeout in milliseconds of the stores opened from now on (10000
@@ -95,6 +124,16 @@ int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx);
 int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
                        size_t len);
 int bsl_store_delete_salts_before(bsl_store *s, const char *day);
+/*
+ * Before the first use of a new day's salt: on PostgreSQL, SALT (LEN
+ * bytes, fresh random) becomes the day's salt unless a host made one
+ * first, in which case SALT is overwritten with that one (get-or-create),
+ * so every host keys a visitor alike.  Safe to call from another thread
+ * than the one committing (its own connection).  SQLite: nothing to do.
+ * Returns 0 or -1 (error set).
+ */
+int bsl_store_salt_claim(bsl_store *s, const char *day, uint8_t *salt,
+                         size_t len);
 
 /*
  * Replaces the visitor keys of the days before BEFORE (YYYY-MM-DD), whose
