@@ -257,7 +257,21 @@ static int acquire_pg(bsl_writer_lock **out, const char *uri, const char *host,
   own_command(me, sizeof me, role);
   bsl_store_holder h;
   bsl_store *st;
-  int rc = bsl_store_host_lock(&st, uri, host, role, me, &h, err, errlen);
+  char machine[256] = "";
+  if (gethostname(machine, sizeof machine - 1) != 0)
+    machine[0] = '\0';
+  int rc;
+  /* A holder on this machine that is dead (a SIGKILL a moment ago) leaves
+   * its session until PostgreSQL reads the closed socket: wait for that,
+   * as for a lock file whose holder cannot be named yet. */
+  for (int attempt = 0;; attempt++) {
+    rc = bsl_store_host_lock(&st, uri, host, role, me, &h, err, errlen);
+    if (rc != BSL_STORE_HELD || attempt >= RETRIES ||
+        strcmp(h.machine, machine) != 0 || pid_alive(h.pid))
+      break;
+    struct timespec ts = {0, 4 * RETRY_NS};
+    nanosleep(&ts, NULL);
+  }
   if (rc == BSL_STORE_HELD) {
     char where[600];
     snprintf(where, sizeof where, "%s", err);

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -467,7 +468,11 @@ int bsl_store__pg_begin(bsl_store *s) {
   if (pg->in_tx)
     return bsl_store_fail_with(s, "transaction already open");
   buffers_reset(pg);
-  if (pq_cmd(s, "BEGIN", 0, NULL, "starting transaction") != 0)
+  /* a session that died while idle (server restart, terminated backend)
+   * is only seen when used: reconnect and begin again, once */
+  if (pq_cmd(s, "BEGIN", 0, NULL, "starting transaction") != 0 &&
+      (PQstatus(pg->conn) != CONNECTION_BAD ||
+       pq_cmd(s, "BEGIN", 0, NULL, "starting transaction") != 0))
     return -1;
   pg->in_tx = true;
   pg->failed_tx = false;
@@ -534,8 +539,9 @@ int bsl_store__pg_commit(bsl_store *s) {
     PQclear(r);
   pg->in_tx = false;
   pg->failed_tx = false;
-  /* tests: the reply of a COMMIT that went through is lost */
-  if (ok && bsl_fault("pg-commit-reply")) {
+  /* tests: the reply of a COMMIT that went through is lost, once */
+  static atomic_bool lost;
+  if (ok && bsl_fault("pg-commit-reply") && !atomic_exchange(&lost, true)) {
     PQfinish(pg->conn);
     pg->conn = NULL;
     snprintf(s->error, sizeof s->error,

@@ -67,7 +67,10 @@ def main():
         cols = [d[0] for d in cur.description]
         cols = [c for c in cols if (view, c) not in SKIP_ALWAYS]
         if a.fleet and view == "visits":
-            cols = [c for c in cols if c != "visit_id"]
+            # ids are per host; and each host's clock is its own clients'
+            # last hit, so a visit the single instance closed (its clock
+            # moved on with other clients) may still be open on its host
+            cols = [c for c in cols if c not in ("visit_id", "is_open")]
         exact = [c for c in cols if not (view in VISITORS and c == "visitors")]
         key = [c for c in exact]
         sel = ", ".join('"%s"' % c for c in cols)

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# SPEC §9 (fleet) on a throwaway PostgreSQL 15 with hll (pg_lib.sh): the
+# same log gives the same views in SQLite and in PostgreSQL; split by client
+# address over three concurrent `ingest`s with different hosts it gives the
+# single instance's views (visitors within 2%); one writer per host, two
+# hosts at once; SIGKILL at random moments resumes with identical views; a
+# commit whose reply is lost (the connection closed after COMMIT) and one
+# whose backend is terminated are retried without counting anything twice;
+# an unreachable server is one clear line naming the URI (exit 2).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
+source "$(dirname "$0")/pg_lib.sh"
+trap 'rc=$?; pg_cleanup; live_cleanup $rc' EXIT
+[ -x "$GENLOG" ] || { echo "SKIP: $GENLOG not built"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
+pg_start
+VIEWS=$(dirname "$0")/pg_views.py
+SITE=www.example.com
+
+# conf FILE DB HOST: a configuration writing DB as HOST, with a goal
+conf() {
+  cat > "$1" <<EOF
+[boussole]
+db = $2
+host = $3
+flush_interval = 200ms
+
+[goal "signup"]
+path = ^/thank-you
+EOF
+}
+# runconf FILE DB HOST: conf, and `run` tails $WORK/logs/access.log
+runconf() {
+  conf "$@"
+  printf '\n[source "www"]\npath = %s\nsite = %s\n' "$WORK/logs/access.log" "$SITE" >> "$1"
+}
+# newdb NAME: an empty PostgreSQL database; prints its URI
+newdb() {
+  "$PG_BIN/createdb" -h "$PG_DIR" -U postgres "$1"
+  pg_sql_db "$1" "CREATE EXTENSION hll" >/dev/null
+  echo "postgresql:///$1?host=$PG_DIR&user=postgres"
+}
+pg_sql_db() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_DIR" -U postgres -d "$1" -c "$2"; }
+ingest() { "$BOUSSOLE" ingest -q --no-progress --site "$SITE" "$@"; }
+# compare LITE URI [ARGS]: "same" or the differences
+compare() { local out; if out=$(python3 "$VIEWS" "$@" 2>&1); then echo same; else echo "$out" | grep -v 'rows equal' | head -8; fi; }
+
+"$GENLOG" -n 60000 -s 5 --days 3 --site "$SITE" --bad-rate 0.002 > "$WORK/full.log"
+conf "$WORK/lite.conf" "$WORK/lite.db" lite
+ingest -c "$WORK/lite.conf" "$WORK/full.log"
+
+# 1. one host: every view equal to SQLite's
+conf "$WORK/one.conf" "$PG_URI" web1
+ingest -c "$WORK/one.conf" "$WORK/full.log"
+expect_eq "one host: PostgreSQL views == SQLite views" "$(compare "$WORK/lite.db" "$PG_URI")" same
+expect_eq "the host column says who wrote the visits" \
+  "$(pg_sql "SELECT DISTINCT host FROM visits")" web1
+# re-ingesting the same file adds nothing
+ingest -c "$WORK/one.conf" "$WORK/full.log"
+expect_eq "one host, file read again: views unchanged" "$(compare "$WORK/lite.db" "$PG_URI")" same
+expect_eq "schema version recorded" "$(pg_sql "SELECT max(version) FROM schema_version")" 5
+
+# 2. three hosts, the log split by a hash of the client address, at once
+python3 - "$WORK/full.log" "$WORK/part" 3 <<'EOF'
+import sys, zlib
+src, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+outs = [open("%s%d.log" % (prefix, i), "wb") for i in range(n)]
+for line in open(src, "rb"):
+    outs[zlib.crc32(line.split(b" ", 1)[0]) % n].write(line)
+EOF
+FLEET=$(newdb fleet)
+pids=()
+for i in 0 1 2; do
+  conf "$WORK/h$i.conf" "$FLEET" "web$i"
+  ingest -c "$WORK/h$i.conf" "$WORK/part$i.log" & pids+=($!)
+done
+rcs=""
+for p in "${pids[@]}"; do rc=0; wait "$p" || rc=$?; rcs="$rcs$rc"; done
+expect_eq "three concurrent hosts exit 0" "$rcs" 000
+expect_eq "three hosts by client address == one instance (visitors within 2%)" \
+  "$(compare "$WORK/lite.db" "$FLEET" --fleet)" same
+expect_eq "each host's files in sources" \
+  "$(pg_sql_db fleet "SELECT string_agg(host || ':' || lines, ' ' ORDER BY host) FROM sources")" \
+  "web0:$(wc -l < "$WORK/part0.log") web1:$(wc -l < "$WORK/part1.log") web2:$(wc -l < "$WORK/part2.log")"
+expect_eq "one day salt per day, shared" \
+  "$(pg_sql_db fleet "SELECT count(*) FROM day_salts")" \
+  "$(pg_sql_db fleet "SELECT count(*) FROM day_salts")"
+
+# 3. one writer per host: a second writer as the same host is refused
+# (exit 2, the holder named); another host writes at the same time
+WDB=$(newdb writers)
+mkdir -p "$WORK/logs"
+head -n 2000 "$WORK/full.log" > "$WORK/logs/access.log"
+runconf "$WORK/run.conf" "$WDB" alpha
+run_start "$WORK/run.conf" "$WORK/run.log"
+alpha_done() { [ "$(pg_sql_db writers "SELECT COALESCE(SUM(lines),0) FROM sources" 2>/dev/null)" = 2000 ]; }
+wait_until 10 alpha_done ||
+  expect_eq "run committed its lines" no yes
+conf "$WORK/alpha.conf" "$WDB" alpha
+rc=0
+ingest -c "$WORK/alpha.conf" "$WORK/part0.log" 2> "$WORK/refused.txt" || rc=$?
+expect_eq "a second writer as the same host exits 2" "$rc" 2
+expect_eq "the refusal is one line naming the holder's pid and command" \
+  "$(wc -l < "$WORK/refused.txt"):$(grep -c "pid $RUN_PID (.*boussole run -c" "$WORK/refused.txt")" "1:1"
+expect_eq "the refusal names the URI without secrets and the host" \
+  "$(grep -c "postgresql:///writers?host=$PG_DIR&user=postgres (host alpha) is being written" "$WORK/refused.txt")" 1
+conf "$WORK/beta.conf" "$WDB" beta
+rc=0
+ingest -c "$WORK/beta.conf" "$WORK/part1.log" || rc=$?
+expect_eq "another host writes while alpha runs" "$rc" 0
+run_stop
+expect_eq "run stops cleanly" "$STOPPED" ok
+
+# 4. SIGKILL at random moments, commits every 1000 lines, then finish.  A
+# run that finished before its kill starts the database over, so the kills
+# that count all interrupt one load (as test_exactly_once.sh does)
+"$GENLOG" -n 200000 -s 9 --days 2 --site "$SITE" > "$WORK/big.log"
+ingest -c "$WORK/lite.conf" --db "$WORK/big-lite.db" "$WORK/big.log"
+KDB=$(newdb killed)
+conf "$WORK/kill.conf" "$KDB" web1
+t0=$(now_ms)
+ingest -c "$WORK/kill.conf" --db "$(newdb timed)" "$WORK/big.log"
+T=$(($(now_ms) - t0))
+lo=$((T / 10 > 20 ? T / 10 : 20))
+hi=$((T * 6 / 10 > lo + 50 ? T * 6 / 10 : lo + 50))
+kills=0 between=0
+committed() { pg_sql_db killed "SELECT COALESCE(SUM(lines), 0) FROM sources" 2>/dev/null || echo 0; }
+for i in $(seq 1 40); do
+  [ "$kills" -ge 6 ] && break
+  before=$(committed)
+  ms=$((lo + RANDOM % (hi - lo)))
+  # the binary itself, not a function: $! must be the pid SIGKILL hits
+  "$BOUSSOLE" ingest -q --no-progress --site "$SITE" -c "$WORK/kill.conf" \
+    --flush-lines 1000 "$WORK/big.log" &
+  pid=$!
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+  kill -9 "$pid" 2>/dev/null || true
+  rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  case $rc in
+    137)
+      kills=$((kills + 1))
+      after=$(committed)
+      if [ "$after" -gt "$before" ] && [ "$after" -lt 200000 ]; then between=$((between + 1)); fi ;;
+    0)
+      "$PG_BIN/dropdb" -h "$PG_DIR" -U postgres killed
+      KDB=$(newdb killed) ;;
+    *) expect_eq "a killed ingest exits 0 or dies of SIGKILL" "$rc" "0 or 137" ;;
+  esac
+done
+ingest -c "$WORK/kill.conf" "$WORK/big.log"
+echo "killed $kills times mid-ingest, $between after a commit of their run (delays $lo-$hi ms, a clean run $T ms)"
+expect_eq "kills that landed mid-ingest: at least 6" "$([ "$kills" -ge 6 ] && echo yes || echo "no: $kills")" yes
+expect_eq "kills between two commits of a run: at least 3" "$([ "$between" -ge 3 ] && echo yes || echo "no: $between")" yes
+expect_eq "SIGKILLed and resumed == SQLite" "$(compare "$WORK/big-lite.db" "$KDB")" same
+
+# 5. the reply of a COMMIT lost (the connection closes once the commit went
+# through): `run` retries its changes, the fence applies only the new part
+LDB=$(newdb lost)
+rm -rf "$WORK/logs" && mkdir -p "$WORK/logs"
+runconf "$WORK/lost.conf" "$LDB" web1
+: > "$WORK/logs/access.log"
+BSL_FAIL_ALLOC=pg-commit-reply:3 run_start "$WORK/lost.conf" "$WORK/lost.log"
+lost_lines() { pg_sql_db lost "SELECT COALESCE(SUM(lines),0) FROM sources" 2>/dev/null || echo 0; }
+for k in 0 1 2 3 4 5; do
+  sed -n "$((k * 10000 + 1)),$((k * 10000 + 10000))p" "$WORK/full.log" >> "$WORK/logs/access.log"
+  sleep 0.3
+done
+lost_done() { [ "$(lost_lines)" = 60000 ]; }
+wait_until 20 lost_done ||
+  echo "lost: only $(lost_lines) lines committed"
+run_stop
+expect_eq "run stops cleanly after a lost COMMIT reply" "$STOPPED" ok
+expect_eq "the lost reply was seen and retried" \
+  "$(grep -c 'server closed the connection' "$WORK/lost.log" | tr -d ' ' | sed 's/^[1-9][0-9]*$/yes/')" yes
+LREF=$WORK/lost-ref.db
+runconf "$WORK/lostref.conf" "$LREF" ref
+run_start "$WORK/lostref.conf" "$WORK/lostref.log"
+wait_until 20 db_has_lines "$LREF" 60000 || echo "ref: only $(lines_read "$LREF") lines"
+run_stop
+expect_eq "lost COMMIT reply, retried: views == an uninterrupted run (SQLite)" \
+  "$(compare "$LREF" "$LDB")" same
+
+# 6. the backend killed (pg_terminate_backend) while `run` commits: the
+# commit fails or the next one reconnects; nothing counted twice
+TDB=$(newdb term)
+rm -rf "$WORK/logs" && mkdir -p "$WORK/logs" && : > "$WORK/logs/access.log"
+runconf "$WORK/term.conf" "$TDB" web1
+run_start "$WORK/term.conf" "$WORK/term.log"
+term_lines() { pg_sql_db term "SELECT COALESCE(SUM(lines),0) FROM sources" 2>/dev/null || echo 0; }
+wait_until 10 logged "$WORK/term.log" 'running with' || echo "term: the run did not start"
+for k in 0 1 2 3 4 5; do
+  sed -n "$((k * 10000 + 1)),$((k * 10000 + 10000))p" "$WORK/full.log" >> "$WORK/logs/access.log"
+  sleep 0.15
+  pg_sql_db term "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'term' AND application_name = 'boussole' AND pid <> pg_backend_pid()" >/dev/null
+done
+term_done() { [ "$(term_lines)" = 60000 ]; }
+wait_until 20 term_done ||
+  echo "term: only $(term_lines) lines committed"
+run_stop
+expect_eq "run stops cleanly after its backends were terminated" "$STOPPED" ok
+expect_eq "backends terminated mid-run: views == an uninterrupted run" \
+  "$(compare "$LREF" "$TDB")" same
+
+# 7. the server unreachable: one line naming the URI (no password), exit 2
+rc=0
+"$BOUSSOLE" ingest -q --no-progress --db "postgresql://bob:secret@$PG_DIR.none/x?host=$WORK/nosock" "$WORK/part0.log" 2> "$WORK/down.txt" || rc=$?
+expect_eq "ingest with PostgreSQL unreachable exits 2" "$rc" 2
+expect_eq "one line, naming the URI, no password" \
+  "$(wc -l < "$WORK/down.txt"):$(grep -c 'postgresql://bob@.*cannot connect' "$WORK/down.txt"):$(grep -c secret "$WORK/down.txt")" "1:1:0"
+
+finish
