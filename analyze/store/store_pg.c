@@ -1030,3 +1030,62 @@ int bsl_store__pg_campaign_state_load(bsl_store *s,
   PQclear(r);
   return 0;
 }
+
+/* ---- reading: the report's queries over the views ---- */
+
+/* SQLite's text of a read-only query over the views in PostgreSQL's
+ * dialect: ?N parameters become $N, group_concat string_agg.  Enough for
+ * the report's statements (store_report.c), which use nothing else of
+ * SQLite's own. */
+static char *dialect(const char *sql) {
+  size_t n = strlen(sql);
+  char *out = malloc(2 * n + 1);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  bool quoted = false;
+  for (size_t i = 0; i < n; i++) {
+    if (sql[i] == '\'')
+      quoted = !quoted;
+    if (!quoted && sql[i] == '?') {
+      out[o++] = '$';
+      continue;
+    }
+    if (!quoted && strncmp(sql + i, "group_concat(", 13) == 0) {
+      memcpy(out + o, "string_agg(", 11);
+      o += 11;
+      i += 12;
+      continue;
+    }
+    out[o++] = sql[i];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+int bsl_store__pg_rows(bsl_store *s, const char *sqlite_sql,
+                       const char *const *params, int np,
+                       int (*row)(void *ctx, int ncol, const char *const *name,
+                                  const char *const *text),
+                       void *ctx, const char *what) {
+  char *sql = dialect(sqlite_sql);
+  if (!sql)
+    return bsl_store_fail_with(s, "out of memory");
+  PGresult *r = pq(s, sql, np, params, PGRES_TUPLES_OK, what);
+  free(sql);
+  if (!r)
+    return -1;
+  enum { MAXC = 64 };
+  int ncol = PQnfields(r) < MAXC ? PQnfields(r) : MAXC;
+  const char *name[MAXC], *text[MAXC];
+  for (int c = 0; c < ncol; c++)
+    name[c] = PQfname(r, c);
+  int rc = 0;
+  for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+    for (int c = 0; c < ncol; c++)
+      text[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
+    rc = row(ctx, ncol, name, text);
+  }
+  PQclear(r);
+  return rc;
+}

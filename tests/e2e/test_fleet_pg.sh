@@ -58,6 +58,12 @@ expect_eq "the host column says who wrote the visits" \
 # re-ingesting the same file adds nothing
 ingest -c "$WORK/one.conf" "$WORK/full.log"
 expect_eq "one host, file read again: views unchanged" "$(compare "$WORK/lite.db" "$PG_URI")" same
+"$BOUSSOLE" report --db "$WORK/lite.db" > "$WORK/report-lite.txt"
+"$BOUSSOLE" report --db "$PG_URI" > "$WORK/report-pg.txt"
+expect_eq "report on PostgreSQL == report on SQLite" \
+  "$(diff "$WORK/report-lite.txt" "$WORK/report-pg.txt" | head -5 || true)" ""
+"$BOUSSOLE" report --db "$PG_URI" --html "$WORK/report-pg.html" 2>/dev/null
+expect_eq "HTML report on PostgreSQL" "$(grep -c '<html' "$WORK/report-pg.html")" 1
 expect_eq "schema version recorded" "$(pg_sql "SELECT max(version) FROM schema_version")" 5
 
 # 2. three hosts, the log split by a hash of the client address, at once
