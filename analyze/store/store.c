@@ -474,6 +474,10 @@ int bsl_store_begin(bsl_store *s) {
   return 0;
 }
 
+int bsl_store_fleet_serialize(bsl_store *s) {
+  return s->pg ? bsl_store__pg_fleet_serialize(s) : 0;
+}
+
 int bsl_store_commit(bsl_store *s) {
   if (s->pg)
     return bsl_store__pg_commit(s);

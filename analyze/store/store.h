@@ -102,6 +102,14 @@ int bsl_store_day_index(bsl_store *s, bool present);
 int bsl_store_fail_with(bsl_store *s, const char *what);
 
 int bsl_store_begin(bsl_store *s);
+/*
+ * In the open transaction, waits for the fleet's KPI lock (PostgreSQL: a
+ * transaction advisory lock, released at commit or rollback), so that KPI
+ * evaluations of several hosts run one after the other and the later ones
+ * find the states and alerts the first recorded: an alert is raised once
+ * per fleet.  SQLite: nothing to do (one writer at a time already).
+ */
+int bsl_store_fleet_serialize(bsl_store *s);
 int bsl_store_commit(bsl_store *s);
 /* Rolls back if a transaction is open; never fails visibly. */
 void bsl_store_rollback(bsl_store *s);

@@ -1003,9 +1003,23 @@ int64_t bsl_store__pg_bytes(bsl_store *s) {
 
 /* ---- campaign logs ---- */
 
+static char *dialect(const char *sql);
+
 int bsl_store__pg_exec(bsl_store *s, const char *sql, int n,
                        const char *const *vals, const char *what) {
-  return pq_cmd(s, sql, n, vals, what);
+  char *pg_sql = dialect(sql);
+  if (!pg_sql)
+    return bsl_store_fail_with(s, "out of memory");
+  int rc = pq_cmd(s, pg_sql, n, vals, what);
+  free(pg_sql);
+  return rc;
+}
+
+int bsl_store__pg_fleet_serialize(bsl_store *s) {
+  PGresult *r = pq(s, PG_SQL_FLEET_XACT_LOCK, 0, NULL, PGRES_TUPLES_OK,
+                   "waiting for the fleet's KPI evaluation lock");
+  PQclear(r);
+  return r ? 0 : -1;
 }
 
 int bsl_store__pg_campaign_state_load(bsl_store *s,

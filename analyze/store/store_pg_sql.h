@@ -456,4 +456,83 @@
   "SELECT campaign, recipient, delivered_at, click_at, click_url, click_day,"  \
   " click_human, seen FROM campaign_machine_state WHERE host = $1"
 
+/* ---- KPIs (store_kpi.c): kpi_* tables are the fleet's, not a host's;
+ * the statements of store_kpi_sql.h in PostgreSQL's dialect ---- */
+#define PG_SQL_KPI_VISIT_FILTER                                                \
+  " ($3::text IS NULL OR CASE $3::text WHEN 'channel' THEN v.channel"          \
+  " WHEN 'source' THEN v.source WHEN 'medium' THEN v.medium"                   \
+  " WHEN 'campaign' THEN v.campaign WHEN 'device' THEN v.device"               \
+  " WHEN 'path' THEN v.landing_path END = $4::text)"
+/* visitors: exact when every host keys a visitor alike (shared salts) */
+#define PG_SQL_KPI_DAYS_VISITS                                                 \
+  "SELECT v.day, COUNT(*), COUNT(DISTINCT v.visitor),"                         \
+  " SUM((v.pageviews = 1 AND v.clicks = 0)::int),"                             \
+  " SUM(CASE WHEN $5::text IS NULL THEN v.conversions ELSE (EXISTS(SELECT 1"   \
+  "  FROM visit_goals g WHERE g.host = v.host AND g.visit_id = v.visit_id"     \
+  "  AND g.goal = $5::text))::int END),"                                       \
+  " SUM(v.clicks)"                                                             \
+  " FROM visit_log v WHERE v.day BETWEEN $1 AND $2 AND"                        \
+  PG_SQL_KPI_VISIT_FILTER " GROUP BY v.day"
+#define PG_SQL_KPI_DAYS_PAGES                                                  \
+  "SELECT day, SUM(pageviews), SUM(pageviews * avg_scroll_depth),"             \
+  " SUM(scroll_75) FROM pages_daily WHERE day BETWEEN $1 AND $2"               \
+  " AND ($3::text IS NULL OR path = $4::text) GROUP BY day"
+#define PG_SQL_KPI_DAYS_PAGES_SEGMENT                                          \
+  "SELECT v.day, SUM(p.pageviews), SUM(p.pageviews * p.max_scroll),"           \
+  " SUM(CASE WHEN p.max_scroll >= 75 THEN p.pageviews ELSE 0 END)"             \
+  " FROM visit_pages p JOIN visit_log v ON v.host = p.host"                    \
+  " AND v.visit_id = p.visit_id"                                               \
+  " WHERE v.day BETWEEN $1 AND $2 AND p.pageviews > 0 AND"                     \
+  PG_SQL_KPI_VISIT_FILTER " GROUP BY v.day"
+#define PG_SQL_KPI_DAYS_CLICKS                                                 \
+  "SELECT day, SUM(events) FROM event_counts"                                  \
+  " WHERE day BETWEEN $1 AND $2 AND event = 'click'"                           \
+  " AND ($3::text IS NULL OR path = $3::text) GROUP BY day"
+#define PG_SQL_KPI_DAYS_CAMPAIGNS                                              \
+  "SELECT day, SUM(delivered), SUM(unique_opens), SUM(unique_clicks),"         \
+  " SUM(spend) FROM campaigns_daily WHERE day BETWEEN $1 AND $2"               \
+  " AND ($3::text IS NULL OR campaign = $3::text) GROUP BY day"
+#define PG_SQL_KPI_VALUE_PUT                                                   \
+  "INSERT INTO kpi_values(kpi, period, period_start, value, n)"                \
+  " VALUES($1, $2, $3, $4, $5) ON CONFLICT(kpi, period) DO UPDATE SET"         \
+  " period_start = EXCLUDED.period_start, value = EXCLUDED.value,"             \
+  " n = EXCLUDED.n"
+#define PG_SQL_KPI_STATE_PUT                                                   \
+  "INSERT INTO kpi_state(kpi, metric, state, since, period, value,"            \
+  " last_value, slope, intercept, p_value, seasonal, observations, target,"    \
+  " deadline, projected, adjusted_at, effect, effect_p_value, message,"        \
+  " evaluated_at, evaluated_unix, backtest) VALUES($1, $2, $3, $4, $5, $6,"    \
+  " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,"   \
+  " $22) ON CONFLICT(kpi) DO UPDATE SET metric = EXCLUDED.metric,"             \
+  " state = EXCLUDED.state, since = EXCLUDED.since, period = EXCLUDED.period," \
+  " value = EXCLUDED.value, last_value = EXCLUDED.last_value,"                 \
+  " slope = EXCLUDED.slope, intercept = EXCLUDED.intercept,"                   \
+  " p_value = EXCLUDED.p_value, seasonal = EXCLUDED.seasonal,"                 \
+  " observations = EXCLUDED.observations, target = EXCLUDED.target,"           \
+  " deadline = EXCLUDED.deadline, projected = EXCLUDED.projected,"             \
+  " adjusted_at = EXCLUDED.adjusted_at, effect = EXCLUDED.effect,"             \
+  " effect_p_value = EXCLUDED.effect_p_value, message = EXCLUDED.message,"     \
+  " evaluated_at = EXCLUDED.evaluated_at,"                                     \
+  " evaluated_unix = EXCLUDED.evaluated_unix, backtest = EXCLUDED.backtest"
+#define PG_SQL_KPI_DELIVERY_DUE                                                \
+  "SELECT d.delivery_id, d.alert_id, d.kpi, d.event, d.payload, d.attempts"    \
+  " FROM kpi_deliveries d WHERE d.status = 'pending'"                          \
+  " AND ($2::int <> 0 OR d.next_unix <= $1::bigint)"                           \
+  " AND (d.lease_unix IS NULL OR d.lease_unix <= $1::bigint)"                  \
+  " AND NOT EXISTS (SELECT 1 FROM kpi_deliveries e WHERE e.kpi = d.kpi"        \
+  "  AND e.status = 'pending' AND e.delivery_id < d.delivery_id)"              \
+  " ORDER BY d.delivery_id LIMIT $3::int"
+#define PG_SQL_KPI_DELIVERY_CLAIM                                              \
+  "UPDATE kpi_deliveries SET attempts = attempts + 1, next_unix = $3,"         \
+  " lease_unix = $4 WHERE delivery_id = $1 AND attempts = $2"                  \
+  " AND status = 'pending' RETURNING delivery_id"
+#define PG_SQL_KPI_ALERT_RAISE                                                 \
+  "INSERT INTO kpi_alerts(kpi, state, previous_state, raised_at, message)"     \
+  " VALUES($1, $2, $3, $4, $5) RETURNING alert_id"
+#define PG_SQL_KPI_ADJUST_ADD                                                  \
+  "INSERT INTO kpi_adjustments(kpi, at, at_unix, note)"                        \
+  " VALUES($1, " PG_SQL_ISO("$2::bigint") ", $2, $3) RETURNING adjustment_id"
+/* KPI evaluation and alerts: once per fleet, by whichever host gets it */
+#define PG_SQL_FLEET_XACT_LOCK "SELECT pg_advisory_xact_lock(733561183, 1)"
+
 #endif

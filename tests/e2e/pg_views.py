@@ -20,7 +20,7 @@ import sys
 
 VIEWS = ["traffic_daily", "status_daily", "pages_daily", "channels_daily",
          "events_daily", "goals_daily", "campaigns_daily", "visits", "sources",
-         "rejects"]
+         "rejects", "kpi_series", "kpi_status", "alerts", "adjustments"]
 SKIP_ALWAYS = {("sources", "updated_at")}
 VISITORS = {"traffic_daily", "channels_daily"}
 

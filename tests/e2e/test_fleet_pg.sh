@@ -208,7 +208,86 @@ expect_eq "run stops cleanly after its backends were terminated" "$STOPPED" ok
 expect_eq "backends terminated mid-run: views == an uninterrupted run" \
   "$(compare "$LREF" "$TDB")" same
 
-# 7. the server unreachable: one line naming the URI (no password), exit 2
+# 7. KPIs on PostgreSQL: the same statuses, series and alerts as SQLite's;
+# two hosts evaluating at once raise each alert once (the fleet's lock)
+"$GENLOG" -n 80000 -s 4 --days 30 --start 2026-10-01 --site "$SITE" > "$WORK/kpi.log"
+KDB2=$(newdb kpis)
+kpis() {
+  conf "$1" "$2" "$3"
+  cat >> "$1" <<'EOF'
+
+[kpi "pv"]
+metric = pageviews
+period = day
+direction = up
+window = 14
+
+[kpi "conv"]
+metric = conversion_rate
+goal = signup
+period = day
+target = 0.5
+deadline = 2027-06-30
+window = 14
+
+[kpi "visitors-email"]
+metric = visitors
+filter = channel=email
+period = day
+window = 14
+
+[kpi "scroll"]
+metric = scroll_rate
+filter = path=/pricing
+period = week
+window = 4
+
+[kpi "bounce"]
+metric = bounce_rate
+filter = device=mobile
+direction = down
+window = 14
+
+[kpi "clicks"]
+metric = click_rate
+window = 14
+EOF
+}
+kpis "$WORK/kl.conf" "$WORK/kpi.db" lite
+kpis "$WORK/k1.conf" "$KDB2" k1
+kpis "$WORK/k2.conf" "$KDB2" k2
+ingest -c "$WORK/kl.conf" "$WORK/kpi.log"
+ingest -c "$WORK/k1.conf" "$WORK/kpi.log"
+for d in 2026-10-20 2026-10-30; do
+  "$BOUSSOLE" kpi -c "$WORK/kl.conf" --json --at $d > "$WORK/kl.json" 2>/dev/null || true
+  "$BOUSSOLE" kpi -c "$WORK/k1.conf" --json --at $d > "$WORK/k1.json" 2>/dev/null &
+  p1=$!
+  "$BOUSSOLE" kpi -c "$WORK/k2.conf" --json --at $d > "$WORK/k2.json" 2>/dev/null || true
+  wait $p1 || true
+  # the second evaluation finds what the first recorded: same statuses,
+  # and the transitions (raised, resolved) are the first one's alone
+  expect_eq "kpi --at $d: PostgreSQL (two hosts at once) == SQLite" "$(python3 - "$WORK/kl.json" "$WORK/k1.json" "$WORK/k2.json" <<'EOF'
+import json, sys
+lite, a, b = (json.load(open(f)) for f in sys.argv[1:])
+def states(r):
+    return [{k: v for k, v in x.items() if k not in ("event", "previous_state")} for x in r["kpis"]]
+quiet = lambda r: all(not x["event"] for x in r["kpis"])
+ok = states(a) == states(lite) and states(b) == states(lite) and \
+     ((a == lite and (quiet(b) or b == lite)) or (b == lite and (quiet(a) or a == lite)))
+print("same" if ok else "differ: %s" % json.dumps([states(a) == states(lite), states(b) == states(lite), a == lite, b == lite]))
+EOF
+)" same
+done
+"$BOUSSOLE" adjust -c "$WORK/kl.conf" pv --note "new landing page" --at 2026-10-15T00:00:00Z
+"$BOUSSOLE" adjust -c "$WORK/k2.conf" pv --note "new landing page" --at 2026-10-15T00:00:00Z
+"$BOUSSOLE" kpi -c "$WORK/kl.conf" --at 2026-10-30 > /dev/null 2>&1 || true
+"$BOUSSOLE" kpi -c "$WORK/k1.conf" --at 2026-10-30 > /dev/null 2>&1 || true
+expect_eq "KPI views (series, status, alerts, adjustments) == SQLite's" \
+  "$(compare "$WORK/kpi.db" "$KDB2")" same
+expect_eq "each alert raised once though two hosts evaluated" \
+  "$(pg_sql_db kpis "SELECT count(*) FROM alerts")" "$(q "$WORK/kpi.db" "SELECT count(*) FROM alerts")"
+
+# 8. the server unreachable: one line naming the URI (no password), exit 2
 rc=0
 "$BOUSSOLE" ingest -q --no-progress --db "postgresql://bob:secret@$PG_DIR.none/x?host=$WORK/nosock" "$WORK/part0.log" 2> "$WORK/down.txt" || rc=$?
 expect_eq "ingest with PostgreSQL unreachable exits 2" "$rc" 2
