@@ -287,7 +287,29 @@ expect_eq "KPI views (series, status, alerts, adjustments) == SQLite's" \
 expect_eq "each alert raised once though two hosts evaluated" \
   "$(pg_sql_db kpis "SELECT count(*) FROM alerts")" "$(q "$WORK/kpi.db" "SELECT count(*) FROM alerts")"
 
-# 8. the server unreachable: one line naming the URI (no password), exit 2
+# 8. roles (README "Fleet"): a writer role that owns the database (not a
+# superuser), an analyst role that reads the views and nothing else
+"$PG_BIN/psql" -X -q -h "$PG_DIR" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+  -c "CREATE ROLE boussole_writer LOGIN" -c "CREATE ROLE analyst LOGIN" \
+  -c "CREATE DATABASE roles OWNER boussole_writer"
+pg_sql_db roles "CREATE EXTENSION hll; REVOKE ALL ON SCHEMA public FROM PUBLIC; GRANT ALL ON SCHEMA public TO boussole_writer"
+RDB="postgresql:///roles?host=$PG_DIR&user=boussole_writer"
+conf "$WORK/roles.conf" "$RDB" web1
+rc=0
+ingest -c "$WORK/roles.conf" "$WORK/part0.log" || rc=$?
+expect_eq "the writer role (no superuser) creates the schema and writes" "$rc" 0
+pg_sql_db roles "GRANT USAGE ON SCHEMA public TO analyst; GRANT SELECT ON traffic_daily, status_daily, pages_daily, channels_daily, events_daily, goals_daily, campaigns_daily, visits, visit_pages, sources, rejects, kpi_series, kpi_status, alerts, adjustments TO analyst"
+as_analyst() { "$PG_BIN/psql" -X -q -A -t -h "$PG_DIR" -U analyst -d roles -c "$1" 2>&1; }
+expect_eq "the analyst reads the views" \
+  "$(as_analyst "SELECT SUM(hits) > 20000 FROM traffic_daily")" t
+expect_eq "the analyst reads visitors (hll) and visit_pages" \
+  "$(as_analyst "SELECT (SELECT SUM(visitors) > 0 FROM channels_daily) AND (SELECT count(*) > 0 FROM visit_pages)")" t
+expect_eq "the analyst cannot read the day salts" \
+  "$(as_analyst "SELECT count(*) FROM day_salts" | grep -c 'permission denied')" 1
+expect_eq "the analyst cannot read visitor keys" \
+  "$(as_analyst "SELECT count(*) FROM visit_log" | grep -c 'permission denied')" 1
+
+# 9. the server unreachable: one line naming the URI (no password), exit 2
 rc=0
 "$BOUSSOLE" ingest -q --no-progress --db "postgresql://bob:secret@$PG_DIR.none/x?host=$WORK/nosock" "$WORK/part0.log" 2> "$WORK/down.txt" || rc=$?
 expect_eq "ingest with PostgreSQL unreachable exits 2" "$rc" 2
