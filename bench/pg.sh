@@ -29,13 +29,7 @@ trap 'pg_cleanup; rm -rf "$WORK"' EXIT
 pg_start >/dev/null
 
 "$GENLOG" -n "$LINES" -s 42 --days 7 > "$WORK/all.log"
-python3 - "$WORK/all.log" "$WORK/part" 3 <<'EOF'
-import sys, zlib
-src, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-outs = [open("%s%d.log" % (prefix, i), "wb") for i in range(n)]
-for line in open(src, "rb"):
-    outs[zlib.crc32(line.split(b" ", 1)[0]) % n].write(line)
-EOF
+python3 tests/e2e/split_by_client.py "$WORK/all.log" "$WORK/part" 3
 
 now() { date +%s.%N; }
 rate() { python3 -c "print(int($LINES / ($2 - $1)))"; }

@@ -42,7 +42,7 @@
 #define MAX_HELD 8
 
 struct bsl_writer_lock {
-  int fd; /* -1 for a PostgreSQL store's lock */
+  int fd; /* for PostgreSQL, the lock session's socket (or -1) */
   dev_t dev;
   ino_t ino;
   char *path; /* the lock file; the URI and host for PostgreSQL */
@@ -296,7 +296,11 @@ static int acquire_pg(bsl_writer_lock **out, const char *uri, const char *host,
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  l->fd = -1;
+  /* a forked child (the alert supervisor) must not keep the session, and
+   * with it the lock, alive after we are gone */
+  l->fd = bsl_store_session_fd(st);
+  if (l->fd >= 0)
+    track(l->fd);
   l->pg = st;
   *out = l;
   return 0;
@@ -424,6 +428,8 @@ void bsl_writer_lock_release(bsl_writer_lock *l) {
   if (!l)
     return;
   if (l->pg) { /* the session ends: PostgreSQL drops the lock */
+    if (l->fd >= 0)
+      untrack(l->fd);
     bsl_store_close(l->pg);
     free(l->host);
     free(l->path);

@@ -434,6 +434,10 @@ int bsl_store_host_lock(bsl_store **out, const char *uri, const char *host,
   return 0;
 }
 
+int bsl_store_session_fd(const bsl_store *s) {
+  return s->pg ? bsl_store__pg_socket(s) : -1;
+}
+
 int bsl_store_salt_claim(bsl_store *s, const char *day, uint8_t *salt,
                          size_t len) {
   return s->pg ? bsl_store__pg_salt_claim(s, day, salt, len) : 0;

@@ -70,6 +70,10 @@ typedef struct bsl_store_holder {
 int bsl_store_host_lock(bsl_store **out, const char *uri, const char *host,
                         const char *role, const char *command,
                         bsl_store_holder *holder, char *err, size_t errlen);
+/* The socket of a PostgreSQL store's session (-1 for SQLite or none): a
+ * process that forks without exec closes it in the child, so a lock held
+ * by that session dies with the holder (writer_lock.c). */
+int bsl_store_session_fd(const bsl_store *s);
 
 /*
  * Busy timeout in milliseconds of the stores opened from now on (10000

@@ -112,6 +112,7 @@ int64_t bsl_store__pg_bytes(bsl_store *s);
 int bsl_store__pg_exec(bsl_store *s, const char *sql, int n,
                        const char *const *vals, const char *what);
 const char *bsl_store__pg_host(const bsl_store *s);
+int bsl_store__pg_socket(const bsl_store *s);
 int bsl_store__pg_fleet_serialize(bsl_store *s);
 /* Runs the read-only query SQLITE_SQL (SQLite's text, ?N parameters; see
  * store_pg.c for what it may use) with NP text parameters and calls ROW

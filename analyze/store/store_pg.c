@@ -421,6 +421,10 @@ const char *bsl_store__pg_host(const bsl_store *s) {
   return s->pg->host;
 }
 
+int bsl_store__pg_socket(const bsl_store *s) {
+  return s->pg->conn ? PQsocket(s->pg->conn) : -1;
+}
+
 /* ---- one writer per host ---- */
 
 int bsl_store__pg_writer_lock(bsl_store *s, const char *role,

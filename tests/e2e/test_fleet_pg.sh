@@ -67,13 +67,7 @@ expect_eq "HTML report on PostgreSQL" "$(grep -c '<html' "$WORK/report-pg.html")
 expect_eq "schema version recorded" "$(pg_sql "SELECT max(version) FROM schema_version")" 5
 
 # 2. three hosts, the log split by a hash of the client address, at once
-python3 - "$WORK/full.log" "$WORK/part" 3 <<'EOF'
-import sys, zlib
-src, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-outs = [open("%s%d.log" % (prefix, i), "wb") for i in range(n)]
-for line in open(src, "rb"):
-    outs[zlib.crc32(line.split(b" ", 1)[0]) % n].write(line)
-EOF
+python3 "$(dirname "$0")/split_by_client.py" "$WORK/full.log" "$WORK/part" 3
 FLEET=$(newdb fleet)
 pids=()
 for i in 0 1 2; do
