@@ -30,6 +30,9 @@
 #include "store_pg_sql.h"
 #include "utf8.h"
 
+#define BSL_STR_(x) #x
+#define BSL_STR(x) BSL_STR_(x)
+
 /* One text array literal being built: "{e1,e2,...". */
 typedef struct pgarr {
   char *p;
@@ -378,7 +381,10 @@ int bsl_store__pg_open(bsl_store *s, const char *uri, const char *host,
   if (ensure(s) != 0)
     return -1;
   if (!create) {
-    /* a reader never creates the schema: an empty database is an error */
+    /* A reader never creates the schema (an empty database is an error),
+     * and may be an analyst role that reads the views and nothing else:
+     * it migrates only a schema it can read the version of and finds
+     * older than this build's. */
     PGresult *r = pq(s, "SELECT to_regclass('schema_version') IS NOT NULL", 0,
                      NULL, PGRES_TUPLES_OK, "reading schema version");
     if (!r)
@@ -392,6 +398,13 @@ int bsl_store__pg_open(bsl_store *s, const char *uri, const char *host,
                s->path);
       return -1;
     }
+    r = PQexec(pg->conn, "SELECT has_table_privilege('schema_version',"
+                         " 'SELECT') AND (SELECT max(version) FROM"
+                         " schema_version) < " BSL_STR(BSL_SCHEMA_VERSION));
+    bool older = r && PQresultStatus(r) == PGRES_TUPLES_OK &&
+                 strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return older ? migrate(s) : 0;
   }
   if (migrate(s) != 0)
     return -1;

@@ -36,6 +36,22 @@ pg_stop() {
   PG_PID=
 }
 
+# pg_run: starts the server on the data directory pg_start made (again,
+# after pg_stop: a test of an unreachable server restarts it)
+pg_run() {
+  pg_as "$PG_BIN/postgres" -D "$PG_DIR/data" -k "$PG_DIR" -c listen_addresses='' \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c max_connections=50 >>"$PG_DIR/server.log" 2>&1 &
+  local starter=$! i
+  for i in $(seq 1 100); do
+    "$PG_BIN/pg_isready" -q -h "$PG_DIR" -U postgres && break
+    kill -0 "$starter" 2>/dev/null || { cat "$PG_DIR/server.log" >&2; echo "FAIL: postgres did not start"; exit 1; }
+    sleep 0.1
+  done
+  # the postmaster's own pid (the background job may be a subshell)
+  PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+}
+
 pg_start() {
   [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/postgres" ] ||
     { echo "SKIP: PostgreSQL 15 not installed ($PG_BIN; apt-get install postgresql-15 postgresql-15-hll)"; exit 77; }
@@ -50,17 +66,7 @@ pg_start() {
   pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 \
     --no-sync >"$PG_DIR/initdb.log" 2>&1 ||
     { cat "$PG_DIR/initdb.log" >&2; echo "FAIL: initdb"; exit 1; }
-  pg_as "$PG_BIN/postgres" -D "$PG_DIR/data" -k "$PG_DIR" -c listen_addresses='' \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-    -c max_connections=50 >"$PG_DIR/server.log" 2>&1 &
-  local starter=$! i
-  for i in $(seq 1 100); do
-    "$PG_BIN/pg_isready" -q -h "$PG_DIR" -U postgres && break
-    kill -0 "$starter" 2>/dev/null || { cat "$PG_DIR/server.log" >&2; echo "FAIL: postgres did not start"; exit 1; }
-    sleep 0.1
-  done
-  # the postmaster's own pid (the background job may be a subshell)
-  PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+  pg_run
   "$PG_BIN/createdb" -h "$PG_DIR" -U postgres boussole
   pg_sql "CREATE EXTENSION hll" >/dev/null
   PG_URI="postgresql:///boussole?host=$PG_DIR&user=postgres"

@@ -298,12 +298,45 @@ expect_eq "the analyst reads the views" \
   "$(as_analyst "SELECT SUM(hits) > 20000 FROM traffic_daily")" t
 expect_eq "the analyst reads visitors (hll) and visit_pages" \
   "$(as_analyst "SELECT (SELECT SUM(visitors) > 0 FROM channels_daily) AND (SELECT count(*) > 0 FROM visit_pages)")" t
+expect_eq "report runs as the analyst (views only)" \
+  "$("$BOUSSOLE" report --db "postgresql:///roles?host=$PG_DIR&user=analyst" 2>&1 | grep -c '^TRAFFIC')" 1
 expect_eq "the analyst cannot read the day salts" \
   "$(as_analyst "SELECT count(*) FROM day_salts" | grep -c 'permission denied')" 1
 expect_eq "the analyst cannot read visitor keys" \
   "$(as_analyst "SELECT count(*) FROM visit_log" | grep -c 'permission denied')" 1
 
-# 9. the server unreachable: one line naming the URI (no password), exit 2
+# 9. the server stops while `run` reads: commits fail, reading pauses (the
+# log, the metrics file), the server comes back, reading resumes; nothing
+# lost, nothing counted twice
+DDB=$(newdb down)
+rm -rf "$WORK/logs" && mkdir -p "$WORK/logs" && : > "$WORK/logs/access.log"
+runconf "$WORK/down.conf" "$DDB" web1
+sed -i "/^flush_interval/a metrics_file = $WORK/down.prom" "$WORK/down.conf"
+down_lines() { pg_sql_db down "SELECT COALESCE(SUM(lines),0) FROM sources" 2>/dev/null || echo 0; }
+down_has() { [ "$(down_lines)" = "$1" ]; }
+paused() { [ "$(metric "$WORK/down.prom" boussole_reading_paused)" = "$1" ]; }
+run_start "$WORK/down.conf" "$WORK/down.log"
+wait_until 10 logged "$WORK/down.log" 'running with' || echo "down: the run did not start"
+sed -n '1,20000p' "$WORK/full.log" >> "$WORK/logs/access.log"
+wait_until 20 down_has 20000 || echo "down: $(down_lines) lines before the stop"
+pg_stop
+sed -n '20001,40000p' "$WORK/full.log" >> "$WORK/logs/access.log"
+expect_eq "server stopped: reading pauses, logged" \
+  "$(wait_until 20 logged "$WORK/down.log" 'commit failed, reading paused' && echo yes)" yes
+expect_eq "server stopped: the metrics file says reading is paused" \
+  "$(wait_until 10 paused 1 && echo yes)" yes
+pg_run
+sed -n '40001,60000p' "$WORK/full.log" >> "$WORK/logs/access.log"
+expect_eq "server back: reading resumes" \
+  "$(wait_until 30 logged "$WORK/down.log" 'reading resumed' && wait_until 30 down_has 60000 && echo yes || echo "no: $(down_lines) lines")" yes
+expect_eq "server back: the metrics file says reading goes on" \
+  "$(wait_until 10 paused 0 && echo yes)" yes
+run_stop
+expect_eq "run stops cleanly after the server came back" "$STOPPED" ok
+expect_eq "server stopped and back mid-run: views == an uninterrupted run" \
+  "$(compare "$LREF" "$DDB")" same
+
+# 10. the server unreachable: one line naming the URI (no password), exit 2
 rc=0
 "$BOUSSOLE" ingest -q --no-progress --db "postgresql://bob:secret@$PG_DIR.none/x?host=$WORK/nosock" "$WORK/part0.log" 2> "$WORK/down.txt" || rc=$?
 expect_eq "ingest with PostgreSQL unreachable exits 2" "$rc" 2
