@@ -108,6 +108,15 @@ conf "$WORK/beta.conf" "$WDB" beta
 rc=0
 ingest -c "$WORK/beta.conf" "$WORK/part1.log" || rc=$?
 expect_eq "another host writes while alpha runs" "$rc" 0
+# a reload keeps the host's lock and goes on writing
+kill -HUP "$RUN_PID"
+sed -n '2001,3000p' "$WORK/full.log" >> "$WORK/logs/access.log"
+alpha_3000() { [ "$(pg_sql_db writers "SELECT COALESCE(SUM(lines),0) FROM sources WHERE host = 'alpha'" 2>/dev/null)" = 3000 ]; }
+expect_eq "after SIGHUP, run reloads and writes on" \
+  "$(wait_until 10 logged "$WORK/run.log" 'reloading' && wait_until 10 alpha_3000 && echo yes)" yes
+rc=0
+ingest -c "$WORK/alpha.conf" "$WORK/part0.log" 2> /dev/null || rc=$?
+expect_eq "after the reload, a second writer as alpha is still refused" "$rc" 2
 run_stop
 expect_eq "run stops cleanly" "$STOPPED" ok
 
