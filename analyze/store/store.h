@@ -1,7 +1,11 @@
 /*
- * The SQLite store: the only module that talks SQL.  It owns the database
+ * The store: the only module that talks SQL.  It owns the database
  * connection, the schema and its migrations (PRAGMA user_version), and one
- * persistent prepared statement per operation.  Every write happens inside a
+ * persistent prepared statement per operation.  Its body is a backend:
+ * SQLite (store.c, the default) or, for a `db` that is a PostgreSQL URI,
+ * PostgreSQL through libpq (store_pg.c, SPEC §9), with the same functions,
+ * the same views and the same changesets; a PostgreSQL store writes as one
+ * host of a fleet (bsl_store_open_host).  Every write happens inside a
  * transaction opened with bsl_store_begin(): callers put the aggregate
  * deltas, the visit state and the read positions in the same transaction, which
  * is what makes ingestion exactly-once.
