@@ -420,7 +420,38 @@ static int compile_regex(struct parser *p, const char *v, bool need_time) {
 /* [boussole] */
 
 static int set_db(struct parser *p, void *obj, const char *v) {
+  /* SPEC §3: a PostgreSQL password comes from ~/.pgpass or PGPASSWORD,
+   * never from this file (it is often world-readable, and `check` prints
+   * it back) */
+  if (bsl_config_db_is_postgres(v)) {
+    const char *auth = v + strcspn(v, ":") + 3;
+    const char *at = strchr(auth, '@');
+    const char *slash = strchr(auth, '/');
+    const char *colon = strchr(auth, ':');
+    if ((at && (!slash || at < slash) && colon && colon < at) ||
+        strstr(v, "password="))
+      return why(p, "no password here: put it in ~/.pgpass or PGPASSWORD");
+  }
   return set_nonempty(p, &((bsl_config *)obj)->db, v);
+}
+
+bool bsl_config_db_is_postgres(const char *db) {
+  return db && (strncmp(db, "postgresql://", 13) == 0 ||
+                strncmp(db, "postgres://", 11) == 0);
+}
+
+/* The fleet name of this instance: a hostname-like word, so that it reads
+ * well in the views' host column and in a lock refusal. */
+static int set_host(struct parser *p, void *obj, const char *v) {
+  size_t n = strlen(v);
+  if (n == 0 || n > 255 ||
+      strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+    return why(p,
+               "\"%s\" is not a host name (letters, digits, '.', '_', '-'; "
+               "at most 255)",
+               v);
+  return set_str(p, &((bsl_config *)obj)->host, v);
 }
 
 static int set_timezone(struct parser *p, void *obj, const char *v) {
@@ -669,6 +700,7 @@ static int set_channel_rules(struct parser *p, void *obj, const char *v) {
 
 static const struct key_def boussole_keys[] = {
     {"db", set_db},
+    {"host", set_host},
     {"timezone", set_timezone},
     {"session_timeout", set_session_timeout},
     {"beacon_path", set_beacon_path},
@@ -1764,6 +1796,7 @@ void bsl_config_destroy(bsl_config *cfg) {
   free(cfg->warnings);
   free(cfg->file);
   free(cfg->db);
+  free(cfg->host);
   free(cfg->timezone);
   free(cfg->beacon_path);
   free_list(cfg->static_extensions, cfg->n_static_extensions);
@@ -1880,6 +1913,8 @@ void bsl_config_print(const bsl_config *cfg, FILE *out) {
     fprintf(out, "the built-in defaults");
   fprintf(out, "\n[boussole]\n");
   put(out, "db", cfg->db);
+  if (cfg->host)
+    put(out, "host", cfg->host);
   put(out, "timezone", cfg->timezone);
   put_duration(out, "session_timeout", cfg->session_timeout);
   put(out, "beacon_path", cfg->beacon_path);

@@ -74,6 +74,9 @@ typedef struct bsl_config {
    * write to); NULL when none.  `check` prints them. */
   char *warnings;
   char *db;
+  /* the instance's name in a fleet (SPEC §9), NULL: the machine's
+   * hostname (with PostgreSQL only; a SQLite store has one writer) */
+  char *host;
   char *timezone;
   int session_timeout; /* seconds */
   char *beacon_path;
@@ -108,6 +111,10 @@ int bsl_config_load(bsl_config **out, const char *path, char *err,
                     size_t errlen);
 
 void bsl_config_destroy(bsl_config *cfg);
+
+/* True when DB (a `db` value) names a PostgreSQL database: a libpq URI,
+ * "postgresql://..." or "postgres://...".  Anything else is a SQLite file. */
+bool bsl_config_db_is_postgres(const char *db);
 
 /* Prints the effective settings as an INI file that loads back the same. */
 void bsl_config_print(const bsl_config *cfg, FILE *out);

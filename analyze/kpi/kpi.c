@@ -1422,6 +1422,11 @@ int bsl_kpi_evaluate_ex(const bsl_config *cfg, bsl_store *store,
     free(res);
     return -1;
   }
+  /* once per fleet: see bsl_store_fleet_serialize() */
+  if (bsl_store_fleet_serialize(store) != 0) {
+    snprintf(err, errlen, "%s", bsl_store_error(store));
+    goto out_rollback;
+  }
   int64_t first, horizon;
   bool none;
   if (horizon_of(cfg, store, &z, o, &first, &horizon, &none, err, errlen) != 0)

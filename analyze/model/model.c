@@ -389,6 +389,12 @@ static day_salt *salt_for(bsl_model *m, int32_t day) {
   s->day = day;
   randombytes_buf(s->salt, sizeof s->salt);
   s->dirty = true;
+  /* A fleet shares the day's salt (SPEC §9): the first host's wins.  When
+   * the database cannot be reached now, this salt stays (saved with the
+   * next commit unless another host's got there first: README "Fleet"). */
+  char d[11];
+  bsl_day_format(day, d);
+  (void)bsl_store_salt_claim(m->store, d, s->salt, sizeof s->salt);
   return s;
 }
 

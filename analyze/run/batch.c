@@ -366,7 +366,8 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
    * open itself may write: migrations, the day index) and held until it is
    * closed. */
   const char *db = opts->db_path ? opts->db_path : cfg->db;
-  if (bsl_writer_lock_acquire(&lock, db, "ingest", err, errlen) != 0)
+  if (bsl_writer_lock_acquire_host(&lock, db, cfg->host, "ingest", err,
+                                   errlen) != 0)
     goto out;
   if (bsl_pipeline_open(&b.pipe, cfg, opts->db_path, err, errlen) != 0)
     goto out;

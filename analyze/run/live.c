@@ -56,6 +56,10 @@
  * fails and reading pauses (the loop must not freeze: see store.h). */
 #define COMMIT_BUSY_TIMEOUT_MS 200
 
+/* The longest wait between two attempts to commit to a remote database
+ * that fails (commit_done()). */
+#define RETRY_MAX_S 10.0
+
 typedef struct live live;
 
 /* An input whose lines go through the feeder: a file of the tail, or the
@@ -111,7 +115,10 @@ struct live {
   char failure[1024];
   uint64_t closed_early_before; /* by pipelines closed at reloads */
   bool commit_in_flight;        /* handed to the writer thread, not done */
-  uint64_t commit_seq;          /* commits handed over */
+  /* PostgreSQL: failed commits in a row, and when the next may start */
+  unsigned failed_commits;
+  double retry_at;
+  uint64_t commit_seq; /* commits handed over */
   double commit_started_at;
   double last_flush_at, last_flush_seconds;
   uint64_t commits, commit_failures;
@@ -467,6 +474,8 @@ static int commit_start(live *L) {
     return -1;
   if (L->commit_in_flight)
     return 0; /* the next tick, or commit_now() */
+  if (L->paused && wall_seconds() < L->retry_at)
+    return 0; /* backing off: see commit_done() */
   model_parsed(L);
   size_t n = 0;
   bool dirty = L->paused; /* a failed commit's changes wait for this one */
@@ -531,8 +540,19 @@ static int commit_done(live *L) {
       log_event("warn", "commit failed, reading paused until it succeeds: %s",
                 err);
     set_paused(L, true);
+    /* A remote database that is down is retried at growing intervals (one
+     * tick, two, four... at most RETRY_MAX_S), not at every tick; a local
+     * one (locked, disk full) at every tick as before. */
+    if (bsl_store_is_remote(bsl_pipeline_store(L->pipe))) {
+      unsigned k = L->failed_commits < 8 ? L->failed_commits : 8;
+      double wait = L->cfg->flush_interval * (double)(1u << k);
+      L->retry_at = wall_seconds() + (wait < RETRY_MAX_S ? wait : RETRY_MAX_S);
+    }
+    L->failed_commits++;
     return -1;
   }
+  L->failed_commits = 0;
+  L->retry_at = 0;
   L->last_flush_at = wall_seconds();
   L->last_flush_seconds = L->last_flush_at - L->commit_started_at;
   L->commits++;
@@ -553,6 +573,7 @@ static int commit_done(live *L) {
 static int commit_now(live *L) {
   if (!L->pipe)
     return -1;
+  L->retry_at = 0; /* now, backing off or not */
   if (L->commit_in_flight)
     (void)commit_done(L); /* a failure is retried just below */
   if (commit_start(L) != 0)
@@ -845,8 +866,9 @@ static int start_sources(live *L, char *err, size_t errlen) {
    * running configuration with its lock. */
   const char *db = L->opts->db_path ? L->opts->db_path : L->cfg->db;
   bsl_writer_lock *fresh = NULL;
-  bool keep = bsl_writer_lock_covers(L->lock, db);
-  if (!keep && bsl_writer_lock_acquire(&fresh, db, "run", err, errlen) != 0)
+  bool keep = bsl_writer_lock_covers_host(L->lock, db, L->cfg->host);
+  if (!keep && bsl_writer_lock_acquire_host(&fresh, db, L->cfg->host, "run",
+                                            err, errlen) != 0)
     return -1;
   if (bsl_pipeline_open(&L->pipe, L->cfg, L->opts->db_path, err, errlen) != 0) {
     bsl_writer_lock_release(fresh);

@@ -127,7 +127,8 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
       .extra_bot_rules = cfg->bot_rules,
       .extra_channel_rules = cfg->channel_rules,
   };
-  int rc = bsl_store_open(&p->store, db_path ? db_path : cfg->db, err, errlen);
+  int rc = bsl_store_open_host(&p->store, db_path ? db_path : cfg->db,
+                               cfg->host, err, errlen);
   /* An index a killed bulk load dropped is rebuilt here; if the database
    * is busy it is rebuilt next time (queries stay right, only slower). */
   if (rc == 0)

@@ -17,6 +17,9 @@
  */
 #include "writer_lock.h"
 
+#include "config.h"
+#include "store.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -39,10 +42,13 @@
 #define MAX_HELD 8
 
 struct bsl_writer_lock {
-  int fd;
+  int fd; /* for PostgreSQL, the lock session's socket (or -1) */
   dev_t dev;
   ino_t ino;
-  char *path; /* the lock file */
+  char *path; /* the lock file; the URI and host for PostgreSQL */
+  /* PostgreSQL: the session holding the host's advisory lock */
+  bsl_store *pg;
+  char *host;
 };
 
 /* ---- not inherited by forked children ----
@@ -242,9 +248,75 @@ static int open_lock_file(const char *db, const char *lock_path, char *err,
   return -1;
 }
 
+/* One writer per host of a PostgreSQL store: the host's advisory lock, held
+ * by a session of its own (reconnects of the store's own session cannot
+ * drop it), the holder recorded in the hosts table. */
+static int acquire_pg(bsl_writer_lock **out, const char *uri, const char *host,
+                      const char *role, char *err, size_t errlen) {
+  char me[COMMAND_SHOWN * 4];
+  own_command(me, sizeof me, role);
+  bsl_store_holder h;
+  bsl_store *st;
+  char machine[256] = "";
+  if (gethostname(machine, sizeof machine - 1) != 0)
+    machine[0] = '\0';
+  int rc;
+  /* A holder on this machine that is dead (a SIGKILL a moment ago) leaves
+   * its session until PostgreSQL reads the closed socket: wait for that,
+   * as for a lock file whose holder cannot be named yet. */
+  for (int attempt = 0;; attempt++) {
+    rc = bsl_store_host_lock(&st, uri, host, role, me, &h, err, errlen);
+    if (rc != BSL_STORE_HELD || attempt >= RETRIES ||
+        strcmp(h.machine, machine) != 0 || pid_alive(h.pid))
+      break;
+    struct timespec ts = {0, 4 * RETRY_NS};
+    nanosleep(&ts, NULL);
+  }
+  if (rc == BSL_STORE_HELD) {
+    char where[600];
+    snprintf(where, sizeof where, "%s", err);
+    if (strlen(h.command) > COMMAND_SHOWN)
+      snprintf(h.command + COMMAND_SHOWN, 4, "...");
+    snprintf(err, errlen,
+             "%s is being written as this host by pid %ld (%s) on %s; one "
+             "writer per host: stop it first, or give this instance another "
+             "[boussole] host",
+             where, h.pid, h.command[0] ? h.command : "boussole",
+             h.machine[0] ? h.machine : "an unknown machine");
+    return BSL_WRITER_LOCK_HELD;
+  }
+  if (rc != 0)
+    return -1;
+  bsl_writer_lock *l = calloc(1, sizeof *l);
+  if (!l || !(l->path = strdup(uri)) || !(l->host = strdup(host ? host : ""))) {
+    if (l)
+      free(l->path);
+    free(l);
+    bsl_store_close(st);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  /* a forked child (the alert supervisor) must not keep the session, and
+   * with it the lock, alive after we are gone */
+  l->fd = bsl_store_session_fd(st);
+  if (l->fd >= 0)
+    track(l->fd);
+  l->pg = st;
+  *out = l;
+  return 0;
+}
+
 int bsl_writer_lock_acquire(bsl_writer_lock **out, const char *db_path,
                             const char *role, char *err, size_t errlen) {
+  return bsl_writer_lock_acquire_host(out, db_path, NULL, role, err, errlen);
+}
+
+int bsl_writer_lock_acquire_host(bsl_writer_lock **out, const char *db_path,
+                                 const char *host, const char *role, char *err,
+                                 size_t errlen) {
   *out = NULL;
+  if (bsl_config_db_is_postgres(db_path))
+    return acquire_pg(out, db_path, host, role, err, errlen);
   if (private_db(db_path))
     return 0;
   char *lock_path;
@@ -322,6 +394,16 @@ out_close:
 }
 
 bool bsl_writer_lock_covers(const bsl_writer_lock *l, const char *db_path) {
+  return bsl_writer_lock_covers_host(l, db_path, NULL);
+}
+
+bool bsl_writer_lock_covers_host(const bsl_writer_lock *l, const char *db_path,
+                                 const char *host) {
+  if (bsl_config_db_is_postgres(db_path))
+    return l && l->pg && strcmp(l->path, db_path) == 0 &&
+           strcmp(l->host, host ? host : "") == 0;
+  if (l && l->pg)
+    return false;
   if (private_db(db_path))
     return l == NULL;
   if (!l)
@@ -339,12 +421,21 @@ bool bsl_writer_lock_covers(const bsl_writer_lock *l, const char *db_path) {
 }
 
 const char *bsl_writer_lock_path(const bsl_writer_lock *l) {
-  return l ? l->path : "";
+  return l && !l->pg ? l->path : "";
 }
 
 void bsl_writer_lock_release(bsl_writer_lock *l) {
   if (!l)
     return;
+  if (l->pg) { /* the session ends: PostgreSQL drops the lock */
+    if (l->fd >= 0)
+      untrack(l->fd);
+    bsl_store_close(l->pg);
+    free(l->host);
+    free(l->path);
+    free(l);
+    return;
+  }
   untrack(l->fd);
   close(l->fd); /* the last descriptor of it: the kernel drops the lock */
   free(l->path);

@@ -47,6 +47,19 @@ int bsl_writer_lock_acquire(bsl_writer_lock **out, const char *db_path,
                             const char *role, char *err, size_t errlen);
 
 /*
+ * bsl_writer_lock_acquire() as fleet instance HOST (NULL: the machine's
+ * hostname).  For a PostgreSQL DB_PATH (SPEC §7, §9) the lock is HOST's
+ * advisory lock in that database, held by a session of the lock's own; the
+ * refusal names the holder's pid, command line and machine.  For a SQLite
+ * file HOST is ignored.
+ */
+int bsl_writer_lock_acquire_host(bsl_writer_lock **out, const char *db_path,
+                                 const char *host, const char *role, char *err,
+                                 size_t errlen);
+bool bsl_writer_lock_covers_host(const bsl_writer_lock *l, const char *db_path,
+                                 const char *host);
+
+/*
  * True when L (NULL: no lock held) is the lock a writer of DB_PATH needs
  * (the same lock file, by inode), so a daemon that reopens its store on
  * reload keeps the lock it has rather than refusing itself.

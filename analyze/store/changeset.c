@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fault.h"
+#include "store_internal.h"
 
 enum op_type {
   OP_HITS,
@@ -292,8 +293,11 @@ static const char *S(const bsl_changeset *cs, const op *o, int i) {
   return o->str[i] == (size_t)-1 ? NULL : cs->arena + o->str[i];
 }
 
-int bsl_store_apply(bsl_store *s, const bsl_changeset *cs) {
-  for (size_t i = 0; i < cs->n_ops; i++) {
+/* Runs records FIRST.. of CS.  REMOTE: a PostgreSQL store, whose day
+ * salts are in the database, written in the transaction with the rest. */
+static int apply_from(bsl_store *s, const bsl_changeset *cs, size_t first,
+                      bool remote) {
+  for (size_t i = first; i < cs->n_ops; i++) {
     const op *o = &cs->ops[i];
     const int64_t *n = o->num;
     int rc = 0;
@@ -344,8 +348,14 @@ int bsl_store_apply(bsl_store *s, const bsl_changeset *cs) {
       rc = bsl_store_put_visit_goal(s, n[0], S(cs, o, 0));
       break;
     case OP_SALT:
+      if (remote) /* claimed already (bsl_store_salt_claim): a no-op */
+        rc = bsl_store_put_salt(s, S(cs, o, 0), (const uint8_t *)S(cs, o, 1),
+                                o->len[1]);
+      break; /* else the salts file's, around the transaction: see below */
     case OP_SALT_DELETE:
-      break; /* the salts file's, around the transaction: see below */
+      if (remote)
+        rc = bsl_store_delete_salts_before(s, S(cs, o, 0));
+      break;
     case OP_NUMBER:
       rc = bsl_store_number_visitors(s, S(cs, o, 0));
       break;
@@ -379,6 +389,10 @@ int bsl_store_apply(bsl_store *s, const bsl_changeset *cs) {
       return -1;
   }
   return 0;
+}
+
+int bsl_store_apply(bsl_store *s, const bsl_changeset *cs) {
+  return apply_from(s, cs, 0, false);
 }
 
 /* Applies the salt records of CS of type TYPE to the salts file.  Returns
@@ -424,6 +438,16 @@ static void crash_point(const char *point) {
  * them.  A failed step 3 is retried by the next commit.
  */
 int bsl_store_commit_changeset(bsl_store *s, const bsl_changeset *cs) {
+  if (bsl_store_is_remote(s)) {
+    /* one transaction holds everything, salts included; a retry after a
+     * COMMIT without an answer applies only what did not commit (the
+     * fence, store_pg.c) */
+    size_t first;
+    if (bsl_store__pg_commit_begin(s, cs, cs->n_ops, &first) != 0)
+      return -1;
+    bool applied = apply_from(s, cs, first, true) == 0;
+    return bsl_store__pg_commit_end(s, cs, cs->n_ops, applied);
+  }
   int puts, deletes;
   if (apply_salts(s, cs, OP_SALT, &puts) != 0)
     return -1;

@@ -73,7 +73,9 @@ int bsl_store_apply(bsl_store *s, const bsl_changeset *cs);
 /*
  * Commits CS: its new salts to the salts file first, then the rest in one
  * transaction, then the deletion of old salts (changeset.c says why in that
- * order).  Returns 0, or -1 with bsl_store_error() set when nothing of the
+ * order).  On PostgreSQL everything, salts included, is one transaction,
+ * fenced so that a retry of CS after a COMMIT whose answer was lost applies
+ * only the records appended since (store_pg.c).  Returns 0, or -1 with bsl_store_error() set when nothing of the
  * transaction was committed (salts saved ahead of it are harmless, and the
  * same changeset may be committed again).
  */

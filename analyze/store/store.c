@@ -79,6 +79,11 @@ int bsl_store__fail(bsl_store *s, const char *what) {
 #define fail bsl_store__fail
 
 sqlite3_stmt *bsl_store__stmt(bsl_store *s, const char *sql) {
+  if (s->pg) { /* the SQLite statements of store_kpi.c, store_report.c */
+    snprintf(s->error, sizeof s->error,
+             "%s: not available with PostgreSQL in this version", s->path);
+    return NULL;
+  }
   for (size_t i = 0; i < s->n_extra; i++)
     if (s->extra_sql[i] == sql)
       return s->extra[i];
@@ -117,6 +122,8 @@ static int exec(bsl_store *s, const char *sql, const char *what) {
 }
 
 int64_t bsl_store_bytes(bsl_store *s) {
+  if (s->pg)
+    return bsl_store__pg_bytes(s);
   sqlite3_stmt *st = NULL;
   int64_t bytes = 0;
   if (sqlite3_prepare_v2(s->db, SQL_DB_BYTES, -1, &st, NULL) == SQLITE_OK &&
@@ -127,6 +134,8 @@ int64_t bsl_store_bytes(bsl_store *s) {
 }
 
 int bsl_store_day_index(bsl_store *s, bool present) {
+  if (s->pg)
+    return 0; /* PostgreSQL maintains its indexes as it goes */
   if (!present)
     return exec(s, SQL_DAY_INDEX_DROP,
                 "dropping visit_log_day for a bulk load");
@@ -303,14 +312,20 @@ static int check_schema(bsl_store *s) {
   return 0;
 }
 
-static int open_store(bsl_store **out, const char *path, bool create, char *err,
-                      size_t errlen) {
+static int open_store(bsl_store **out, const char *path, const char *host,
+                      bool create, char *err, size_t errlen) {
   *out = NULL;
   bsl_store *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {
     free(s);
     snprintf(err, errlen, "%s: out of memory", path);
     return -1;
+  }
+  if (bsl_store__is_pg(path)) {
+    if (bsl_store__pg_open(s, path, host, create) != 0)
+      goto out_fail;
+    *out = s;
+    return 0;
   }
   if (!create && check_existing(s, path) != 0)
     goto out_fail;
@@ -380,17 +395,65 @@ out_fail:
 
 int bsl_store_open(bsl_store **out, const char *path, char *err,
                    size_t errlen) {
-  return open_store(out, path, true, err, errlen);
+  return open_store(out, path, NULL, true, err, errlen);
+}
+
+int bsl_store_open_host(bsl_store **out, const char *path, const char *host,
+                        char *err, size_t errlen) {
+  return open_store(out, path, host, true, err, errlen);
 }
 
 int bsl_store_open_existing(bsl_store **out, const char *path, char *err,
                             size_t errlen) {
-  return open_store(out, path, false, err, errlen);
+  return open_store(out, path, NULL, false, err, errlen);
+}
+
+bool bsl_store_is_remote(const bsl_store *s) {
+  return s->pg != NULL;
+}
+
+int bsl_store_host_lock(bsl_store **out, const char *uri, const char *host,
+                        const char *role, const char *command,
+                        bsl_store_holder *holder, char *err, size_t errlen) {
+  *out = NULL;
+  if (!bsl_store__is_pg(uri)) {
+    snprintf(err, errlen, "%s: not a PostgreSQL URI", uri);
+    return -1;
+  }
+  bsl_store *s;
+  if (open_store(&s, uri, host, true, err, errlen) != 0)
+    return -1;
+  int rc = bsl_store__pg_writer_lock(s, role, command, holder);
+  if (rc == BSL_STORE_HELD)
+    snprintf(err, errlen, "%s (host %s)", s->path, bsl_store__pg_host(s));
+  else if (rc != 0)
+    snprintf(err, errlen, "%s", s->error);
+  if (rc != 0) {
+    bsl_store_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int bsl_store_session_fd(const bsl_store *s) {
+  return s->pg ? bsl_store__pg_socket(s) : -1;
+}
+
+int bsl_store_salt_claim(bsl_store *s, const char *day, uint8_t *salt,
+                         size_t len) {
+  return s->pg ? bsl_store__pg_salt_claim(s, day, salt, len) : 0;
 }
 
 void bsl_store_close(bsl_store *s) {
   if (!s)
     return;
+  if (s->pg) {
+    bsl_store__pg_close(s);
+    free(s->path);
+    free(s);
+    return;
+  }
   if (s->in_tx)
     bsl_store_rollback(s);
   for (int i = 0; i < ST_COUNT; i++)
@@ -407,6 +470,8 @@ void bsl_store_close(bsl_store *s) {
 }
 
 int bsl_store_begin(bsl_store *s) {
+  if (s->pg)
+    return bsl_store__pg_begin(s);
   /* IMMEDIATE takes the write lock now, so a busy database is reported here
    * rather than half-way through a flush. */
   if (exec(s, "BEGIN IMMEDIATE", "starting transaction") != 0)
@@ -415,7 +480,13 @@ int bsl_store_begin(bsl_store *s) {
   return 0;
 }
 
+int bsl_store_fleet_serialize(bsl_store *s) {
+  return s->pg ? bsl_store__pg_fleet_serialize(s) : 0;
+}
+
 int bsl_store_commit(bsl_store *s) {
+  if (s->pg)
+    return bsl_store__pg_commit(s);
   if (exec(s, "COMMIT", "committing") != 0) {
     bsl_store_rollback(s);
     return -1;
@@ -425,6 +496,10 @@ int bsl_store_commit(bsl_store *s) {
 }
 
 void bsl_store_rollback(bsl_store *s) {
+  if (s->pg) {
+    bsl_store__pg_rollback(s);
+    return;
+  }
   if (s->in_tx || !sqlite3_get_autocommit(s->db))
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   s->in_tx = false;
@@ -481,6 +556,8 @@ void bsl_store__bind_text_copy(sqlite3_stmt *st, int i, const char *text) {
 
 int bsl_store_meta_get(bsl_store *s, const char *key, int64_t def,
                        int64_t *out) {
+  if (s->pg)
+    return bsl_store__pg_meta_get(s, key, def, out);
   sqlite3_stmt *st = s->stmt[ST_META_GET];
   bind_text(st, 1, key);
   int rc = sqlite3_step(st);
@@ -492,6 +569,8 @@ int bsl_store_meta_get(bsl_store *s, const char *key, int64_t def,
 }
 
 int bsl_store_meta_set(bsl_store *s, const char *key, int64_t value) {
+  if (s->pg)
+    return bsl_store__pg_meta_set(s, key, value);
   sqlite3_stmt *st = s->stmt[ST_META_SET];
   bind_text(st, 1, key);
   sqlite3_bind_int64(st, 2, value);
@@ -653,6 +732,8 @@ static int move_salts_out(bsl_store *s) {
 }
 
 int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx) {
+  if (s->pg)
+    return bsl_store__pg_load_salts(s, cb, ctx);
   if (salts_open(s) != 0)
     return -1;
   sqlite3_stmt *st = s->salt_stmt[SALT_LOAD];
@@ -666,6 +747,8 @@ int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx) {
 
 int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
                        size_t len) {
+  if (s->pg)
+    return bsl_store__pg_put_salt(s, day, salt, len);
   if (salts_open(s) != 0)
     return -1;
   sqlite3_stmt *st = s->salt_stmt[SALT_PUT];
@@ -677,6 +760,8 @@ int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
 }
 
 int bsl_store_delete_salts_before(bsl_store *s, const char *day) {
+  if (s->pg)
+    return bsl_store__pg_delete_salts_before(s, day);
   /* runs at every commit: only a later cut has anything to delete */
   if (strcmp(day, s->salts_deleted_before) <= 0)
     return 0;
@@ -693,6 +778,8 @@ int bsl_store_delete_salts_before(bsl_store *s, const char *day) {
 }
 
 int bsl_store_number_visitors(bsl_store *s, const char *before) {
+  if (s->pg)
+    return bsl_store__pg_number_visitors(s, before);
   int64_t from;
   if (bsl_store_meta_get(s, "keyed_from", 0, &from) != 0)
     return -1;
@@ -719,6 +806,8 @@ int bsl_store_number_visitors(bsl_store *s, const char *before) {
 }
 
 int bsl_store_fp_lengths(bsl_store *s, int *lens, size_t cap, size_t *n) {
+  if (s->pg)
+    return bsl_store__pg_fp_lengths(s, lens, cap, n);
   sqlite3_stmt *st = s->stmt[ST_FP_LENS];
   int rc;
   *n = 0;
@@ -736,6 +825,8 @@ static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col) {
 
 int bsl_store_file_find(bsl_store *s, int fp_len, const char *fingerprint,
                         bsl_file_state *out) {
+  if (s->pg)
+    return bsl_store__pg_file_find(s, fp_len, fingerprint, out);
   sqlite3_stmt *st = s->stmt[ST_FILE_FIND];
   sqlite3_bind_int(st, 1, fp_len);
   bind_text(st, 2, fingerprint);
@@ -758,6 +849,8 @@ int bsl_store_file_find(bsl_store *s, int fp_len, const char *fingerprint,
 }
 
 int bsl_store_file_save(bsl_store *s, bsl_file_state *f) {
+  if (s->pg)
+    return bsl_store__pg_file_save(s, f);
   bool insert = f->file_id == 0;
   sqlite3_stmt *st = s->stmt[insert ? ST_FILE_INSERT : ST_FILE_UPDATE];
   bind_text(st, 1, f->source);
@@ -780,6 +873,9 @@ int bsl_store_file_save(bsl_store *s, bsl_file_state *f) {
 int bsl_store_add_reject(bsl_store *s, const char *source, const char *path,
                          int64_t offset, const char *reason,
                          const char *excerpt, size_t excerpt_len) {
+  if (s->pg)
+    return bsl_store__pg_add_reject(s, source, path, offset, reason, excerpt,
+                                    excerpt_len);
   sqlite3_stmt *st = s->stmt[ST_REJECT_ADD];
   bind_text(st, 1, source);
   bind_text(st, 2, path);
@@ -791,6 +887,8 @@ int bsl_store_add_reject(bsl_store *s, const char *source, const char *path,
 
 int bsl_store_add_hits(bsl_store *s, const char *day, const char *site,
                        int status, int64_t hits, int64_t bot_hits) {
+  if (s->pg)
+    return bsl_store__pg_add_hits(s, day, site, status, hits, bot_hits);
   sqlite3_stmt *st = s->stmt[ST_HITS_ADD];
   bind_text(st, 1, day);
   bind_text(st, 2, site);
@@ -803,6 +901,8 @@ int bsl_store_add_hits(bsl_store *s, const char *day, const char *site,
 int bsl_store_add_event(bsl_store *s, const char *day, const char *site,
                         const char *path, const char *event, const char *target,
                         int64_t events) {
+  if (s->pg)
+    return bsl_store__pg_add_event(s, day, site, path, event, target, events);
   sqlite3_stmt *st = s->stmt[ST_EVENT_ADD];
   bind_text(st, 1, day);
   bind_text(st, 2, site);
@@ -850,6 +950,8 @@ static int update_visit(bsl_store *s, const bsl_visit_row *v) {
 }
 
 int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
+  if (s->pg)
+    return bsl_store__pg_put_visit(s, v);
   if (v->saved_before) {
     int rc = update_visit(s, v);
     if (rc != 0)
@@ -868,6 +970,11 @@ int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
 }
 
 int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n) {
+  for (size_t i = 0; s->pg && i < n; i++)
+    if (bsl_store__pg_put_visit(s, &rows[i]) != 0)
+      return -1;
+  if (s->pg)
+    return 0;
   enum { CHUNK = SQL_VISIT_PUT_MANY_ROWS };
   const bsl_visit_row *fresh[CHUNK];
   size_t n_fresh = 0;
@@ -909,6 +1016,9 @@ int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,
                               const char *path, int64_t pageviews,
                               int64_t entries, int64_t scroll_sum,
                               int64_t scroll_75) {
+  if (s->pg)
+    return bsl_store__pg_add_page_counts(s, day, site, path, pageviews, entries,
+                                         scroll_sum, scroll_75);
   sqlite3_stmt *st = s->stmt[ST_PAGE_COUNTS_ADD];
   bind_text(st, 1, day);
   bind_text(st, 2, site);
@@ -931,6 +1041,8 @@ int bsl_store_add_not_found(bsl_store *s, const char *day, const char *site,
 }
 
 int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal) {
+  if (s->pg)
+    return bsl_store__pg_put_visit_goal(s, visit_id, goal);
   sqlite3_stmt *st = s->stmt[ST_VISIT_GOAL_PUT];
   sqlite3_bind_int64(st, 1, visit_id);
   bind_text(st, 2, goal);
@@ -943,6 +1055,8 @@ static const char *col_text(sqlite3_stmt *st, int col) {
 }
 
 int bsl_store_load_open_visits(bsl_store *s, const bsl_open_visit_cbs *cbs) {
+  if (s->pg)
+    return bsl_store__pg_load_open_visits(s, cbs);
   sqlite3_stmt *st = s->stmt[ST_OPEN_VISITS];
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -990,6 +1104,8 @@ int bsl_store_load_open_visits(bsl_store *s, const bsl_open_visit_cbs *cbs) {
 
 int bsl_store_sync_goals(bsl_store *s, const char *const *names,
                          const char *const *patterns, size_t n) {
+  if (s->pg)
+    return bsl_store__pg_sync_goals(s, names, patterns, n);
   sqlite3_stmt *st = s->stmt[ST_GOAL_SYNC];
   for (size_t i = 0; i < n; i++) {
     bind_text(st, 1, names[i]);

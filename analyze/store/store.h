@@ -1,7 +1,11 @@
 /*
- * The SQLite store: the only module that talks SQL.  It owns the database
+ * The store: the only module that talks SQL.  It owns the database
  * connection, the schema and its migrations (PRAGMA user_version), and one
- * persistent prepared statement per operation.  Every write happens inside a
+ * persistent prepared statement per operation.  Its body is a backend:
+ * SQLite (store.c, the default) or, for a `db` that is a PostgreSQL URI,
+ * PostgreSQL through libpq (store_pg.c, SPEC §9), with the same functions,
+ * the same views and the same changesets; a PostgreSQL store writes as one
+ * host of a fleet (bsl_store_open_host).  Every write happens inside a
  * transaction opened with bsl_store_begin(): callers put the aggregate
  * deltas, the visit state and the read positions in the same transaction, which
  * is what makes ingestion exactly-once.
@@ -40,7 +44,40 @@ int bsl_store_open(bsl_store **out, const char *path, char *err, size_t errlen);
  */
 int bsl_store_open_existing(bsl_store **out, const char *path, char *err,
                             size_t errlen);
+/*
+ * bsl_store_open() as the fleet instance HOST (NULL: the machine's
+ * hostname).  PATH may be a PostgreSQL URI ("postgresql://..." or
+ * "postgres://...", libpq's syntax; SPEC §9): the store is then the shared
+ * database, every row this store writes is HOST's, and its error messages
+ * name the URI without its password.  For a SQLite PATH, HOST is ignored.
+ */
+int bsl_store_open_host(bsl_store **out, const char *path, const char *host,
+                        char *err, size_t errlen);
+/* True for a PostgreSQL store. */
+bool bsl_store_is_remote(const bsl_store *s);
 void bsl_store_close(bsl_store *s);
+
+/*
+ * One writer per host on a PostgreSQL store (SPEC §7): opens a store of
+ * its own (*out, closed to release) whose session holds HOST's advisory
+ * lock, and records ROLE, COMMAND, this pid and machine as the holder.
+ * Returns 0, BSL_STORE_HELD with *holder filled when another session holds
+ * it, or -1 with err set.
+ */
+#define BSL_STORE_HELD (-2)
+typedef struct bsl_store_holder {
+  long pid;
+  char role[16];
+  char command[512];
+  char machine[256];
+} bsl_store_holder;
+int bsl_store_host_lock(bsl_store **out, const char *uri, const char *host,
+                        const char *role, const char *command,
+                        bsl_store_holder *holder, char *err, size_t errlen);
+/* The socket of a PostgreSQL store's session (-1 for SQLite or none): a
+ * process that forks without exec closes it in the child, so a lock held
+ * by that session dies with the holder (writer_lock.c). */
+int bsl_store_session_fd(const bsl_store *s);
 
 /*
  * Busy timeout in milliseconds of the stores opened from now on (10000
@@ -73,6 +110,14 @@ int bsl_store_day_index(bsl_store *s, bool present);
 int bsl_store_fail_with(bsl_store *s, const char *what);
 
 int bsl_store_begin(bsl_store *s);
+/*
+ * In the open transaction, waits for the fleet's KPI lock (PostgreSQL: a
+ * transaction advisory lock, released at commit or rollback), so that KPI
+ * evaluations of several hosts run one after the other and the later ones
+ * find the states and alerts the first recorded: an alert is raised once
+ * per fleet.  SQLite: nothing to do (one writer at a time already).
+ */
+int bsl_store_fleet_serialize(bsl_store *s);
 int bsl_store_commit(bsl_store *s);
 /* Rolls back if a transaction is open; never fails visibly. */
 void bsl_store_rollback(bsl_store *s);
@@ -95,6 +140,16 @@ int bsl_store_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx);
 int bsl_store_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
                        size_t len);
 int bsl_store_delete_salts_before(bsl_store *s, const char *day);
+/*
+ * Before the first use of a new day's salt: on PostgreSQL, SALT (LEN
+ * bytes, fresh random) becomes the day's salt unless a host made one
+ * first, in which case SALT is overwritten with that one (get-or-create),
+ * so every host keys a visitor alike.  Safe to call from another thread
+ * than the one committing (its own connection).  SQLite: nothing to do.
+ * Returns 0 or -1 (error set).
+ */
+int bsl_store_salt_claim(bsl_store *s, const char *day, uint8_t *salt,
+                         size_t len);
 
 /*
  * Replaces the visitor keys of the days before BEFORE (YYYY-MM-DD), whose

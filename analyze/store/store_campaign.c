@@ -6,13 +6,102 @@
 #include "store_campaign.h"
 
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_campaign_sql.h"
 #include "store_internal.h"
+#include "store_pg_sql.h"
+
+/* ---- PostgreSQL: the same rows, the host's (store_pg_sql.h) ---- */
+
+static void num(char buf[24], int64_t v) {
+  snprintf(buf, 24, "%lld", (long long)v);
+}
+
+static int pg_campaign_add(bsl_store *s, const char *day, const char *campaign,
+                           const bsl_campaign_counts *d) {
+  const int64_t v[] = {d->sent,         d->delivered,     d->opens,
+                       d->clicks,       d->bounces,       d->unsubscribes,
+                       d->spend_micros, d->machine_opens, d->machine_clicks};
+  char b[9][24];
+  const char *vals[12] = {bsl_store__pg_host(s), day, campaign};
+  for (int i = 0; i < 9; i++) {
+    num(b[i], v[i]);
+    vals[3 + i] = b[i];
+  }
+  return bsl_store__pg_exec(s, PG_SQL_CAMPAIGN_ADD, 12, vals,
+                            "adding campaign counts");
+}
+
+static int pg_recipient_add(bsl_store *s, const char *day, const char *campaign,
+                            int64_t recipient, int64_t opens, int64_t clicks) {
+  char b[3][24];
+  num(b[0], recipient);
+  num(b[1], opens);
+  num(b[2], clicks);
+  const char *vals[] = {bsl_store__pg_host(s), day, campaign, b[0], b[1], b[2]};
+  return bsl_store__pg_exec(s, PG_SQL_CAMPAIGN_RECIPIENT_ADD, 6, vals,
+                            "adding campaign recipient");
+}
+
+static int pg_state_put(bsl_store *s, const bsl_campaign_state_row *r) {
+  char b[6][24];
+  num(b[0], r->recipient);
+  num(b[1], r->delivered_at);
+  num(b[2], r->click_at);
+  num(b[3], r->click_url);
+  num(b[4], r->click_human);
+  num(b[5], r->seen);
+  const char *vals[] = {bsl_store__pg_host(s),
+                        r->campaign,
+                        b[0],
+                        r->delivered_at == INT64_MIN ? NULL : b[1],
+                        r->click_at == INT64_MIN ? NULL : b[2],
+                        b[3],
+                        r->click_day ? r->click_day : "",
+                        b[4],
+                        b[5]};
+  return bsl_store__pg_exec(s, PG_SQL_CAMPAIGN_STATE_PUT, 9, vals,
+                            "saving campaign state");
+}
+
+static int pg_state_delete(bsl_store *s, const char *campaign,
+                           int64_t recipient) {
+  char b[24];
+  num(b, recipient);
+  const char *vals[] = {bsl_store__pg_host(s), campaign, b};
+  return bsl_store__pg_exec(s, PG_SQL_CAMPAIGN_STATE_DELETE, 3, vals,
+                            "deleting campaign state");
+}
+
+typedef struct pg_load {
+  void (*cb)(void *ctx, const bsl_campaign_state_row *r);
+  void *ctx;
+} pg_load;
+
+static void pg_state_row(void *arg, int ncols, const char *const *c,
+                         const bool *null) {
+  (void)ncols;
+  pg_load *l = arg;
+  bsl_campaign_state_row r = {
+      .campaign = c[0],
+      .recipient = strtoll(c[1], NULL, 10),
+      .delivered_at = null[2] ? INT64_MIN : strtoll(c[2], NULL, 10),
+      .click_at = null[3] ? INT64_MIN : strtoll(c[3], NULL, 10),
+      .click_url = strtoll(c[4], NULL, 10),
+      .click_day = c[5],
+      .click_human = strtoll(c[6], NULL, 10) != 0,
+      .seen = strtoll(c[7], NULL, 10),
+  };
+  l->cb(l->ctx, &r);
+}
 
 int bsl_store_campaign_add(bsl_store *s, const char *day, const char *campaign,
                            const bsl_campaign_counts *d) {
+  if (s->pg)
+    return pg_campaign_add(s, day, campaign, d);
   sqlite3_stmt *st = bsl_store__stmt(s, SQL_CAMPAIGN_ADD);
   if (!st)
     return -1;
@@ -29,6 +118,8 @@ int bsl_store_campaign_add(bsl_store *s, const char *day, const char *campaign,
 int bsl_store_campaign_recipient_add(bsl_store *s, const char *day,
                                      const char *campaign, int64_t recipient,
                                      int64_t opens, int64_t clicks) {
+  if (s->pg)
+    return pg_recipient_add(s, day, campaign, recipient, opens, clicks);
   sqlite3_stmt *st = bsl_store__stmt(s, SQL_CAMPAIGN_RECIPIENT_ADD);
   if (!st)
     return -1;
@@ -49,6 +140,8 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t t) {
 
 int bsl_store_campaign_state_put(bsl_store *s,
                                  const bsl_campaign_state_row *r) {
+  if (s->pg)
+    return pg_state_put(s, r);
   sqlite3_stmt *st = bsl_store__stmt(s, SQL_CAMPAIGN_STATE_PUT);
   if (!st)
     return -1;
@@ -65,6 +158,8 @@ int bsl_store_campaign_state_put(bsl_store *s,
 
 int bsl_store_campaign_state_delete(bsl_store *s, const char *campaign,
                                     int64_t recipient) {
+  if (s->pg)
+    return pg_state_delete(s, campaign, recipient);
   sqlite3_stmt *st = bsl_store__stmt(s, SQL_CAMPAIGN_STATE_DELETE);
   if (!st)
     return -1;
@@ -83,6 +178,10 @@ int bsl_store_campaign_state_load(bsl_store *s,
                                   void (*cb)(void *ctx,
                                              const bsl_campaign_state_row *r),
                                   void *ctx) {
+  if (s->pg) {
+    pg_load l = {cb, ctx};
+    return bsl_store__pg_campaign_state_load(s, pg_state_row, &l);
+  }
   sqlite3_stmt *st = bsl_store__stmt(s, SQL_CAMPAIGN_STATE_LOAD);
   if (!st)
     return -1;

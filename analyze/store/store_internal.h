@@ -15,8 +15,11 @@
 #define BSL_STORE_CORE_STMTS 32
 #define BSL_STORE_EXTRA_MAX 64
 
+typedef struct bsl_pg bsl_pg;
+
 struct bsl_store {
-  sqlite3 *db;
+  sqlite3 *db; /* NULL for a PostgreSQL store */
+  bsl_pg *pg;  /* the PostgreSQL backend (store_pg.c), NULL for SQLite */
   char *path;
   sqlite3_stmt *stmt[BSL_STORE_CORE_STMTS];
   /* statements of the store_*.c files, prepared on first use */
@@ -59,5 +62,81 @@ int bsl_store__rows(bsl_store *s, const char *sql, const char *what,
                     const char *const *p, int np,
                     int (*cb)(void *ctx, const struct bsl_report_row *row),
                     void *ctx);
+
+/* ---- the PostgreSQL backend (store_pg.c) ----
+ * store.c's public functions hand over to these when s->pg is set; each
+ * does what its store.h namesake does, with the host in every key. */
+bool bsl_store__is_pg(const char *path);
+/* Sets up S (path, error already there) as a PostgreSQL store; the caller
+ * closes S on failure. */
+int bsl_store__pg_open(bsl_store *s, const char *uri, const char *host,
+                       bool create);
+void bsl_store__pg_close(bsl_store *s);
+int bsl_store__pg_writer_lock(bsl_store *s, const char *role,
+                              const char *command, bsl_store_holder *holder);
+int bsl_store__pg_begin(bsl_store *s);
+int bsl_store__pg_commit(bsl_store *s);
+void bsl_store__pg_rollback(bsl_store *s);
+/* A changeset's commit (changeset.c): begins the transaction and fences
+ * it; *FIRST is the first record of CS (N_OPS records) still to apply.
+ * Then commit_end commits (APPLIED) or rolls back. */
+int bsl_store__pg_commit_begin(bsl_store *s, const void *cs, size_t n_ops,
+                               size_t *first);
+int bsl_store__pg_commit_end(bsl_store *s, const void *cs, size_t n_ops,
+                             bool applied);
+int bsl_store__pg_meta_get(bsl_store *s, const char *key, int64_t def,
+                           int64_t *out);
+int bsl_store__pg_meta_set(bsl_store *s, const char *key, int64_t value);
+int bsl_store__pg_load_salts(bsl_store *s, bsl_salt_cb cb, void *ctx);
+int bsl_store__pg_salt_claim(bsl_store *s, const char *day, uint8_t *salt,
+                             size_t len);
+int bsl_store__pg_put_salt(bsl_store *s, const char *day, const uint8_t *salt,
+                           size_t len);
+int bsl_store__pg_delete_salts_before(bsl_store *s, const char *day);
+int bsl_store__pg_number_visitors(bsl_store *s, const char *before);
+int bsl_store__pg_fp_lengths(bsl_store *s, int *lens, size_t cap, size_t *n);
+int bsl_store__pg_file_find(bsl_store *s, int fp_len, const char *fingerprint,
+                            bsl_file_state *out);
+int bsl_store__pg_file_save(bsl_store *s, bsl_file_state *f);
+int bsl_store__pg_add_reject(bsl_store *s, const char *source, const char *path,
+                             int64_t offset, const char *reason,
+                             const char *excerpt, size_t excerpt_len);
+int bsl_store__pg_add_hits(bsl_store *s, const char *day, const char *site,
+                           int status, int64_t hits, int64_t bot_hits);
+int bsl_store__pg_add_event(bsl_store *s, const char *day, const char *site,
+                            const char *path, const char *event,
+                            const char *target, int64_t events);
+int bsl_store__pg_add_page_counts(bsl_store *s, const char *day,
+                                  const char *site, const char *path,
+                                  int64_t pageviews, int64_t entries,
+                                  int64_t scroll_sum, int64_t scroll_75);
+int bsl_store__pg_put_visit(bsl_store *s, const bsl_visit_row *v);
+int bsl_store__pg_put_visit_goal(bsl_store *s, int64_t visit_id,
+                                 const char *goal);
+int bsl_store__pg_load_open_visits(bsl_store *s, const bsl_open_visit_cbs *cbs);
+int bsl_store__pg_sync_goals(bsl_store *s, const char *const *names,
+                             const char *const *patterns, size_t n);
+int64_t bsl_store__pg_bytes(bsl_store *s);
+/* A write statement with N text parameters ($1 is the host when the
+ * caller passes it). */
+int bsl_store__pg_exec(bsl_store *s, const char *sql, int n,
+                       const char *const *vals, const char *what);
+const char *bsl_store__pg_host(const bsl_store *s);
+int bsl_store__pg_socket(const bsl_store *s);
+int bsl_store__pg_fleet_serialize(bsl_store *s);
+/* Runs the read-only query SQLITE_SQL (SQLite's text, ?N parameters; see
+ * store_pg.c for what it may use) with NP text parameters and calls ROW
+ * per result row (TEXT[c] NULL for SQL NULL); a non-zero ROW stops the
+ * walk and is returned.  -1 on error. */
+int bsl_store__pg_rows(bsl_store *s, const char *sqlite_sql,
+                       const char *const *params, int np,
+                       int (*row)(void *ctx, int ncol, const char *const *name,
+                                  const char *const *text),
+                       void *ctx, const char *what);
+int bsl_store__pg_campaign_state_load(bsl_store *s,
+                                      void (*row)(void *ctx, int ncols,
+                                                  const char *const *cols,
+                                                  const bool *nulls),
+                                      void *ctx);
 
 #endif

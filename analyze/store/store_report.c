@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "store_internal.h"
 
@@ -19,7 +20,7 @@
 #define SQL_REPORT_RANGE                                                       \
   "SELECT MIN(day), MAX(day), (SELECT group_concat(site, ', ') FROM"           \
   "  (SELECT DISTINCT site FROM traffic_daily WHERE site <> ''"                \
-  "   ORDER BY site LIMIT 4)) FROM traffic_daily"
+  "   ORDER BY site LIMIT 4) AS s) FROM traffic_daily"
 
 #define SQL_REPORT_DAYS                                                        \
   "SELECT day, SUM(hits), SUM(bot_hits), SUM(pageviews), SUM(visits),"         \
@@ -155,7 +156,46 @@ static const char *const QUERY_WHAT[BSL_RQ_COUNT_] = {
     [BSL_RQ_NOT_FOUND] = "reading not_found_daily",
 };
 
+/* PostgreSQL: the same question of the catalogue */
+#define PG_SQL_REPORT_HAS                                                      \
+  "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?1"       \
+  " AND table_schema = ANY (current_schemas(false))"
+
+static int pg_count(void *ctx, int ncol, const char *const *name,
+                    const char *const *text) {
+  (void)name;
+  *(int *)ctx = ncol > 0 && text[0] ? atoi(text[0]) : 0;
+  return 0;
+}
+
+typedef struct pg_walk {
+  bsl_report_row_cb cb;
+  void *ctx;
+} pg_walk;
+
+static int pg_row(void *ctx, int ncol, const char *const *name,
+                  const char *const *text) {
+  const pg_walk *w = ctx;
+  bsl_report_row row;
+  row.ncol = ncol < BSL_REPORT_ROW_MAX ? ncol : BSL_REPORT_ROW_MAX;
+  for (int i = 0; i < row.ncol; i++) {
+    row.name[i] = name[i];
+    row.text[i] = text[i];
+    /* booleans of the views are integers in both stores */
+    row.num[i] = text[i] ? strtod(text[i], NULL) : NAN;
+  }
+  return w->cb(w->ctx, &row);
+}
+
 int bsl_store_report_has(bsl_store *s, const char *name) {
+  if (s->pg) {
+    int n = 0;
+    const char *p[] = {name};
+    if (bsl_store__pg_rows(s, PG_SQL_REPORT_HAS, p, 1, pg_count, &n,
+                           "looking up a view") != 0)
+      return -1;
+    return n > 0;
+  }
   sqlite3_stmt *st = bsl_store__stmt(s, SQL_REPORT_HAS);
   if (!st)
     return -1;
@@ -182,6 +222,10 @@ int bsl_store_report_query(bsl_store *s, enum bsl_report_query q,
 int bsl_store__rows(bsl_store *s, const char *sql, const char *what,
                     const char *const *p, int np, bsl_report_row_cb cb,
                     void *ctx) {
+  if (s->pg) {
+    pg_walk w = {cb, ctx};
+    return bsl_store__pg_rows(s, sql, p, np, pg_row, &w, what);
+  }
   sqlite3_stmt *st = bsl_store__stmt(s, sql);
   if (!st)
     return -1;
