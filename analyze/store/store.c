@@ -1032,6 +1032,8 @@ int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,
 
 int bsl_store_add_not_found(bsl_store *s, const char *day, const char *site,
                             const char *path, int64_t hits) {
+  if (s->pg)
+    return bsl_store__pg_add_not_found(s, day, site, path, hits);
   sqlite3_stmt *st = s->stmt[ST_NOT_FOUND_ADD];
   bind_text(st, 1, day);
   bind_text(st, 2, site);

@@ -21,6 +21,15 @@ static const char *const QUERY_SQL[BSL_DQ_COUNT_] = {
     [BSL_DQ_SERIES_PAGE] = SQL_DIAG_SERIES_PAGE,
 };
 
+/* PostgreSQL: the joins on a visit take its host too (a visit_id is
+ * unique per host); dialect() in store_pg.c does the rest. */
+static const char *const QUERY_PG_SQL[BSL_DQ_COUNT_] = {
+    [BSL_DQ_GOALS] = PG_SQL_DIAG_GOALS,
+    [BSL_DQ_SCROLL] = PG_SQL_DIAG_SCROLL,
+    [BSL_DQ_SERIES_VISITS] = PG_SQL_DIAG_SERIES_VISITS,
+    [BSL_DQ_SERIES_SCROLL] = PG_SQL_DIAG_SERIES_SCROLL,
+};
+
 static const char *const QUERY_WHAT[BSL_DQ_COUNT_] = {
     [BSL_DQ_VISITS] = "reading the segments of visits",
     [BSL_DQ_GOALS] = "reading visit_conversions",
@@ -39,5 +48,6 @@ int bsl_store_diag_query(bsl_store *s, enum bsl_diag_query q,
     snprintf(s->error, sizeof s->error, "%s: unknown diagnosis query", s->path);
     return -1;
   }
-  return bsl_store__rows(s, QUERY_SQL[q], QUERY_WHAT[q], p, np, cb, ctx);
+  const char *sql = s->pg && QUERY_PG_SQL[q] ? QUERY_PG_SQL[q] : QUERY_SQL[q];
+  return bsl_store__rows(s, sql, QUERY_WHAT[q], p, np, cb, ctx);
 }

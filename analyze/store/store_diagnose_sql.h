@@ -13,24 +13,36 @@
 #define SQL_DIAG_V_DIMS                                                        \
   "v.channel, v.source, v.medium, v.campaign, v.landing_path, v.device"
 
+/* Written for both backends: no SUM of a comparison (PostgreSQL has no
+ * sum(boolean)); joins on a visit go through SQL_DIAG_SAME_VISIT, since a
+ * visit_id is unique per host only in a PostgreSQL fleet (SPEC §9). */
+#define SQL_DIAG_SAME_VISIT(a, b) " " a ".visit_id = " b ".visit_id"
+#define PG_SQL_DIAG_SAME_VISIT(a, b)                                           \
+  " " a ".host = " b ".host AND " a ".visit_id = " b ".visit_id"
+
 #define SQL_DIAG_VISITS                                                        \
-  "SELECT " SQL_DIAG_DIMS ", COUNT(*), SUM(bounced), SUM(conversions > 0),"    \
+  "SELECT " SQL_DIAG_DIMS ", COUNT(*), SUM(bounced),"                          \
+  " SUM(CASE WHEN conversions > 0 THEN 1 ELSE 0 END),"                         \
   " SUM(pageviews), SUM(clicks) FROM visits WHERE day BETWEEN ?1 AND ?2"       \
   " GROUP BY 1, 2, 3, 4, 5, 6"
 
-#define SQL_DIAG_GOALS                                                         \
+#define SQL_DIAG_GOALS_ON(same)                                                \
   "SELECT " SQL_DIAG_V_DIMS ", c.goal, COUNT(*) FROM visit_conversions c"      \
-  " JOIN visits v ON v.visit_id = c.visit_id"                                  \
+  " JOIN visits v ON" same("v", "c")                                           \
   " WHERE c.day BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3, 4, 5, 6, 7"
+#define SQL_DIAG_GOALS SQL_DIAG_GOALS_ON(SQL_DIAG_SAME_VISIT)
+#define PG_SQL_DIAG_GOALS SQL_DIAG_GOALS_ON(PG_SQL_DIAG_SAME_VISIT)
 
 /* The pages of the visits: pageviews and those reaching 75% (SPEC §5:
  * a pageview's scroll depth is its visit's highest for that page). */
-#define SQL_DIAG_SCROLL                                                        \
+#define SQL_DIAG_SCROLL_ON(same)                                               \
   "SELECT " SQL_DIAG_V_DIMS ", SUM(p.pageviews),"                              \
   " SUM(CASE WHEN p.max_scroll >= 75 THEN p.pageviews ELSE 0 END)"             \
-  " FROM visit_pages p JOIN visits v ON v.visit_id = p.visit_id"               \
+  " FROM visit_pages p JOIN visits v ON" same("v", "p")                        \
   " WHERE v.day BETWEEN ?1 AND ?2 AND p.pageviews > 0"                         \
   " GROUP BY 1, 2, 3, 4, 5, 6"
+#define SQL_DIAG_SCROLL SQL_DIAG_SCROLL_ON(SQL_DIAG_SAME_VISIT)
+#define PG_SQL_DIAG_SCROLL SQL_DIAG_SCROLL_ON(PG_SQL_DIAG_SAME_VISIT)
 
 /* Each page on its own: pageviews, entries, pageviews reaching 75%, click
  * beacons sent from it. */
@@ -60,19 +72,26 @@
   " WHEN 'campaign' THEN v.campaign WHEN 'device' THEN v.device"               \
   " WHEN 'path' THEN v.landing_path END = ?4)"
 /* day, visits, bounces, conversions of ?5, pageviews, clicks */
-#define SQL_DIAG_SERIES_VISITS                                                 \
-  "SELECT v.day, COUNT(*), SUM(v.bounced), SUM(EXISTS(SELECT 1 FROM"           \
-  " visit_conversions c WHERE c.visit_id = v.visit_id AND c.goal = ?5)),"      \
+#define SQL_DIAG_SERIES_VISITS_ON(same)                                        \
+  "SELECT v.day, COUNT(*), SUM(v.bounced), SUM(CASE WHEN EXISTS(SELECT 1 FROM" \
+  " visit_conversions c WHERE" same("c", "v") " AND c.goal = ?5)"             \
+  " THEN 1 ELSE 0 END),"                                                       \
   " SUM(v.pageviews), SUM(v.clicks) FROM visits v"                             \
   " WHERE v.day BETWEEN ?1 AND ?2 AND" SQL_DIAG_FILTER                         \
   " GROUP BY v.day ORDER BY v.day"
+#define SQL_DIAG_SERIES_VISITS SQL_DIAG_SERIES_VISITS_ON(SQL_DIAG_SAME_VISIT)
+#define PG_SQL_DIAG_SERIES_VISITS                                              \
+  SQL_DIAG_SERIES_VISITS_ON(PG_SQL_DIAG_SAME_VISIT)
 /* day, pageviews, pageviews reaching 75% of the segment's visits */
-#define SQL_DIAG_SERIES_SCROLL                                                 \
+#define SQL_DIAG_SERIES_SCROLL_ON(same)                                        \
   "SELECT v.day, SUM(p.pageviews),"                                            \
   " SUM(CASE WHEN p.max_scroll >= 75 THEN p.pageviews ELSE 0 END)"             \
-  " FROM visit_pages p JOIN visits v ON v.visit_id = p.visit_id"               \
+  " FROM visit_pages p JOIN visits v ON" same("v", "p")                        \
   " WHERE v.day BETWEEN ?1 AND ?2 AND p.pageviews > 0 AND" SQL_DIAG_FILTER     \
   " GROUP BY v.day ORDER BY v.day"
+#define SQL_DIAG_SERIES_SCROLL SQL_DIAG_SERIES_SCROLL_ON(SQL_DIAG_SAME_VISIT)
+#define PG_SQL_DIAG_SERIES_SCROLL                                              \
+  SQL_DIAG_SERIES_SCROLL_ON(PG_SQL_DIAG_SAME_VISIT)
 /* day, pageviews, pageviews reaching 75%, click beacons of page ?3 */
 #define SQL_DIAG_SERIES_PAGE                                                   \
   "WITH pg AS (SELECT day, SUM(pageviews) AS pv, SUM(scroll_75) AS s75"        \

@@ -110,6 +110,8 @@ int bsl_store__pg_add_page_counts(bsl_store *s, const char *day,
                                   const char *site, const char *path,
                                   int64_t pageviews, int64_t entries,
                                   int64_t scroll_sum, int64_t scroll_75);
+int bsl_store__pg_add_not_found(bsl_store *s, const char *day, const char *site,
+                                const char *path, int64_t hits);
 int bsl_store__pg_put_visit(bsl_store *s, const bsl_visit_row *v);
 int bsl_store__pg_put_visit_goal(bsl_store *s, int64_t visit_id,
                                  const char *goal);

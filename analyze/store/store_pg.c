@@ -39,7 +39,13 @@ typedef struct pgarr {
   size_t len, cap;
 } pgarr;
 
-enum { HITS_COLS = 5, EVENTS_COLS = 6, PAGES_COLS = 7, VISIT_COLS = 19 };
+enum {
+  HITS_COLS = 5,
+  EVENTS_COLS = 6,
+  PAGES_COLS = 7,
+  NOT_FOUND_COLS = 4,
+  VISIT_COLS = 19
+};
 
 struct bsl_pg {
   PGconn *conn;
@@ -59,8 +65,9 @@ struct bsl_pg {
   PGconn *salt_conn;
   /* what the transaction sends at commit */
   pgarr hits[HITS_COLS], events[EVENTS_COLS], pages[PAGES_COLS];
+  pgarr not_found[NOT_FOUND_COLS];
   pgarr visits[VISIT_COLS], goals[2];
-  size_t n_hits, n_events, n_pages, n_visits, n_goals;
+  size_t n_hits, n_events, n_pages, n_not_found, n_visits, n_goals;
   bool oom;
 };
 
@@ -154,10 +161,12 @@ static void arrs_free(pgarr *a, size_t n) {
 static void buffers_reset(bsl_pg *pg) {
   arrs_reset(pg->hits, HITS_COLS);
   arrs_reset(pg->events, EVENTS_COLS);
+  arrs_reset(pg->not_found, NOT_FOUND_COLS);
   arrs_reset(pg->pages, PAGES_COLS);
   arrs_reset(pg->visits, VISIT_COLS);
   arrs_reset(pg->goals, 2);
-  pg->n_hits = pg->n_events = pg->n_pages = pg->n_visits = pg->n_goals = 0;
+  pg->n_hits = pg->n_events = pg->n_pages = pg->n_not_found = 0;
+  pg->n_visits = pg->n_goals = 0;
   pg->oom = false;
 }
 
@@ -299,6 +308,10 @@ static const char *clean_param(const char *t, char **owned) {
 
 /* ---- schema ---- */
 
+_Static_assert(sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0] ==
+                   BSL_SCHEMA_VERSION - PG_SCHEMA_BASE,
+               "a schema change adds its step to both MIGRATIONS lists");
+
 static int migrate(bsl_store *s) {
   if (pq_cmd(s, "BEGIN", 0, NULL, "starting migration") != 0)
     return -1;
@@ -326,14 +339,19 @@ static int migrate(bsl_store *s) {
              s->path, version, BSL_SCHEMA_VERSION);
     rc = -1;
   }
-  if (rc == 0 && version < PG_SCHEMA_BASE) {
+  /* the base schema, then each later step, as SQLite's MIGRATIONS */
+  for (int step = version < PG_SCHEMA_BASE ? PG_SCHEMA_BASE - 1 : version;
+       rc == 0 && step < BSL_SCHEMA_VERSION; step++) {
+    const char *sql = step < PG_SCHEMA_BASE
+                          ? PG_SQL_SCHEMA
+                          : PG_MIGRATIONS[step - PG_SCHEMA_BASE];
     char v[24];
-    i64(v, BSL_SCHEMA_VERSION);
+    i64(v, step + 1);
     const char *vals[] = {v};
     /* libpq runs a multi-statement string as one simple query */
-    PGresult *sr = PQexec(s->pg->conn, PG_SQL_SCHEMA);
+    PGresult *sr = PQexec(s->pg->conn, sql);
     if (!sr || PQresultStatus(sr) != PGRES_COMMAND_OK)
-      rc = res_fail(s, sr, "creating the schema");
+      rc = res_fail(s, sr, "migrating the schema");
     else
       PQclear(sr);
     if (rc == 0)
@@ -421,6 +439,7 @@ void bsl_store__pg_close(bsl_store *s) {
   pthread_mutex_destroy(&pg->salt_mu);
   arrs_free(pg->hits, HITS_COLS);
   arrs_free(pg->events, EVENTS_COLS);
+  arrs_free(pg->not_found, NOT_FOUND_COLS);
   arrs_free(pg->pages, PAGES_COLS);
   arrs_free(pg->visits, VISIT_COLS);
   arrs_free(pg->goals, 2);
@@ -529,6 +548,9 @@ static int flush(bsl_store *s) {
     return -1;
   if (pg->n_pages && send_arrays(s, PG_SQL_PAGES_ADD, pg->pages, PAGES_COLS,
                                  "adding page counts"))
+    return -1;
+  if (pg->n_not_found && send_arrays(s, PG_SQL_NOT_FOUND_ADD, pg->not_found,
+                                     NOT_FOUND_COLS, "adding 404 counts"))
     return -1;
   if (pg->n_visits && (send_arrays(s, PG_SQL_VISITS_PUT, pg->visits, VISIT_COLS,
                                    "saving visits") ||
@@ -894,6 +916,17 @@ int bsl_store__pg_add_event(bsl_store *s, const char *day, const char *site,
   arr_text(pg, &pg->events[4], target);
   arr_int(pg, &pg->events[5], events);
   pg->n_events++;
+  return gathered(s);
+}
+
+int bsl_store__pg_add_not_found(bsl_store *s, const char *day, const char *site,
+                                const char *path, int64_t hits) {
+  bsl_pg *pg = s->pg;
+  arr_text(pg, &pg->not_found[0], day);
+  arr_text(pg, &pg->not_found[1], site);
+  arr_text(pg, &pg->not_found[2], path);
+  arr_int(pg, &pg->not_found[3], hits);
+  pg->n_not_found++;
   return gathered(s);
 }
 

@@ -347,6 +347,29 @@
   " GROUP BY d, s, p, e, tg ORDER BY d, s, p, e, tg"                           \
   " ON CONFLICT(day, site, path, event, target, host) DO UPDATE"               \
   " SET events = event_counts.events + EXCLUDED.events"
+/* The steps after PG_SCHEMA_BASE, numbered as SQLite's MIGRATIONS
+ * (store_sql.h): entry K takes version PG_SCHEMA_BASE + K to the next. */
+static const char *const PG_MIGRATIONS[] = {
+    /* 5 -> 6: which goals each visit converted (visit_id is per host) */
+    "CREATE VIEW visit_conversions AS"
+    " SELECT g.visit_id, v.site, v.day, g.goal, g.host FROM visit_goals g"
+    " JOIN visit_log v ON v.host = g.host AND v.visit_id = g.visit_id;",
+    /* 6 -> 7: not_found_daily, people's 404s by path, summed over hosts */
+    "CREATE TABLE not_found_counts(day text NOT NULL, site text NOT NULL,"
+    " path text NOT NULL, host text NOT NULL, hits bigint NOT NULL,"
+    " PRIMARY KEY(day, site, path, host));"
+    "CREATE VIEW not_found_daily AS"
+    " SELECT day, site, path, SUM(hits)::bigint AS hits"
+    " FROM not_found_counts GROUP BY day, site, path;",
+};
+
+#define PG_SQL_NOT_FOUND_ADD                                                   \
+  "INSERT INTO not_found_counts(day, site, path, host, hits)"                  \
+  " SELECT d, s, p, $1, SUM(n) FROM unnest($2::text[], $3::text[],"            \
+  " $4::text[], $5::bigint[]) AS t(d, s, p, n)"                                \
+  " GROUP BY d, s, p ORDER BY d, s, p"                                         \
+  " ON CONFLICT(day, site, path, host) DO UPDATE"                              \
+  " SET hits = not_found_counts.hits + EXCLUDED.hits"
 #define PG_SQL_PAGES_ADD                                                       \
   "INSERT INTO page_counts(day, site, path, host, pageviews, entries,"         \
   " scroll_sum, scroll_75)"                                                    \

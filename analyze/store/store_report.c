@@ -135,6 +135,15 @@ static const char *const QUERY_SQL[BSL_RQ_COUNT_] = {
     [BSL_RQ_NOT_FOUND] = SQL_REPORT_NOT_FOUND,
 };
 
+/* PostgreSQL's text of the queries that use SQLite's own functions
+ * (bsl_store__pg_rows's dialect() does the rest: parameters, aggregates) */
+#define PG_SQL_REPORT_QUARTERS                                                 \
+  "SELECT CAST(extract(epoch FROM started_at::timestamptz) AS bigint) / 900,"  \
+  " COUNT(*) FROM visits WHERE day BETWEEN ?1 AND ?2 GROUP BY 1 ORDER BY 1"
+static const char *const QUERY_PG_SQL[BSL_RQ_COUNT_] = {
+    [BSL_RQ_QUARTERS] = PG_SQL_REPORT_QUARTERS,
+};
+
 static const char *const QUERY_WHAT[BSL_RQ_COUNT_] = {
     [BSL_RQ_RANGE] = "reading the data range",
     [BSL_RQ_DAYS] = "reading traffic_daily",
@@ -216,7 +225,8 @@ int bsl_store_report_query(bsl_store *s, enum bsl_report_query q,
     snprintf(s->error, sizeof s->error, "%s: unknown report query", s->path);
     return -1;
   }
-  return bsl_store__rows(s, QUERY_SQL[q], QUERY_WHAT[q], p, np, cb, ctx);
+  const char *sql = s->pg && QUERY_PG_SQL[q] ? QUERY_PG_SQL[q] : QUERY_SQL[q];
+  return bsl_store__rows(s, sql, QUERY_WHAT[q], p, np, cb, ctx);
 }
 
 int bsl_store__rows(bsl_store *s, const char *sql, const char *what,

@@ -20,7 +20,8 @@ import sys
 
 VIEWS = ["traffic_daily", "status_daily", "pages_daily", "channels_daily",
          "events_daily", "goals_daily", "campaigns_daily", "visits", "sources",
-         "rejects", "kpi_series", "kpi_status", "alerts", "adjustments"]
+         "rejects", "kpi_series", "kpi_status", "alerts", "adjustments",
+         "not_found_daily", "visit_conversions"]
 SKIP_ALWAYS = {("sources", "updated_at")}
 VISITORS = {"traffic_daily", "channels_daily"}
 
@@ -71,6 +72,8 @@ def main():
             # last hit, so a visit the single instance closed (its clock
             # moved on with other clients) may still be open on its host
             cols = [c for c in cols if c not in ("visit_id", "is_open")]
+        if a.fleet and view == "visit_conversions":
+            cols = [c for c in cols if c != "visit_id"]  # ids are per host
         exact = [c for c in cols if not (view in VISITORS and c == "visitors")]
         key = [c for c in exact]
         sel = ", ".join('"%s"' % c for c in cols)

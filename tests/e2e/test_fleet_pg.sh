@@ -62,9 +62,20 @@ expect_eq "one host, file read again: views unchanged" "$(compare "$WORK/lite.db
 "$BOUSSOLE" report --db "$PG_URI" > "$WORK/report-pg.txt"
 expect_eq "report on PostgreSQL == report on SQLite" \
   "$(diff "$WORK/report-lite.txt" "$WORK/report-pg.txt" | head -5 || true)" ""
+"$BOUSSOLE" diagnose --db "$WORK/lite.db" --json > "$WORK/diagnose-lite.json"
+"$BOUSSOLE" diagnose --db "$PG_URI" --json > "$WORK/diagnose-pg.json"
+expect_eq "diagnose on PostgreSQL == diagnose on SQLite" \
+  "$(diff "$WORK/diagnose-lite.json" "$WORK/diagnose-pg.json" | head -5 || true)" ""
+expect_eq "diagnose found something to compare" \
+  "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["findings"]) + len(d["movers"]) > 0)' "$WORK/diagnose-pg.json")" True
 "$BOUSSOLE" report --db "$PG_URI" --html "$WORK/report-pg.html" 2>/dev/null
 expect_eq "HTML report on PostgreSQL" "$(grep -c '<html' "$WORK/report-pg.html")" 1
-expect_eq "schema version recorded" "$(pg_sql "SELECT max(version) FROM schema_version")" 5
+# the same numbered migrations as SQLite's PRAGMA user_version
+expect_eq "schema version recorded, as SQLite's" \
+  "$(pg_sql "SELECT max(version) FROM schema_version")" \
+  "$(q "$WORK/lite.db" "PRAGMA user_version")"
+expect_eq "not_found_daily and visit_conversions on PostgreSQL" \
+  "$(pg_sql "SELECT COUNT(*) FROM pg_views WHERE viewname IN ('not_found_daily', 'visit_conversions')")" 2
 
 # 2. three hosts, the log split by a hash of the client address, at once
 python3 "$(dirname "$0")/split_by_client.py" "$WORK/full.log" "$WORK/part" 3
