@@ -535,17 +535,18 @@ typedef struct {
 
 typedef struct {
   char ip[40];
-  const char *ua;
+  const char *ua; /* NULL: ua_buf */
   const char *proto;
   bool bot, js, in_use;
   uint8_t bot_kind;
   uint8_t pv_done, pv_max, returns;
   uint8_t page, next_page; /* PG_* of the current / next pageview */
   uint16_t next_status;
-  uint32_t seen;  /* bitmask of PG_* viewed today: HTML revalidation -> 304 */
-  char cur[256];  /* current page target (path + query) */
-  char next[256]; /* next pageview target */
-  char ref[320];  /* referer of the next pageview when it is a landing */
+  uint32_t seen;    /* bitmask of PG_* viewed today: HTML revalidation -> 304 */
+  char cur[256];    /* current page target (path + query) */
+  char next[256];   /* next pageview target */
+  char ref[320];    /* referer of the next pageview when it is a landing */
+  char ua_buf[320]; /* --realistic: this visitor's own user agent */
   step_t plan[PLAN_MAX];
   uint8_t plan_len, plan_pos;
 } sess_t;
@@ -569,12 +570,14 @@ typedef struct {
   const char *beacon;
   double bad_rate;
   bool stats;
+  bool realistic; /* see realistic_* below */
   /* derived */
   char site_url[300]; /* "https://HOST" */
   size_t site_url_len;
   int64_t start_ms, end_ms;
   /* state */
   rng_t rng, bad_rng;
+  rng_t real_rng; /* --realistic draws only: the default output is unchanged */
   uint64_t emitted, bot_lines, arrivals, human_visits, bot_visits, pageviews,
       conversions, beacons, malformed;
   sess_t *sess;
@@ -692,7 +695,7 @@ static void emit(gen_t *g, const sess_t *s, int64_t t, const char *method,
   put(" \"", 2);
   puts_(referer);
   put("\" \"", 3);
-  puts_(s->ua);
+  puts_(s->ua ? s->ua : s->ua_buf);
   put("\"\n", 2);
   /* A separate stream decides malformed lines so that --bad-rate changes
    * nothing but the truncated lines themselves. The cut falls before the
@@ -820,6 +823,135 @@ static unsigned pick_nav(rng_t *r, unsigned from) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* --realistic: the mix of a busier, more varied site.  The default output
+ * has 29 user agents and ~55k visits per 1M lines, which understates every
+ * per-visit and per-visitor cost; this mode gives each visitor one of
+ * thousands of user agents, serves the static assets from a CDN (so the
+ * access log holds mostly pages and beacons: ~140k visits per 1M lines),
+ * and spreads landings, referrers and campaigns over long tails.  Its draws
+ * come from their own stream (real_rng), or replace a default draw only
+ * when the option is on, so the output without it stays byte-identical. */
+
+/* A skewed pick in [0, n): nested uniform draws, so a few values are common
+ * and most are rare (a long tail, like user agents or blog posts). */
+static unsigned real_tail(gen_t *g, unsigned n) {
+  rng_t *r = &g->real_rng;
+  return rng_below(r, 1 + rng_below(r, 1 + rng_below(r, n)));
+}
+
+#define REAL_UA_POOL 8000
+
+/* Fills s->ua_buf with user agent number k of the pool for device class dev
+ * (0 desktop, 1 mobile, 2 tablet): the same k always gives the same string,
+ * so a pool entry is one browser build on one device model. */
+static void real_ua(gen_t *g, sess_t *s, unsigned dev) {
+  static const char *const phones[] = {
+      "SM-S918B", "SM-A546B", "SM-G991B",  "SM-A146P", "SM-S911U",
+      "Pixel 7",  "Pixel 8",  "Pixel 8a",  "Pixel 9",  "2201117TG",
+      "M2101K6G", "CPH2449",  "RMX3630",   "V2227A",   "moto g84 5G",
+      "XQ-DQ72",  "A063",     "22111317G", "SM-A256B", "NE2213"};
+  static const char *const tabs[] = {"SM-X710",        "SM-X210",
+                                     "SM-T870",        "Lenovo TB-X606F",
+                                     "Lenovo TB328FU", "2209129SC"};
+  rng_t k;
+  rng_seed(&k, real_tail(g, REAL_UA_POOL), 3 + dev);
+  unsigned chrome = rng_range(&k, 128, 143), build = rng_range(&k, 6500, 7500),
+           patch = rng_range(&k, 0, 250), ios = rng_range(&k, 16, 18),
+           ios_minor = rng_range(&k, 0, 7), android = rng_range(&k, 10, 15),
+           tmpl = rng_below(&k, 4);
+  char *b = s->ua_buf;
+  size_t cap = sizeof s->ua_buf;
+  if (dev == 0 && tmpl == 0)
+    snprintf(b, cap,
+             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+             "(KHTML, like Gecko) Chrome/%u.0.%u.%u Safari/537.36",
+             chrome, build, patch);
+  else if (dev == 0 && tmpl == 1)
+    snprintf(b, cap,
+             "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
+             "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%u.0.%u.%u "
+             "Safari/537.36",
+             chrome, build, patch);
+  else if (dev == 0 && tmpl == 2)
+    snprintf(b, cap,
+             "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:%u.0) "
+             "Gecko/20100101 Firefox/%u.0.%u",
+             chrome, chrome, patch % 4);
+  else if (dev == 0)
+    snprintf(b, cap,
+             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+             "(KHTML, like Gecko) Chrome/%u.0.0.0 Safari/537.36 "
+             "Edg/%u.0.%u.%u",
+             chrome, chrome, build - 3000, patch);
+  else if (dev == 1 && tmpl <= 1)
+    snprintf(b, cap,
+             "Mozilla/5.0 (Linux; Android %u; %s) AppleWebKit/537.36 (KHTML, "
+             "like Gecko) Chrome/%u.0.%u.%u Mobile Safari/537.36",
+             android, phones[rng_below(&k, ARRAY_LEN(phones))], chrome, build,
+             patch);
+  else if (dev == 1 && tmpl == 2)
+    snprintf(b, cap,
+             "Mozilla/5.0 (iPhone; CPU iPhone OS %u_%u like Mac OS X) "
+             "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/%u.%u "
+             "Mobile/15E148 Safari/604.1",
+             ios, ios_minor, ios, ios_minor);
+  else if (dev == 1)
+    snprintf(b, cap,
+             "Mozilla/5.0 (iPhone; CPU iPhone OS %u_%u like Mac OS X) "
+             "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+             "Instagram %u.0.0.%u.%u (iPhone%u,%u; iOS %u_%u; fr_FR; fr; "
+             "scale=3.00; 1179x2556; %u)",
+             ios, ios_minor, 300 + patch % 60, build % 40, patch, 12 + ios % 5,
+             1 + patch % 4, ios, ios_minor, 500000000 + build * 1000 + patch);
+  else if (tmpl <= 1)
+    snprintf(b, cap,
+             "Mozilla/5.0 (iPad; CPU OS %u_%u like Mac OS X) "
+             "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/%u.%u "
+             "Mobile/15E148 Safari/604.1",
+             ios, ios_minor, ios, ios_minor);
+  else
+    snprintf(b, cap,
+             "Mozilla/5.0 (Linux; Android %u; %s) AppleWebKit/537.36 (KHTML, "
+             "like Gecko) Chrome/%u.0.%u.%u Safari/537.36",
+             android, tabs[rng_below(&k, ARRAY_LEN(tabs))], chrome, build,
+             patch);
+  s->ua = NULL; /* emit() reads ua_buf: sessions move when they grow */
+}
+
+/* Static assets come from a CDN: most never reach this access log. */
+static bool real_cdn(gen_t *g) {
+  return g->realistic && rng_chance(&g->real_rng, 0.9);
+}
+
+/* A landing on one of a long tail of articles and docs pages instead of the
+ * page drawn (which keeps its role for navigation and hero images). */
+static void real_landing_path(gen_t *g, sess_t *s, unsigned pg) {
+  static const char *const topics[] = {"analytics", "utm",      "kpi",
+                                       "privacy",   "campaign", "scroll",
+                                       "seo",       "nginx",    "sql"};
+  if (!g->realistic || rng_chance(&g->real_rng, 0.35))
+    return;
+  unsigned n = real_tail(g, 2500);
+  if (pg >= PG_BLOG_MEASURE && pg <= PG_BLOG_KPI)
+    snprintf(s->next, sizeof s->next, "/blog/%s-notes-%u",
+             topics[n % ARRAY_LEN(topics)], n);
+  else if (pg >= PG_DOCS_START && pg <= PG_DOCS_VIEWS)
+    snprintf(s->next, sizeof s->next, "/docs/reference/%s-%u",
+             topics[n % ARRAY_LEN(topics)], n % 300);
+}
+
+/* A campaign name among many (weekly newsletters, ad groups, launches)
+ * instead of dflt. */
+static const char *real_campaign(gen_t *g, const char *kind, const char *dflt,
+                                 char *buf, size_t cap) {
+  if (!g->realistic)
+    return dflt;
+  unsigned n = real_tail(g, 120);
+  snprintf(buf, cap, "%s-%s-%u", kind, dflt, n);
+  return buf;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Landings: referer and tagged URL of a visit's first pageview.             */
 
 enum {
@@ -876,7 +1008,9 @@ static unsigned pick_of(rng_t *r, const unsigned *pg, unsigned n) {
 }
 
 /* Fills s->ref, s->next and s->next_page for a visit's landing. */
-static void make_landing(rng_t *r, sess_t *s, bool returning) {
+static void make_landing(gen_t *g, sess_t *s, bool returning) {
+  rng_t *r = &g->rng;
+  char camp[96];
   static const unsigned search_pages[] = {
       PG_HOME,        PG_HOME,     PG_BLOG_MEASURE, PG_BLOG_UTM,
       PG_BLOG_CAFE,   PG_BLOG_KPI, PG_DOCS_START,   PG_DOCS_INSTALL,
@@ -945,6 +1079,12 @@ static void make_landing(rng_t *r, sess_t *s, bool returning) {
     break;
   case CH_REFERRAL:
     sb_add(&ref, referral_sites[rng_below(r, ARRAY_LEN(referral_sites))]);
+    if (g->realistic && rng_chance(&g->real_rng, 0.6)) {
+      ref.len = 0; /* a long tail of blogs and forums linking here */
+      sb_add(&ref, "https://blog");
+      sb_u(&ref, real_tail(g, 3000));
+      sb_add(&ref, ".example.net/");
+    }
     pg = pick_of(r, search_pages, ARRAY_LEN(search_pages));
     break;
   case CH_UTM_NEWSLETTER:
@@ -953,14 +1093,21 @@ static void make_landing(rng_t *r, sess_t *s, bool returning) {
     sb_add(&tb, rng_chance(r, 0.9) ? "utm_source=newsletter&utm_medium=email"
                                    : "utm_source=Newsletter&utm_medium=Email");
     sb_add(&tb, "&utm_campaign=");
-    sb_add(&tb,
-           newsletter_campaigns[rng_below(r, ARRAY_LEN(newsletter_campaigns))]);
+    sb_add(
+        &tb,
+        real_campaign(
+            g, "nl",
+            newsletter_campaigns[rng_below(r, ARRAY_LEN(newsletter_campaigns))],
+            camp, sizeof camp));
     break;
   case CH_UTM_CPC:
     sb_add(&ref, "https://www.google.com/");
     pg = pick_of(r, campaign_pages, ARRAY_LEN(campaign_pages));
     sb_add(&tb, "utm_source=google&utm_medium=cpc&utm_campaign=");
-    sb_add(&tb, rng_chance(r, 0.6) ? "brand-search" : "competitor-terms");
+    sb_add(&tb, real_campaign(g, "ads",
+                              rng_chance(r, 0.6) ? "brand-search"
+                                                 : "competitor-terms",
+                              camp, sizeof camp));
     sb_add(&tb, "&gclid=Cj0KCQiA");
     sb_rand(&tb, r, b64url, 48);
     break;
@@ -991,7 +1138,8 @@ static void make_landing(rng_t *r, sess_t *s, bool returning) {
     sb_add(&tb, nets[n][0]);
     sb_add(&tb, rng_chance(r, 0.85) ? "&utm_medium=social"
                                     : "&utm_medium=social-media");
-    sb_add(&tb, "&utm_campaign=launch-week");
+    sb_add(&tb, "&utm_campaign=");
+    sb_add(&tb, real_campaign(g, "social", "launch-week", camp, sizeof camp));
     break;
   }
   default: /* CH_UTM_OTHER: partner links, QR codes on print */
@@ -1008,6 +1156,7 @@ static void make_landing(rng_t *r, sess_t *s, bool returning) {
   }
   s->next_page = (uint8_t)pg;
   page_target(r, pg, s->next, sizeof s->next);
+  real_landing_path(g, s, pg);
   if (tb.len) {
     sb_t nb = {s->next, strlen(s->next), sizeof s->next};
     sb_add(&nb, strchr(s->next, '?') ? "&" : "?");
@@ -1105,15 +1254,19 @@ static void plan_after_page(gen_t *g, sess_t *s, int64_t t, unsigned status) {
         at += rng_range(r, 20, 400);
         unsigned st =
             revisit && a != AS_TAGJS && rng_chance(r, 0.8) ? 304 : 200;
-        plan_add(s, at, ST_STATIC, a, st);
+        if (!real_cdn(g))
+          plan_add(s, at, ST_STATIC, a, st);
       }
     } else if (rng_chance(r, 0.35)) {
       at += rng_range(r, 20, 400);
-      plan_add(s, at, ST_STATIC, rng_chance(r, 0.5) ? AS_CSS : AS_APPJS, 304);
+      unsigned a = rng_chance(r, 0.5) ? AS_CSS : AS_APPJS;
+      if (!real_cdn(g))
+        plan_add(s, at, ST_STATIC, a, 304);
     }
     if (ok && pages[pg].hero && rng_chance(r, cold ? 0.9 : 0.5)) {
       at += rng_range(r, 50, 900);
-      plan_add(s, at, ST_STATIC, AS_HERO, revisit ? 304 : 200);
+      if (!real_cdn(g))
+        plan_add(s, at, ST_STATIC, AS_HERO, revisit ? 304 : 200);
     }
     if (ok && rng_chance(r, 0.01)) {
       at += rng_range(r, 20, 300);
@@ -1187,7 +1340,8 @@ static void plan_after_page(gen_t *g, sess_t *s, int64_t t, unsigned status) {
       next_t += rng_range(r, 150, 900);
     }
     plan_add(s, next_t, ST_PAGE, 0, s->next_status);
-  } else if (!s->bot && s->returns < 2 && rng_chance(r, 0.12)) {
+  } else if (!s->bot && s->returns < (g->realistic ? 4 : 2) &&
+             rng_chance(r, g->realistic ? 0.3 : 0.12)) {
     /* Comes back later today, after the session timeout. */
     int64_t back = next_t + (int64_t)rng_range(r, 31 * 60, 240 * 60) * 1000;
     if (back / 86400000 == t / 86400000)
@@ -1211,11 +1365,11 @@ static void start_human_visit(gen_t *g, sess_t *s, bool returning) {
   rng_t *r = &g->rng;
   /* 1-10 pageviews: about 40% bounce, a long tail of engaged readers. */
   unsigned n = 1;
-  while (n < 10 && rng_chance(r, 0.62))
+  while (n < 10 && rng_chance(r, g->realistic ? 0.5 : 0.62))
     n++;
   s->pv_max = (uint8_t)n;
   s->pv_done = 0;
-  make_landing(r, s, returning);
+  make_landing(g, s, returning);
   s->next_status =
       (s->seen >> s->next_page & 1) && rng_chance(r, 0.3) ? 304 : 200;
   if (rng_chance(r, 0.004)) {
@@ -1236,6 +1390,8 @@ static void new_human(gen_t *g, sess_t *s) {
     s->ua = ua_mobile[rng_below(r, ARRAY_LEN(ua_mobile))];
   else
     s->ua = ua_tablet[rng_below(r, ARRAY_LEN(ua_tablet))];
+  if (g->realistic)
+    real_ua(g, s, dev);
   make_ip(r, s->ip, rng_chance(r, 0.12));
   s->proto = rng_chance(r, 0.7) ? "HTTP/2.0" : "HTTP/1.1";
   s->js = rng_chance(r, 0.95); /* blockers and no-JS readers send no beacon */
@@ -1506,7 +1662,7 @@ static void usage(FILE *f) {
   fputs(
       "usage: " PROG " [-n LINES] [-s SEED] [--start YYYY-MM-DD] [--days D]\n"
       "                      [--site HOST] [--beacon-path PATH] "
-      "[--bad-rate R] [--stats]\n"
+      "[--bad-rate R] [--realistic] [--stats]\n"
       "\n"
       "Writes a synthetic, deterministic access log in the combined format\n"
       "to stdout: the same arguments always give the same bytes.\n"
@@ -1521,6 +1677,9 @@ static void usage(FILE *f) {
       "  --beacon-path PATH  path of the tag's beacon (default /collect)\n"
       "  --bad-rate R        share of lines truncated mid-request, 0..1 "
       "(default 0)\n"
+      "  --realistic         thousands of user agents, assets on a CDN (~140k\n"
+      "                      visits per 1M lines), long tails of landings,\n"
+      "                      referrers and campaigns (the benchmarks' mix)\n"
       "  --stats             print a summary of what was generated to stderr\n"
       "  -h, --help          show this help\n",
       f);
@@ -1627,6 +1786,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--stats")) {
       g.stats = true;
+    } else if (!strcmp(a, "--realistic")) {
+      g.realistic = true;
     } else if ((v = opt_value(argc, argv, &i, "-n")) ||
                (v = opt_value(argc, argv, &i, "--lines"))) {
       g.lines = parse_u64("-n", v, 0, UINT64_C(1000000000000));
@@ -1670,6 +1831,7 @@ int main(int argc, char **argv) {
   g.end_ms = g.start_ms + (int64_t)g.days * 86400000;
   rng_seed(&g.rng, g.seed, 1);
   rng_seed(&g.bad_rng, g.seed, 2);
+  rng_seed(&g.real_rng, g.seed, 3);
 
   build_intensity(&g);
   run(&g);
