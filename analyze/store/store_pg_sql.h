@@ -33,112 +33,99 @@
 #define PG_SQL_MIGRATE_LOCK "SELECT pg_advisory_xact_lock(7335611829000000001)"
 
 /* The whole schema of version PG_SCHEMA_BASE. */
-#define PG_SQL_SCHEMA                                                           \
-  "CREATE EXTENSION IF NOT EXISTS hll;"                                         \
-  "CREATE TABLE hosts(host text PRIMARY KEY,"                                   \
-  " commit_seq bigint NOT NULL DEFAULT 0, pid bigint, role text,"               \
-  " command text, machine text, since text);"                                   \
-  "CREATE TABLE meta(host text NOT NULL, key text NOT NULL,"                    \
-  " value bigint NOT NULL, PRIMARY KEY(host, key));"                            \
-  "CREATE TABLE day_salts(day text PRIMARY KEY, salt bytea NOT NULL);"          \
-  "CREATE TABLE files(file_id bigserial PRIMARY KEY, host text NOT NULL,"       \
-  " source text NOT NULL, path text NOT NULL, fingerprint text NOT NULL,"       \
-  " fp_len integer NOT NULL, \"offset\" bigint NOT NULL DEFAULT 0,"             \
-  " lines bigint NOT NULL DEFAULT 0, hits bigint NOT NULL DEFAULT 0,"           \
-  " rejects bigint NOT NULL DEFAULT 0, updated_at text NOT NULL,"               \
-  " UNIQUE(host, fp_len, fingerprint));"                                        \
-  "CREATE TABLE reject_samples(reject_id bigserial PRIMARY KEY,"                \
-  " host text NOT NULL, source text NOT NULL, path text NOT NULL,"              \
-  " \"offset\" bigint NOT NULL, reason text NOT NULL, excerpt text NOT NULL);"  \
-  "CREATE TABLE hit_counts(day text NOT NULL, site text NOT NULL,"              \
-  " status integer NOT NULL, host text NOT NULL, hits bigint NOT NULL,"         \
-  " bot_hits bigint NOT NULL, PRIMARY KEY(day, site, status, host));"           \
-  "CREATE TABLE event_counts(day text NOT NULL, site text NOT NULL,"            \
-  " path text NOT NULL, event text NOT NULL, target text NOT NULL,"             \
-  " host text NOT NULL, events bigint NOT NULL,"                                \
-  " PRIMARY KEY(day, site, path, event, target, host));"                        \
-  "CREATE TABLE page_counts(day text NOT NULL, site text NOT NULL,"             \
-  " path text NOT NULL, host text NOT NULL, pageviews bigint NOT NULL,"         \
-  " entries bigint NOT NULL, scroll_sum bigint NOT NULL,"                       \
-  " scroll_75 bigint NOT NULL, PRIMARY KEY(day, site, path, host));"            \
-  "CREATE TABLE visit_log(host text NOT NULL, visit_id bigint NOT NULL,"        \
-  " site text NOT NULL, day text NOT NULL, visitor bigint NOT NULL,"            \
-  " started_at bigint NOT NULL, ended_at bigint NOT NULL,"                      \
-  " pageviews bigint NOT NULL, clicks bigint NOT NULL,"                         \
-  " conversions bigint NOT NULL, max_scroll integer NOT NULL,"                  \
-  " channel text NOT NULL, source text NOT NULL, medium text NOT NULL,"         \
-  " campaign text NOT NULL, device text NOT NULL,"                              \
-  " landing_path text NOT NULL, exit_path text NOT NULL,"                       \
-  " pages text NOT NULL DEFAULT '[]', is_open integer NOT NULL,"                \
-  " PRIMARY KEY(host, visit_id));"                                              \
-  "CREATE INDEX visit_log_day ON visit_log(day, site);"                         \
-  "CREATE INDEX visit_log_open ON visit_log(host) WHERE is_open = 1;"           \
-  "CREATE INDEX visit_log_campaign ON visit_log(campaign, day)"                 \
-  " WHERE campaign <> '';"                                                      \
-  "CREATE TABLE visit_goals(host text NOT NULL, visit_id bigint NOT NULL,"      \
-  " goal text NOT NULL, PRIMARY KEY(host, visit_id, goal));"                    \
-  "CREATE TABLE goals(goal text PRIMARY KEY, path text NOT NULL);" /* distinct  \
-                                                                    * visitors: \
-                                                                    * one       \
-                                                                    * sketch    \
-                                                                    * per host  \
-                                                                    * and       \
-                                                                    * segment,  \
-                                                                    * unioned   \
-                                                                    * by the    \
-                                                                    * views (a  \
-                                                                    * visitor   \
-                                                                    * seen by   \
-                                                                    * two       \
-                                                                    * hosts     \
-                                                                    * counts    \
-                                                                    * once) */  \
-  "CREATE TABLE visitor_sketches(day text NOT NULL, site text NOT NULL,"        \
-  " channel text NOT NULL, source text NOT NULL, medium text NOT NULL,"         \
-  " campaign text NOT NULL, host text NOT NULL, sketch hll NOT NULL,"           \
-  " PRIMARY KEY(day, site, channel, source, medium, campaign, host));"          \
-  "CREATE TABLE campaign_counts(day text NOT NULL, campaign text NOT NULL,"     \
-  " host text NOT NULL, sent bigint NOT NULL DEFAULT 0,"                        \
-  " delivered bigint NOT NULL DEFAULT 0, opens bigint NOT NULL DEFAULT 0,"      \
-  " clicks bigint NOT NULL DEFAULT 0, bounces bigint NOT NULL DEFAULT 0,"       \
-  " unsubscribes bigint NOT NULL DEFAULT 0,"                                    \
-  " spend_micros bigint NOT NULL DEFAULT 0,"                                    \
-  " machine_opens bigint NOT NULL DEFAULT 0,"                                   \
-  " machine_clicks bigint NOT NULL DEFAULT 0,"                                  \
-  " PRIMARY KEY(day, campaign, host));"                                         \
-  "CREATE TABLE campaign_recipients(day text NOT NULL,"                         \
-  " campaign text NOT NULL, recipient bigint NOT NULL, host text NOT NULL,"     \
-  " opens bigint NOT NULL, clicks bigint NOT NULL,"                             \
-  " PRIMARY KEY(day, campaign, recipient, host));"                              \
-  "CREATE TABLE campaign_machine_state(host text NOT NULL,"                     \
-  " campaign text NOT NULL, recipient bigint NOT NULL, delivered_at bigint,"    \
-  " click_at bigint, click_url bigint NOT NULL, click_day text NOT NULL,"       \
-  " click_human integer NOT NULL, seen bigint NOT NULL,"                        \
-  " PRIMARY KEY(host, campaign, recipient));"                                   \
-  "CREATE TABLE kpi_values(kpi text NOT NULL, period text NOT NULL,"            \
-  " period_start text NOT NULL, value float8, n bigint NOT NULL,"               \
-  " PRIMARY KEY(kpi, period));"                                                 \
-  "CREATE TABLE kpi_state(kpi text PRIMARY KEY, metric text NOT NULL,"          \
-  " state text NOT NULL, since text NOT NULL, period text,"                     \
-  " value float8, last_value float8, slope float8, intercept float8,"           \
-  " p_value float8, seasonal integer NOT NULL, observations integer NOT NULL,"  \
-  " target float8, deadline text, projected float8,"                            \
-  " adjusted_at text, effect float8, effect_p_value float8,"                    \
-  " message text NOT NULL, evaluated_at text NOT NULL,"                         \
-  " evaluated_unix bigint NOT NULL, backtest integer NOT NULL DEFAULT 0);"      \
-  "CREATE TABLE kpi_alerts(alert_id bigserial PRIMARY KEY, kpi text NOT NULL,"  \
-  " state text NOT NULL, previous_state text NOT NULL,"                         \
-  " raised_at text NOT NULL, resolved_at text, resolved_state text,"            \
-  " message text NOT NULL);"                                                    \
-  "CREATE TABLE kpi_adjustments(adjustment_id bigserial PRIMARY KEY,"           \
-  " kpi text NOT NULL, at text NOT NULL, at_unix bigint NOT NULL,"              \
-  " note text NOT NULL, effect float8, effect_p_value float8,"                  \
-  " mean_before float8, mean_after float8, n_before bigint, n_after bigint);"   \
-  "CREATE TABLE kpi_deliveries(delivery_id bigserial PRIMARY KEY,"              \
-  " alert_id bigint NOT NULL, kpi text NOT NULL, event text NOT NULL,"          \
-  " payload text NOT NULL, status text NOT NULL DEFAULT 'pending',"             \
-  " attempts integer NOT NULL DEFAULT 0, next_unix bigint NOT NULL,"            \
-  " lease_unix bigint, delivered_at text, last_error text,"                     \
+#define PG_SQL_SCHEMA                                                          \
+  "CREATE EXTENSION IF NOT EXISTS hll;"                                        \
+  "CREATE TABLE hosts(host text PRIMARY KEY,"                                  \
+  " commit_seq bigint NOT NULL DEFAULT 0, pid bigint, role text,"              \
+  " command text, machine text, since text);"                                  \
+  "CREATE TABLE meta(host text NOT NULL, key text NOT NULL,"                   \
+  " value bigint NOT NULL, PRIMARY KEY(host, key));"                           \
+  "CREATE TABLE day_salts(day text PRIMARY KEY, salt bytea NOT NULL);"         \
+  "CREATE TABLE files(file_id bigserial PRIMARY KEY, host text NOT NULL,"      \
+  " source text NOT NULL, path text NOT NULL, fingerprint text NOT NULL,"      \
+  " fp_len integer NOT NULL, \"offset\" bigint NOT NULL DEFAULT 0,"            \
+  " lines bigint NOT NULL DEFAULT 0, hits bigint NOT NULL DEFAULT 0,"          \
+  " rejects bigint NOT NULL DEFAULT 0, updated_at text NOT NULL,"              \
+  " UNIQUE(host, fp_len, fingerprint));"                                       \
+  "CREATE TABLE reject_samples(reject_id bigserial PRIMARY KEY,"               \
+  " host text NOT NULL, source text NOT NULL, path text NOT NULL,"             \
+  " \"offset\" bigint NOT NULL, reason text NOT NULL, excerpt text NOT NULL);" \
+  "CREATE TABLE hit_counts(day text NOT NULL, site text NOT NULL,"             \
+  " status integer NOT NULL, host text NOT NULL, hits bigint NOT NULL,"        \
+  " bot_hits bigint NOT NULL, PRIMARY KEY(day, site, status, host));"          \
+  "CREATE TABLE event_counts(day text NOT NULL, site text NOT NULL,"           \
+  " path text NOT NULL, event text NOT NULL, target text NOT NULL,"            \
+  " host text NOT NULL, events bigint NOT NULL,"                               \
+  " PRIMARY KEY(day, site, path, event, target, host));"                       \
+  "CREATE TABLE page_counts(day text NOT NULL, site text NOT NULL,"            \
+  " path text NOT NULL, host text NOT NULL, pageviews bigint NOT NULL,"        \
+  " entries bigint NOT NULL, scroll_sum bigint NOT NULL,"                      \
+  " scroll_75 bigint NOT NULL, PRIMARY KEY(day, site, path, host));"           \
+  "CREATE TABLE visit_log(host text NOT NULL, visit_id bigint NOT NULL,"       \
+  " site text NOT NULL, day text NOT NULL, visitor bigint NOT NULL,"           \
+  " started_at bigint NOT NULL, ended_at bigint NOT NULL,"                     \
+  " pageviews bigint NOT NULL, clicks bigint NOT NULL,"                        \
+  " conversions bigint NOT NULL, max_scroll integer NOT NULL,"                 \
+  " channel text NOT NULL, source text NOT NULL, medium text NOT NULL,"        \
+  " campaign text NOT NULL, device text NOT NULL,"                             \
+  " landing_path text NOT NULL, exit_path text NOT NULL,"                      \
+  " pages text NOT NULL DEFAULT '[]', is_open integer NOT NULL,"               \
+  " PRIMARY KEY(host, visit_id));"                                             \
+  "CREATE INDEX visit_log_day ON visit_log(day, site);"                        \
+  "CREATE INDEX visit_log_open ON visit_log(host) WHERE is_open = 1;"          \
+  "CREATE INDEX visit_log_campaign ON visit_log(campaign, day)"                \
+  " WHERE campaign <> '';"                                                     \
+  "CREATE TABLE visit_goals(host text NOT NULL, visit_id bigint NOT NULL,"     \
+  " goal text NOT NULL, PRIMARY KEY(host, visit_id, goal));"                   \
+  "CREATE TABLE goals(goal text PRIMARY KEY, path text NOT NULL);"             \
+  /* distinct visitors: one sketch per host and segment, unioned by the    \
+   * views (a visitor seen by two hosts counts once) */                        \
+  "CREATE TABLE visitor_sketches(day text NOT NULL, site text NOT NULL,"       \
+  " channel text NOT NULL, source text NOT NULL, medium text NOT NULL,"        \
+  " campaign text NOT NULL, host text NOT NULL, sketch hll NOT NULL,"          \
+  " PRIMARY KEY(day, site, channel, source, medium, campaign, host));"         \
+  "CREATE TABLE campaign_counts(day text NOT NULL, campaign text NOT NULL,"    \
+  " host text NOT NULL, sent bigint NOT NULL DEFAULT 0,"                       \
+  " delivered bigint NOT NULL DEFAULT 0, opens bigint NOT NULL DEFAULT 0,"     \
+  " clicks bigint NOT NULL DEFAULT 0, bounces bigint NOT NULL DEFAULT 0,"      \
+  " unsubscribes bigint NOT NULL DEFAULT 0,"                                   \
+  " spend_micros bigint NOT NULL DEFAULT 0,"                                   \
+  " machine_opens bigint NOT NULL DEFAULT 0,"                                  \
+  " machine_clicks bigint NOT NULL DEFAULT 0,"                                 \
+  " PRIMARY KEY(day, campaign, host));"                                        \
+  "CREATE TABLE campaign_recipients(day text NOT NULL,"                        \
+  " campaign text NOT NULL, recipient bigint NOT NULL, host text NOT NULL,"    \
+  " opens bigint NOT NULL, clicks bigint NOT NULL,"                            \
+  " PRIMARY KEY(day, campaign, recipient, host));"                             \
+  "CREATE TABLE campaign_machine_state(host text NOT NULL,"                    \
+  " campaign text NOT NULL, recipient bigint NOT NULL, delivered_at bigint,"   \
+  " click_at bigint, click_url bigint NOT NULL, click_day text NOT NULL,"      \
+  " click_human integer NOT NULL, seen bigint NOT NULL,"                       \
+  " PRIMARY KEY(host, campaign, recipient));"                                  \
+  "CREATE TABLE kpi_values(kpi text NOT NULL, period text NOT NULL,"           \
+  " period_start text NOT NULL, value float8, n bigint NOT NULL,"              \
+  " PRIMARY KEY(kpi, period));"                                                \
+  "CREATE TABLE kpi_state(kpi text PRIMARY KEY, metric text NOT NULL,"         \
+  " state text NOT NULL, since text NOT NULL, period text,"                    \
+  " value float8, last_value float8, slope float8, intercept float8,"          \
+  " p_value float8, seasonal integer NOT NULL, observations integer NOT NULL," \
+  " target float8, deadline text, projected float8,"                           \
+  " adjusted_at text, effect float8, effect_p_value float8,"                   \
+  " message text NOT NULL, evaluated_at text NOT NULL,"                        \
+  " evaluated_unix bigint NOT NULL, backtest integer NOT NULL DEFAULT 0);"     \
+  "CREATE TABLE kpi_alerts(alert_id bigserial PRIMARY KEY, kpi text NOT NULL," \
+  " state text NOT NULL, previous_state text NOT NULL,"                        \
+  " raised_at text NOT NULL, resolved_at text, resolved_state text,"           \
+  " message text NOT NULL);"                                                   \
+  "CREATE TABLE kpi_adjustments(adjustment_id bigserial PRIMARY KEY,"          \
+  " kpi text NOT NULL, at text NOT NULL, at_unix bigint NOT NULL,"             \
+  " note text NOT NULL, effect float8, effect_p_value float8,"                 \
+  " mean_before float8, mean_after float8, n_before bigint, n_after bigint);"  \
+  "CREATE TABLE kpi_deliveries(delivery_id bigserial PRIMARY KEY,"             \
+  " alert_id bigint NOT NULL, kpi text NOT NULL, event text NOT NULL,"         \
+  " payload text NOT NULL, status text NOT NULL DEFAULT 'pending',"            \
+  " attempts integer NOT NULL DEFAULT 0, next_unix bigint NOT NULL,"           \
+  " lease_unix bigint, delivered_at text, last_error text,"                    \
   " UNIQUE(alert_id, event));" PG_SQL_VIEWS
 
 /* the analyst API: the SQLite views' names and columns, summed over hosts,
@@ -171,8 +158,7 @@
   " FROM page_counts GROUP BY day, site, path HAVING SUM(pageviews) > 0;"      \
   "CREATE VIEW visit_pages AS"                                                 \
   " SELECT v.host, v.visit_id, j.value ->> 0 AS path,"                         \
-  "  (j.value ->> 1)::bigint AS pageviews, (j.value ->> 2)::bigint AS "        \
-  "entries,"                                                                   \
+  "  (j.value ->> 1)::bigint AS pageviews, (j.value ->> 2)::bigint AS entries," \
   "  (j.value ->> 3)::integer AS max_scroll"                                   \
   " FROM visit_log v, json_array_elements(v.pages::json) j;"                   \
   "CREATE VIEW channels_daily AS"                                              \
@@ -200,159 +186,88 @@
   "  AND vg.visit_id = v.visit_id AND vg.goal = g.goal"                        \
   " GROUP BY v.day, v.site, g.goal, v.channel;"                                \
   "CREATE VIEW visits AS"                                                      \
-  " SELECT visit_id, site, day, " PG_SQL_ISO(                                  \
-      "started_at") " AS started_at,"                                          \
-                    "  " PG_SQL_ISO(                                           \
-                        "ended_at") " AS ended_at,"                            \
-                                    "  pageviews, channel, source, medium, "   \
-                                    "campaign, device, landing_path,"          \
-                                    "  exit_path, max_scroll, (pageviews = 1 " \
-                                    "AND clicks = 0)::int AS bounced,"         \
-                                    "  clicks, conversions, ended_at - "       \
-                                    "started_at AS duration,"                  \
-                                    "  is_open, host FROM visit_log;"          \
-                                    "CREATE VIEW sources AS"                   \
-                                    " SELECT source, path, fingerprint, "      \
-                                    "\"offset\", lines, rejects, updated_at,"  \
-                                    "  hits, host FROM files;"                 \
-                                    "CREATE VIEW rejects AS"                   \
-                                    " SELECT source, path, \"offset\", "       \
-                                    "reason, excerpt, host"                    \
-                                    " FROM reject_samples;"                    \
-                                    "CREATE VIEW campaigns_daily AS"           \
-                                    " WITH c AS (SELECT day, campaign, "       \
-                                    "SUM(sent) AS sent,"                       \
-                                    "   SUM(delivered) AS delivered, "         \
-                                    "SUM(opens) AS opens,"                     \
-                                    "   SUM(clicks) AS clicks, SUM(bounces) "  \
-                                    "AS bounces,"                              \
-                                    "   SUM(unsubscribes) AS unsubscribes, "   \
-                                    "SUM(spend_micros) AS spend_micros,"       \
-                                    "   SUM(machine_opens) AS machine_opens,"  \
-                                    "   SUM(machine_clicks) AS machine_clicks" \
-                                    "   FROM campaign_counts GROUP BY day, "   \
-                                    "campaign),"                               \
-                                    " r AS (SELECT day, campaign, recipient, " \
-                                    "SUM(opens) AS opens,"                     \
-                                    "   SUM(clicks) AS clicks FROM "           \
-                                    "campaign_recipients"                      \
-                                    "   GROUP BY day, campaign, recipient),"   \
-                                    " u AS (SELECT day, campaign, SUM((opens " \
-                                    "> 0)::int) AS unique_opens,"              \
-                                    "   SUM((clicks > 0)::int) AS "            \
-                                    "unique_clicks FROM r GROUP BY day, "      \
-                                    "campaign),"                               \
-                                    " v AS (SELECT day, campaign, COUNT(*) "   \
-                                    "AS visits,"                               \
-                                    "   SUM(conversions) AS conversions FROM " \
-                                    "visit_log"                                \
-                                    "   WHERE campaign <> ''"                  \
-                                    "    AND campaign IN (SELECT campaign "    \
-                                    "FROM campaign_counts)"                    \
-                                    "   GROUP BY day, campaign),"              \
-                                    " k AS (SELECT day, campaign FROM c "      \
-                                    "UNION SELECT day, campaign FROM v)"       \
-                                    " SELECT k.day, k.campaign,"               \
-                                    "  COALESCE(c.sent, 0)::bigint AS sent,"   \
-                                    "  COALESCE(c.delivered, 0)::bigint AS "   \
-                                    "delivered,"                               \
-                                    "  COALESCE(c.opens, 0)::bigint AS opens," \
-                                    "  COALESCE(c.clicks, 0)::bigint AS "      \
-                                    "clicks,"                                  \
-                                    "  COALESCE(c.bounces, 0)::bigint AS "     \
-                                    "bounces,"                                 \
-                                    "  COALESCE(c.unsubscribes, 0)::bigint "   \
-                                    "AS unsubscribes,"                         \
-                                    "  COALESCE(c.spend_micros, 0)::float8 / " \
-                                    "1000000.0 AS spend,"                      \
-                                    "  COALESCE(v.visits, 0)::bigint AS "      \
-                                    "visits,"                                  \
-                                    "  COALESCE(v.conversions, 0)::bigint AS " \
-                                    "conversions,"                             \
-                                    "  COALESCE(u.unique_opens, 0)::bigint "   \
-                                    "AS unique_opens,"                         \
-                                    "  COALESCE(u.unique_clicks, 0)::bigint "  \
-                                    "AS unique_clicks,"                        \
-                                    "  COALESCE(c.machine_opens, 0)::bigint "  \
-                                    "AS machine_opens,"                        \
-                                    "  COALESCE(c.machine_clicks, 0)::bigint " \
-                                    "AS machine_clicks,"                       \
-                                    "  CASE WHEN COALESCE(v.conversions, 0) "  \
-                                    "> 0"                                      \
-                                    "   THEN COALESCE(c.spend_micros, "        \
-                                    "0)::float8 / 1000000.0 / v.conversions"   \
-                                    "  END AS cost_per_conversion,"            \
-                                    "  CASE WHEN COALESCE(c.delivered, 0) > 0" \
-                                    "   THEN COALESCE(u.unique_opens, "        \
-                                    "0)::float8 / c.delivered END AS "         \
-                                    "open_rate,"                               \
-                                    "  CASE WHEN COALESCE(c.delivered, 0) > 0" \
-                                    "   THEN COALESCE(u.unique_clicks, "       \
-                                    "0)::float8 / c.delivered"                 \
-                                    "  END AS campaign_click_rate"             \
-                                    " FROM k LEFT JOIN c ON c.day = k.day "    \
-                                    "AND c.campaign = k.campaign"              \
-                                    " LEFT JOIN u ON u.day = k.day AND "       \
-                                    "u.campaign = k.campaign"                  \
-                                    " LEFT JOIN v ON v.day = k.day AND "       \
-                                    "v.campaign = k.campaign;"                 \
-                                    "CREATE VIEW kpi_series AS"                \
-                                    " SELECT kpi, period, period_start, "      \
-                                    "value, n FROM kpi_values;"                \
-                                    "CREATE VIEW kpi_status AS"                \
-                                    " SELECT kpi, state, since, value, "       \
-                                    "slope, p_value, target, deadline,"        \
-                                    "  projected, evaluated_at, metric, "      \
-                                    "period, last_value, intercept,"           \
-                                    "  seasonal, observations, adjusted_at, "  \
-                                    "effect, effect_p_value, message,"         \
-                                    "  (state IN ('stalled', 'declining', "    \
-                                    "'off_track', 'no_data'))::int"            \
-                                    "  AS flagged, backtest FROM kpi_state;"   \
-                                    "CREATE VIEW alerts AS"                    \
-                                    " SELECT a.alert_id, a.kpi, a.state, "     \
-                                    "a.raised_at, a.resolved_at, a.message,"   \
-                                    "  a.previous_state, a.resolved_state,"    \
-                                    "  r.status AS delivery, r.attempts AS "   \
-                                    "delivery_attempts, r.delivered_at,"       \
-                                    "  r.last_error,"                          \
-                                    "  CASE WHEN r.status = 'pending' "        \
-                                    "THEN " PG_SQL_ISO(                        \
-                                        "r.next_unix") " END"                  \
-                                                       "   AS "                \
-                                                       "next_attempt_at,"      \
-                                                       "  s.status AS "        \
-                                                       "resolve_delivery, "    \
-                                                       "s.attempts AS "        \
-                                                       "resolve_delivery_"     \
-                                                       "attempts,"             \
-                                                       "  s.delivered_at AS "  \
-                                                       "resolve_delivered_at," \
-                                                       "  s.last_error AS "    \
-                                                       "resolve_last_error"    \
-                                                       " FROM kpi_alerts a"    \
-                                                       " LEFT JOIN "           \
-                                                       "kpi_deliveries r ON "  \
-                                                       "r.alert_id = "         \
-                                                       "a.alert_id"            \
-                                                       "  AND r.event = "      \
-                                                       "'raised'"              \
-                                                       " LEFT JOIN "           \
-                                                       "kpi_deliveries s ON "  \
-                                                       "s.alert_id = "         \
-                                                       "a.alert_id"            \
-                                                       "  AND s.event = "      \
-                                                       "'resolved';"           \
-                                                       "CREATE VIEW "          \
-                                                       "adjustments AS"        \
-                                                       " SELECT kpi, at, "     \
-                                                       "note, effect, "        \
-                                                       "effect_p_value, "      \
-                                                       "mean_before, "         \
-                                                       "mean_after,"           \
-                                                       "  n_before, n_after, " \
-                                                       "adjustment_id FROM "   \
-                                                       "kpi_adjustments;"
+  " SELECT visit_id, site, day, " PG_SQL_ISO("started_at") " AS started_at,"   \
+  "  " PG_SQL_ISO("ended_at") " AS ended_at,"                                  \
+  "  pageviews, channel, source, medium, campaign, device, landing_path,"      \
+  "  exit_path, max_scroll, (pageviews = 1 AND clicks = 0)::int AS bounced,"   \
+  "  clicks, conversions, ended_at - started_at AS duration,"                  \
+  "  is_open, host FROM visit_log;"                                            \
+  "CREATE VIEW sources AS"                                                     \
+  " SELECT source, path, fingerprint, \"offset\", lines, rejects, updated_at," \
+  "  hits, host FROM files;"                                                   \
+  "CREATE VIEW rejects AS"                                                     \
+  " SELECT source, path, \"offset\", reason, excerpt, host"                    \
+  " FROM reject_samples;"                                                      \
+  "CREATE VIEW campaigns_daily AS"                                             \
+  " WITH c AS (SELECT day, campaign, SUM(sent) AS sent,"                       \
+  "   SUM(delivered) AS delivered, SUM(opens) AS opens,"                       \
+  "   SUM(clicks) AS clicks, SUM(bounces) AS bounces,"                         \
+  "   SUM(unsubscribes) AS unsubscribes, SUM(spend_micros) AS spend_micros,"   \
+  "   SUM(machine_opens) AS machine_opens,"                                    \
+  "   SUM(machine_clicks) AS machine_clicks"                                   \
+  "   FROM campaign_counts GROUP BY day, campaign),"                           \
+  " r AS (SELECT day, campaign, recipient, SUM(opens) AS opens,"               \
+  "   SUM(clicks) AS clicks FROM campaign_recipients"                          \
+  "   GROUP BY day, campaign, recipient),"                                     \
+  " u AS (SELECT day, campaign, SUM((opens > 0)::int) AS unique_opens,"        \
+  "   SUM((clicks > 0)::int) AS unique_clicks FROM r GROUP BY day, campaign)," \
+  " v AS (SELECT day, campaign, COUNT(*) AS visits,"                           \
+  "   SUM(conversions) AS conversions FROM visit_log"                          \
+  "   WHERE campaign <> ''"                                                    \
+  "    AND campaign IN (SELECT campaign FROM campaign_counts)"                 \
+  "   GROUP BY day, campaign),"                                                \
+  " k AS (SELECT day, campaign FROM c UNION SELECT day, campaign FROM v)"      \
+  " SELECT k.day, k.campaign,"                                                 \
+  "  COALESCE(c.sent, 0)::bigint AS sent,"                                     \
+  "  COALESCE(c.delivered, 0)::bigint AS delivered,"                           \
+  "  COALESCE(c.opens, 0)::bigint AS opens,"                                   \
+  "  COALESCE(c.clicks, 0)::bigint AS clicks,"                                 \
+  "  COALESCE(c.bounces, 0)::bigint AS bounces,"                               \
+  "  COALESCE(c.unsubscribes, 0)::bigint AS unsubscribes,"                     \
+  "  COALESCE(c.spend_micros, 0)::float8 / 1000000.0 AS spend,"                \
+  "  COALESCE(v.visits, 0)::bigint AS visits,"                                 \
+  "  COALESCE(v.conversions, 0)::bigint AS conversions,"                       \
+  "  COALESCE(u.unique_opens, 0)::bigint AS unique_opens,"                     \
+  "  COALESCE(u.unique_clicks, 0)::bigint AS unique_clicks,"                   \
+  "  COALESCE(c.machine_opens, 0)::bigint AS machine_opens,"                   \
+  "  COALESCE(c.machine_clicks, 0)::bigint AS machine_clicks,"                 \
+  "  CASE WHEN COALESCE(v.conversions, 0) > 0"                                 \
+  "   THEN COALESCE(c.spend_micros, 0)::float8 / 1000000.0 / v.conversions"    \
+  "  END AS cost_per_conversion,"                                              \
+  "  CASE WHEN COALESCE(c.delivered, 0) > 0"                                   \
+  "   THEN COALESCE(u.unique_opens, 0)::float8 / c.delivered END AS open_rate," \
+  "  CASE WHEN COALESCE(c.delivered, 0) > 0"                                   \
+  "   THEN COALESCE(u.unique_clicks, 0)::float8 / c.delivered"                 \
+  "  END AS campaign_click_rate"                                               \
+  " FROM k LEFT JOIN c ON c.day = k.day AND c.campaign = k.campaign"           \
+  " LEFT JOIN u ON u.day = k.day AND u.campaign = k.campaign"                  \
+  " LEFT JOIN v ON v.day = k.day AND v.campaign = k.campaign;"                 \
+  "CREATE VIEW kpi_series AS"                                                  \
+  " SELECT kpi, period, period_start, value, n FROM kpi_values;"               \
+  "CREATE VIEW kpi_status AS"                                                  \
+  " SELECT kpi, state, since, value, slope, p_value, target, deadline,"        \
+  "  projected, evaluated_at, metric, period, last_value, intercept,"          \
+  "  seasonal, observations, adjusted_at, effect, effect_p_value, message,"    \
+  "  (state IN ('stalled', 'declining', 'off_track', 'no_data'))::int"         \
+  "  AS flagged, backtest FROM kpi_state;"                                     \
+  "CREATE VIEW alerts AS"                                                      \
+  " SELECT a.alert_id, a.kpi, a.state, a.raised_at, a.resolved_at, a.message," \
+  "  a.previous_state, a.resolved_state,"                                      \
+  "  r.status AS delivery, r.attempts AS delivery_attempts, r.delivered_at,"   \
+  "  r.last_error,"                                                            \
+  "  CASE WHEN r.status = 'pending' THEN " PG_SQL_ISO("r.next_unix") " END"    \
+  "   AS next_attempt_at,"                                                     \
+  "  s.status AS resolve_delivery, s.attempts AS resolve_delivery_attempts,"   \
+  "  s.delivered_at AS resolve_delivered_at,"                                  \
+  "  s.last_error AS resolve_last_error"                                       \
+  " FROM kpi_alerts a"                                                         \
+  " LEFT JOIN kpi_deliveries r ON r.alert_id = a.alert_id"                     \
+  "  AND r.event = 'raised'"                                                   \
+  " LEFT JOIN kpi_deliveries s ON s.alert_id = a.alert_id"                     \
+  "  AND s.event = 'resolved';"                                                \
+  "CREATE VIEW adjustments AS"                                                 \
+  " SELECT kpi, at, note, effect, effect_p_value, mean_before, mean_after,"    \
+  "  n_before, n_after, adjustment_id FROM kpi_adjustments;"
 
 /* ---- statements ($1 is the host wherever a row is one host's) ---- */
 
@@ -446,12 +361,6 @@ static const char *const PG_MIGRATIONS[] = {
     "CREATE VIEW not_found_daily AS"
     " SELECT day, site, path, SUM(hits)::bigint AS hits"
     " FROM not_found_counts GROUP BY day, site, path;",
-    /* 7 -> 8: nothing here.  SQLite's step keeps per-day visit aggregates
-     * by triggers (store_agg_sql.h); PostgreSQL's views keep grouping
-     * visit_log, whose visitors come from the hll sketches, and each host
-     * writes its own rows, so the same triggers would serialise the hosts
-     * on shared counter rows.  The step keeps the numbering aligned. */
-    "DO $$ BEGIN END $$;",
 };
 
 #define PG_SQL_NOT_FOUND_ADD                                                   \
@@ -464,8 +373,7 @@ static const char *const PG_MIGRATIONS[] = {
 #define PG_SQL_PAGES_ADD                                                       \
   "INSERT INTO page_counts(day, site, path, host, pageviews, entries,"         \
   " scroll_sum, scroll_75)"                                                    \
-  " SELECT d, s, p, $1, SUM(a), SUM(b), SUM(c), SUM(e) FROM "                  \
-  "unnest($2::text[],"                                                         \
+  " SELECT d, s, p, $1, SUM(a), SUM(b), SUM(c), SUM(e) FROM unnest($2::text[]," \
   " $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],"         \
   " $8::bigint[]) AS t(d, s, p, a, b, c, e)"                                   \
   " GROUP BY d, s, p ORDER BY d, s, p"                                         \
@@ -489,7 +397,7 @@ static const char *const PG_MIGRATIONS[] = {
   " ended_at, pageviews, clicks, conversions, max_scroll, channel, source,"    \
   " medium, campaign, device, landing_path, exit_path, is_open, pages)"        \
   " SELECT DISTINCT ON (id) $1, id, site, day, visitor, sa, ea, pv, cl, cv,"   \
-  " ms, ch, src, med, camp, dev, lp, ep, op, pages" PG_SQL_VISITS_UNNEST       \
+  " ms, ch, src, med, camp, dev, lp, ep, op, pages" PG_SQL_VISITS_UNNEST        \
   " ORDER BY id, ord DESC"                                                     \
   " ON CONFLICT(host, visit_id) DO UPDATE SET site = EXCLUDED.site,"           \
   " day = EXCLUDED.day, visitor = EXCLUDED.visitor,"                           \
@@ -586,8 +494,8 @@ static const char *const PG_MIGRATIONS[] = {
   "  FROM visit_goals g WHERE g.host = v.host AND g.visit_id = v.visit_id"     \
   "  AND g.goal = $5::text))::int END),"                                       \
   " SUM(v.clicks)"                                                             \
-  " FROM visit_log v WHERE v.day BETWEEN $1 AND $2 "                           \
-  "AND" PG_SQL_KPI_VISIT_FILTER " GROUP BY v.day"
+  " FROM visit_log v WHERE v.day BETWEEN $1 AND $2 AND"                        \
+  PG_SQL_KPI_VISIT_FILTER " GROUP BY v.day"
 #define PG_SQL_KPI_DAYS_PAGES                                                  \
   "SELECT day, SUM(pageviews), SUM(pageviews * avg_scroll_depth),"             \
   " SUM(scroll_75) FROM pages_daily WHERE day BETWEEN $1 AND $2"               \
@@ -597,8 +505,8 @@ static const char *const PG_MIGRATIONS[] = {
   " SUM(CASE WHEN p.max_scroll >= 75 THEN p.pageviews ELSE 0 END)"             \
   " FROM visit_pages p JOIN visit_log v ON v.host = p.host"                    \
   " AND v.visit_id = p.visit_id"                                               \
-  " WHERE v.day BETWEEN $1 AND $2 AND p.pageviews > 0 "                        \
-  "AND" PG_SQL_KPI_VISIT_FILTER " GROUP BY v.day"
+  " WHERE v.day BETWEEN $1 AND $2 AND p.pageviews > 0 AND"                     \
+  PG_SQL_KPI_VISIT_FILTER " GROUP BY v.day"
 #define PG_SQL_KPI_DAYS_CLICKS                                                 \
   "SELECT day, SUM(events) FROM event_counts"                                  \
   " WHERE day BETWEEN $1 AND $2 AND event = 'click'"                           \
