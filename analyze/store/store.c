@@ -456,6 +456,7 @@ void bsl_store_close(bsl_store *s) {
   }
   if (s->in_tx)
     bsl_store_rollback(s);
+  bsl_store__agg_reset(s);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->stmt[i]);
   for (size_t i = 0; i < s->n_extra; i++)
@@ -487,7 +488,7 @@ int bsl_store_fleet_serialize(bsl_store *s) {
 int bsl_store_commit(bsl_store *s) {
   if (s->pg)
     return bsl_store__pg_commit(s);
-  if (exec(s, "COMMIT", "committing") != 0) {
+  if (bsl_store__agg_flush(s) != 0 || exec(s, "COMMIT", "committing") != 0) {
     bsl_store_rollback(s);
     return -1;
   }
@@ -503,6 +504,7 @@ void bsl_store_rollback(bsl_store *s) {
   if (s->in_tx || !sqlite3_get_autocommit(s->db))
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   s->in_tx = false;
+  bsl_store__agg_reset(s); /* it counted what was rolled back */
 }
 
 /* Steps a bound write statement to completion and resets it. */
@@ -949,9 +951,13 @@ static int update_visit(bsl_store *s, const bsl_visit_row *v) {
   return sqlite3_changes(s->db) > 0;
 }
 
-int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
-  if (s->pg)
-    return bsl_store__pg_put_visit(s, v);
+/* Outside a transaction each write commits alone: so do its counts. */
+static int agg_autocommit(bsl_store *s) {
+  return s->in_tx || !sqlite3_get_autocommit(s->db) ? 0
+                                                     : bsl_store__agg_flush(s);
+}
+
+static int put_visit_row(bsl_store *s, const bsl_visit_row *v) {
   if (v->saved_before) {
     int rc = update_visit(s, v);
     if (rc != 0)
@@ -969,18 +975,30 @@ int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
   return fail(s, "saving visit");
 }
 
+int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
+  if (s->pg)
+    return bsl_store__pg_put_visit(s, v);
+  if (bsl_store__agg_visit(s, v) != 0 || put_visit_row(s, v) != 0)
+    return -1;
+  return agg_autocommit(s);
+}
+
 int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n) {
   for (size_t i = 0; s->pg && i < n; i++)
     if (bsl_store__pg_put_visit(s, &rows[i]) != 0)
       return -1;
   if (s->pg)
     return 0;
+  /* counted first: a day's first count reads the day's rows already saved */
+  for (size_t i = 0; i < n; i++)
+    if (bsl_store__agg_visit(s, &rows[i]) != 0)
+      return -1;
   enum { CHUNK = SQL_VISIT_PUT_MANY_ROWS };
   const bsl_visit_row *fresh[CHUNK];
   size_t n_fresh = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i < n && rows[i].saved_before) {
-      if (bsl_store_put_visit(s, &rows[i]) != 0)
+      if (put_visit_row(s, &rows[i]) != 0)
         return -1;
       continue;
     }
@@ -1005,11 +1023,11 @@ int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n) {
       /* one of them exists after all: row by row, which updates it */
     }
     for (size_t k = 0; k < n_fresh; k++)
-      if (bsl_store_put_visit(s, fresh[k]) != 0)
+      if (put_visit_row(s, fresh[k]) != 0)
         return -1;
     n_fresh = 0;
   }
-  return 0;
+  return agg_autocommit(s);
 }
 
 int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,

@@ -25,7 +25,7 @@
 typedef struct bsl_store bsl_store;
 
 /* Schema version this build writes; older databases are migrated at open. */
-#define BSL_SCHEMA_VERSION 7
+#define BSL_SCHEMA_VERSION 8
 
 /*
  * Opens (creating if needed) the database at PATH, enables WAL, sets a busy

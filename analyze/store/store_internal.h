@@ -27,6 +27,7 @@ struct bsl_store {
   sqlite3_stmt *extra[BSL_STORE_EXTRA_MAX];
   size_t n_extra;
   bool in_tx;
+  struct bsl_agg *agg; /* store_agg.c: visit aggregates being counted */
   char error[512];
   /* the salts file (store.c), opened by the first salt operation */
   sqlite3 *salts;
@@ -43,6 +44,13 @@ int bsl_store__fail(bsl_store *s, const char *what);
 /* The persistent prepared statement for SQL (compared by pointer: pass a
  * string constant), or NULL with the error recorded. */
 sqlite3_stmt *bsl_store__stmt(bsl_store *s, const char *sql);
+/* store_agg.c (SQLite only): counts visit row V into the per-day aggregates,
+ * before it is written; flushes the counts into the transaction, before it
+ * commits; forgets everything counted but not committed (after a rollback,
+ * at close). */
+int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v);
+int bsl_store__agg_flush(bsl_store *s);
+void bsl_store__agg_reset(bsl_store *s);
 
 /* Steps a bound write statement to completion and resets it: 0 or -1. */
 int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what);

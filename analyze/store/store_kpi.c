@@ -142,6 +142,22 @@ int bsl_store_kpi_has_campaigns(bsl_store *s) {
   return has;
 }
 
+/* 1 when the visits of days from..to are of one site (or none), 0 when of
+ * several, -1 on error. */
+static int single_site(bsl_store *s, const char *from, const char *to) {
+  sqlite3_stmt *st = stmt(s, SQL_KPI_SITES);
+  if (!st)
+    return -1;
+  bind_text(st, 1, from);
+  bind_text(st, 2, to);
+  int rc = sqlite3_step(st);
+  int sites = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_reset(st);
+  if (sites < 0)
+    return bsl_store__fail(s, "counting the sites of the visits");
+  return sites <= 1;
+}
+
 int bsl_store_kpi_days(bsl_store *s, enum bsl_kpi_source src,
                        const char *filter_key, const char *filter_value,
                        const char *goal, const char *from, const char *to,
@@ -194,6 +210,13 @@ int bsl_store_kpi_days(bsl_store *s, enum bsl_kpi_source src,
     }
     return bsl_store__pg_rows(s, pg_sql, p.v, p.n, pg_day_row, &d,
                               "reading KPI inputs");
+  }
+  if (src == BSL_KPI_SRC_VISITS && !filter_key) {
+    int sites = single_site(s, from, to);
+    if (sites < 0)
+      return -1;
+    if (sites)
+      sql = SQL_KPI_DAYS_VISITS_SITE;
   }
   sqlite3_stmt *st = stmt(s, sql);
   if (!st)

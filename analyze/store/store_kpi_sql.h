@@ -118,6 +118,19 @@
   " FROM visit_log v WHERE v.day BETWEEN ?1 AND ?2 AND" SQL_KPI_VISIT_FILTER   \
   " GROUP BY v.day"
 
+/* The same, for the whole site of a single-site database, from the per-day
+ * aggregates (store_agg_sql.h): a day's visitors summed over sites would
+ * count twice who visited two sites, hence SQL_KPI_SITES first. */
+#define SQL_KPI_SITES                                                          \
+  "SELECT COUNT(DISTINCT site) FROM visit_days WHERE day BETWEEN ?1 AND ?2"
+#define SQL_KPI_DAYS_VISITS_SITE                                               \
+  "SELECT d.day, d.visits, d.visitors, d.bounces,"                             \
+  " CASE WHEN ?5 IS NULL THEN d.conversions ELSE (SELECT"                      \
+  "  COALESCE(SUM(g.conversions), 0) FROM goal_counts g"                       \
+  "  WHERE g.day = d.day AND g.site = d.site AND g.goal = ?5) END, d.clicks"   \
+  " FROM visit_days d WHERE d.day BETWEEN ?1 AND ?2 AND d.visits > 0"          \
+  " AND ?3 IS NULL AND ?4 IS NULL ORDER BY d.day"
+
 /* Per day: pageviews, sum of pageviews x scroll depth, pageviews reaching
  * 75%: from pages_daily for the whole site or one page (?3 NULL or 'path'),
  * from the pages of the segment's visits otherwise. */

@@ -6,6 +6,7 @@
 #ifndef BSL_STORE_SQL_H
 #define BSL_STORE_SQL_H
 
+#include "store_agg_sql.h"      /* SQL_MIGRATION_AGGREGATES */
 #include "store_campaign_sql.h" /* SQL_MIGRATION_CAMPAIGNS */
 #include "store_kpi_sql.h"      /* SQL_MIGRATION_KPI, _KPI_4 */
 
@@ -173,6 +174,9 @@ static const char *const MIGRATIONS[] = {
     " JOIN visit_log v ON v.visit_id = g.visit_id;",
     /* 6 -> 7: not_found_daily (the paths of 404s) */
     SQL_MIGRATION_NOT_FOUND,
+    /* 7 -> 8: per-day visit aggregates under traffic_daily, channels_daily
+     * and goals_daily (store_agg_sql.h, store_agg.c) */
+    SQL_MIGRATION_AGGREGATES,
 };
 
 /* The version whose migration moves the salts out (store.c runs its C step

@@ -1,0 +1,503 @@
+/*
+ * Per-day visit aggregates (store_agg_sql.h), counted by the writer.
+ *
+ * Every visit row the writer saves passes here first: a new visit adds to
+ * its day's and its segment's counters; a row of a visit saved open before
+ * replaces what that visit counted (the open map keeps it); a closed visit
+ * leaves the open map, since it never changes again.  Distinct visitors are
+ * exact: for each day being written, the (segment, visitor) and (day,
+ * visitor) pairs with their number of visits; a pair's first visit adds a
+ * visitor, its last one leaving takes it back.  The counters' differences
+ * go to SQL once per commit and segment (bsl_store__agg_flush), so a visit
+ * costs hash lookups, not B-tree writes (per-row triggers tripled the
+ * ingest time, README "Analyst queries").
+ *
+ * What memory holds is a cache of what SQL has: a day's pairs are read from
+ * visit_log the first time the day is touched (nothing to read for a day
+ * with no visit_days row yet: a bulk load of new days reads nothing); days
+ * older than the newest one, with no open visit, are dropped at each commit;
+ * a rollback drops everything (bsl_store__agg_reset), and the open map is
+ * read again from the open rows.  Visitor keys that the daily numbering
+ * renames (store.c) belong to closed days, whose rows never change again.
+ *
+ * Owns all its memory; freed by bsl_store__agg_reset.
+ */
+#include "store_agg_sql.h"
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bsl_agg bsl_agg;
+
+enum { F_DAY, F_SITE, F_CHANNEL, F_SOURCE, F_MEDIUM, F_CAMPAIGN, F_COUNT };
+
+typedef struct agg {
+  char *key; /* the fields, each ending with '\0': 2 for a day, 6 for a
+                segment */
+  size_t key_len;
+  uint32_t day;  /* the index of its (day, site) agg; its own for a day */
+  bool is_day;   /* a (day, site) agg, else a segment */
+  bool loaded;   /* day: its pairs are in memory */
+  bool dirty;    /* deltas to flush */
+  uint32_t open; /* day: visits in the open map */
+  int64_t visits, visitors, pageviews, bounces, clicks, conversions;
+} agg;
+
+typedef struct pair {
+  uint32_t agg1; /* agg index + 1; 0: an empty slot */
+  uint32_t n;    /* visits of the visitor in it */
+  int64_t visitor;
+} pair;
+
+typedef struct contrib {
+  int64_t id; /* visit_id; 0: an empty slot (ids start at 1) */
+  uint32_t seg, day;
+  int64_t visitor, pageviews, clicks, conversions;
+} contrib;
+
+struct bsl_agg {
+  agg *aggs;
+  uint32_t n_aggs, cap_aggs;
+  uint32_t *index; /* agg index + 1 by key hash, 0 empty */
+  size_t index_cap;
+  pair *pairs;
+  size_t pairs_cap, n_pairs;
+  contrib *open;
+  size_t open_cap, n_open;
+  bool open_loaded;
+  char newest[11]; /* the newest day seen */
+};
+
+static uint64_t mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 33);
+}
+
+static uint64_t hash_bytes(const char *p, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+  return mix(h);
+}
+
+static const char *field(const agg *a, int f) {
+  const char *p = a->key;
+  for (int i = 0; i < f; i++)
+    p += strlen(p) + 1;
+  return p;
+}
+
+static int oom(bsl_store *s) {
+  snprintf(s->error, sizeof s->error, "%s: out of memory counting visits",
+           s->path);
+  return -1;
+}
+
+static int index_grow(bsl_agg *g) {
+  size_t cap = g->index_cap ? g->index_cap * 2 : 1024;
+  uint32_t *ix = calloc(cap, sizeof *ix);
+  if (!ix)
+    return -1;
+  for (uint32_t i = 0; i < g->n_aggs; i++) {
+    size_t h = hash_bytes(g->aggs[i].key, g->aggs[i].key_len) & (cap - 1);
+    while (ix[h])
+      h = (h + 1) & (cap - 1);
+    ix[h] = i + 1;
+  }
+  free(g->index);
+  g->index = ix;
+  g->index_cap = cap;
+  return 0;
+}
+
+/* The agg of the NF fields F (a day: 2, a segment: 6), created when new;
+ * UINT32_MAX when out of memory. */
+static uint32_t agg_get(bsl_agg *g, const char *const *f, int nf) {
+  char key[2048];
+  size_t len = 0;
+  for (int i = 0; i < nf; i++) {
+    size_t n = strlen(f[i]) + 1;
+    if (len + n > sizeof key)
+      n = sizeof key - len; /* never hit: fields are short */
+    memcpy(key + len, f[i], n);
+    len += n;
+  }
+  if ((g->n_aggs + 1) * 2 > g->index_cap && index_grow(g) != 0)
+    return UINT32_MAX;
+  size_t h = hash_bytes(key, len) & (g->index_cap - 1);
+  for (; g->index[h]; h = (h + 1) & (g->index_cap - 1)) {
+    agg *a = &g->aggs[g->index[h] - 1];
+    if (a->key_len == len && memcmp(a->key, key, len) == 0)
+      return g->index[h] - 1;
+  }
+  if (g->n_aggs == g->cap_aggs) {
+    uint32_t cap = g->cap_aggs ? g->cap_aggs * 2 : 256;
+    agg *na = realloc(g->aggs, cap * sizeof *na);
+    if (!na)
+      return UINT32_MAX;
+    g->aggs = na;
+    g->cap_aggs = cap;
+  }
+  char *k = malloc(len);
+  if (!k)
+    return UINT32_MAX;
+  memcpy(k, key, len);
+  uint32_t i = g->n_aggs++;
+  g->aggs[i] = (agg){.key = k, .key_len = len, .is_day = nf == 2, .day = i};
+  g->index[h] = i + 1;
+  return i;
+}
+
+static int pairs_rehash(bsl_agg *g, size_t cap) {
+  pair *np = calloc(cap, sizeof *np);
+  if (!np)
+    return -1;
+  size_t n = 0;
+  for (size_t i = 0; i < g->pairs_cap; i++) {
+    pair p = g->pairs[i];
+    /* pairs of dropped days and emptied pairs go */
+    if (!p.agg1 || !p.n || !g->aggs[g->aggs[p.agg1 - 1].day].loaded)
+      continue;
+    size_t h = mix((uint64_t)p.visitor ^ (uint64_t)p.agg1 << 40) & (cap - 1);
+    while (np[h].agg1)
+      h = (h + 1) & (cap - 1);
+    np[h] = p;
+    n++;
+  }
+  free(g->pairs);
+  g->pairs = np;
+  g->pairs_cap = cap;
+  g->n_pairs = n;
+  return 0;
+}
+
+/* Adds D (+1 or -1) to the visits of VISITOR in agg A; its visitors move
+ * when the pair appears or goes. */
+static int pair_add(bsl_agg *g, uint32_t a, int64_t visitor, int d) {
+  if ((g->n_pairs + 1) * 2 > g->pairs_cap &&
+      pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096) != 0)
+    return -1;
+  uint32_t a1 = a + 1;
+  size_t h = mix((uint64_t)visitor ^ (uint64_t)a1 << 40) & (g->pairs_cap - 1);
+  for (; g->pairs[h].agg1; h = (h + 1) & (g->pairs_cap - 1))
+    if (g->pairs[h].agg1 == a1 && g->pairs[h].visitor == visitor)
+      break;
+  pair *p = &g->pairs[h];
+  if (!p->agg1) {
+    if (d < 0)
+      return 0; /* not counted here (cannot happen: loaded days are whole) */
+    *p = (pair){.agg1 = a1, .visitor = visitor};
+    g->n_pairs++;
+  }
+  if (d < 0 && p->n == 0)
+    return 0;
+  p->n = (uint32_t)((int64_t)p->n + d);
+  if ((d > 0 && p->n == 1) || (d < 0 && p->n == 0)) {
+    g->aggs[a].visitors += d;
+    g->aggs[a].dirty = true;
+  }
+  return 0;
+}
+
+static contrib *open_find(bsl_agg *g, int64_t id) {
+  if (!g->open_cap)
+    return NULL;
+  size_t h = mix((uint64_t)id) & (g->open_cap - 1);
+  for (; g->open[h].id; h = (h + 1) & (g->open_cap - 1))
+    if (g->open[h].id == id)
+      return &g->open[h];
+  return NULL;
+}
+
+static int open_put(bsl_agg *g, const contrib *c) {
+  contrib *o = open_find(g, c->id);
+  if (o) {
+    *o = *c;
+    return 0;
+  }
+  if ((g->n_open + 1) * 2 > g->open_cap) {
+    size_t cap = g->open_cap ? g->open_cap * 2 : 1024;
+    contrib *no = calloc(cap, sizeof *no);
+    if (!no)
+      return -1;
+    for (size_t i = 0; i < g->open_cap; i++) {
+      if (!g->open[i].id)
+        continue;
+      size_t h = mix((uint64_t)g->open[i].id) & (cap - 1);
+      while (no[h].id)
+        h = (h + 1) & (cap - 1);
+      no[h] = g->open[i];
+    }
+    free(g->open);
+    g->open = no;
+    g->open_cap = cap;
+  }
+  size_t h = mix((uint64_t)c->id) & (g->open_cap - 1);
+  while (g->open[h].id)
+    h = (h + 1) & (g->open_cap - 1);
+  g->open[h] = *c;
+  g->n_open++;
+  g->aggs[c->day].open++;
+  return 0;
+}
+
+/* Linear probing: the entries after the hole move back into it. */
+static void open_remove(bsl_agg *g, contrib *o) {
+  g->aggs[o->day].open--;
+  size_t mask = g->open_cap - 1, i = (size_t)(o - g->open);
+  g->open[i].id = 0;
+  g->n_open--;
+  for (size_t j = (i + 1) & mask; g->open[j].id; j = (j + 1) & mask) {
+    size_t home = mix((uint64_t)g->open[j].id) & mask;
+    /* j's entry may move to i when home is not in (i, j] cyclically */
+    if ((j > i && (home <= i || home > j)) ||
+        (j < i && (home <= i && home > j))) {
+      g->open[i] = g->open[j];
+      g->open[j].id = 0;
+      i = j;
+    }
+  }
+}
+
+static bsl_agg *agg_of(bsl_store *s) {
+  if (!s->agg)
+    s->agg = calloc(1, sizeof *s->agg);
+  return s->agg;
+}
+
+/* Reads the pairs of day agg D from visit_log when SQL counted some. */
+static int day_load(bsl_store *s, uint32_t d) {
+  bsl_agg *g = s->agg;
+  if (g->aggs[d].loaded)
+    return 0;
+  g->aggs[d].loaded = true;
+  char day[11], site[512];
+  snprintf(day, sizeof day, "%s", field(&g->aggs[d], F_DAY));
+  snprintf(site, sizeof site, "%s", field(&g->aggs[d], F_SITE));
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_DAY_COUNTED);
+  if (!st)
+    return -1;
+  sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, site, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE)
+    return 0;
+  if (rc != SQLITE_ROW)
+    return bsl_store__fail(s, "reading the visit aggregates");
+  if (!(st = bsl_store__stmt(s, SQL_AGG_DAY_LOAD)))
+    return -1;
+  sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, site, -1, SQLITE_TRANSIENT);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *f[F_COUNT] = {day, site};
+    for (int i = 0; i < 4; i++) {
+      const unsigned char *t = sqlite3_column_text(st, i);
+      f[F_CHANNEL + i] = t ? (const char *)t : "";
+    }
+    int64_t visitor = sqlite3_column_int64(st, 4);
+    uint32_t seg = agg_get(g, f, F_COUNT);
+    if (seg == UINT32_MAX) {
+      sqlite3_reset(st);
+      return oom(s);
+    }
+    g->aggs[seg].day = d;
+    /* counted in SQL already: the pairs only, not their visitors */
+    int64_t vs = g->aggs[seg].visitors, vd = g->aggs[d].visitors;
+    bool ds = g->aggs[seg].dirty, dd = g->aggs[d].dirty;
+    if (pair_add(g, seg, visitor, 1) != 0 || pair_add(g, d, visitor, 1) != 0) {
+      sqlite3_reset(st);
+      return oom(s);
+    }
+    g->aggs[seg].visitors = vs, g->aggs[d].visitors = vd;
+    g->aggs[seg].dirty = ds, g->aggs[d].dirty = dd;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return bsl_store__fail(s, "reading the visits of a day");
+  return 0;
+}
+
+/* The segment and day aggs of a visit, its day loaded. */
+static int place(bsl_store *s, const char *const *f, uint32_t *seg,
+                 uint32_t *day) {
+  bsl_agg *g = s->agg;
+  uint32_t d = agg_get(g, f, 2);
+  uint32_t sg = d == UINT32_MAX ? d : agg_get(g, f, F_COUNT);
+  if (sg == UINT32_MAX)
+    return oom(s);
+  g->aggs[sg].day = d;
+  *seg = sg, *day = d;
+  return day_load(s, d);
+}
+
+/* Adds contribution C once (D = 1) or takes it back (D = -1). */
+static int count(bsl_agg *g, const contrib *c, int d) {
+  int64_t bounce = c->pageviews == 1 && c->clicks == 0;
+  uint32_t at[2] = {c->seg, c->day};
+  for (int i = 0; i < 2; i++) {
+    agg *a = &g->aggs[at[i]];
+    a->visits += d;
+    a->pageviews += d * c->pageviews;
+    a->bounces += d * bounce;
+    a->clicks += d * c->clicks;
+    a->conversions += d * c->conversions;
+    a->dirty = true;
+    if (pair_add(g, at[i], c->visitor, d) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int open_load(bsl_store *s) {
+  bsl_agg *g = s->agg;
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_OPEN_LOAD);
+  if (!st)
+    return -1;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *f[F_COUNT];
+    for (int i = 0; i < F_COUNT; i++) {
+      const unsigned char *t = sqlite3_column_text(st, 1 + i);
+      f[i] = t ? (const char *)t : "";
+    }
+    contrib c = {.id = sqlite3_column_int64(st, 0),
+                 .visitor = sqlite3_column_int64(st, 7),
+                 .pageviews = sqlite3_column_int64(st, 8),
+                 .clicks = sqlite3_column_int64(st, 9),
+                 .conversions = sqlite3_column_int64(st, 10)};
+    c.day = agg_get(g, f, 2);
+    c.seg = c.day == UINT32_MAX ? c.day : agg_get(g, f, F_COUNT);
+    if (c.seg == UINT32_MAX || open_put(g, &c) != 0) {
+      sqlite3_reset(st);
+      return oom(s);
+    }
+    g->aggs[c.seg].day = c.day;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return bsl_store__fail(s, "reading the open visits");
+  g->open_loaded = true;
+  return 0;
+}
+
+/* Goal conversions of visit ID counted under (day, site, channel) of
+ * segment SEG, D = 1 or -1. */
+static int goals_move(bsl_store *s, int64_t id, uint32_t seg, int d) {
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_GOALS_MOVE);
+  if (!st)
+    return -1;
+  const agg *a = &s->agg->aggs[seg];
+  for (int i = 0; i < 3; i++)
+    sqlite3_bind_text(st, 1 + i, field(a, i), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 4, id);
+  sqlite3_bind_int(st, 5, d);
+  return bsl_store__run(s, st, "moving goal conversions");
+}
+
+int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
+  bsl_agg *g = agg_of(s);
+  if (!g)
+    return oom(s);
+  if (!g->open_loaded && open_load(s) != 0)
+    return -1;
+  const char *f[F_COUNT] = {v->day,    v->site,   v->channel,
+                            v->source, v->medium, v->campaign};
+  contrib c = {.id = v->visit_id,
+               .visitor = v->visitor,
+               .pageviews = v->pageviews,
+               .clicks = v->clicks,
+               .conversions = v->conversions};
+  if (place(s, f, &c.seg, &c.day) != 0)
+    return -1;
+  if (strcmp(v->day, g->newest) > 0)
+    snprintf(g->newest, sizeof g->newest, "%s", v->day);
+  contrib *o = open_find(g, v->visit_id);
+  if (o) {
+    contrib old = *o;
+    if (old.day != c.day && day_load(s, old.day) != 0)
+      return -1;
+    if (count(g, &old, -1) != 0)
+      return oom(s);
+    /* goals are counted by channel: they follow a visit that moves */
+    if (old.seg != c.seg && old.conversions > 0 &&
+        (goals_move(s, old.id, old.seg, -1) != 0 ||
+         goals_move(s, old.id, c.seg, 1) != 0))
+      return -1;
+    open_remove(g, open_find(g, v->visit_id));
+  }
+  if (count(g, &c, 1) != 0)
+    return oom(s);
+  if (v->is_open && open_put(g, &c) != 0)
+    return oom(s);
+  return 0;
+}
+
+static void bind_fields(sqlite3_stmt *st, const agg *a, int nf) {
+  const char *p = a->key;
+  for (int i = 0; i < nf; i++) {
+    sqlite3_bind_text(st, 1 + i, p, -1, SQLITE_STATIC);
+    p += strlen(p) + 1;
+  }
+}
+
+int bsl_store__agg_flush(bsl_store *s) {
+  bsl_agg *g = s->agg;
+  if (!g)
+    return 0;
+  for (uint32_t i = 0; i < g->n_aggs; i++) {
+    agg *a = &g->aggs[i];
+    if (!a->dirty)
+      continue;
+    sqlite3_stmt *st =
+        bsl_store__stmt(s, a->is_day ? SQL_AGG_DAY_ADD : SQL_AGG_SEGMENT_ADD);
+    if (!st)
+      return -1;
+    int nf = a->is_day ? 2 : F_COUNT;
+    bind_fields(st, a, nf);
+    int64_t vals[6] = {a->visits,  a->visitors, a->pageviews,
+                       a->bounces, a->clicks,   a->conversions};
+    int k = nf + 1;
+    for (int j = 0; j < 6; j++) {
+      if (!a->is_day && j == 4)
+        continue; /* segments have no clicks */
+      sqlite3_bind_int64(st, k++, vals[j]);
+    }
+    if (bsl_store__run(s, st, "saving visit aggregates") != 0)
+      return -1;
+    a->visits = a->visitors = a->pageviews = a->bounces = a->clicks =
+        a->conversions = 0;
+    a->dirty = false;
+  }
+  /* days before the newest with no open visit are done: their pairs go
+   * (read again if a late visit comes) */
+  bool dropped = false;
+  for (uint32_t i = 0; i < g->n_aggs; i++) {
+    agg *a = &g->aggs[i];
+    if (a->is_day && a->loaded && !a->open &&
+        strcmp(field(a, F_DAY), g->newest) < 0)
+      a->loaded = false, dropped = true;
+  }
+  if (dropped && pairs_rehash(g, g->pairs_cap) != 0)
+    return oom(s);
+  return 0;
+}
+
+void bsl_store__agg_reset(bsl_store *s) {
+  bsl_agg *g = s->agg;
+  if (!g)
+    return;
+  for (uint32_t i = 0; i < g->n_aggs; i++)
+    free(g->aggs[i].key);
+  free(g->aggs);
+  free(g->index);
+  free(g->pairs);
+  free(g->open);
+  free(g);
+  s->agg = NULL;
+}
