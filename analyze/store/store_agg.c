@@ -115,18 +115,9 @@ static int index_grow(bsl_agg *g) {
   return 0;
 }
 
-/* The agg of the NF fields F (a day: 2, a segment: 6), created when new;
- * UINT32_MAX when out of memory. */
-static uint32_t agg_get(bsl_agg *g, const char *const *f, int nf) {
-  char key[2048];
-  size_t len = 0;
-  for (int i = 0; i < nf; i++) {
-    size_t n = strlen(f[i]) + 1;
-    if (len + n > sizeof key)
-      n = sizeof key - len; /* never hit: fields are short */
-    memcpy(key + len, f[i], n);
-    len += n;
-  }
+/* The agg of KEY (LEN bytes: a day's 2 fields or a segment's 6), created
+ * when new; UINT32_MAX when out of memory. */
+static uint32_t agg_find(bsl_agg *g, const char *key, size_t len, bool is_day) {
   if ((g->n_aggs + 1) * 2 > g->index_cap && index_grow(g) != 0)
     return UINT32_MAX;
   size_t h = hash_bytes(key, len) & (g->index_cap - 1);
@@ -148,9 +139,32 @@ static uint32_t agg_get(bsl_agg *g, const char *const *f, int nf) {
     return UINT32_MAX;
   memcpy(k, key, len);
   uint32_t i = g->n_aggs++;
-  g->aggs[i] = (agg){.key = k, .key_len = len, .is_day = nf == 2, .day = i};
+  g->aggs[i] = (agg){.key = k, .key_len = len, .is_day = is_day, .day = i};
   g->index[h] = i + 1;
   return i;
+}
+
+/* The day agg (*DAY) and segment agg (*SEG) of the 6 fields F; -1 when out
+ * of memory.  The day's key is the first 2 fields of the segment's. */
+static int aggs_get(bsl_agg *g, const char *const *f, uint32_t *day,
+                    uint32_t *seg) {
+  char key[2048];
+  size_t len = 0, day_len = 0;
+  for (int i = 0; i < F_COUNT; i++) {
+    size_t n = strlen(f[i]) + 1;
+    if (len + n > sizeof key)
+      return -1; /* never hit: fields are short */
+    memcpy(key + len, f[i], n);
+    len += n;
+    if (i == F_SITE)
+      day_len = len;
+  }
+  *day = agg_find(g, key, day_len, true);
+  *seg = *day == UINT32_MAX ? *day : agg_find(g, key, len, false);
+  if (*seg == UINT32_MAX)
+    return -1;
+  g->aggs[*seg].day = *day;
+  return 0;
 }
 
 static int pairs_rehash(bsl_agg *g, size_t cap) {
@@ -301,12 +315,11 @@ static int day_load(bsl_store *s, uint32_t d) {
       f[F_CHANNEL + i] = t ? (const char *)t : "";
     }
     int64_t visitor = sqlite3_column_int64(st, 4);
-    uint32_t seg = agg_get(g, f, F_COUNT);
-    if (seg == UINT32_MAX) {
+    uint32_t dd_, seg;
+    if (aggs_get(g, f, &dd_, &seg) != 0) {
       sqlite3_reset(st);
       return oom(s);
     }
-    g->aggs[seg].day = d;
     /* counted in SQL already: the pairs only, not their visitors */
     int64_t vs = g->aggs[seg].visitors, vd = g->aggs[d].visitors;
     bool ds = g->aggs[seg].dirty, dd = g->aggs[d].dirty;
@@ -326,18 +339,14 @@ static int day_load(bsl_store *s, uint32_t d) {
 /* The segment and day aggs of a visit, its day loaded. */
 static int place(bsl_store *s, const char *const *f, uint32_t *seg,
                  uint32_t *day) {
-  bsl_agg *g = s->agg;
-  uint32_t d = agg_get(g, f, 2);
-  uint32_t sg = d == UINT32_MAX ? d : agg_get(g, f, F_COUNT);
-  if (sg == UINT32_MAX)
+  if (aggs_get(s->agg, f, day, seg) != 0)
     return oom(s);
-  g->aggs[sg].day = d;
-  *seg = sg, *day = d;
-  return day_load(s, d);
+  return day_load(s, *day);
 }
 
-/* Adds contribution C once (D = 1) or takes it back (D = -1). */
-static int count(bsl_agg *g, const contrib *c, int d) {
+/* Adds contribution C once (D = 1) or takes it back (D = -1); its
+ * visitor's pairs too unless PAIRS is false. */
+static int count(bsl_agg *g, const contrib *c, int d, bool pairs) {
   int64_t bounce = c->pageviews == 1 && c->clicks == 0;
   uint32_t at[2] = {c->seg, c->day};
   for (int i = 0; i < 2; i++) {
@@ -348,7 +357,7 @@ static int count(bsl_agg *g, const contrib *c, int d) {
     a->clicks += d * c->clicks;
     a->conversions += d * c->conversions;
     a->dirty = true;
-    if (pair_add(g, at[i], c->visitor, d) != 0)
+    if (pairs && pair_add(g, at[i], c->visitor, d) != 0)
       return -1;
   }
   return 0;
@@ -371,13 +380,10 @@ static int open_load(bsl_store *s) {
                  .pageviews = sqlite3_column_int64(st, 8),
                  .clicks = sqlite3_column_int64(st, 9),
                  .conversions = sqlite3_column_int64(st, 10)};
-    c.day = agg_get(g, f, 2);
-    c.seg = c.day == UINT32_MAX ? c.day : agg_get(g, f, F_COUNT);
-    if (c.seg == UINT32_MAX || open_put(g, &c) != 0) {
+    if (aggs_get(g, f, &c.day, &c.seg) != 0 || open_put(g, &c) != 0) {
       sqlite3_reset(st);
       return oom(s);
     }
-    g->aggs[c.seg].day = c.day;
   }
   sqlite3_reset(st);
   if (rc != SQLITE_DONE)
@@ -422,7 +428,9 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
     contrib old = *o;
     if (old.day != c.day && day_load(s, old.day) != 0)
       return -1;
-    if (count(g, &old, -1) != 0)
+    /* an open visit grows in place: its pairs stay */
+    bool moves = old.seg != c.seg || old.visitor != c.visitor;
+    if (count(g, &old, -1, moves) != 0)
       return oom(s);
     /* goals are counted by channel: they follow a visit that moves */
     if (old.seg != c.seg && old.conversions > 0 &&
@@ -430,9 +438,11 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
          goals_move(s, old.id, c.seg, 1) != 0))
       return -1;
     open_remove(g, open_find(g, v->visit_id));
-  }
-  if (count(g, &c, 1) != 0)
+    if (count(g, &c, 1, moves) != 0)
+      return oom(s);
+  } else if (count(g, &c, 1, true) != 0) {
     return oom(s);
+  }
   if (v->is_open && open_put(g, &c) != 0)
     return oom(s);
   return 0;
