@@ -98,8 +98,7 @@ static int oom(bsl_store *s) {
   return -1;
 }
 
-static int index_grow(bsl_agg *g) {
-  size_t cap = g->index_cap ? g->index_cap * 2 : 1024;
+static int index_build(bsl_agg *g, size_t cap) {
   uint32_t *ix = calloc(cap, sizeof *ix);
   if (!ix)
     return -1;
@@ -118,7 +117,8 @@ static int index_grow(bsl_agg *g) {
 /* The agg of KEY (LEN bytes: a day's 2 fields or a segment's 6), created
  * when new; UINT32_MAX when out of memory. */
 static uint32_t agg_find(bsl_agg *g, const char *key, size_t len, bool is_day) {
-  if ((g->n_aggs + 1) * 2 > g->index_cap && index_grow(g) != 0)
+  if ((g->n_aggs + 1) * 2 > g->index_cap &&
+      index_build(g, g->index_cap ? g->index_cap * 2 : 1024) != 0)
     return UINT32_MAX;
   size_t h = hash_bytes(key, len) & (g->index_cap - 1);
   for (; g->index[h]; h = (h + 1) & (g->index_cap - 1)) {
@@ -167,16 +167,21 @@ static int aggs_get(bsl_agg *g, const char *const *f, uint32_t *day,
   return 0;
 }
 
-static int pairs_rehash(bsl_agg *g, size_t cap) {
+/* Rehashes the pairs into CAP slots, renumbering their aggs by MAP (NULL:
+ * unchanged); pairs of days no longer loaded, and emptied ones, go. */
+static int pairs_rehash(bsl_agg *g, size_t cap, const uint32_t *map) {
   pair *np = calloc(cap, sizeof *np);
   if (!np)
     return -1;
   size_t n = 0;
   for (size_t i = 0; i < g->pairs_cap; i++) {
     pair p = g->pairs[i];
-    /* pairs of dropped days and emptied pairs go */
-    if (!p.agg1 || !p.n || !g->aggs[g->aggs[p.agg1 - 1].day].loaded)
+    if (!p.agg1 || !p.n)
       continue;
+    uint32_t old = p.agg1 - 1, a = map ? map[old] : old;
+    if (a == UINT32_MAX || !g->aggs[g->aggs[old].day].loaded)
+      continue;
+    p.agg1 = a + 1;
     size_t h = mix((uint64_t)p.visitor ^ (uint64_t)p.agg1 << 40) & (cap - 1);
     while (np[h].agg1)
       h = (h + 1) & (cap - 1);
@@ -194,7 +199,7 @@ static int pairs_rehash(bsl_agg *g, size_t cap) {
  * when the pair appears or goes. */
 static int pair_add(bsl_agg *g, uint32_t a, int64_t visitor, int d) {
   if ((g->n_pairs + 1) * 2 > g->pairs_cap &&
-      pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096) != 0)
+      pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096, NULL) != 0)
     return -1;
   uint32_t a1 = a + 1;
   size_t h = mix((uint64_t)visitor ^ (uint64_t)a1 << 40) & (g->pairs_cap - 1);
@@ -456,6 +461,52 @@ static void bind_fields(sqlite3_stmt *st, const agg *a, int nf) {
   }
 }
 
+/* Forgets the days no longer loaded and without open visits (their aggs
+ * and pairs), all flushed: memory holds the days being written, never the
+ * history. */
+static int compact(bsl_agg *g) {
+  uint32_t *map = malloc((g->n_aggs ? g->n_aggs : 1) * sizeof *map);
+  if (!map)
+    return -1;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < g->n_aggs; i++) {
+    const agg *d = &g->aggs[g->aggs[i].day];
+    map[i] = d->loaded || d->open ? n++ : UINT32_MAX;
+  }
+  size_t keep = 0;
+  for (size_t i = 0; i < g->pairs_cap; i++)
+    keep += g->pairs[i].agg1 && g->pairs[i].n &&
+            map[g->pairs[i].agg1 - 1] != UINT32_MAX;
+  size_t cap = 4096;
+  while (cap < keep * 4)
+    cap *= 2;
+  /* the pairs first: they read the aggs' days by the old numbers */
+  if (pairs_rehash(g, cap, map) != 0) {
+    free(map);
+    return -1;
+  }
+  for (uint32_t i = 0; i < g->n_aggs; i++) {
+    if (map[i] == UINT32_MAX) {
+      free(g->aggs[i].key);
+      continue;
+    }
+    agg a = g->aggs[i];
+    a.day = map[a.day];
+    g->aggs[map[i]] = a; /* map[i] <= i: nothing unread is overwritten */
+  }
+  g->n_aggs = n;
+  for (size_t i = 0; i < g->open_cap; i++)
+    if (g->open[i].id) {
+      g->open[i].seg = map[g->open[i].seg];
+      g->open[i].day = map[g->open[i].day];
+    }
+  free(map);
+  size_t icap = 1024;
+  while (icap < (size_t)n * 2 + 2)
+    icap *= 2;
+  return index_build(g, icap);
+}
+
 int bsl_store__agg_flush(bsl_store *s) {
   bsl_agg *g = s->agg;
   if (!g)
@@ -493,7 +544,7 @@ int bsl_store__agg_flush(bsl_store *s) {
         strcmp(field(a, F_DAY), g->newest) < 0)
       a->loaded = false, dropped = true;
   }
-  if (dropped && pairs_rehash(g, g->pairs_cap) != 0)
+  if (dropped && compact(g) != 0)
     return oom(s);
   return 0;
 }
