@@ -198,7 +198,8 @@ static int pairs_rehash(bsl_agg *g, size_t cap, const uint32_t *map) {
 /* Adds D (+1 or -1) to the visits of VISITOR in agg A; its visitors move
  * when the pair appears or goes. */
 static int pair_add(bsl_agg *g, uint32_t a, int64_t visitor, int d) {
-  if ((g->n_pairs + 1) * 2 > g->pairs_cap &&
+  /* up to 70% full: a day's pairs are most of the aggregates' memory */
+  if ((g->n_pairs + 1) * 10 > g->pairs_cap * 7 &&
       pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096, NULL) != 0)
     return -1;
   uint32_t a1 = a + 1;
@@ -478,7 +479,7 @@ static int compact(bsl_agg *g) {
     keep += g->pairs[i].agg1 && g->pairs[i].n &&
             map[g->pairs[i].agg1 - 1] != UINT32_MAX;
   size_t cap = 4096;
-  while (cap < keep * 4)
+  while (cap < keep * 2)
     cap *= 2;
   /* the pairs first: they read the aggs' days by the old numbers */
   if (pairs_rehash(g, cap, map) != 0) {
