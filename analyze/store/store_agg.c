@@ -31,14 +31,52 @@
 
 typedef struct bsl_agg bsl_agg;
 
-enum { F_DAY, F_SITE, F_CHANNEL, F_SOURCE, F_MEDIUM, F_CAMPAIGN, F_COUNT };
+enum {
+  F_DAY,
+  F_SITE,
+  F_CHANNEL,
+  F_SOURCE,
+  F_MEDIUM,
+  F_CAMPAIGN,
+  F_SEGMENT, /* the fields of a segment */
+  F_DEVICE = F_SEGMENT,
+  F_QUARTER, /* started_at / 900, in decimal */
+  F_COUNT
+};
+
+/* The kinds of aggs: their key's first byte, table, fields and counters. */
+enum { C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CLICKS, C_CONVERSIONS };
+static const struct kind {
+  char tag;
+  const char *sql;
+  int nf;          /* fields bound first: ?1.. */
+  int fields[6];   /* which, in order */
+  int n_counters;  /* counters bound next */
+  int counters[6]; /* which, in order */
+} KINDS[] = {
+    {'d', SQL_AGG_DAY_ADD, 2, {F_DAY, F_SITE}, 6, {0, 1, 2, 3, 4, 5}},
+    {'s',
+     SQL_AGG_SEGMENT_ADD,
+     6,
+     {F_DAY, F_SITE, F_CHANNEL, F_SOURCE, F_MEDIUM, F_CAMPAIGN},
+     5,
+     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CONVERSIONS}},
+    {'v',
+     SQL_AGG_DEVICE_ADD,
+     3,
+     {F_DAY, F_SITE, F_DEVICE},
+     3,
+     {C_VISITS, C_BOUNCES, C_CONVERSIONS}},
+    {'q', SQL_AGG_QUARTER_ADD, 3, {F_DAY, F_SITE, F_QUARTER}, 1, {C_VISITS}},
+};
+enum { K_DAY, K_SEGMENT, K_DEVICE, K_QUARTER, K_COUNT };
 
 typedef struct agg {
   char *key; /* the fields, each ending with '\0': 2 for a day, 6 for a
                 segment */
   size_t key_len;
   uint32_t day;  /* the index of its (day, site) agg; its own for a day */
-  bool is_day;   /* a (day, site) agg, else a segment */
+  uint8_t kind;  /* K_*: what it counts (KINDS) */
   bool loaded;   /* day: its pairs are in memory */
   bool dirty;    /* deltas to flush */
   uint32_t open; /* day: visits in the open map */
@@ -53,7 +91,7 @@ typedef struct pair {
 
 typedef struct contrib {
   int64_t id; /* visit_id; 0: an empty slot (ids start at 1) */
-  uint32_t seg, day;
+  uint32_t seg, day, dev, qtr;
   int64_t visitor, pageviews, clicks, conversions;
 } contrib;
 
@@ -85,8 +123,9 @@ static uint64_t hash_bytes(const char *p, size_t n) {
   return mix(h);
 }
 
+/* The Nth field of A's key (after its tag). */
 static const char *field(const agg *a, int f) {
-  const char *p = a->key;
+  const char *p = a->key + 1;
   for (int i = 0; i < f; i++)
     p += strlen(p) + 1;
   return p;
@@ -116,7 +155,8 @@ static int index_build(bsl_agg *g, size_t cap) {
 
 /* The agg of KEY (LEN bytes: a day's 2 fields or a segment's 6), created
  * when new; UINT32_MAX when out of memory. */
-static uint32_t agg_find(bsl_agg *g, const char *key, size_t len, bool is_day) {
+static uint32_t agg_find(bsl_agg *g, const char *key, size_t len,
+                         uint8_t kind) {
   if ((g->n_aggs + 1) * 2 > g->index_cap &&
       index_build(g, g->index_cap ? g->index_cap * 2 : 1024) != 0)
     return UINT32_MAX;
@@ -139,31 +179,37 @@ static uint32_t agg_find(bsl_agg *g, const char *key, size_t len, bool is_day) {
     return UINT32_MAX;
   memcpy(k, key, len);
   uint32_t i = g->n_aggs++;
-  g->aggs[i] = (agg){.key = k, .key_len = len, .is_day = is_day, .day = i};
+  g->aggs[i] = (agg){.key = k, .key_len = len, .kind = kind, .day = i};
   g->index[h] = i + 1;
   return i;
 }
 
-/* The day agg (*DAY) and segment agg (*SEG) of the 6 fields F; -1 when out
- * of memory.  The day's key is the first 2 fields of the segment's. */
-static int aggs_get(bsl_agg *g, const char *const *f, uint32_t *day,
-                    uint32_t *seg) {
+/* The agg of kind K for the fields F; UINT32_MAX when out of memory. */
+static uint32_t agg_of_kind(bsl_agg *g, int k, const char *const *f) {
   char key[2048];
-  size_t len = 0, day_len = 0;
-  for (int i = 0; i < F_COUNT; i++) {
-    size_t n = strlen(f[i]) + 1;
+  size_t len = 1;
+  key[0] = KINDS[k].tag;
+  for (int i = 0; i < KINDS[k].nf; i++) {
+    const char *v = f[KINDS[k].fields[i]];
+    size_t n = strlen(v) + 1;
     if (len + n > sizeof key)
-      return -1; /* never hit: fields are short */
-    memcpy(key + len, f[i], n);
+      return UINT32_MAX; /* never hit: fields are short */
+    memcpy(key + len, v, n);
     len += n;
-    if (i == F_SITE)
-      day_len = len;
   }
-  *day = agg_find(g, key, day_len, true);
-  *seg = *day == UINT32_MAX ? *day : agg_find(g, key, len, false);
-  if (*seg == UINT32_MAX)
-    return -1;
-  g->aggs[*seg].day = *day;
+  return agg_find(g, key, len, (uint8_t)k);
+}
+
+/* The aggs of the fields F: day and segment, and device and quarter unless
+ * F[F_DEVICE] is NULL; -1 when out of memory. */
+static int aggs_get(bsl_agg *g, const char *const *f, contrib *c) {
+  uint32_t *at[K_COUNT] = {&c->day, &c->seg, &c->dev, &c->qtr};
+  int n = f[F_DEVICE] ? K_COUNT : K_DEVICE;
+  for (int k = 0; k < n; k++) {
+    if ((*at[k] = agg_of_kind(g, k, f)) == UINT32_MAX)
+      return -1;
+    g->aggs[*at[k]].day = c->day;
+  }
   return 0;
 }
 
@@ -316,16 +362,17 @@ static int day_load(bsl_store *s, uint32_t d) {
   sqlite3_bind_text(st, 2, site, -1, SQLITE_TRANSIENT);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *f[F_COUNT] = {day, site};
+    contrib c;
     for (int i = 0; i < 4; i++) {
       const unsigned char *t = sqlite3_column_text(st, i);
       f[F_CHANNEL + i] = t ? (const char *)t : "";
     }
     int64_t visitor = sqlite3_column_int64(st, 4);
-    uint32_t dd_, seg;
-    if (aggs_get(g, f, &dd_, &seg) != 0) {
+    if (aggs_get(g, f, &c) != 0) {
       sqlite3_reset(st);
       return oom(s);
     }
+    uint32_t seg = c.seg;
     /* counted in SQL already: the pairs only, not their visitors */
     int64_t vs = g->aggs[seg].visitors, vd = g->aggs[d].visitors;
     bool ds = g->aggs[seg].dirty, dd = g->aggs[d].dirty;
@@ -343,19 +390,18 @@ static int day_load(bsl_store *s, uint32_t d) {
 }
 
 /* The segment and day aggs of a visit, its day loaded. */
-static int place(bsl_store *s, const char *const *f, uint32_t *seg,
-                 uint32_t *day) {
-  if (aggs_get(s->agg, f, day, seg) != 0)
+static int place(bsl_store *s, const char *const *f, contrib *c) {
+  if (aggs_get(s->agg, f, c) != 0)
     return oom(s);
-  return day_load(s, *day);
+  return day_load(s, c->day);
 }
 
 /* Adds contribution C once (D = 1) or takes it back (D = -1); its
  * visitor's pairs too unless PAIRS is false. */
 static int count(bsl_agg *g, const contrib *c, int d, bool pairs) {
   int64_t bounce = c->pageviews == 1 && c->clicks == 0;
-  uint32_t at[2] = {c->seg, c->day};
-  for (int i = 0; i < 2; i++) {
+  uint32_t at[4] = {c->seg, c->day, c->dev, c->qtr};
+  for (int i = 0; i < 4; i++) {
     agg *a = &g->aggs[at[i]];
     a->visits += d;
     a->pageviews += d * c->pageviews;
@@ -363,7 +409,7 @@ static int count(bsl_agg *g, const contrib *c, int d, bool pairs) {
     a->clicks += d * c->clicks;
     a->conversions += d * c->conversions;
     a->dirty = true;
-    if (pairs && pair_add(g, at[i], c->visitor, d) != 0)
+    if (pairs && i < 2 && pair_add(g, at[i], c->visitor, d) != 0)
       return -1;
   }
   return 0;
@@ -377,16 +423,20 @@ static int open_load(bsl_store *s) {
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *f[F_COUNT];
-    for (int i = 0; i < F_COUNT; i++) {
+    for (int i = 0; i < F_QUARTER; i++) {
       const unsigned char *t = sqlite3_column_text(st, 1 + i);
       f[i] = t ? (const char *)t : "";
     }
+    char quarter[24];
+    snprintf(quarter, sizeof quarter, "%lld",
+             (long long)(sqlite3_column_int64(st, 12) / 900));
+    f[F_QUARTER] = quarter;
     contrib c = {.id = sqlite3_column_int64(st, 0),
-                 .visitor = sqlite3_column_int64(st, 7),
-                 .pageviews = sqlite3_column_int64(st, 8),
-                 .clicks = sqlite3_column_int64(st, 9),
-                 .conversions = sqlite3_column_int64(st, 10)};
-    if (aggs_get(g, f, &c.day, &c.seg) != 0 || open_put(g, &c) != 0) {
+                 .visitor = sqlite3_column_int64(st, 8),
+                 .pageviews = sqlite3_column_int64(st, 9),
+                 .clicks = sqlite3_column_int64(st, 10),
+                 .conversions = sqlite3_column_int64(st, 11)};
+    if (aggs_get(g, f, &c) != 0 || open_put(g, &c) != 0) {
       sqlite3_reset(st);
       return oom(s);
     }
@@ -418,14 +468,16 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
     return oom(s);
   if (!g->open_loaded && open_load(s) != 0)
     return -1;
-  const char *f[F_COUNT] = {v->day,    v->site,   v->channel,
-                            v->source, v->medium, v->campaign};
+  char quarter[24];
+  snprintf(quarter, sizeof quarter, "%lld", (long long)(v->started_at / 900));
+  const char *f[F_COUNT] = {v->day,    v->site,     v->channel, v->source,
+                            v->medium, v->campaign, v->device,  quarter};
   contrib c = {.id = v->visit_id,
                .visitor = v->visitor,
                .pageviews = v->pageviews,
                .clicks = v->clicks,
                .conversions = v->conversions};
-  if (place(s, f, &c.seg, &c.day) != 0)
+  if (place(s, f, &c) != 0)
     return -1;
   if (strcmp(v->day, g->newest) > 0)
     snprintf(g->newest, sizeof g->newest, "%s", v->day);
@@ -435,7 +487,8 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
     if (old.day != c.day && day_load(s, old.day) != 0)
       return -1;
     /* an open visit grows in place: its pairs stay */
-    bool moves = old.seg != c.seg || old.visitor != c.visitor;
+    bool moves = old.seg != c.seg || old.visitor != c.visitor ||
+                 old.dev != c.dev || old.qtr != c.qtr;
     if (count(g, &old, -1, moves) != 0)
       return oom(s);
     /* goals are counted by channel: they follow a visit that moves */
@@ -452,14 +505,6 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
   if (v->is_open && open_put(g, &c) != 0)
     return oom(s);
   return 0;
-}
-
-static void bind_fields(sqlite3_stmt *st, const agg *a, int nf) {
-  const char *p = a->key;
-  for (int i = 0; i < nf; i++) {
-    sqlite3_bind_text(st, 1 + i, p, -1, SQLITE_STATIC);
-    p += strlen(p) + 1;
-  }
 }
 
 /* Forgets the days no longer loaded and without open visits (their aggs
@@ -500,6 +545,8 @@ static int compact(bsl_agg *g) {
     if (g->open[i].id) {
       g->open[i].seg = map[g->open[i].seg];
       g->open[i].day = map[g->open[i].day];
+      g->open[i].dev = map[g->open[i].dev];
+      g->open[i].qtr = map[g->open[i].qtr];
     }
   free(map);
   size_t icap = 1024;
@@ -516,20 +563,17 @@ int bsl_store__agg_flush(bsl_store *s) {
     agg *a = &g->aggs[i];
     if (!a->dirty)
       continue;
-    sqlite3_stmt *st =
-        bsl_store__stmt(s, a->is_day ? SQL_AGG_DAY_ADD : SQL_AGG_SEGMENT_ADD);
+    const struct kind *kd = &KINDS[a->kind];
+    sqlite3_stmt *st = bsl_store__stmt(s, kd->sql);
     if (!st)
       return -1;
-    int nf = a->is_day ? 2 : F_COUNT;
-    bind_fields(st, a, nf);
+    const char *p = a->key + 1;
+    for (int j = 0; j < kd->nf; j++, p += strlen(p) + 1)
+      sqlite3_bind_text(st, 1 + j, p, -1, SQLITE_STATIC);
     int64_t vals[6] = {a->visits,  a->visitors, a->pageviews,
                        a->bounces, a->clicks,   a->conversions};
-    int k = nf + 1;
-    for (int j = 0; j < 6; j++) {
-      if (!a->is_day && j == 4)
-        continue; /* segments have no clicks */
-      sqlite3_bind_int64(st, k++, vals[j]);
-    }
+    for (int j = 0; j < kd->n_counters; j++)
+      sqlite3_bind_int64(st, kd->nf + 1 + j, vals[kd->counters[j]]);
     if (bsl_store__run(s, st, "saving visit aggregates") != 0)
       return -1;
     a->visits = a->visitors = a->pageviews = a->bounces = a->clicks =
@@ -541,7 +585,7 @@ int bsl_store__agg_flush(bsl_store *s) {
   bool dropped = false;
   for (uint32_t i = 0; i < g->n_aggs; i++) {
     agg *a = &g->aggs[i];
-    if (a->is_day && a->loaded && !a->open &&
+    if (a->kind == K_DAY && a->loaded && !a->open &&
         strcmp(field(a, F_DAY), g->newest) < 0)
       a->loaded = false, dropped = true;
   }

@@ -29,6 +29,19 @@
   " pageviews INTEGER NOT NULL, bounces INTEGER NOT NULL,"                     \
   " clicks INTEGER NOT NULL, conversions INTEGER NOT NULL,"                    \
   " PRIMARY KEY(day, site)) WITHOUT ROWID;"                                    \
+  "CREATE TABLE visit_devices(day TEXT NOT NULL, site TEXT NOT NULL,"          \
+  " device TEXT NOT NULL, visits INTEGER NOT NULL, bounces INTEGER NOT NULL,"  \
+  " conversions INTEGER NOT NULL, PRIMARY KEY(day, site, device))"             \
+  " WITHOUT ROWID;"                                                            \
+  "CREATE TABLE visit_quarters(day TEXT NOT NULL, site TEXT NOT NULL,"         \
+  " quarter INTEGER NOT NULL, visits INTEGER NOT NULL,"                        \
+  " PRIMARY KEY(day, site, quarter)) WITHOUT ROWID;"                           \
+  "INSERT INTO visit_devices(day, site, device, visits, bounces, conversions)" \
+  " SELECT day, site, device, COUNT(*), SUM(" AGG_BOUNCE "), SUM(conversions)" \
+  " FROM visit_log GROUP BY day, site, device;"                                \
+  "INSERT INTO visit_quarters(day, site, quarter, visits)"                     \
+  " SELECT day, site, started_at / 900, COUNT(*) FROM visit_log"               \
+  " GROUP BY day, site, started_at / 900;"                                     \
   "CREATE TABLE goal_counts(day TEXT NOT NULL, site TEXT NOT NULL,"            \
   " channel TEXT NOT NULL, goal TEXT NOT NULL, conversions INTEGER NOT NULL,"  \
   " PRIMARY KEY(day, site, channel, goal)) WITHOUT ROWID;"                     \
@@ -96,6 +109,16 @@
   " pageviews = pageviews + excluded.pageviews,"                               \
   " bounces = bounces + excluded.bounces, clicks = clicks + excluded.clicks,"  \
   " conversions = conversions + excluded.conversions"
+#define SQL_AGG_DEVICE_ADD                                                     \
+  "INSERT INTO visit_devices(day, site, device, visits, bounces, conversions)" \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(day, site, device) DO UPDATE"   \
+  " SET visits = visits + excluded.visits,"                                    \
+  " bounces = bounces + excluded.bounces,"                                     \
+  " conversions = conversions + excluded.conversions"
+#define SQL_AGG_QUARTER_ADD                                                    \
+  "INSERT INTO visit_quarters(day, site, quarter, visits)"                     \
+  " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(day, site, quarter) DO UPDATE"          \
+  " SET visits = visits + excluded.visits"
 /* ... what is already counted of a day (its visitors' segments) ... */
 #define SQL_AGG_DAY_COUNTED                                                    \
   "SELECT 1 FROM visit_days WHERE day = ?1 AND site = ?2"
@@ -104,8 +127,8 @@
   " WHERE day = ?1 AND site = ?2"
 /* ... the open visits as counted (their next row replaces them) ... */
 #define SQL_AGG_OPEN_LOAD                                                      \
-  "SELECT visit_id, " AGG_SEG_COLS ", visitor, pageviews, clicks,"             \
-  " conversions FROM visit_log WHERE is_open = 1"
+  "SELECT visit_id, " AGG_SEG_COLS ", device, visitor, pageviews, clicks,"     \
+  " conversions, started_at FROM visit_log WHERE is_open = 1"
 /* ... and the goals of an open visit that changes channel or day. */
 #define SQL_AGG_GOALS_MOVE                                                     \
   "INSERT INTO goal_counts(day, site, channel, goal, conversions)"             \

@@ -100,13 +100,17 @@
   "SELECT status, SUM(hits), SUM(bot_hits) FROM status_daily"                  \
   " WHERE day BETWEEN ?1 AND ?2 GROUP BY status ORDER BY 2 DESC, 1"
 
+/* Devices and quarter hours from the per-day counters (store_agg_sql.h):
+ * as grouping the visits, without reading a row per visit. */
 #define SQL_REPORT_DEVICES                                                     \
-  "SELECT device, COUNT(*), SUM(bounced), SUM(conversions) FROM visits"        \
-  " WHERE day BETWEEN ?1 AND ?2 GROUP BY device ORDER BY 2 DESC, 1"
+  "SELECT device, SUM(visits), SUM(bounces), SUM(conversions)"                 \
+  " FROM visit_devices WHERE day BETWEEN ?1 AND ?2 GROUP BY device"            \
+  " HAVING SUM(visits) > 0 ORDER BY 2 DESC, 1"
 
 #define SQL_REPORT_QUARTERS                                                    \
-  "SELECT CAST(strftime('%s', started_at) AS INTEGER) / 900, COUNT(*)"         \
-  " FROM visits WHERE day BETWEEN ?1 AND ?2 GROUP BY 1 ORDER BY 1"
+  "SELECT quarter, SUM(visits) FROM visit_quarters"                            \
+  " WHERE day BETWEEN ?1 AND ?2 GROUP BY quarter HAVING SUM(visits) > 0"       \
+  " ORDER BY 1"
 
 #define SQL_REPORT_NOT_FOUND                                                   \
   "SELECT path, SUM(hits) FROM not_found_daily WHERE day BETWEEN ?1 AND ?2"    \
@@ -135,12 +139,17 @@ static const char *const QUERY_SQL[BSL_RQ_COUNT_] = {
     [BSL_RQ_NOT_FOUND] = SQL_REPORT_NOT_FOUND,
 };
 
-/* PostgreSQL's text of the queries that use SQLite's own functions
+/* PostgreSQL's text of the queries that use SQLite's own functions or its
+ * per-day counters
  * (bsl_store__pg_rows's dialect() does the rest: parameters, aggregates) */
 #define PG_SQL_REPORT_QUARTERS                                                 \
   "SELECT CAST(extract(epoch FROM started_at::timestamptz) AS bigint) / 900,"  \
   " COUNT(*) FROM visits WHERE day BETWEEN ?1 AND ?2 GROUP BY 1 ORDER BY 1"
+#define PG_SQL_REPORT_DEVICES                                                  \
+  "SELECT device, COUNT(*), SUM(bounced), SUM(conversions) FROM visits"        \
+  " WHERE day BETWEEN ?1 AND ?2 GROUP BY device ORDER BY 2 DESC, 1"
 static const char *const QUERY_PG_SQL[BSL_RQ_COUNT_] = {
+    [BSL_RQ_DEVICES] = PG_SQL_REPORT_DEVICES,
     [BSL_RQ_QUARTERS] = PG_SQL_REPORT_QUARTERS,
 };
 

@@ -36,6 +36,15 @@ same_as_visit_log() {
       + (SELECT COUNT(*) FROM (SELECT * FROM ($old) EXCEPT SELECT * FROM $v))")
     expect_eq "$what: $v = grouping visit_log" "$n" 0
   done
+  # what report reads for devices and quarter hours
+  n=$(q "$db" "SELECT (SELECT COUNT(*) FROM (SELECT day, site, device, visits, bounces, conversions FROM visit_devices
+      WHERE visits > 0 EXCEPT SELECT day, site, device, COUNT(*), SUM(pageviews = 1 AND clicks = 0),
+      SUM(conversions) FROM visit_log GROUP BY 1, 2, 3))
+    + (SELECT COUNT(*) FROM (SELECT day, site, quarter, visits FROM visit_quarters WHERE visits > 0
+      EXCEPT SELECT day, site, started_at / 900, COUNT(*) FROM visit_log GROUP BY 1, 2, 3))
+    + (SELECT COUNT(DISTINCT device) FROM visit_log) - (SELECT COUNT(*) FROM (SELECT DISTINCT device FROM visit_devices WHERE visits > 0))
+    + (SELECT COUNT(*) FROM visit_log) - (SELECT SUM(visits) FROM visit_quarters)")
+  expect_eq "$what: device and quarter-hour counters = grouping visit_log" "$n" 0
   expect_eq "$what: views not empty" "$(q "$db" "SELECT (SELECT COUNT(*) FROM channels_daily) > 50 AND (SELECT SUM(conversions) FROM goals_daily) > 0")" 1
 }
 
@@ -82,6 +91,7 @@ cp "$WORK/one.db.salts" "$WORK/v7.db.salts"
 sqlite3 "$WORK/v7.db" "DROP VIEW traffic_daily; DROP VIEW channels_daily; DROP VIEW goals_daily;
   DROP TRIGGER visit_goal_in; DROP TRIGGER visit_goal_out;
   DROP TABLE visit_segments; DROP TABLE visit_days; DROP TABLE goal_counts;
+  DROP TABLE visit_devices; DROP TABLE visit_quarters;
   CREATE VIEW traffic_daily AS $OLD_TRAFFIC; CREATE VIEW channels_daily AS $OLD_CHANNELS;
   CREATE VIEW goals_daily AS $OLD_GOALS; PRAGMA user_version = 7"
 "$BOUSSOLE" report --db "$WORK/v7.db" > /dev/null
