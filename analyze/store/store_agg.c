@@ -116,11 +116,17 @@ static uint64_t mix(uint64_t x) {
   return x ^ (x >> 33);
 }
 
+/* 8 bytes a step: keys are hashed several times per visit row. */
 static uint64_t hash_bytes(const char *p, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-  return mix(h);
+  uint64_t h = n * 0x9e3779b97f4a7c15ULL;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ mix(w)) * 0x9e3779b97f4a7c15ULL;
+  }
+  uint64_t w = 0;
+  memcpy(&w, p, n);
+  return mix(h ^ w);
 }
 
 /* The Nth field of A's key (after its tag). */
