@@ -954,7 +954,7 @@ static int update_visit(bsl_store *s, const bsl_visit_row *v) {
 /* Outside a transaction each write commits alone: so do its counts. */
 static int agg_autocommit(bsl_store *s) {
   return s->in_tx || !sqlite3_get_autocommit(s->db) ? 0
-                                                     : bsl_store__agg_flush(s);
+                                                    : bsl_store__agg_flush(s);
 }
 
 static int put_visit_row(bsl_store *s, const bsl_visit_row *v) {
