@@ -13,7 +13,9 @@ tail -n +51 "$WORK/all.log" > "$WORK/big.log"
 "$BOUSSOLE" ingest -q --db "$WORK/full.db" - < /dev/null # the database exists, empty
 
 RC=0
-(ulimit -f 64 && "$BOUSSOLE" ingest --no-progress --db "$WORK/full.db" "$WORK/small.log" "$WORK/big.log") \
+# 96 KiB of WAL: the small file's commit fits, the big file's does not (the
+# budget grew from 64 with the per-day aggregate tables of schema 8)
+(ulimit -f 96 && "$BOUSSOLE" ingest --no-progress --db "$WORK/full.db" "$WORK/small.log" "$WORK/big.log") \
   > "$WORK/out" 2> "$WORK/err" || RC=$?
 echo "summary: $(cat "$WORK/out")"
 echo "error:   $(cat "$WORK/err")"
