@@ -2,11 +2,11 @@
  * Per-day visit aggregates (store_agg_sql.h), counted by the writer.
  *
  * Every visit row the writer saves passes here first: a new visit adds to
- * its day's and its segment's counters; a row of a visit saved open before
- * replaces what that visit counted (the open map keeps it); a closed visit
- * leaves the open map, since it never changes again.  Distinct visitors are
- * exact: for each day being written, the (segment, visitor) and (day,
- * visitor) pairs with their number of visits; a pair's first visit adds a
+ * the counters of its day, segment, device and quarter hour; a row of a visit
+ * saved open before replaces what that visit counted (the open map keeps it); a
+ * closed visit leaves the open map, since it never changes again.  Distinct
+ * visitors are exact: for each day being written, the (segment, visitor) and
+ * (day, visitor) pairs with their number of visits; a pair's first visit adds a
  * visitor, its last one leaving takes it back.  The counters' differences
  * go to SQL once per commit and segment (bsl_store__agg_flush), so a visit
  * costs hash lookups, not B-tree writes (per-row triggers tripled the
@@ -54,7 +54,12 @@ static const struct kind {
   int n_counters;  /* counters bound next */
   int counters[6]; /* which, in order */
 } KINDS[] = {
-    {'d', SQL_AGG_DAY_ADD, 2, {F_DAY, F_SITE}, 6, {0, 1, 2, 3, 4, 5}},
+    {'d',
+     SQL_AGG_DAY_ADD,
+     2,
+     {F_DAY, F_SITE},
+     6,
+     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CLICKS, C_CONVERSIONS}},
     {'s',
      SQL_AGG_SEGMENT_ADD,
      6,
@@ -72,8 +77,8 @@ static const struct kind {
 enum { K_DAY, K_SEGMENT, K_DEVICE, K_QUARTER, K_COUNT };
 
 typedef struct agg {
-  char *key; /* the fields, each ending with '\0': 2 for a day, 6 for a
-                segment */
+  char *key; /* its kind's tag, then its fields (KINDS), each ending
+                with '\0' */
   size_t key_len;
   uint32_t day;  /* the index of its (day, site) agg; its own for a day */
   uint8_t kind;  /* K_*: what it counts (KINDS) */
