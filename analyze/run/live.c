@@ -17,17 +17,17 @@
  * uncommitted.  When every batch is in flight, the loop thread models the
  * oldest before taking a new line, which bounds memory.
  *
- * Every flush_interval one transaction commits the model and every file's
- * offset.  The loop thread records the changes and the pipeline's writer
- * thread applies them while reading goes on (as in `ingest`); the loop
- * learns the outcome from the writer (an async handle), and only then may
- * the tail let go of a file: once the commit that wrote its final offset
- * is done.  The store is not used by the loop thread while a commit is in
- * flight.  If a commit fails (database locked, disk full) its changes are
- * kept and go again with the next one, and reading pauses until a commit
- * succeeds, so memory stays bounded and nothing is dropped.  The driver
- * also writes the metrics file at every tick, evaluates the KPIs
- * when a period closes, stops on SIGTERM/SIGINT and reloads on SIGHUP.
+ * Every flush_interval, and every BSL_BATCH_FLUSH_LINES lines, one
+ * transaction commits the model and every file's offset.  The loop thread
+ * records the changes and the pipeline's writer thread applies them while
+ * reading goes on (as in `ingest`); the loop learns the outcome from the writer
+ * (an async handle), and only then may the tail let go of a file: once the
+ * commit that wrote its final offset is done.  The store is not used by the
+ * loop thread while a commit is in flight.  If a commit fails (database locked,
+ * disk full) its changes are kept and go again with the next one, and reading
+ * pauses until a commit succeeds, so memory stays bounded and nothing is
+ * dropped.  The driver also writes the metrics file at every tick, evaluates
+ * the KPIs when a period closes, stops on SIGTERM/SIGINT and reloads on SIGHUP.
  */
 #include "live.h"
 
@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "batch.h" /* BSL_BATCH_FLUSH_LINES */
 #include "config.h"
 #include "feeder.h"
 #include "kpi.h"
@@ -879,6 +880,9 @@ static int start_sources(live *L, char *err, size_t errlen) {
     L->lock = fresh;
   }
   L->kpi_closed[0] = '\0'; /* evaluate once at start and after a reload */
+  /* by lines as well as by time, like `ingest`: a backlog or a fast log
+   * would otherwise hold rate x flush_interval lines' worth of changes */
+  bsl_pipeline_set_flush_lines(L->pipe, BSL_BATCH_FLUSH_LINES);
   bsl_pipeline_on_commit(L->pipe, notify_committed, &L->committed);
   if (bsl_feeder_start_lines(&L->feeder, bsl_pipeline_classifier(L->pipe),
                              bsl_model_beacon_path(bsl_pipeline_model(L->pipe)),
