@@ -11,7 +11,7 @@
 # Part 1, rates: one `run` follows one file; for each rate of RATES it
 # appends generated lines (boussole-genlog, cut anywhere: a partial line
 # waits for its newline as in real life) at that rate for SECONDS seconds,
-# then waits until every byte is committed.  Every 100 ms it reads the
+# then completes the last line and waits until every byte is committed.  Every 100 ms it reads the
 # committed offset (the `sources` view) and the process's VmRSS; the lag of
 # a sample is how long ago the oldest uncommitted byte was appended (0 when
 # all is committed).  Per rate it prints the rate reached, lag p50/p99/max
@@ -170,6 +170,13 @@ def rates(boussole, source, workdir, rate_list, seconds):
                     n += 1
                 marks.append((time.time(), appended))
             elif drain_until is None:
+                # the phase ends on a whole line, or its last bytes would
+                # wait for a newline forever
+                tail = src.readline()
+                out.write(tail)
+                appended += len(tail)
+                marks.append((time.time(), appended))
+                append_time = time.time() - t0
                 drain_until = now + 60
             if now >= next_sample:
                 next_sample = now + 0.1
@@ -203,7 +210,7 @@ def rates(boussole, source, workdir, rate_list, seconds):
                 busy.append(f"{name} {100.0 * d / hz / elapsed:.0f}")
         lines = (appended - start_bytes) / avg
         c = committed(db) or 0
-        reached = lines / max(elapsed, seconds)
+        reached = lines / append_time
         print(f"{rate:>9} {reached:>9.0f} {pct(lags, .5):>7.2f}s {pct(lags, .99):>6.2f}s"
               f" {max(lags) if lags else 0:>6.2f}s {rss_max / 1024:>6.1f}MB"
               f" {status(p.pid, 'VmHWM') / 1024:>5.1f}MB  {', '.join(busy)}"

@@ -42,7 +42,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "batch.h" /* BSL_BATCH_FLUSH_LINES */
+#include "batch.h" /* BSL_BATCH_FLUSH_LINES, BSL_BATCH_BULK_MIN_BYTES */
 #include "config.h"
 #include "feeder.h"
 #include "kpi.h"
@@ -109,6 +109,7 @@ struct live {
   source_counts *counts; /* per configured source, since start/reload */
   bool paused;
   bool held; /* reading waits for the commit in flight (hold_reading) */
+  bool bulk; /* a backlog is read as a bulk load (bulk_check()) */
   bool stopping;
   /* memory ran out while a line was accounted (bsl_pipeline_fed_line):
    * the run must end without another commit; FAILURE says why */
@@ -179,6 +180,7 @@ static void unlink_input(run_input **head, run_input *ri) {
 
 static void stop_failed(live *L);
 static int commit_start(live *L);
+static void bulk_check(live *L);
 static void hold_reading(live *L);
 static void release_reading(live *L);
 
@@ -567,7 +569,44 @@ static int commit_done(live *L) {
   if (L->tail)
     bsl_tail_release_committed(L->tail);
   evaluate_kpis(L);
+  bulk_check(L);
   return 0;
+}
+
+static void sum_unread(void *ctx, const char *path, uint64_t bytes) {
+  (void)path;
+  *(uint64_t *)ctx += bytes;
+}
+
+/*
+ * A backlog (a first run on old logs, a long stop) is read as `ingest`
+ * reads a bulk load: visit_log_day is dropped while at least
+ * BSL_BATCH_BULK_MIN_BYTES, and more than the database holds, are unread,
+ * and built once when less than an eighth of that is left.  Kept up row by
+ * row, the index tripled the writer's work of a catch-up.  Queries stay
+ * right meanwhile, only slower; a run killed before the build leaves it to
+ * the next start (bsl_pipeline_open()).  Called with no commit in flight:
+ * the store is the loop thread's.
+ */
+static void bulk_check(live *L) {
+  if (!L->tail || !L->pipe || L->commit_in_flight || L->stopping)
+    return; /* stopping: the next start builds it, not the 2 s exit */
+  uint64_t unread = 0;
+  bsl_tail_unread(L->tail, sum_unread, &unread);
+  bsl_store *store = bsl_pipeline_store(L->pipe);
+  if (!L->bulk && unread >= BSL_BATCH_BULK_MIN_BYTES &&
+      (int64_t)unread > bsl_store_bytes(store)) {
+    if (bsl_store_day_index(store, false) == 0) {
+      L->bulk = true;
+      log_event("info", "reading a backlog of %llu bytes as a bulk load",
+                (unsigned long long)unread);
+    }
+  } else if (L->bulk && unread < BSL_BATCH_BULK_MIN_BYTES / 8) {
+    if (bsl_store_day_index(store, true) == 0)
+      L->bulk = false;
+    else /* tried again after the next commit */
+      log_event("warn", "building visit_log_day: %s", bsl_store_error(store));
+  }
 }
 
 /* Commits everything modelled so far and waits for it.  Returns 0 or -1. */
@@ -907,6 +946,7 @@ static int start_sources(live *L, char *err, size_t errlen) {
   L->held = false; /* a new tail reads until a commit is due again */
   if (L->paused)   /* a commit still fails: reading waits for one to pass */
     bsl_tail_pause(L->tail, true);
+  bulk_check(L); /* a backlog found at start: before its first line */
   return 0;
 }
 
@@ -933,6 +973,7 @@ static void stop_sources(live *L) {
     L->closed_early_before += bsl_pipeline_closed_early(L->pipe);
   bsl_pipeline_close(L->pipe);
   L->pipe = NULL;
+  L->bulk = false; /* the next bsl_pipeline_open() builds visit_log_day */
 }
 
 static void close_loop_handles(live *L) {
