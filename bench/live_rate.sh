@@ -58,6 +58,7 @@ trap cleanup EXIT
 
 total=0
 for r in $RATES; do total=$((total + r * SECONDS_PER_RATE)); done
+[ "$CATCHUP" -le "$total" ] || total=$CATCHUP # the catch-up file is its head
 echo "generating $total lines over $DAYS days..."
 "$GENLOG" -n "$total" --days "$DAYS" > "$WORK/source.log"
 

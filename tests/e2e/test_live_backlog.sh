@@ -10,15 +10,7 @@ SITE=www.example.com
 mkdir -p "$WORK/logs"
 # ~77 MB: above BSL_BATCH_BULK_MIN_BYTES (64 MiB)
 "$GENLOG" -n 300000 --days 2 --site "$SITE" > "$WORK/logs/access.log"
-cat > "$WORK/b.conf" <<EOF2
-[boussole]
-db = $WORK/live.db
-flush_interval = 200ms
-
-[source "www"]
-path = $WORK/logs/access.log
-site = $SITE
-EOF2
+follow_conf "$WORK/b.conf" "$WORK/live.db" "$WORK/logs/access.log" 200ms "$SITE"
 
 index_present() {
   [ "$(qs "$WORK/live.db" "SELECT COUNT(*) FROM sqlite_master WHERE name = 'visit_log_day'")" = 1 ]
@@ -39,7 +31,7 @@ expect_eq "views as ingest's" "$(views_compare "$WORK/ref.db" "$WORK/live.db")" 
 # a small backlog is not a bulk load: the index stays
 : > "$WORK/logs/access.log"
 "$GENLOG" -n 1000 --site "$SITE" -s 2 > "$WORK/logs/small.log"
-sed -i "s|access.log|small.log|; s|live.db|small.db|" "$WORK/b.conf"
+follow_conf "$WORK/b.conf" "$WORK/small.db" "$WORK/logs/small.log" 200ms "$SITE"
 run_start "$WORK/b.conf" "$WORK/run2.log"
 wait_until 60 db_has_lines "$WORK/small.db" 1000 ||
   expect_eq "small: lines committed" "$(lines_read "$WORK/small.db")" 1000

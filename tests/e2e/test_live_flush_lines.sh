@@ -14,15 +14,7 @@ SITE=www.example.com
 mkdir -p "$WORK/logs"
 "$GENLOG" -n 300000 --days 2 --site "$SITE" > "$WORK/all.log"
 : > "$WORK/logs/access.log"
-cat > "$WORK/b.conf" <<EOF
-[boussole]
-db = $WORK/live.db
-flush_interval = 1h
-
-[source "www"]
-path = $WORK/logs/access.log
-site = $SITE
-EOF
+follow_conf "$WORK/b.conf" "$WORK/live.db" "$WORK/logs/access.log" 1h "$SITE"
 
 run_start "$WORK/b.conf" "$WORK/run.log"
 wait_until 20 logged "$WORK/run.log" 'running with' ||
