@@ -65,9 +65,10 @@ void bsl_classifier_destroy(bsl_classifier *c);
 void bsl_classify_ua(bsl_classifier *c, const char *ua, size_t len,
                      bool *is_bot, enum bsl_device *device);
 
-/* The same with H = bsl_hash64(UA, LEN) already computed. */
+/* The same with H = bsl_hash128(UA, LEN) already computed. */
 void bsl_classify_ua_hashed(bsl_classifier *c, const char *ua, size_t len,
-                            uint64_t h, bool *is_bot, enum bsl_device *device);
+                            const uint64_t h[2], bool *is_bot,
+                            enum bsl_device *device);
 
 /* True when PATH ends in one of the static extensions (case-insensitive). */
 bool bsl_classify_is_static(const bsl_classifier *c, const char *path,

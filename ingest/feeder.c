@@ -73,8 +73,8 @@ static bool derive(bsl_classifier *cls, const char *beacon_path,
   hit->beacon = NULL;
   if (!cls)
     return false;
-  uint64_t ua_hash;
-  bsl_hit_identity(hit, hit->identity, &ua_hash);
+  uint64_t ua_hash[2];
+  bsl_hit_identity(hit, hit->identity, ua_hash);
   bool bot;
   enum bsl_device device;
   bsl_classify_ua_hashed(cls, hit->user_agent.ptr, hit->user_agent.len, ua_hash,
@@ -254,9 +254,13 @@ static int start(bsl_feeder *f, char *err, size_t errlen) {
   int rc = pthread_create(&f->parser_thread, NULL, parser_main, f);
   if (rc == 0) {
     f->parser_started = true;
+    /* named for top -H, perf and bench/live_rate.sh's per-thread CPU */
+    (void)pthread_setname_np(f->parser_thread, "bsl-parse");
     if (f->reader) {
       rc = pthread_create(&f->reader_thread, NULL, reader_main, f);
       f->reader_started = rc == 0;
+      if (rc == 0)
+        (void)pthread_setname_np(f->reader_thread, "bsl-read");
     }
   }
   if (rc != 0) {

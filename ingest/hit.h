@@ -60,10 +60,10 @@ static inline bsl_str bsl_hit_client(const bsl_hit *hit) {
  * for in-memory lookups only: two independent 64-bit hashes, so two
  * identities share a digest with odds of about 2^-128.  The visitor key
  * stored anywhere is still the salted SipHash of the bytes (model.c).
- * *ua_hash, when not NULL, gets bsl_hash64() of the user agent.
+ * UA_HASH, when not NULL, gets bsl_hash128() of the user agent.
  */
 static inline void bsl_hit_identity(const bsl_hit *hit, uint64_t out[2],
-                                    uint64_t *ua_hash) {
+                                    uint64_t ua_hash[2]) {
   bsl_str addr = bsl_hit_client(hit);
   uint64_t u[2], a[2];
   bsl_hash128(hit->user_agent.ptr ? hit->user_agent.ptr : "",
@@ -72,8 +72,10 @@ static inline void bsl_hit_identity(const bsl_hit *hit, uint64_t out[2],
   out[0] = bsl_hash_fmix(u[0] ^ (a[0] * 0x9FB21C651E98DF25ULL));
   out[1] =
       bsl_hash_fmix(u[1] + ((a[1] << 23 | a[1] >> 41) ^ 0xD6E8FEB86659FD93ULL));
-  if (ua_hash)
-    *ua_hash = u[0];
+  if (ua_hash) {
+    ua_hash[0] = u[0];
+    ua_hash[1] = u[1];
+  }
 }
 
 #endif

@@ -23,11 +23,6 @@
 #include "source.h"
 #include "writer_lock.h"
 
-/* A load is "bulk" (visit_log_day built once at the end, see
- * bsl_store_day_index()) when its input is at least this large and larger
- * than the database: then one rebuild is cheaper than maintaining it. */
-#define BULK_MIN_BYTES (64u << 20)
-
 typedef struct job {
   char *path;
   const bsl_source_conf *source; /* NULL: a command-line file */
@@ -372,7 +367,7 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
   if (bsl_pipeline_open(&b.pipe, cfg, opts->db_path, err, errlen) != 0)
     goto out;
   bsl_store *store = bsl_pipeline_store(b.pipe);
-  bool bulk = b.total_bytes >= BULK_MIN_BYTES &&
+  bool bulk = b.total_bytes >= BSL_BATCH_BULK_MIN_BYTES &&
               (int64_t)b.total_bytes > bsl_store_bytes(store);
   if (bulk && bsl_store_day_index(store, false) != 0) {
     snprintf(err, errlen, "%s", bsl_store_error(store));

@@ -15,6 +15,12 @@
 /* Lines between two commits of `ingest` unless --flush-lines says. */
 #define BSL_BATCH_FLUSH_LINES 131072
 
+/* A load is "bulk" (visit_log_day built once at the end, see
+ * bsl_store_day_index()) when its input is at least this large and larger
+ * than the database: then one rebuild is cheaper than maintaining it.
+ * `run` treats a backlog the same way (live.c). */
+#define BSL_BATCH_BULK_MIN_BYTES (64u << 20)
+
 typedef struct bsl_batch_options {
   const char *db_path;  /* overrides the config's db when non-NULL */
   const char *format;   /* format of files matching no source (default

@@ -17,17 +17,17 @@
  * uncommitted.  When every batch is in flight, the loop thread models the
  * oldest before taking a new line, which bounds memory.
  *
- * Every flush_interval one transaction commits the model and every file's
- * offset.  The loop thread records the changes and the pipeline's writer
- * thread applies them while reading goes on (as in `ingest`); the loop
- * learns the outcome from the writer (an async handle), and only then may
- * the tail let go of a file: once the commit that wrote its final offset
- * is done.  The store is not used by the loop thread while a commit is in
- * flight.  If a commit fails (database locked, disk full) its changes are
- * kept and go again with the next one, and reading pauses until a commit
- * succeeds, so memory stays bounded and nothing is dropped.  The driver
- * also writes the metrics file at every tick, evaluates the KPIs
- * when a period closes, stops on SIGTERM/SIGINT and reloads on SIGHUP.
+ * Every flush_interval, and every BSL_BATCH_FLUSH_LINES lines, one
+ * transaction commits the model and every file's offset.  The loop thread
+ * records the changes and the pipeline's writer thread applies them while
+ * reading goes on (as in `ingest`); the loop learns the outcome from the writer
+ * (an async handle), and only then may the tail let go of a file: once the
+ * commit that wrote its final offset is done.  The store is not used by the
+ * loop thread while a commit is in flight.  If a commit fails (database locked,
+ * disk full) its changes are kept and go again with the next one, and reading
+ * pauses until a commit succeeds, so memory stays bounded and nothing is
+ * dropped.  The driver also writes the metrics file at every tick, evaluates
+ * the KPIs when a period closes, stops on SIGTERM/SIGINT and reloads on SIGHUP.
  */
 #include "live.h"
 
@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "batch.h" /* BSL_BATCH_FLUSH_LINES, BSL_BATCH_BULK_MIN_BYTES */
 #include "config.h"
 #include "feeder.h"
 #include "kpi.h"
@@ -108,6 +109,7 @@ struct live {
   source_counts *counts; /* per configured source, since start/reload */
   bool paused;
   bool held; /* reading waits for the commit in flight (hold_reading) */
+  bool bulk; /* a backlog is read as a bulk load (bulk_check()) */
   bool stopping;
   /* memory ran out while a line was accounted (bsl_pipeline_fed_line):
    * the run must end without another commit; FAILURE says why */
@@ -178,6 +180,7 @@ static void unlink_input(run_input **head, run_input *ri) {
 
 static void stop_failed(live *L);
 static int commit_start(live *L);
+static void bulk_check(live *L);
 static void hold_reading(live *L);
 static void release_reading(live *L);
 
@@ -566,7 +569,44 @@ static int commit_done(live *L) {
   if (L->tail)
     bsl_tail_release_committed(L->tail);
   evaluate_kpis(L);
+  bulk_check(L);
   return 0;
+}
+
+static void sum_unread(void *ctx, const char *path, uint64_t bytes) {
+  (void)path;
+  *(uint64_t *)ctx += bytes;
+}
+
+/*
+ * A backlog (a first run on old logs, a long stop) is read as `ingest`
+ * reads a bulk load: visit_log_day is dropped while at least
+ * BSL_BATCH_BULK_MIN_BYTES, and more than the database holds, are unread,
+ * and built once when less than an eighth of that is left.  Kept up row by
+ * row, the index tripled the writer's work of a catch-up.  Queries stay
+ * right meanwhile, only slower; a run killed before the build leaves it to
+ * the next start (bsl_pipeline_open()).  Called with no commit in flight:
+ * the store is the loop thread's.
+ */
+static void bulk_check(live *L) {
+  if (!L->tail || !L->pipe || L->commit_in_flight || L->stopping)
+    return; /* stopping: the next start builds it, not the 2 s exit */
+  uint64_t unread = 0;
+  bsl_tail_unread(L->tail, sum_unread, &unread);
+  bsl_store *store = bsl_pipeline_store(L->pipe);
+  if (!L->bulk && unread >= BSL_BATCH_BULK_MIN_BYTES &&
+      (int64_t)unread > bsl_store_bytes(store)) {
+    if (bsl_store_day_index(store, false) == 0) {
+      L->bulk = true;
+      log_event("info", "reading a backlog of %llu bytes as a bulk load",
+                (unsigned long long)unread);
+    }
+  } else if (L->bulk && unread < BSL_BATCH_BULK_MIN_BYTES / 8) {
+    if (bsl_store_day_index(store, true) == 0)
+      L->bulk = false;
+    else /* tried again after the next commit */
+      log_event("warn", "building visit_log_day: %s", bsl_store_error(store));
+  }
 }
 
 /* Commits everything modelled so far and waits for it.  Returns 0 or -1. */
@@ -879,6 +919,9 @@ static int start_sources(live *L, char *err, size_t errlen) {
     L->lock = fresh;
   }
   L->kpi_closed[0] = '\0'; /* evaluate once at start and after a reload */
+  /* by lines as well as by time, like `ingest`: a backlog or a fast log
+   * would otherwise hold rate x flush_interval lines' worth of changes */
+  bsl_pipeline_set_flush_lines(L->pipe, BSL_BATCH_FLUSH_LINES);
   bsl_pipeline_on_commit(L->pipe, notify_committed, &L->committed);
   if (bsl_feeder_start_lines(&L->feeder, bsl_pipeline_classifier(L->pipe),
                              bsl_model_beacon_path(bsl_pipeline_model(L->pipe)),
@@ -903,6 +946,7 @@ static int start_sources(live *L, char *err, size_t errlen) {
   L->held = false; /* a new tail reads until a commit is due again */
   if (L->paused)   /* a commit still fails: reading waits for one to pass */
     bsl_tail_pause(L->tail, true);
+  bulk_check(L); /* a backlog found at start: before its first line */
   return 0;
 }
 
@@ -929,6 +973,7 @@ static void stop_sources(live *L) {
     L->closed_early_before += bsl_pipeline_closed_early(L->pipe);
   bsl_pipeline_close(L->pipe);
   L->pipe = NULL;
+  L->bulk = false; /* the next bsl_pipeline_open() builds visit_log_day */
 }
 
 static void close_loop_handles(live *L) {

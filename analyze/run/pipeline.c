@@ -64,6 +64,8 @@ struct bsl_pipeline {
   void (*on_commit)(void *); /* after each commit the writer applied */
   void *on_commit_ctx;
   bsl_pipeline_stats stats;
+  uint64_t flush_lines;      /* bsl_pipeline_set_flush_lines(); 0: none */
+  uint64_t lines_at_prepare; /* stats.lines when the last commit was made */
   /* Set when memory ran out while lines were accounted or a commit was
    * prepared: the in-memory state then lacks effects of lines already
    * consumed, so no commit may follow (a commit would record offsets past
@@ -166,9 +168,10 @@ int bsl_pipeline_open(bsl_pipeline **out, const bsl_config *cfg,
   if (p->spare && bsl_store_threadsafe() &&
       pthread_mutex_init(&p->mu, NULL) == 0) {
     if (pthread_cond_init(&p->cv, NULL) == 0) {
-      if (pthread_create(&p->writer, NULL, writer_main, p) == 0)
+      if (pthread_create(&p->writer, NULL, writer_main, p) == 0) {
         p->writer_ok = true;
-      else
+        (void)pthread_setname_np(p->writer, "bsl-write");
+      } else
         pthread_cond_destroy(&p->cv);
     }
     if (!p->writer_ok)
@@ -532,7 +535,13 @@ int bsl_pipeline_fed_line(bsl_pipeline *p, bsl_input *in,
 }
 
 bool bsl_pipeline_commit_due(const bsl_pipeline *p) {
-  return bsl_model_pending_visits(p->model) >= BSL_PIPELINE_PENDING_VISITS;
+  return bsl_model_pending_visits(p->model) >= BSL_PIPELINE_PENDING_VISITS ||
+         (p->flush_lines &&
+          p->stats.lines - p->lines_at_prepare >= p->flush_lines);
+}
+
+void bsl_pipeline_set_flush_lines(bsl_pipeline *p, uint64_t n) {
+  p->flush_lines = n;
 }
 
 bool bsl_pipeline_failed(const bsl_pipeline *p) {
@@ -546,6 +555,7 @@ uint64_t bsl_pipeline_closed_early(const bsl_pipeline *p) {
 /* Records everything to commit into CS.  Returns 0, or -1 out of memory. */
 static int prepare(bsl_pipeline *p, bsl_changeset *cs, bsl_input *const *inputs,
                    size_t n) {
+  p->lines_at_prepare = p->stats.lines;
   if (bsl_model_flush(p->model, cs) != 0)
     return -1;
   bsl_model_flush_done(p->model);

@@ -131,10 +131,19 @@ bool bsl_pipeline_commit_pending(bsl_pipeline *p);
  * True when so many visits were begun or closed since the last commit that
  * the caller should commit now rather than at its usual interval: under an
  * address flood every line is a visit, and the visits waiting for a commit
- * would otherwise hold more memory than the open-visit cap allows.
+ * would otherwise hold more memory than the open-visit cap allows.  Also
+ * true after the lines set by bsl_pipeline_set_flush_lines().
  */
 #define BSL_PIPELINE_PENDING_VISITS 32768
 bool bsl_pipeline_commit_due(const bsl_pipeline *p);
+
+/*
+ * Makes bsl_pipeline_commit_due() true also once N lines (0: no limit) were
+ * accounted since the last commit was prepared: the daemon commits by lines
+ * as well as by time, so what waits for a commit (closed visits, the
+ * changeset) follows N, not the read rate times the flush interval.
+ */
+void bsl_pipeline_set_flush_lines(bsl_pipeline *p, uint64_t n);
 
 /* True once memory ran out (see bsl_pipeline_fed_line). */
 bool bsl_pipeline_failed(const bsl_pipeline *p);

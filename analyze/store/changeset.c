@@ -30,12 +30,17 @@ enum op_type {
 };
 
 #define MAX_STR 10
-#define MAX_NUM 12
+#define MAX_NUM 10
 
+/* 32-bit offsets and lengths: an op is 168 bytes instead of 264, and a
+ * commit holds one per visit changed in its interval (tens of thousands
+ * at a bulk load's peak).  The arena is refused past 4 GiB (a failure like
+ * running out of memory), far beyond what one commit interval writes. */
+#define NO_STR UINT32_MAX
 typedef struct op {
   enum op_type type;
-  size_t str[MAX_STR]; /* offsets into the arena; (size_t)-1 for NULL */
-  size_t len[MAX_STR];
+  uint32_t str[MAX_STR]; /* offsets into the arena; NO_STR for NULL */
+  uint32_t len[MAX_STR];
   int64_t num[MAX_NUM];
 } op;
 
@@ -115,17 +120,18 @@ static void put_bytes(bsl_changeset *cs, op *o, int i, const char *s,
   if (!o)
     return;
   if (!s) {
-    o->str[i] = (size_t)-1;
+    o->str[i] = NO_STR;
     return;
   }
-  if (!grow((void **)&cs->arena, &cs->arena_cap, cs->arena_len + len + 1, 1)) {
+  if (len >= NO_STR - 1 - cs->arena_len ||
+      !grow((void **)&cs->arena, &cs->arena_cap, cs->arena_len + len + 1, 1)) {
     cs->failed = true;
     return;
   }
   memcpy(cs->arena + cs->arena_len, s, len);
   cs->arena[cs->arena_len + len] = '\0';
-  o->str[i] = cs->arena_len;
-  o->len[i] = len;
+  o->str[i] = (uint32_t)cs->arena_len;
+  o->len[i] = (uint32_t)len;
   cs->arena_len += len + 1;
 }
 
@@ -290,7 +296,7 @@ void bsl_changeset_custom(bsl_changeset *cs, int (*apply)(bsl_store *, void *),
 }
 
 static const char *S(const bsl_changeset *cs, const op *o, int i) {
-  return o->str[i] == (size_t)-1 ? NULL : cs->arena + o->str[i];
+  return o->str[i] == NO_STR ? NULL : cs->arena + o->str[i];
 }
 
 /* Runs records FIRST.. of CS.  REMOTE: a PostgreSQL store, whose day

@@ -52,6 +52,13 @@ hits_counted() { local n; n=$(qs "$1" 'SELECT COALESCE(SUM(hits),0) FROM traffic
 db_has_hits() { [ "$(hits_counted "$1")" -eq "$2" ]; }
 db_has_lines() { [ "$(lines_read "$1")" -eq "$2" ]; }
 
+# follow_conf CONF DB PATH FLUSH SITE: a configuration following PATH
+# (one source, "www") into DB, committing every FLUSH
+follow_conf() {
+  printf '[boussole]\ndb = %s\nflush_interval = %s\n\n[source "www"]\npath = %s\nsite = %s\n' \
+    "$2" "$4" "$3" "$5" > "$1"
+}
+
 # run_start CONF LOG: starts `boussole run -c CONF` in the background, its
 # stderr appended to LOG; sets RUN_PID
 run_start() {

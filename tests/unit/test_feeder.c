@@ -388,8 +388,8 @@ static void check_hit(checker *k, const exp_line *e, const bsl_fed_line *fl) {
   CHECK(h->derived == (k->ref_cls != NULL));
   if (!k->ref_cls)
     return;
-  uint64_t id[2], ua_hash;
-  bsl_hit_identity(h, id, &ua_hash);
+  uint64_t id[2], ua_hash[2];
+  bsl_hit_identity(h, id, ua_hash);
   CHECK(h->identity[0] == id[0] && h->identity[1] == id[1]);
   bsl_hit_identity(&ref, id, NULL);
   CHECK(h->identity[0] == id[0] && h->identity[1] == id[1]);
