@@ -31,6 +31,13 @@ expect_eq "the lines after the last step wait for a commit" \
 
 run_stop
 expect_eq "run stops cleanly" "$STOPPED" ok
+# SIGTERM commits what was read; on a loaded machine the tail may not have
+# reached the end of the file yet, and the rest waits for the next start:
+# an ingest of the configured source catches it up from there
+n=$(lines_read "$WORK/live.db")
+expect_eq "the stop committed at least the two steps" \
+  "$([ "$n" -ge 262144 ] && echo yes || echo "no: $n")" yes
+"$BOUSSOLE" ingest -q --no-progress -c "$WORK/b.conf"
 expect "$WORK/live.db" "SELECT SUM(lines) FROM sources" 300000
 
 "$BOUSSOLE" ingest -q --no-progress --site "$SITE" --db "$WORK/ref.db" "$WORK/all.log"
