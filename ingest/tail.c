@@ -462,11 +462,14 @@ static found consider(bsl_tail *t, const bsl_source_conf *src,
   if (bsl_reader_open(&r, path, err, sizeof err) != 0) {
     if (settling)
       return FOUND_WAIT;
-    /* gone between the listing and the open: logrotate renaming or
-     * compressing it; the next scan finds it under its new name */
+    /* gone between the listing and the open: logrotate renaming it (.1 ->
+     * .2) or compressing it.  Its lines may be older than those of the
+     * files after it in the listing, which wait for the next scan: it
+     * finds this one under its new name (or not at all: deleted, nothing
+     * waits).  No warning: that is rotation, not trouble. */
     struct stat now;
     if (stat(path, &now) != 0 && errno == ENOENT)
-      return FOUND_NOTHING;
+      return FOUND_WAIT;
     tail_log(t, "warn", "%s", err);
     ignore_file(t, sb, NULL, NULL);
     return FOUND_NOTHING;
@@ -562,6 +565,10 @@ static void scan(bsl_tail *t) {
     /* oldest first, so what is opened in one scan is in reading order */
     for (size_t k = 0; k < n; k++) {
       const bsl_source_file *sf = &files[k];
+      if (sf->vanished) { /* renamed meanwhile: see consider() */
+        add_waiting(t, src, sf);
+        continue;
+      }
       tracked *f = find_tracked(t, sf->st.st_dev, sf->st.st_ino);
       if (!f) {
         if (consider(t, src, sf) == FOUND_WAIT)
