@@ -474,6 +474,15 @@ static found consider(bsl_tail *t, const bsl_source_conf *src,
     ignore_file(t, sb, NULL, NULL);
     return FOUND_NOTHING;
   }
+  /* the name now holds another file (access.log renamed to the .1 just
+   * listed): that one is newer than the file listed, which went on to a
+   * name the next scan finds; both wait for it, and so do the newer ones */
+  struct stat opened;
+  if (fstat(bsl_reader_fd(r), &opened) == 0 &&
+      (opened.st_dev != sb->st_dev || opened.st_ino != sb->st_ino)) {
+    bsl_reader_close(r);
+    return FOUND_WAIT;
+  }
   if (settling) {
     bool copy = copy_of_active(t, r) || copy_of_finished(t, r);
     bsl_reader_close(r);

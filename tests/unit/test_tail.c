@@ -361,6 +361,27 @@ static void test_renamed_during_scan_holds_back(void **state) {
   stop();
 }
 
+/* the same, and then the live file renamed to .1 and a new one created: the
+ * name .1 is listed for one file and opened as another */
+static void rotate(void) {
+  shift_generations();
+  assert_int_equal(rename(in_dir("access.log"), in_dir("access.log.1")), 0);
+  put("access.log", "d1\n", "w");
+}
+
+static void test_name_reused_during_scan_holds_back(void **state) {
+  (void)state;
+  put("access.log", "c1\n", "w");
+  put("access.log.1", "b1\n", "w");
+  put("access.log.2", "a1\n", "w");
+  start_hooked("access.log*", rotate);
+  spin(1300);
+  const char *want[] = {"access.log.2:a1", "access.log.2:b1", "access.log.1:c1",
+                        "access.log:d1"};
+  expect_lines(want, 4);
+  stop();
+}
+
 static void test_copytruncate(void **state) {
   (void)state;
   put("access.log", "t1\nt2\n", "w");
@@ -428,6 +449,8 @@ int main(void) {
       cmocka_unit_test_setup(test_partial_line, empty_dir),
       cmocka_unit_test_setup(test_rename_create, empty_dir),
       cmocka_unit_test_setup(test_renamed_during_scan_holds_back, empty_dir),
+      cmocka_unit_test_setup(test_name_reused_during_scan_holds_back,
+                             empty_dir),
       cmocka_unit_test_setup(test_copytruncate, empty_dir),
       cmocka_unit_test_setup(test_gone_waits_for_commit, empty_dir),
       cmocka_unit_test_setup(test_refusing_line_stops_reading, empty_dir),
