@@ -559,6 +559,40 @@ static bool rewritten(tracked *f, const struct stat *sb) {
   return changed;
 }
 
+/* True when the listing FILES (N of them) has PATH for the same file. */
+static bool listed(const bsl_source_file *files, size_t n,
+                   const bsl_source_file *sf) {
+  for (size_t k = 0; k < n; k++)
+    if (!files[k].vanished && files[k].st.st_dev == sf->st.st_dev &&
+        files[k].st.st_ino == sf->st.st_ino &&
+        strcmp(files[k].path, sf->path) == 0)
+      return true;
+  return false;
+}
+
+/* A scan that opened files of SRC lists them again: a file that came under
+ * a name of a set while the scan went on (logrotate copying the live file
+ * before truncating it, renaming .1 to .2) may hold lines older than one
+ * just opened, which would be read first.  Such a newcomer (not in BEFORE,
+ * the first listing, and neither read nor left alone) waits like a file
+ * not readable yet: the next scan opens it, and the newer ones wait. */
+static void wait_for_newcomers(bsl_tail *t, const bsl_source_conf *src,
+                               const bsl_source_file *before, size_t n_before) {
+  bsl_source_file *files;
+  size_t n;
+  if (bsl_source_list(src->path, &files, &n) != 0)
+    return;
+  for (size_t k = 0; k < n; k++) {
+    const bsl_source_file *sf = &files[k];
+    if (listed(before, n_before, sf))
+      continue;
+    if (sf->vanished || (!find_tracked(t, sf->st.st_dev, sf->st.st_ino) &&
+                         !find_ignored(t, &sf->st)))
+      add_waiting(t, src, sf);
+  }
+  bsl_source_list_free(files, n);
+}
+
 static void scan(bsl_tail *t) {
   for (tracked *f = t->files; f; f = f->next)
     f->seen = false;
@@ -572,6 +606,7 @@ static void scan(bsl_tail *t) {
     if (bsl_source_list(src->path, &files, &n) != 0)
       continue;
     /* oldest first, so what is opened in one scan is in reading order */
+    bool opened = false;
     for (size_t k = 0; k < n; k++) {
       const bsl_source_file *sf = &files[k];
       if (sf->vanished) { /* renamed meanwhile: see consider() */
@@ -580,8 +615,10 @@ static void scan(bsl_tail *t) {
       }
       tracked *f = find_tracked(t, sf->st.st_dev, sf->st.st_ino);
       if (!f) {
-        if (consider(t, src, sf) == FOUND_WAIT)
+        found what = consider(t, src, sf);
+        if (what == FOUND_WAIT)
           add_waiting(t, src, sf);
+        opened |= what == FOUND_READING;
         continue;
       }
       f->seen = true;
@@ -597,6 +634,8 @@ static void scan(bsl_tail *t) {
         f->truncated = true;
       }
     }
+    if (opened)
+      wait_for_newcomers(t, src, files, n);
     bsl_source_list_free(files, n);
   }
   for (tracked *f = t->files; f; f = f->next)

@@ -371,6 +371,28 @@ static void rotated_during_scan(void (*hook)(void), const char *const *want,
   stop();
 }
 
+/* copytruncate between the listing and the open of the live file: its copy
+ * (older lines) is not listed, the live file is opened with newer ones */
+static void copytruncate(void) {
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", in_dir("access.log"),
+           in_dir("access.log.1"));
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(truncate(in_dir("access.log"), 0), 0);
+  put("access.log", "d1\n", "a");
+}
+
+static void test_copied_during_scan_holds_back(void **state) {
+  (void)state;
+  put("access.log", "c1\n", "w");
+  put("access.log.2", "a1\n", "w");
+  start_hooked("access.log*", copytruncate);
+  spin(1300);
+  const char *want[] = {"access.log.2:a1", "access.log.1:c1", "access.log:d1"};
+  expect_lines(want, 3);
+  stop();
+}
+
 static void test_renamed_during_scan_holds_back(void **state) {
   (void)state;
   const char *want[] = {"access.log.2:a1", "access.log.2:b1", "access.log:c1"};
@@ -453,6 +475,7 @@ int main(void) {
       cmocka_unit_test_setup(test_renamed_during_scan_holds_back, empty_dir),
       cmocka_unit_test_setup(test_name_reused_during_scan_holds_back,
                              empty_dir),
+      cmocka_unit_test_setup(test_copied_during_scan_holds_back, empty_dir),
       cmocka_unit_test_setup(test_copytruncate, empty_dir),
       cmocka_unit_test_setup(test_gone_waits_for_commit, empty_dir),
       cmocka_unit_test_setup(test_refusing_line_stops_reading, empty_dir),
