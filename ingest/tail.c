@@ -25,8 +25,10 @@
  * compresses the oldest).  Each loop turn reads a set from its oldest file
  * not at its end, and goes on to the next only once that one is.  A file
  * found but not readable yet that may hold older lines - a .gz that may
- * still be being written, a file the store could not look up - holds back
- * the newer generations of its set until a later scan opens it; one that
+ * still be being written, a file the store could not look up, a file that
+ * logrotate renamed or created while the scan was opening others (the scan
+ * lists again after opening files) - holds back the newer generations of
+ * its set until a later scan opens it; one that
  * can never be read (refused, unreadable) is logged and left out, so
  * nothing waits for it forever.
  */

@@ -8,8 +8,8 @@
  * told the new path), copytruncate (the live file released only once
  * committed, the copy read from the committed offset: nothing twice), a
  * gone file kept until its lines are committed, a line callback that
- * refuses (reading stops), and generations renamed while a scan opens them
- * (the newer ones wait for the next scan).
+ * refuses (reading stops), and generations renamed or copied while a scan
+ * opens them (the newer ones wait for the next scan).
  */
 #include <setjmp.h>
 #include <stdarg.h>
