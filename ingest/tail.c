@@ -28,9 +28,9 @@
  * still be being written, a file the store could not look up, a file that
  * logrotate renamed or created while the scan was opening others (the scan
  * lists again after opening files) - holds back the newer generations of
- * its set until a later scan opens it; one that
- * can never be read (refused, unreadable) is logged and left out, so
- * nothing waits for it forever.
+ * its set until a later scan opens it; one that can never be read
+ * (refused, unreadable) is logged and left out, so nothing waits for it
+ * forever.
  */
 #include "tail.h"
 
