@@ -561,7 +561,8 @@ static bool rewritten(tracked *f, const struct stat *sb) {
   return changed;
 }
 
-/* True when the listing FILES (N of them) has PATH for the same file. */
+/* True when the listing FILES (N of them) has SF: the same name for the
+ * same file. */
 static bool listed(const bsl_source_file *files, size_t n,
                    const bsl_source_file *sf) {
   for (size_t k = 0; k < n; k++)
