@@ -371,15 +371,21 @@ static void rotated_during_scan(void (*hook)(void), const char *const *want,
   stop();
 }
 
-/* copytruncate between the listing and the open of the live file: its copy
- * (older lines) is not listed, the live file is opened with newer ones */
-static void copytruncate(void) {
+/* logrotate's copytruncate (copy, then truncate), then the server writes
+ * LINE to the live file */
+static void copytruncate_then(const char *line) {
   char cmd[700];
   snprintf(cmd, sizeof cmd, "cp '%s' '%s'", in_dir("access.log"),
            in_dir("access.log.1"));
   assert_int_equal(system(cmd), 0);
   assert_int_equal(truncate(in_dir("access.log"), 0), 0);
-  put("access.log", "d1\n", "a");
+  put("access.log", line, "a");
+}
+
+/* copytruncate between the listing and the open of the live file: its copy
+ * (older lines) is not listed, the live file is opened with newer ones */
+static void copytruncate(void) {
+  copytruncate_then("d1\n");
 }
 
 static void test_copied_during_scan_holds_back(void **state) {
@@ -414,12 +420,7 @@ static void test_copytruncate(void **state) {
   /* logrotate's copytruncate: copy, then truncate; a line in between
    * goes to the copy only */
   put("access.log", "t3\n", "a");
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", in_dir("access.log"),
-           in_dir("access.log.1"));
-  assert_int_equal(system(cmd), 0);
-  assert_int_equal(truncate(in_dir("access.log"), 0), 0);
-  put("access.log", "u1\n", "a");
+  copytruncate_then("u1\n");
   spin(2500);
   /* t3 may come from the live file (read before the truncation) or from
    * the copy, never twice */
