@@ -201,13 +201,17 @@ int bsl_source_list(const char *pattern, bsl_source_file **out, size_t *n) {
     struct stat st;
     if (!bsl_source_matches(pattern, p))
       continue;
-    bool vanished = stat(p, &st) != 0;
-    if (vanished && errno != ENOENT)
-      continue;
-    if (vanished)
+    bool vanished = false;
+    if (stat(p, &st) != 0) {
+      /* the name itself gone (not a dangling link: that stays left out) */
+      struct stat link;
+      if (errno != ENOENT || lstat(p, &link) == 0 || errno != ENOENT)
+        continue;
+      vanished = true;
       memset(&st, 0, sizeof st);
-    else if (!S_ISREG(st.st_mode))
+    } else if (!S_ISREG(st.st_mode)) {
       continue;
+    }
     listed *l = &v[k];
     size_t len = strlen(p);
     l->f.path = strdup(p);
