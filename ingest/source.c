@@ -8,6 +8,7 @@
  */
 #include "source.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <glob.h>
 #include <stdio.h>
@@ -198,9 +199,19 @@ int bsl_source_list(const char *pattern, bsl_source_file **out, size_t *n) {
   for (size_t i = 0; i < g.gl_pathc; i++) {
     const char *p = g.gl_pathv[i];
     struct stat st;
-    if (!bsl_source_matches(pattern, p) || stat(p, &st) != 0 ||
-        !S_ISREG(st.st_mode))
+    if (!bsl_source_matches(pattern, p))
       continue;
+    bool vanished = false;
+    if (stat(p, &st) != 0) {
+      /* the name itself gone (not a dangling link: that stays left out) */
+      struct stat link;
+      if (errno != ENOENT || lstat(p, &link) == 0 || errno != ENOENT)
+        continue;
+      vanished = true;
+      memset(&st, 0, sizeof st);
+    } else if (!S_ISREG(st.st_mode)) {
+      continue;
+    }
     listed *l = &v[k];
     size_t len = strlen(p);
     l->f.path = strdup(p);
@@ -212,6 +223,7 @@ int bsl_source_list(const char *pattern, bsl_source_file **out, size_t *n) {
     }
     bsl_source_set_of(pattern, p, l->f.set, len + 1, &l->f.gen);
     l->f.st = st;
+    l->f.vanished = vanished;
     l->order = k;
     l->set_order = k;
     for (size_t j = 0; j < k; j++)

@@ -74,12 +74,17 @@ typedef struct bsl_source_file {
   char *set; /* name of its rotation set */
   bsl_generation gen;
   struct stat st; /* as listed */
+  /* its name was listed but was gone by the time it was looked at (st is
+   * zeroed): renamed (logrotate's .1 -> .2) or deleted meanwhile */
+  bool vanished;
 } bsl_source_file;
 
 /*
  * Lists the existing regular files of a source whose path is PATTERN, its
  * rotated generations included: grouped by rotation set (sets in the order
- * of their first name), oldest first within a set.  Returns 0 with the list
+ * of their first name), oldest first within a set; a name gone between the
+ * directory listing and its stat() is there too, marked vanished (it may
+ * hold older lines than the names after it).  Returns 0 with the list
  * in *OUT (N entries, NULL when none; the caller frees it with
  * bsl_source_list_free()), or -1 when out of memory or the pattern cannot
  * be expanded (a read error on the directory).

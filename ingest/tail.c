@@ -25,10 +25,12 @@
  * compresses the oldest).  Each loop turn reads a set from its oldest file
  * not at its end, and goes on to the next only once that one is.  A file
  * found but not readable yet that may hold older lines - a .gz that may
- * still be being written, a file the store could not look up - holds back
- * the newer generations of its set until a later scan opens it; one that
- * can never be read (refused, unreadable) is logged and left out, so
- * nothing waits for it forever.
+ * still be being written, a file the store could not look up, a file that
+ * logrotate renamed or created while the scan was opening others (the scan
+ * lists again after opening files) - holds back the newer generations of
+ * its set until a later scan opens it; one that can never be read
+ * (refused, unreadable) is logged and left out, so nothing waits for it
+ * forever.
  */
 #include "tail.h"
 
@@ -462,14 +464,26 @@ static found consider(bsl_tail *t, const bsl_source_conf *src,
   if (bsl_reader_open(&r, path, err, sizeof err) != 0) {
     if (settling)
       return FOUND_WAIT;
-    /* gone between the listing and the open: logrotate renaming or
-     * compressing it; the next scan finds it under its new name */
+    /* gone between the listing and the open: logrotate renaming it (.1 ->
+     * .2) or compressing it.  Its lines may be older than those of the
+     * files after it in the listing, which wait for the next scan: it
+     * finds this one under its new name (or not at all: deleted, nothing
+     * waits).  No warning: that is rotation, not trouble. */
     struct stat now;
     if (stat(path, &now) != 0 && errno == ENOENT)
-      return FOUND_NOTHING;
+      return FOUND_WAIT;
     tail_log(t, "warn", "%s", err);
     ignore_file(t, sb, NULL, NULL);
     return FOUND_NOTHING;
+  }
+  /* the name now holds another file (access.log renamed to the .1 just
+   * listed): that one is newer than the file listed, which went on to a
+   * name the next scan finds; both wait for it, and so do the newer ones */
+  struct stat opened;
+  if (fstat(bsl_reader_fd(r), &opened) == 0 &&
+      (opened.st_dev != sb->st_dev || opened.st_ino != sb->st_ino)) {
+    bsl_reader_close(r);
+    return FOUND_WAIT;
   }
   if (settling) {
     bool copy = copy_of_active(t, r) || copy_of_finished(t, r);
@@ -547,6 +561,41 @@ static bool rewritten(tracked *f, const struct stat *sb) {
   return changed;
 }
 
+/* True when the listing FILES (N of them) has SF: the same name for the
+ * same file. */
+static bool listed(const bsl_source_file *files, size_t n,
+                   const bsl_source_file *sf) {
+  for (size_t k = 0; k < n; k++)
+    if (!files[k].vanished && files[k].st.st_dev == sf->st.st_dev &&
+        files[k].st.st_ino == sf->st.st_ino &&
+        strcmp(files[k].path, sf->path) == 0)
+      return true;
+  return false;
+}
+
+/* A scan that opened files of SRC lists them again: a file that came under
+ * a name of a set while the scan went on (logrotate copying the live file
+ * before truncating it, renaming .1 to .2) may hold lines older than one
+ * just opened, which would be read first.  Such a newcomer (not in BEFORE,
+ * the first listing, and neither read nor left alone) waits like a file
+ * not readable yet: the next scan opens it, and the newer ones wait. */
+static void wait_for_newcomers(bsl_tail *t, const bsl_source_conf *src,
+                               const bsl_source_file *before, size_t n_before) {
+  bsl_source_file *files;
+  size_t n;
+  if (bsl_source_list(src->path, &files, &n) != 0)
+    return;
+  for (size_t k = 0; k < n; k++) {
+    const bsl_source_file *sf = &files[k];
+    if (listed(before, n_before, sf))
+      continue;
+    if (sf->vanished || (!find_tracked(t, sf->st.st_dev, sf->st.st_ino) &&
+                         !find_ignored(t, &sf->st)))
+      add_waiting(t, src, sf);
+  }
+  bsl_source_list_free(files, n);
+}
+
 static void scan(bsl_tail *t) {
   for (tracked *f = t->files; f; f = f->next)
     f->seen = false;
@@ -560,12 +609,19 @@ static void scan(bsl_tail *t) {
     if (bsl_source_list(src->path, &files, &n) != 0)
       continue;
     /* oldest first, so what is opened in one scan is in reading order */
+    bool opened = false;
     for (size_t k = 0; k < n; k++) {
       const bsl_source_file *sf = &files[k];
+      if (sf->vanished) { /* renamed meanwhile: see consider() */
+        add_waiting(t, src, sf);
+        continue;
+      }
       tracked *f = find_tracked(t, sf->st.st_dev, sf->st.st_ino);
       if (!f) {
-        if (consider(t, src, sf) == FOUND_WAIT)
+        found what = consider(t, src, sf);
+        if (what == FOUND_WAIT)
           add_waiting(t, src, sf);
+        opened |= what == FOUND_READING;
         continue;
       }
       f->seen = true;
@@ -581,6 +637,8 @@ static void scan(bsl_tail *t) {
         f->truncated = true;
       }
     }
+    if (opened)
+      wait_for_newcomers(t, src, files, n);
     bsl_source_list_free(files, n);
   }
   for (tracked *f = t->files; f; f = f->next)

@@ -316,7 +316,8 @@ static int collect_jobs(const bsl_config *cfg, const char *const *files,
         fprintf(log, "boussole: source \"%s\": no file matches %s\n", s->name,
                 s->path);
       for (size_t k = 0; k < n_files; k++)
-        if (add_job(jobs, n_jobs, &cap, listed[k].path, s, s->path) != 0) {
+        if (!listed[k].vanished &&
+            add_job(jobs, n_jobs, &cap, listed[k].path, s, s->path) != 0) {
           bsl_source_list_free(listed, n_files);
           goto out_oom;
         }

@@ -15,6 +15,11 @@
 #
 # The writer is the only appender, so its copytruncate (cp, then truncate,
 # with no append in between) loses nothing: every line must count once.
+#
+# A failure is rare and depends on timing: when a check fails, the work dir
+# is kept (its path is printed) for the diagnosis: full.log, clean.db,
+# live.db, logs/ as the writer left them, and boussole.log, every run's log
+# ('--- killed' between runs).  BSL_KEEP_WORK=1 keeps it whatever happens.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 [ -x "$GENLOG" ] || { echo "SKIP: $GENLOG not built"; exit 77; }
@@ -138,4 +143,5 @@ if grep -E 'level=error' "$LOG"; then
   expect_eq "no error logged" "see above" "none"
 fi
 echo "took $((($(now_ms) - T0) / 1000)) s"
+[ "$FAILS" -eq 0 ] || BSL_KEEP_WORK=1 # live_lib.sh's cleanup keeps $WORK
 finish

@@ -172,6 +172,11 @@ static void test_list(void **state) {
   char dir[300];
   snprintf(dir, sizeof dir, "%s/sub.log", tmpdir);
   assert_int_equal(mkdir(dir, 0700), 0); /* not a regular file */
+  char dangling[300], nowhere[300];
+  snprintf(dangling, sizeof dangling, "%s/access.log.3", tmpdir);
+  snprintf(nowhere, sizeof nowhere, "%s/nowhere", tmpdir);
+  /* a link to nothing is no file, not one renamed away (vanished) */
+  assert_int_equal(symlink(nowhere, dangling), 0);
 
   char pattern[300];
   bsl_source_file *f;
@@ -185,6 +190,7 @@ static void test_list(void **state) {
     assert_string_equal(strrchr(f[i].path, '/') + 1, want[i]);
     assert_string_equal(f[i].set, pattern);
     assert_true(S_ISREG(f[i].st.st_mode));
+    assert_false(f[i].vanished);
   }
   bsl_source_list_free(f, n);
 
@@ -204,6 +210,7 @@ static void test_list(void **state) {
   assert_null(f);
   bsl_source_list_free(NULL, 0);
   rmdir(dir);
+  unlink(dangling);
 }
 
 int main(void) {

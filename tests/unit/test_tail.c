@@ -7,8 +7,9 @@
  * newline, rename+create (the renamed file read to its end first, its row
  * told the new path), copytruncate (the live file released only once
  * committed, the copy read from the committed offset: nothing twice), a
- * gone file kept until its lines are committed, and a line callback that
- * refuses (reading stops).
+ * gone file kept until its lines are committed, a line callback that
+ * refuses (reading stops), and generations renamed or copied while a scan
+ * opens them (the newer ones wait for the next scan).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +63,9 @@ typedef struct fixture {
   size_t n_renames;
   int refuse_after;  /* the line callback refuses from then on (-1: never) */
   bool hold_commits; /* committed() says no */
+  /* called at the first open, in the middle of the scan that listed the
+   * files: logrotate renaming one that is listed but not opened yet */
+  void (*during_scan)(void);
 } fixture;
 
 static fixture fx;
@@ -79,6 +83,11 @@ static int cb_open(void *ctx, const bsl_source_conf *src, const char *path,
                    size_t errlen) {
   (void)ctx;
   (void)src;
+  if (fx.during_scan) {
+    void (*hook)(void) = fx.during_scan;
+    fx.during_scan = NULL;
+    hook();
+  }
   size_t prefix = bsl_reader_prefix_len(r);
   row *found = NULL;
   for (size_t i = 0; i < fx.n_rows && !found; i++) {
@@ -206,11 +215,14 @@ static void put_gz(const char *name, const char *text, time_t age) {
   assert_int_equal(utimensat(AT_FDCWD, in_dir(name), ts, 0), 0);
 }
 
-/* Starts a tail on source "www" = PATTERN (and "b" = PATTERN2 if any). */
-static void start(const char *pattern, const char *pattern2) {
+/* Starts a tail on source "www" = PATTERN (and "b" = PATTERN2 if any), HOOK
+ * (or NULL) run during its first scan (fixture.during_scan). */
+static void start_with(const char *pattern, const char *pattern2,
+                       void (*hook)(void)) {
   char err[512];
   memset(&fx, 0, sizeof fx);
   fx.refuse_after = -1;
+  fx.during_scan = hook;
   assert_int_equal(uv_loop_init(&fx.loop), 0);
   fx.src[0].name = "www";
   fx.src[0].path = in_dir(pattern);
@@ -227,6 +239,14 @@ static void start(const char *pattern, const char *pattern2) {
                            .forget = cb_forget};
   assert_int_equal(
       bsl_tail_start(&fx.tail, &fx.loop, &fx.cfg, &cb, err, sizeof err), 0);
+}
+
+static void start(const char *pattern, const char *pattern2) {
+  start_with(pattern, pattern2, NULL);
+}
+
+static void start_hooked(const char *pattern, void (*hook)(void)) {
+  start_with(pattern, NULL, hook);
 }
 
 static void stop(void) {
@@ -322,6 +342,76 @@ static void test_rename_create(void **state) {
   stop();
 }
 
+/* logrotate shifting the generations (.2 -> .3, .1 -> .2) while the scan
+ * opens the oldest: .1 is listed, but gone when its turn comes */
+static void shift_generations(void) {
+  assert_int_equal(rename(in_dir("access.log.2"), in_dir("access.log.3")), 0);
+  assert_int_equal(rename(in_dir("access.log.1"), in_dir("access.log.2")), 0);
+}
+
+/* the same, and then the live file renamed to .1 and a new one created: the
+ * name .1 is listed for one file and opened as another */
+static void rotate(void) {
+  shift_generations();
+  assert_int_equal(rename(in_dir("access.log"), in_dir("access.log.1")), 0);
+  put("access.log", "d1\n", "w");
+}
+
+/* Three generations a1, b1, c1; HOOK renames them during the first scan.
+ * No line is read before an older one that only changed its name: the
+ * next rescan finds it under its new name. */
+static void rotated_during_scan(void (*hook)(void), const char *const *want,
+                                size_t n) {
+  put("access.log", "c1\n", "w");
+  put("access.log.1", "b1\n", "w");
+  put("access.log.2", "a1\n", "w");
+  start_hooked("access.log*", hook);
+  spin(1300);
+  expect_lines(want, n);
+  stop();
+}
+
+/* logrotate's copytruncate (copy, then truncate), then the server writes
+ * LINE to the live file */
+static void copytruncate_then(const char *line) {
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", in_dir("access.log"),
+           in_dir("access.log.1"));
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(truncate(in_dir("access.log"), 0), 0);
+  put("access.log", line, "a");
+}
+
+/* copytruncate between the listing and the open of the live file: its copy
+ * (older lines) is not listed, the live file is opened with newer ones */
+static void copytruncate(void) {
+  copytruncate_then("d1\n");
+}
+
+static void test_copied_during_scan_holds_back(void **state) {
+  (void)state;
+  put("access.log", "c1\n", "w");
+  put("access.log.2", "a1\n", "w");
+  start_hooked("access.log*", copytruncate);
+  spin(1300);
+  const char *want[] = {"access.log.2:a1", "access.log.1:c1", "access.log:d1"};
+  expect_lines(want, 3);
+  stop();
+}
+
+static void test_renamed_during_scan_holds_back(void **state) {
+  (void)state;
+  const char *want[] = {"access.log.2:a1", "access.log.2:b1", "access.log:c1"};
+  rotated_during_scan(shift_generations, want, 3);
+}
+
+static void test_name_reused_during_scan_holds_back(void **state) {
+  (void)state;
+  const char *want[] = {"access.log.2:a1", "access.log.2:b1", "access.log.1:c1",
+                        "access.log:d1"};
+  rotated_during_scan(rotate, want, 4);
+}
+
 static void test_copytruncate(void **state) {
   (void)state;
   put("access.log", "t1\nt2\n", "w");
@@ -330,12 +420,7 @@ static void test_copytruncate(void **state) {
   /* logrotate's copytruncate: copy, then truncate; a line in between
    * goes to the copy only */
   put("access.log", "t3\n", "a");
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", in_dir("access.log"),
-           in_dir("access.log.1"));
-  assert_int_equal(system(cmd), 0);
-  assert_int_equal(truncate(in_dir("access.log"), 0), 0);
-  put("access.log", "u1\n", "a");
+  copytruncate_then("u1\n");
   spin(2500);
   /* t3 may come from the live file (read before the truncation) or from
    * the copy, never twice */
@@ -388,6 +473,10 @@ int main(void) {
       cmocka_unit_test_setup(test_young_gz_holds_back, empty_dir),
       cmocka_unit_test_setup(test_partial_line, empty_dir),
       cmocka_unit_test_setup(test_rename_create, empty_dir),
+      cmocka_unit_test_setup(test_renamed_during_scan_holds_back, empty_dir),
+      cmocka_unit_test_setup(test_name_reused_during_scan_holds_back,
+                             empty_dir),
+      cmocka_unit_test_setup(test_copied_during_scan_holds_back, empty_dir),
       cmocka_unit_test_setup(test_copytruncate, empty_dir),
       cmocka_unit_test_setup(test_gone_waits_for_commit, empty_dir),
       cmocka_unit_test_setup(test_refusing_line_stops_reading, empty_dir),
