@@ -268,20 +268,7 @@ static void card(FILE *o, const char *k, const char *v) {
 }
 
 int bsl_diag_write_html(const bsl_diag *d, FILE *o) {
-  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
-        "'none'; style-src 'unsafe-inline'\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, "
-        "initial-scale=1\">\n<meta name=\"color-scheme\" "
-        "content=\"light dark\">\n<title>boussole diagnose ",
-        o);
-  ESC(o, d->from);
-  fputs(" \u2013 ", o);
-  ESC(o, d->to);
-  fprintf(o,
-          "</title>\n<style>%s</style></head>\n<body>\n<header><div>"
-          "<h1><b>\u25c8</b> boussole diagnose</h1><span class=\"sub\">",
-          CSS);
+  bsl_html_page_start(o, "diagnose", d->from, d->to, CSS, false);
   ESC(o, d->from);
   fputs(" \u2192 ", o);
   ESC(o, d->to);

@@ -1102,21 +1102,27 @@ static void html_kpis(FILE *o, const bsl_report *r) {
         o);
 }
 
-int bsl_report_write_html(const bsl_report *r, FILE *o) {
-  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
-        "'none'; style-src 'unsafe-inline'; img-src data:\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, "
-        "initial-scale=1\">\n<meta name=\"color-scheme\" "
-        "content=\"light dark\">\n<title>boussole report ",
-        o);
-  ESC(o, r->from);
+void bsl_html_page_start(FILE *o, const char *what, const char *from,
+                         const char *to, const char *css, bool data_images) {
+  fprintf(o,
+          "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+          "'none'; style-src 'unsafe-inline'%s\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, "
+          "initial-scale=1\">\n<meta name=\"color-scheme\" "
+          "content=\"light dark\">\n<title>boussole %s ",
+          data_images ? "; img-src data:" : "", what);
+  ESC(o, from);
   fputs(" \u2013 ", o);
-  ESC(o, r->to);
+  ESC(o, to);
   fprintf(o,
           "</title>\n<style>%s</style></head>\n<body>\n<header><div>"
-          "<h1><b>\u25c8</b> boussole report</h1><span class=\"sub\">",
-          CSS);
+          "<h1><b>\u25c8</b> boussole %s</h1><span class=\"sub\">",
+          css, what);
+}
+
+int bsl_report_write_html(const bsl_report *r, FILE *o) {
+  bsl_html_page_start(o, "report", r->from, r->to, CSS, true);
   bsl_html_text(o, *r->sites ? r->sites : "all sites", 80);
   fputs(" \u00b7 ", o);
   ESC(o, r->from);

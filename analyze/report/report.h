@@ -238,4 +238,13 @@ const char *bsl_report_status_text(int status);
 /* Change of a rate in percentage points: "+1.8 pt". */
 void bsl_report_format_points(double cur, double prev, char *out, size_t cap);
 
+/*
+ * Opens a self-contained HTML page of boussole WHAT ("report", "diagnose")
+ * for FROM..TO: doctype, the Content-Security-Policy (no script, nothing
+ * fetched; DATA_IMAGES allows data: images), CSS inline, the title and the
+ * header up to its open <span class="sub">, which the caller fills.
+ */
+void bsl_html_page_start(FILE *o, const char *what, const char *from,
+                         const char *to, const char *css, bool data_images);
+
 #endif
