@@ -142,44 +142,33 @@ same_as_visit_log "killed, then resumed" "$WORK/killed.db"
 expect_eq "killed, then resumed == one load" \
   "$(dump_views "$WORK/killed.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
 
-# a version-8 database (as the last release left it) is migrated
+# databases of versions 8 (as the last release left it) and 7 are migrated
 OLD_PAGES="SELECT day, site, path, pageviews, entries, scroll_sum * 1.0 / pageviews AS avg_scroll_depth, scroll_75
  FROM page_counts WHERE pageviews > 0"
-cp "$WORK/one.db" "$WORK/v8.db"
-cp "$WORK/one.db.salts" "$WORK/v8.db.salts"
-sqlite3 "$WORK/v8.db" "DROP VIEW devices_daily; DROP TABLE visit_device_channels;
+TO_V8="DROP VIEW devices_daily; DROP TABLE visit_device_channels;
   DROP VIEW pages_daily; ALTER TABLE page_counts DROP COLUMN bounces;
   DELETE FROM page_counts WHERE pageviews = 0; CREATE VIEW pages_daily AS $OLD_PAGES;
-  PRAGMA user_version = 8"
-expect_eq "version-8 copy has no bounces" "$(q "$WORK/v8.db" "SELECT COUNT(*) FROM pragma_table_info('pages_daily') WHERE name = 'bounces'")" 0
-"$BOUSSOLE" report --db "$WORK/v8.db" > /dev/null
-expect "$WORK/v8.db" "PRAGMA user_version" 9
-same_as_visit_log "migrated from 8" "$WORK/v8.db"
-expect_eq "migrated from 8 == written by this version" \
-  "$(dump_views "$WORK/v8.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
-conf v8
-ingest v8 "$WORK/late.log"
-same_as_visit_log "migrated from 8, then loaded" "$WORK/v8.db"
-
-# a version-7 database is migrated through 8 and 9
-cp "$WORK/one.db" "$WORK/v7.db"
-cp "$WORK/one.db.salts" "$WORK/v7.db.salts"
-sqlite3 "$WORK/v7.db" "DROP VIEW devices_daily; DROP TABLE visit_device_channels;
-  DROP VIEW pages_daily; ALTER TABLE page_counts DROP COLUMN bounces;
-  DELETE FROM page_counts WHERE pageviews = 0; CREATE VIEW pages_daily AS $OLD_PAGES;
-  DROP VIEW traffic_daily; DROP VIEW channels_daily; DROP VIEW goals_daily;
+  PRAGMA user_version = 8;"
+TO_V7="DROP VIEW traffic_daily; DROP VIEW channels_daily; DROP VIEW goals_daily;
   DROP TRIGGER visit_goal_in; DROP TRIGGER visit_goal_out;
   DROP TABLE visit_segments; DROP TABLE visit_days; DROP TABLE goal_counts;
   DROP TABLE visit_devices; DROP TABLE visit_quarters;
   CREATE VIEW traffic_daily AS $OLD_TRAFFIC; CREATE VIEW channels_daily AS $OLD_CHANNELS;
-  CREATE VIEW goals_daily AS $OLD_GOALS; PRAGMA user_version = 7"
-"$BOUSSOLE" report --db "$WORK/v7.db" > /dev/null
-expect "$WORK/v7.db" "PRAGMA user_version" 9
-same_as_visit_log "migrated" "$WORK/v7.db"
-expect_eq "migrated == written by this version" \
-  "$(dump_views "$WORK/v7.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
-# and it goes on counting from there
-conf v7
-ingest v7 "$WORK/late.log"
-same_as_visit_log "migrated, then loaded" "$WORK/v7.db"
+  CREATE VIEW goals_daily AS $OLD_GOALS; PRAGMA user_version = 7;"
+for v in 8 7; do
+  cp "$WORK/one.db" "$WORK/v$v.db"
+  cp "$WORK/one.db.salts" "$WORK/v$v.db.salts"
+  if [ "$v" = 8 ]; then sqlite3 "$WORK/v$v.db" "$TO_V8"; else sqlite3 "$WORK/v$v.db" "$TO_V8 $TO_V7"; fi
+  expect_eq "version-$v copy: no bounces" \
+    "$(q "$WORK/v$v.db" "SELECT COUNT(*) FROM pragma_table_info('pages_daily') WHERE name = 'bounces'")" 0
+  "$BOUSSOLE" report --db "$WORK/v$v.db" > /dev/null
+  expect "$WORK/v$v.db" "PRAGMA user_version" 9
+  same_as_visit_log "migrated from $v" "$WORK/v$v.db"
+  expect_eq "migrated from $v == written by this version" \
+    "$(dump_views "$WORK/v$v.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
+  # and it goes on counting from there
+  conf "v$v"
+  ingest "v$v" "$WORK/late.log"
+  same_as_visit_log "migrated from $v, then loaded" "$WORK/v$v.db"
+done
 finish

@@ -324,26 +324,38 @@ static void on_goal(void *ctx, int64_t id, const char *goal) {
   ((struct loaded *)ctx)->goals++;
 }
 
+/* An open direct visit of site "a" from a phone: one pageview on LANDING
+ * at 1000, no pages. */
+static bsl_visit_row direct_visit(int64_t id, const char *day, int64_t visitor,
+                                  const char *landing) {
+  return (bsl_visit_row){.visit_id = id,
+                         .site = "a",
+                         .day = day,
+                         .visitor = visitor,
+                         .started_at = 1000,
+                         .ended_at = 1000,
+                         .pageviews = 1,
+                         .channel = "direct",
+                         .source = "(direct)",
+                         .medium = "(none)",
+                         .campaign = "",
+                         .device = "mobile",
+                         .landing_path = landing,
+                         .exit_path = landing,
+                         .pages_json = "[]",
+                         .is_open = true};
+}
+
 static void test_open_visits_resume(void **state) {
   (void)state;
   char err[512];
   bsl_store *s;
   assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
-  bsl_visit_row v = {.visit_id = 1,
-                     .site = "a",
-                     .day = "2026-11-02",
-                     .visitor = 99,
-                     .started_at = 1000,
-                     .ended_at = 1100,
-                     .pageviews = 2,
-                     .channel = "direct",
-                     .source = "(direct)",
-                     .medium = "(none)",
-                     .campaign = "",
-                     .device = "desktop",
-                     .landing_path = "/in",
-                     .exit_path = "/out",
-                     .is_open = true};
+  bsl_visit_row v = direct_visit(1, "2026-11-02", 99, "/in");
+  v.ended_at = 1100;
+  v.pageviews = 2;
+  v.device = "desktop";
+  v.exit_path = "/out";
   assert_int_equal(bsl_store_begin(s), 0);
   v.pages_json = "[[\"/in\",1,1,50],[\"/out\",1,0,0]]";
   assert_int_equal(bsl_store_put_visit(s, &v), 0);
@@ -449,22 +461,7 @@ static void test_landing_and_device_counters(void **state) {
   bsl_store *s;
   assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
   const char *day = "2026-11-03";
-  bsl_visit_row v = {.visit_id = 1,
-                     .site = "a",
-                     .day = day,
-                     .visitor = 7,
-                     .started_at = 5000,
-                     .ended_at = 5000,
-                     .pageviews = 1,
-                     .channel = "direct",
-                     .source = "(direct)",
-                     .medium = "(none)",
-                     .campaign = "",
-                     .device = "mobile",
-                     .landing_path = "/a",
-                     .exit_path = "/a",
-                     .pages_json = "[]",
-                     .is_open = true};
+  bsl_visit_row v = direct_visit(1, day, 7, "/a");
   static char longpath[BSL_PAGE_PATH_MAX + 100];
   memset(longpath, 'x', sizeof longpath - 1);
   longpath[0] = '/';
@@ -507,7 +504,7 @@ static void test_landing_and_device_counters(void **state) {
   v.medium = "organic";
   v.device = "desktop";
   v.pageviews = 2;
-  v.started_at = 4900;
+  v.started_at = 900;
   v.is_open = false;
   v.saved_before = true;
   assert_int_equal(bsl_store_begin(s), 0);
