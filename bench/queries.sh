@@ -56,13 +56,20 @@ cd "$DIR"
 
 FROM=2026-11-01
 TO=2026-11-30
-# The typical queries (issue 18): name|SQL, one a line.
+# The typical queries (issue 18): name|SQL, one a line; bounce by landing
+# page and device x channel also on the visits view, as analysts wrote them
+# before pages_daily.bounces and devices_daily (schema 9).
 QUERIES="channels by channel, a month|SELECT channel, SUM(visits), SUM(visitors), SUM(pageviews), SUM(bounces), SUM(conversions) FROM channels_daily WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY channel ORDER BY 2 DESC
 traffic_daily, a month|SELECT * FROM traffic_daily WHERE day BETWEEN '$FROM' AND '$TO' ORDER BY day
 goals_daily, a month|SELECT goal, channel, SUM(conversions), SUM(visits) FROM goals_daily WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY goal, channel ORDER BY 3 DESC
 top pages, a month|SELECT path, SUM(pageviews), SUM(entries) FROM pages_daily WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY path ORDER BY 2 DESC LIMIT 20
-bounce by landing page, a month|SELECT landing_path, COUNT(*), AVG(bounced) FROM visits WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY landing_path ORDER BY 2 DESC LIMIT 20
-visits by device x channel, a month|SELECT device, channel, COUNT(*) FROM visits WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY device, channel ORDER BY 3 DESC"
+bounce by landing page, a month|SELECT path, SUM(entries), SUM(bounces) * 1.0 / SUM(entries) FROM pages_daily WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY path HAVING SUM(entries) > 0 ORDER BY 2 DESC, 1 LIMIT 20
+bounce by landing page (visits), a month|SELECT landing_path, COUNT(*), AVG(bounced) FROM visits WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY landing_path ORDER BY 2 DESC, 1 LIMIT 20
+visits by device x channel, a month|SELECT device, channel, SUM(visits) FROM devices_daily WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY device, channel ORDER BY 3 DESC, 1, 2
+visits by device x channel (visits), a month|SELECT device, channel, COUNT(*) FROM visits WHERE day BETWEEN '$FROM' AND '$TO' GROUP BY device, channel ORDER BY 3 DESC, 1, 2"
+# Each "(visits)" query is the one above it on visit rows: same output.
+PAIRS="bounce by landing page
+visits by device x channel"
 
 cat > bench.conf <<'CONF'
 [boussole]
@@ -127,6 +134,12 @@ for mix in $MIXES; do
   cut -d'|' -f1 times.txt | awk '!seen[$0]++' | while read -r name; do
     printf '   %-40s %10s\n' "$name" "$(grep -F "$name|" times.txt | cut -d'|' -f2 | median)"
   done
+  while read -r name; do
+    a=$(grep -F "$name, a month|" <<< "$QUERIES" | cut -d'|' -f2- | sqlite3 "$db" | md5sum)
+    b=$(grep -F "$name (visits), a month|" <<< "$QUERIES" | cut -d'|' -f2- | sqlite3 "$db" | md5sum)
+    [ "$a" = "$b" ] && same=same || same=DIFFERENT
+    echo "   $name: view and visit rows give the $same output"
+  done <<< "$PAIRS"
   if [ -n "${PLANS:-}" ]; then
     while IFS='|' read -r name sql; do
       echo "-- plan: $name"

@@ -509,7 +509,7 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
 static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
                        int64_t pageviews, int64_t entries, int64_t scroll_sum,
                        int64_t scroll_75) {
-  char key[8 + 4096];
+  char key[8 + BSL_PAGE_PATH_MAX];
   int32_t dims[2] = {v->day, v->site};
   size_t len = p->path_len;
   if (len > sizeof key - sizeof dims)

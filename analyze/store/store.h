@@ -25,7 +25,7 @@
 typedef struct bsl_store bsl_store;
 
 /* Schema version this build writes; older databases are migrated at open. */
-#define BSL_SCHEMA_VERSION 8
+#define BSL_SCHEMA_VERSION 9
 
 /*
  * Opens (creating if needed) the database at PATH, enables WAL, sets a busy
@@ -211,6 +211,9 @@ typedef struct bsl_visit_row {
 int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v);
 /* bsl_store_put_visit() for N rows, new ones several per statement. */
 int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n);
+/* pages_daily counts a path under its first BSL_PAGE_PATH_MAX bytes (the
+ * model's counters, and the landing pages' bounces in store_agg.c). */
+#define BSL_PAGE_PATH_MAX 4096
 /* pages_daily counters: pageviews, entries, sum of the pageviews' scroll
  * depths, pageviews reaching 75%. */
 int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,

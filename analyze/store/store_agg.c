@@ -2,15 +2,16 @@
  * Per-day visit aggregates (store_agg_sql.h), counted by the writer.
  *
  * Every visit row the writer saves passes here first: a new visit adds to
- * the counters of its day, segment, device and quarter hour; a row of a visit
- * saved open before replaces what that visit counted (the open map keeps it); a
- * closed visit leaves the open map, since it never changes again.  Distinct
- * visitors are exact: for each day being written, the (segment, visitor) and
- * (day, visitor) pairs with their number of visits; a pair's first visit adds a
- * visitor, its last one leaving takes it back.  The counters' differences
- * go to SQL once per commit and segment (bsl_store__agg_flush), so a visit
- * costs hash lookups, not B-tree writes (per-row triggers tripled the
- * ingest time, README "Analyst queries").
+ * the counters of its day, segment, device, quarter hour, device x channel
+ * and landing page; a row of a visit saved open before replaces what that
+ * visit counted (the open map keeps it); a closed visit leaves the open map,
+ * since it never changes again.  Distinct
+ * visitors are exact: for each day being written, the (segment, visitor),
+ * (device x channel, visitor) and (day, visitor) pairs with their number of
+ * visits; a pair's first visit adds a visitor, its last one leaving takes it
+ * back.  The counters' differences go to SQL once per commit and segment
+ * (bsl_store__agg_flush), so a visit costs hash lookups, not B-tree writes
+ * (per-row triggers tripled the ingest time, README "Analyst queries").
  *
  * What memory holds is a cache of what SQL has: a day's pairs are read from
  * visit_log the first time the day is touched (nothing to read for a day
@@ -41,6 +42,7 @@ enum {
   F_SEGMENT, /* the fields of a segment */
   F_DEVICE = F_SEGMENT,
   F_QUARTER, /* started_at / 900, in decimal */
+  F_LANDING,
   F_COUNT
 };
 
@@ -53,28 +55,54 @@ static const struct kind {
   int fields[6];   /* which, in order */
   int n_counters;  /* counters bound next */
   int counters[6]; /* which, in order */
+  bool pairs;      /* counts distinct visitors (C_VISITORS) */
 } KINDS[] = {
     {'d',
      SQL_AGG_DAY_ADD,
      2,
      {F_DAY, F_SITE},
      6,
-     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CLICKS, C_CONVERSIONS}},
+     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CLICKS, C_CONVERSIONS},
+     true},
     {'s',
      SQL_AGG_SEGMENT_ADD,
      6,
      {F_DAY, F_SITE, F_CHANNEL, F_SOURCE, F_MEDIUM, F_CAMPAIGN},
      5,
-     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CONVERSIONS}},
+     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CONVERSIONS},
+     true},
     {'v',
      SQL_AGG_DEVICE_ADD,
      3,
      {F_DAY, F_SITE, F_DEVICE},
      3,
-     {C_VISITS, C_BOUNCES, C_CONVERSIONS}},
-    {'q', SQL_AGG_QUARTER_ADD, 3, {F_DAY, F_SITE, F_QUARTER}, 1, {C_VISITS}},
+     {C_VISITS, C_BOUNCES, C_CONVERSIONS},
+     false},
+    {'q',
+     SQL_AGG_QUARTER_ADD,
+     3,
+     {F_DAY, F_SITE, F_QUARTER},
+     1,
+     {C_VISITS},
+     false},
+    {'c',
+     SQL_AGG_DEVCHAN_ADD,
+     4,
+     {F_DAY, F_SITE, F_DEVICE, F_CHANNEL},
+     5,
+     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CONVERSIONS},
+     true},
+    /* pages_daily.bounces, in page_counts: bounces only (entries and the
+     * rest are the model's) */
+    {'l',
+     SQL_AGG_LANDING_ADD,
+     3,
+     {F_DAY, F_SITE, F_LANDING},
+     1,
+     {C_BOUNCES},
+     false},
 };
-enum { K_DAY, K_SEGMENT, K_DEVICE, K_QUARTER, K_COUNT };
+enum { K_DAY, K_SEGMENT, K_DEVICE, K_QUARTER, K_DEVCHAN, K_LANDING, K_COUNT };
 
 typedef struct agg {
   char *key; /* its kind's tag, then its fields (KINDS), each ending
@@ -96,7 +124,7 @@ typedef struct pair {
 
 typedef struct contrib {
   int64_t id; /* visit_id; 0: an empty slot (ids start at 1) */
-  uint32_t seg, day, dev, qtr;
+  uint32_t seg, day, dev, qtr, dch, lnd;
   int64_t visitor, pageviews, clicks, conversions;
 } contrib;
 
@@ -140,6 +168,17 @@ static const char *field(const agg *a, int f) {
   for (int i = 0; i < f; i++)
     p += strlen(p) + 1;
   return p;
+}
+
+/* PATH as pages_daily counts it: its first BSL_PAGE_PATH_MAX bytes (BUF
+ * holds a longer one's). */
+static const char *landing_key(const char *path, char *buf) {
+  size_t n = strlen(path);
+  if (n <= BSL_PAGE_PATH_MAX)
+    return path;
+  memcpy(buf, path, BSL_PAGE_PATH_MAX);
+  buf[BSL_PAGE_PATH_MAX] = '\0';
+  return buf;
 }
 
 static int oom(bsl_store *s) {
@@ -197,7 +236,7 @@ static uint32_t agg_find(bsl_agg *g, const char *key, size_t len,
 
 /* The agg of kind K for the fields F; UINT32_MAX when out of memory. */
 static uint32_t agg_of_kind(bsl_agg *g, int k, const char *const *f) {
-  char key[2048];
+  char key[BSL_PAGE_PATH_MAX + 2048];
   size_t len = 1;
   key[0] = KINDS[k].tag;
   for (int i = 0; i < KINDS[k].nf; i++) {
@@ -211,12 +250,23 @@ static uint32_t agg_of_kind(bsl_agg *g, int k, const char *const *f) {
   return agg_find(g, key, len, (uint8_t)k);
 }
 
-/* The aggs of the fields F: day and segment, and device and quarter unless
- * F[F_DEVICE] is NULL; -1 when out of memory. */
+/* C's aggs, in the order of the K_* kinds. */
+static void contrib_aggs(const contrib *c, uint32_t at[K_COUNT]) {
+  const uint32_t v[K_COUNT] = {c->day, c->seg, c->dev, c->qtr, c->dch, c->lnd};
+  memcpy(at, v, sizeof v);
+}
+
+/* The aggs of the fields F, of each kind whose fields F all has (a NULL
+ * field: not wanted); -1 when out of memory. */
 static int aggs_get(bsl_agg *g, const char *const *f, contrib *c) {
-  uint32_t *at[K_COUNT] = {&c->day, &c->seg, &c->dev, &c->qtr};
-  int n = f[F_DEVICE] ? K_COUNT : K_DEVICE;
-  for (int k = 0; k < n; k++) {
+  uint32_t *at[K_COUNT] = {&c->day, &c->seg, &c->dev,
+                           &c->qtr, &c->dch, &c->lnd};
+  for (int k = 0; k < K_COUNT; k++) {
+    bool all = true;
+    for (int i = 0; i < KINDS[k].nf; i++)
+      all = all && f[KINDS[k].fields[i]];
+    if (!all)
+      continue;
     if ((*at[k] = agg_of_kind(g, k, f)) == UINT32_MAX)
       return -1;
     g->aggs[*at[k]].day = c->day;
@@ -372,27 +422,35 @@ static int day_load(bsl_store *s, uint32_t d) {
   sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 2, site, -1, SQLITE_TRANSIENT);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *f[F_COUNT] = {day, site};
-    contrib c;
+    const char *f[F_COUNT] = {day, site}; /* no quarter, no landing */
+    contrib c = {0};
     for (int i = 0; i < 4; i++) {
       const unsigned char *t = sqlite3_column_text(st, i);
       f[F_CHANNEL + i] = t ? (const char *)t : "";
     }
     int64_t visitor = sqlite3_column_int64(st, 4);
+    const unsigned char *dev = sqlite3_column_text(st, 5);
+    f[F_DEVICE] = dev ? (const char *)dev : "";
     if (aggs_get(g, f, &c) != 0) {
       sqlite3_reset(st);
       return oom(s);
     }
-    uint32_t seg = c.seg;
-    /* counted in SQL already: the pairs only, not their visitors */
-    int64_t vs = g->aggs[seg].visitors, vd = g->aggs[d].visitors;
-    bool ds = g->aggs[seg].dirty, dd = g->aggs[d].dirty;
-    if (pair_add(g, seg, visitor, 1) != 0 || pair_add(g, d, visitor, 1) != 0) {
-      sqlite3_reset(st);
-      return oom(s);
+    uint32_t at[K_COUNT];
+    contrib_aggs(&c, at);
+    for (int k = 0; k < K_COUNT; k++) {
+      if (!KINDS[k].pairs) /* the others need no pairs */
+        continue;
+      /* counted in SQL already: the pairs only, not their visitors */
+      agg *a = &g->aggs[at[k]];
+      int64_t visitors = a->visitors;
+      bool dirty = a->dirty;
+      if (pair_add(g, at[k], visitor, 1) != 0) {
+        sqlite3_reset(st);
+        return oom(s);
+      }
+      a = &g->aggs[at[k]];
+      a->visitors = visitors, a->dirty = dirty;
     }
-    g->aggs[seg].visitors = vs, g->aggs[d].visitors = vd;
-    g->aggs[seg].dirty = ds, g->aggs[d].dirty = dd;
   }
   sqlite3_reset(st);
   if (rc != SQLITE_DONE)
@@ -411,8 +469,9 @@ static int place(bsl_store *s, const char *const *f, contrib *c) {
  * visitor's pairs too unless PAIRS is false. */
 static int count(bsl_agg *g, const contrib *c, int d, bool pairs) {
   int64_t bounce = c->pageviews == 1 && c->clicks == 0;
-  uint32_t at[4] = {c->seg, c->day, c->dev, c->qtr};
-  for (int i = 0; i < 4; i++) {
+  uint32_t at[K_COUNT];
+  contrib_aggs(c, at);
+  for (int i = 0; i < K_COUNT; i++) {
     agg *a = &g->aggs[at[i]];
     a->visits += d;
     a->pageviews += d * c->pageviews;
@@ -420,7 +479,7 @@ static int count(bsl_agg *g, const contrib *c, int d, bool pairs) {
     a->clicks += d * c->clicks;
     a->conversions += d * c->conversions;
     a->dirty = true;
-    if (pairs && i < 2 && pair_add(g, at[i], c->visitor, d) != 0)
+    if (pairs && KINDS[i].pairs && pair_add(g, at[i], c->visitor, d) != 0)
       return -1;
   }
   return 0;
@@ -442,6 +501,9 @@ static int open_load(bsl_store *s) {
     snprintf(quarter, sizeof quarter, "%lld",
              (long long)(sqlite3_column_int64(st, 12) / 900));
     f[F_QUARTER] = quarter;
+    const unsigned char *landing = sqlite3_column_text(st, 13);
+    char cut[BSL_PAGE_PATH_MAX + 1];
+    f[F_LANDING] = landing_key(landing ? (const char *)landing : "", cut);
     contrib c = {.id = sqlite3_column_int64(st, 0),
                  .visitor = sqlite3_column_int64(st, 8),
                  .pageviews = sqlite3_column_int64(st, 9),
@@ -481,8 +543,12 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
     return -1;
   char quarter[24];
   snprintf(quarter, sizeof quarter, "%lld", (long long)(v->started_at / 900));
-  const char *f[F_COUNT] = {v->day,    v->site,     v->channel, v->source,
-                            v->medium, v->campaign, v->device,  quarter};
+  char cut[BSL_PAGE_PATH_MAX + 1];
+  const char *landing =
+      landing_key(v->landing_path ? v->landing_path : "", cut);
+  const char *f[F_COUNT] = {v->day,    v->site,   v->channel,
+                            v->source, v->medium, v->campaign,
+                            v->device, quarter,   landing};
   contrib c = {.id = v->visit_id,
                .visitor = v->visitor,
                .pageviews = v->pageviews,
@@ -499,7 +565,8 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
       return -1;
     /* an open visit grows in place: its pairs stay */
     bool moves = old.seg != c.seg || old.visitor != c.visitor ||
-                 old.dev != c.dev || old.qtr != c.qtr;
+                 old.dev != c.dev || old.qtr != c.qtr || old.dch != c.dch ||
+                 old.lnd != c.lnd;
     if (count(g, &old, -1, moves) != 0)
       return oom(s);
     /* goals are counted by channel: they follow a visit that moves */
@@ -558,6 +625,8 @@ static int compact(bsl_agg *g) {
       g->open[i].day = map[g->open[i].day];
       g->open[i].dev = map[g->open[i].dev];
       g->open[i].qtr = map[g->open[i].qtr];
+      g->open[i].dch = map[g->open[i].dch];
+      g->open[i].lnd = map[g->open[i].lnd];
     }
   free(map);
   size_t icap = 1024;
@@ -574,13 +643,22 @@ int bsl_store__agg_flush(bsl_store *s) {
     agg *a = &g->aggs[i];
     if (!a->dirty)
       continue;
+    /* most visits touch a landing page's counter without moving its
+     * bounces: no write (the column's default is 0) */
+    if (a->kind == K_LANDING && a->bounces == 0) {
+      a->visits = a->pageviews = a->clicks = a->conversions = 0;
+      a->dirty = false;
+      continue;
+    }
     const struct kind *kd = &KINDS[a->kind];
     sqlite3_stmt *st = bsl_store__stmt(s, kd->sql);
     if (!st)
       return -1;
     const char *p = a->key + 1;
+    /* the text rule, as page_counts' own writes: a landing path cut at
+     * BSL_PAGE_PATH_MAX bytes may end inside a character */
     for (int j = 0; j < kd->nf; j++, p += strlen(p) + 1)
-      sqlite3_bind_text(st, 1 + j, p, -1, SQLITE_STATIC);
+      bsl_store__bind_text(st, 1 + j, p);
     int64_t vals[6] = {a->visits,  a->visitors, a->pageviews,
                        a->bounces, a->clicks,   a->conversions};
     for (int j = 0; j < kd->n_counters; j++)

@@ -1,6 +1,7 @@
 /*
- * The per-day visit aggregates behind traffic_daily, channels_daily and
- * goals_daily (issue 18), SQLite only.  Those views used to group every
+ * The per-day visit aggregates behind traffic_daily, channels_daily,
+ * goals_daily, devices_daily and pages_daily's bounces (issue 18), SQLite
+ * only.  Those views used to group every
  * visit row of the days asked for at each query (COUNT(DISTINCT visitor)
  * over temp B-trees: seconds for a month at 10M lines); now they read
  * per-day tables that the writer keeps (store_agg.c: counted in memory,
@@ -89,6 +90,41 @@
   " LEFT JOIN goal_counts gc ON gc.day = c.day AND gc.site = c.site"           \
   "  AND gc.channel = c.channel AND gc.goal = g.goal;"
 
+/* 8 -> 9: bounces by landing page, and visits by device x channel, as
+ * per-day counters like the ones above (issue 18: analysts grouped the
+ * visits view for these).  A visit's bounce is counted on its landing
+ * page and day, as pages_daily's entries are (model.c counts an entry on
+ * the page a visit lands on, on the visit's day), so SUM(bounces) /
+ * SUM(entries) is the bounce rate of a landing page.  It goes into
+ * page_counts itself: no join in pages_daily; a row the writer adds there
+ * before the model's (pageviews 0) stays hidden until its pageviews come,
+ * in the same commit. */
+#define AGG_DEVCHAN_COLS "day, site, device, channel"
+#define SQL_MIGRATION_DEVICES                                                  \
+  "ALTER TABLE page_counts ADD COLUMN bounces INTEGER NOT NULL DEFAULT 0;"     \
+  "INSERT INTO page_counts(day, site, path, pageviews, entries, scroll_sum,"   \
+  " scroll_75, bounces) SELECT day, site, landing_path, 0, 0, 0, 0,"           \
+  " SUM(" AGG_BOUNCE ") FROM visit_log WHERE true"                             \
+  " GROUP BY day, site, landing_path HAVING SUM(" AGG_BOUNCE ") > 0"           \
+  " ON CONFLICT(day, site, path) DO UPDATE SET bounces = excluded.bounces;"    \
+  "DROP VIEW pages_daily;"                                                     \
+  "CREATE VIEW pages_daily AS"                                                 \
+  " SELECT day, site, path, pageviews, entries,"                               \
+  "  scroll_sum * 1.0 / pageviews AS avg_scroll_depth, scroll_75, bounces"     \
+  " FROM page_counts WHERE pageviews > 0;"                                     \
+  "CREATE TABLE visit_device_channels(day TEXT NOT NULL, site TEXT NOT NULL,"  \
+  " device TEXT NOT NULL, channel TEXT NOT NULL, visits INTEGER NOT NULL,"     \
+  " visitors INTEGER NOT NULL, pageviews INTEGER NOT NULL,"                    \
+  " bounces INTEGER NOT NULL, conversions INTEGER NOT NULL,"                   \
+  " PRIMARY KEY(" AGG_DEVCHAN_COLS ")) WITHOUT ROWID;"                         \
+  "INSERT INTO visit_device_channels(" AGG_DEVCHAN_COLS ", visits, visitors,"  \
+  " pageviews, bounces, conversions) SELECT " AGG_DEVCHAN_COLS ", COUNT(*),"   \
+  " COUNT(DISTINCT visitor), SUM(pageviews), SUM(" AGG_BOUNCE "),"             \
+  " SUM(conversions) FROM visit_log GROUP BY " AGG_DEVCHAN_COLS ";"            \
+  "CREATE VIEW devices_daily AS"                                               \
+  " SELECT " AGG_DEVCHAN_COLS ", visits, visitors, pageviews, bounces,"        \
+  "  conversions FROM visit_device_channels WHERE visits > 0;"
+
 /* store_agg.c: the deltas of one commit ... */
 #define SQL_AGG_SEGMENT_ADD                                                    \
   "INSERT INTO visit_segments(" AGG_SEG_COLS ", visits, visitors, pageviews,"  \
@@ -119,16 +155,30 @@
   "INSERT INTO visit_quarters(day, site, quarter, visits)"                     \
   " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(day, site, quarter) DO UPDATE"          \
   " SET visits = visits + excluded.visits"
+#define SQL_AGG_DEVCHAN_ADD                                                    \
+  "INSERT INTO visit_device_channels(" AGG_DEVCHAN_COLS ", visits, visitors,"  \
+  " pageviews, bounces, conversions) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"   \
+  " ?9) ON CONFLICT(" AGG_DEVCHAN_COLS ") DO UPDATE SET"                       \
+  " visits = visits + excluded.visits,"                                        \
+  " visitors = visitors + excluded.visitors,"                                  \
+  " pageviews = pageviews + excluded.pageviews,"                               \
+  " bounces = bounces + excluded.bounces,"                                     \
+  " conversions = conversions + excluded.conversions"
+#define SQL_AGG_LANDING_ADD                                                    \
+  "INSERT INTO page_counts(day, site, path, pageviews, entries, scroll_sum,"   \
+  " scroll_75, bounces) VALUES(?1, ?2, ?3, 0, 0, 0, 0, ?4)"                    \
+  " ON CONFLICT(day, site, path) DO UPDATE"                                    \
+  " SET bounces = bounces + excluded.bounces"
 /* ... what is already counted of a day (its visitors' segments) ... */
 #define SQL_AGG_DAY_COUNTED                                                    \
   "SELECT 1 FROM visit_days WHERE day = ?1 AND site = ?2"
 #define SQL_AGG_DAY_LOAD                                                       \
-  "SELECT channel, source, medium, campaign, visitor FROM visit_log"           \
+  "SELECT channel, source, medium, campaign, visitor, device FROM visit_log"   \
   " WHERE day = ?1 AND site = ?2"
 /* ... the open visits as counted (their next row replaces them) ... */
 #define SQL_AGG_OPEN_LOAD                                                      \
   "SELECT visit_id, " AGG_SEG_COLS ", device, visitor, pageviews, clicks,"     \
-  " conversions, started_at FROM visit_log WHERE is_open = 1"
+  " conversions, started_at, landing_path FROM visit_log WHERE is_open = 1"
 /* ... and the goals of an open visit that changes channel or day. */
 #define SQL_AGG_GOALS_MOVE                                                     \
   "INSERT INTO goal_counts(day, site, channel, goal, conversions)"             \

@@ -555,7 +555,9 @@ static int flush(bsl_store *s) {
   if (pg->n_visits && (send_arrays(s, PG_SQL_VISITS_PUT, pg->visits, VISIT_COLS,
                                    "saving visits") ||
                        send_arrays(s, PG_SQL_SKETCHES_ADD, pg->visits,
-                                   VISIT_COLS, "adding visitors")))
+                                   VISIT_COLS, "adding visitors") ||
+                       send_arrays(s, PG_SQL_DEVICE_SKETCHES_ADD, pg->visits,
+                                   VISIT_COLS, "adding visitors by device")))
     return -1;
   if (pg->n_goals &&
       send_arrays(s, PG_SQL_GOALS_PUT, pg->goals, 2, "saving conversions"))

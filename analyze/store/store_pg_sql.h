@@ -370,6 +370,45 @@ static const char *const PG_MIGRATIONS[] = {
      * several hosts write the same days.  The step keeps the numbering
      * aligned. */
     "DO $$ BEGIN END $$;",
+    /* 8 -> 9: pages_daily's bounces (a visit's, on its landing page and
+     * day, as entries) and devices_daily, computed from the host rows as
+     * the other views are; visitors by device x channel from their own
+     * sketches, filled at each commit (PG_SQL_DEVICE_SKETCHES_ADD) and here
+     * from the visits already there.  (A landing path longer than
+     * BSL_PAGE_PATH_MAX bytes: its entries are counted under its first
+     * bytes, its bounces under the whole path.)  CREATE OR REPLACE keeps
+     * pages_daily's grants. */
+    "CREATE TABLE device_sketches(day text NOT NULL, site text NOT NULL,"
+    " device text NOT NULL, channel text NOT NULL, host text NOT NULL,"
+    " sketch hll NOT NULL, PRIMARY KEY(day, site, device, channel, host));"
+    "INSERT INTO device_sketches(day, site, device, channel, host, sketch)"
+    " SELECT day, site, device, channel, host,"
+    " hll_add_agg(hll_hash_bigint(visitor), " PG_HLL ") FROM visit_log"
+    " GROUP BY day, site, device, channel, host;"
+    "CREATE VIEW devices_daily AS"
+    " WITH v AS (SELECT day, site, device, channel, COUNT(*) AS visits,"
+    "   SUM(pageviews)::bigint AS pageviews,"
+    "   SUM((pageviews = 1 AND clicks = 0)::int)::bigint AS bounces,"
+    "   SUM(conversions)::bigint AS conversions FROM visit_log"
+    "   GROUP BY day, site, device, channel),"
+    " u AS (SELECT day, site, device, channel,"
+    "   round(hll_cardinality(hll_union_agg(sketch)))::bigint AS visitors"
+    "   FROM device_sketches GROUP BY day, site, device, channel)"
+    " SELECT v.day, v.site, v.device, v.channel, v.visits,"
+    "  COALESCE(u.visitors, 0) AS visitors, v.pageviews, v.bounces,"
+    "  v.conversions FROM v LEFT JOIN u USING (day, site, device, channel);"
+    "CREATE OR REPLACE VIEW pages_daily AS"
+    " WITH p AS (SELECT day, site, path, SUM(pageviews)::bigint AS pageviews,"
+    "   SUM(entries)::bigint AS entries,"
+    "   SUM(scroll_sum)::float8 / SUM(pageviews) AS avg_scroll_depth,"
+    "   SUM(scroll_75)::bigint AS scroll_75"
+    "   FROM page_counts GROUP BY day, site, path HAVING SUM(pageviews) > 0),"
+    " b AS (SELECT day, site, landing_path AS path,"
+    "   SUM((pageviews = 1 AND clicks = 0)::int)::bigint AS bounces"
+    "   FROM visit_log GROUP BY day, site, landing_path)"
+    " SELECT p.day, p.site, p.path, p.pageviews, p.entries,"
+    "  p.avg_scroll_depth, p.scroll_75, COALESCE(b.bounces, 0) AS bounces"
+    " FROM p LEFT JOIN b USING (day, site, path);",
 };
 
 #define PG_SQL_NOT_FOUND_ADD                                                   \
@@ -427,6 +466,15 @@ static const char *const PG_MIGRATIONS[] = {
   " ORDER BY day, site, ch, src, med, camp"                                    \
   " ON CONFLICT(day, site, channel, source, medium, campaign, host)"           \
   " DO UPDATE SET sketch = hll_union(visitor_sketches.sketch,"                 \
+  " EXCLUDED.sketch)"
+/* devices_daily's visitors, as PG_SQL_SKETCHES_ADD's */
+#define PG_SQL_DEVICE_SKETCHES_ADD                                             \
+  "INSERT INTO device_sketches(day, site, device, channel, host, sketch)"      \
+  " SELECT day, site, dev, ch, $1,"                                            \
+  " hll_add_agg(hll_hash_bigint(visitor), " PG_HLL ")" PG_SQL_VISITS_UNNEST    \
+  " GROUP BY day, site, dev, ch ORDER BY day, site, dev, ch"                   \
+  " ON CONFLICT(day, site, device, channel, host)"                             \
+  " DO UPDATE SET sketch = hll_union(device_sketches.sketch,"                  \
   " EXCLUDED.sketch)"
 #define PG_SQL_GOALS_PUT                                                       \
   "INSERT INTO visit_goals(host, visit_id, goal)"                              \

@@ -177,6 +177,8 @@ static const char *const MIGRATIONS[] = {
     /* 7 -> 8: per-day visit aggregates under traffic_daily, channels_daily
      * and goals_daily (store_agg_sql.h, store_agg.c) */
     SQL_MIGRATION_AGGREGATES,
+    /* 8 -> 9: pages_daily.bounces and devices_daily (store_agg_sql.h) */
+    SQL_MIGRATION_DEVICES,
 };
 
 /* The version whose migration moves the salts out (store.c runs its C step

@@ -48,7 +48,7 @@ expect_eq() {
 # dump_views DB: every analyst view in a stable order (for comparisons)
 dump_views() {
   local db=$1
-  for v in traffic_daily status_daily pages_daily channels_daily events_daily goals_daily; do
+  for v in traffic_daily status_daily pages_daily channels_daily events_daily goals_daily devices_daily; do
     echo "== $v"
     q "$db" "SELECT * FROM $v ORDER BY 1,2,3,4,5"
   done

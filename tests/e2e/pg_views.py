@@ -21,9 +21,9 @@ import sys
 VIEWS = ["traffic_daily", "status_daily", "pages_daily", "channels_daily",
          "events_daily", "goals_daily", "campaigns_daily", "visits", "sources",
          "rejects", "kpi_series", "kpi_status", "alerts", "adjustments",
-         "not_found_daily", "visit_conversions"]
+         "not_found_daily", "visit_conversions", "devices_daily"]
 SKIP_ALWAYS = {("sources", "updated_at")}
-VISITORS = {"traffic_daily", "channels_daily"}
+VISITORS = {"traffic_daily", "channels_daily", "devices_daily"}
 
 
 def norm(v):

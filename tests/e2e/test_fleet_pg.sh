@@ -76,6 +76,18 @@ expect_eq "schema version recorded, as SQLite's" \
   "$(q "$WORK/lite.db" "PRAGMA user_version")"
 expect_eq "not_found_daily and visit_conversions on PostgreSQL" \
   "$(pg_sql "SELECT COUNT(*) FROM pg_views WHERE viewname IN ('not_found_daily', 'visit_conversions')")" 2
+# a version-8 database (no devices_daily, no pages_daily.bounces) is
+# migrated: step 9 fills the device sketches from the visits already there
+pg_sql "DROP VIEW devices_daily; DROP TABLE device_sketches; DROP VIEW pages_daily;
+  CREATE VIEW pages_daily AS SELECT day, site, path, SUM(pageviews)::bigint AS pageviews,
+   SUM(entries)::bigint AS entries, SUM(scroll_sum)::float8 / SUM(pageviews) AS avg_scroll_depth,
+   SUM(scroll_75)::bigint AS scroll_75 FROM page_counts GROUP BY day, site, path HAVING SUM(pageviews) > 0;
+  DELETE FROM schema_version WHERE version = 9" > /dev/null
+expect_eq "version-8 copy: no devices_daily" \
+  "$(pg_sql "SELECT COUNT(*) FROM pg_views WHERE viewname = 'devices_daily'")" 0
+"$BOUSSOLE" report --db "$PG_URI" > /dev/null
+expect_eq "version 8 migrated to 9" "$(pg_sql "SELECT max(version) FROM schema_version")" 9
+expect_eq "migrated from 8: PostgreSQL views == SQLite views" "$(compare "$WORK/lite.db" "$PG_URI")" same
 
 # 2. three hosts, the log split by a hash of the client address, at once
 python3 "$(dirname "$0")/split_by_client.py" "$WORK/full.log" "$WORK/part" 3

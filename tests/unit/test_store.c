@@ -63,8 +63,8 @@ static void test_schema_and_views(void **state) {
       query_int("SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND "
                 "name IN ('traffic_daily', 'status_daily', 'pages_daily', "
                 "'channels_daily', 'events_daily', 'goals_daily', 'visits', "
-                "'sources', 'rejects', 'not_found_daily')"),
-      10);
+                "'sources', 'rejects', 'not_found_daily', 'devices_daily')"),
+      11);
   /* reopening an up-to-date database migrates nothing and works */
   assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
   bsl_store_close(s);
@@ -324,26 +324,38 @@ static void on_goal(void *ctx, int64_t id, const char *goal) {
   ((struct loaded *)ctx)->goals++;
 }
 
+/* An open direct visit of site "a" from a phone: one pageview on LANDING
+ * at 1000, no pages. */
+static bsl_visit_row direct_visit(int64_t id, const char *day, int64_t visitor,
+                                  const char *landing) {
+  return (bsl_visit_row){.visit_id = id,
+                         .site = "a",
+                         .day = day,
+                         .visitor = visitor,
+                         .started_at = 1000,
+                         .ended_at = 1000,
+                         .pageviews = 1,
+                         .channel = "direct",
+                         .source = "(direct)",
+                         .medium = "(none)",
+                         .campaign = "",
+                         .device = "mobile",
+                         .landing_path = landing,
+                         .exit_path = landing,
+                         .pages_json = "[]",
+                         .is_open = true};
+}
+
 static void test_open_visits_resume(void **state) {
   (void)state;
   char err[512];
   bsl_store *s;
   assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
-  bsl_visit_row v = {.visit_id = 1,
-                     .site = "a",
-                     .day = "2026-11-02",
-                     .visitor = 99,
-                     .started_at = 1000,
-                     .ended_at = 1100,
-                     .pageviews = 2,
-                     .channel = "direct",
-                     .source = "(direct)",
-                     .medium = "(none)",
-                     .campaign = "",
-                     .device = "desktop",
-                     .landing_path = "/in",
-                     .exit_path = "/out",
-                     .is_open = true};
+  bsl_visit_row v = direct_visit(1, "2026-11-02", 99, "/in");
+  v.ended_at = 1100;
+  v.pageviews = 2;
+  v.device = "desktop";
+  v.exit_path = "/out";
   assert_int_equal(bsl_store_begin(s), 0);
   v.pages_json = "[[\"/in\",1,1,50],[\"/out\",1,0,0]]";
   assert_int_equal(bsl_store_put_visit(s, &v), 0);
@@ -438,6 +450,87 @@ static void test_put_visits_batches_and_hints(void **state) {
       N);
 }
 
+/* pages_daily.bounces and devices_daily (schema 9) follow an open visit
+ * whose landing page, channel and device change (an earlier pageview came
+ * late), across a reopen (the counters' memory read back from visit_log);
+ * a landing path longer than BSL_PAGE_PATH_MAX counts under its first
+ * bytes, as its entries do. */
+static void test_landing_and_device_counters(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  const char *day = "2026-11-03";
+  bsl_visit_row v = direct_visit(1, day, 7, "/a");
+  static char longpath[BSL_PAGE_PATH_MAX + 100];
+  memset(longpath, 'x', sizeof longpath - 1);
+  longpath[0] = '/';
+  static char cut[BSL_PAGE_PATH_MAX + 1];
+  memcpy(cut, longpath, BSL_PAGE_PATH_MAX);
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_put_visit(s, &v), 0);
+  bsl_visit_row w = v;
+  w.visit_id = 2;
+  w.landing_path = w.exit_path = "/b";
+  w.is_open = false;
+  assert_int_equal(bsl_store_put_visit(s, &w), 0);
+  bsl_visit_row x = w;
+  x.visit_id = 3;
+  x.visitor = 8;
+  x.landing_path = x.exit_path = longpath;
+  assert_int_equal(bsl_store_put_visit(s, &x), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/a", 1, 1, 0, 0), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/b", 1, 1, 0, 0), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", cut, 1, 1, 0, 0), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT bounces FROM pages_daily WHERE path = "
+                             "'/a'"),
+                   1);
+  assert_int_equal(query_int("SELECT bounces FROM pages_daily WHERE "
+                             "length(path) = 4096"),
+                   1);
+  assert_int_equal(query_int("SELECT visits * 100 + visitors * 10 + bounces "
+                             "FROM devices_daily WHERE device = 'mobile' AND "
+                             "channel = 'direct'"),
+                   3 * 100 + 2 * 10 + 3);
+
+  /* reopened: visit 1 now lands on /c from a search, on a desktop, and has
+   * two pageviews (no bounce) */
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  v.landing_path = "/c";
+  v.channel = "organic_search";
+  v.source = "google";
+  v.medium = "organic";
+  v.device = "desktop";
+  v.pageviews = 2;
+  v.started_at = 900;
+  v.is_open = false;
+  v.saved_before = true;
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_put_visit(s, &v), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/a", 0, -1, 0, 0),
+                   0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/c", 1, 1, 0, 0), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  assert_int_equal(
+      query_int("SELECT group_concat(path || ':' || entries || ':' || bounces, "
+                "' ') = '/a:0:0 /b:1:1 /c:1:0' FROM (SELECT * FROM pages_daily "
+                "WHERE length(path) < 10 ORDER BY path)"),
+      1);
+  assert_int_equal(query_int("SELECT visits * 100 + visitors * 10 + bounces "
+                             "FROM devices_daily WHERE device = 'mobile' AND "
+                             "channel = 'direct'"),
+                   2 * 100 + 2 * 10 + 2);
+  assert_int_equal(query_int("SELECT visits * 1000 + visitors * 100 + "
+                             "pageviews * 10 + bounces FROM devices_daily "
+                             "WHERE device = 'desktop' AND channel = "
+                             "'organic_search'"),
+                   1000 + 100 + 20 + 0);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM devices_daily"), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_schema_and_views, setup, teardown),
@@ -455,6 +548,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_locked_database_reports_error, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_put_visits_batches_and_hints, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_landing_and_device_counters, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
