@@ -89,8 +89,9 @@ static const struct kind {
      SQL_AGG_DEVCHAN_ADD,
      4,
      {F_DAY, F_SITE, F_DEVICE, F_CHANNEL},
-     5,
-     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CONVERSIONS},
+     6,
+     /* clicks too: a KPI filtered by channel reads its days from here */
+     {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CONVERSIONS, C_CLICKS},
      true},
     /* pages_daily.bounces, in page_counts: bounces only (entries and the
      * rest are the model's) */

@@ -116,11 +116,13 @@
   " device TEXT NOT NULL, channel TEXT NOT NULL, visits INTEGER NOT NULL,"     \
   " visitors INTEGER NOT NULL, pageviews INTEGER NOT NULL,"                    \
   " bounces INTEGER NOT NULL, conversions INTEGER NOT NULL,"                   \
+  " clicks INTEGER NOT NULL,"                                                  \
   " PRIMARY KEY(" AGG_DEVCHAN_COLS ")) WITHOUT ROWID;"                         \
   "INSERT INTO visit_device_channels(" AGG_DEVCHAN_COLS ", visits, visitors,"  \
-  " pageviews, bounces, conversions) SELECT " AGG_DEVCHAN_COLS ", COUNT(*),"   \
-  " COUNT(DISTINCT visitor), SUM(pageviews), SUM(" AGG_BOUNCE "),"             \
-  " SUM(conversions) FROM visit_log GROUP BY " AGG_DEVCHAN_COLS ";"            \
+  " pageviews, bounces, conversions, clicks) SELECT " AGG_DEVCHAN_COLS ","     \
+  " COUNT(*), COUNT(DISTINCT visitor), SUM(pageviews), SUM(" AGG_BOUNCE "),"   \
+  " SUM(conversions), SUM(clicks) FROM visit_log GROUP BY " AGG_DEVCHAN_COLS   \
+  ";"                                                                          \
   "CREATE VIEW devices_daily AS"                                               \
   " SELECT " AGG_DEVCHAN_COLS ", visits, visitors, pageviews, bounces,"        \
   "  conversions FROM visit_device_channels WHERE visits > 0;"
@@ -157,13 +159,14 @@
   " SET visits = visits + excluded.visits"
 #define SQL_AGG_DEVCHAN_ADD                                                    \
   "INSERT INTO visit_device_channels(" AGG_DEVCHAN_COLS ", visits, visitors,"  \
-  " pageviews, bounces, conversions) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"   \
-  " ?9) ON CONFLICT(" AGG_DEVCHAN_COLS ") DO UPDATE SET"                       \
+  " pageviews, bounces, conversions, clicks) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"   \
+  " ?7, ?8, ?9, ?10) ON CONFLICT(" AGG_DEVCHAN_COLS ") DO UPDATE SET"          \
   " visits = visits + excluded.visits,"                                        \
   " visitors = visitors + excluded.visitors,"                                  \
   " pageviews = pageviews + excluded.pageviews,"                               \
   " bounces = bounces + excluded.bounces,"                                     \
-  " conversions = conversions + excluded.conversions"
+  " conversions = conversions + excluded.conversions,"                         \
+  " clicks = clicks + excluded.clicks"
 #define SQL_AGG_LANDING_ADD                                                    \
   "INSERT INTO page_counts(day, site, path, pageviews, entries, scroll_sum,"   \
   " scroll_75, bounces) VALUES(?1, ?2, ?3, 0, 0, 0, 0, ?4)"                    \

@@ -211,12 +211,13 @@ int bsl_store_kpi_days(bsl_store *s, enum bsl_kpi_source src,
     return bsl_store__pg_rows(s, pg_sql, p.v, p.n, pg_day_row, &d,
                               "reading KPI inputs");
   }
-  if (src == BSL_KPI_SRC_VISITS && !filter_key) {
+  bool by_channel = filter_key && strcmp(filter_key, "channel") == 0;
+  if (src == BSL_KPI_SRC_VISITS && (!filter_key || by_channel)) {
     int sites = single_site(s, from, to);
     if (sites < 0)
       return -1;
     if (sites)
-      sql = SQL_KPI_DAYS_VISITS_SITE;
+      sql = by_channel ? SQL_KPI_DAYS_VISITS_CHANNEL : SQL_KPI_DAYS_VISITS_SITE;
   }
   sqlite3_stmt *st = stmt(s, sql);
   if (!st)

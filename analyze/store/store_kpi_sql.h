@@ -131,6 +131,19 @@
   " FROM visit_days d WHERE d.day BETWEEN ?1 AND ?2 AND d.visits > 0"          \
   " AND ?3 IS NULL AND ?4 IS NULL ORDER BY d.day"
 
+/* The same for one channel (?3 = 'channel', ?4 the channel) of a single-site
+ * database, from the per-day device x channel counters: a visitor's key
+ * hashes its user agent, which decides its device, so summing a channel's
+ * visitors over devices counts nobody twice. */
+#define SQL_KPI_DAYS_VISITS_CHANNEL                                            \
+  "SELECT d.day, SUM(d.visits), SUM(d.visitors), SUM(d.bounces),"              \
+  " CASE WHEN ?5 IS NULL THEN SUM(d.conversions) ELSE (SELECT"                 \
+  "  COALESCE(SUM(g.conversions), 0) FROM goal_counts g WHERE g.day = d.day"   \
+  "  AND g.site = d.site AND g.channel = ?4 AND g.goal = ?5) END,"             \
+  " SUM(d.clicks) FROM visit_device_channels d"                                \
+  " WHERE d.day BETWEEN ?1 AND ?2 AND ?3 = 'channel' AND d.channel = ?4"       \
+  " GROUP BY d.day, d.site HAVING SUM(d.visits) > 0 ORDER BY d.day"
+
 /* Per day: pageviews, sum of pageviews x scroll depth, pageviews reaching
  * 75%: from pages_daily for the whole site or one page (?3 NULL or 'path'),
  * from the pages of the segment's visits otherwise. */

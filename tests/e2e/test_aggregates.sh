@@ -63,6 +63,18 @@ same_as_visit_log() {
   n=$(q "$db" "SELECT (SELECT COUNT(*) FROM (SELECT * FROM devices_daily EXCEPT $OLD_DEVICES))
     + (SELECT COUNT(*) FROM ($OLD_DEVICES EXCEPT SELECT * FROM devices_daily))")
   expect_eq "$what: devices_daily = grouping visit_log by device x channel" "$n" 0
+  # what a KPI filtered by channel reads (store_kpi_sql.h): the device x
+  # channel counters summed over devices, visitors included (a visitor's
+  # key hashes its user agent, so it has one device), and clicks
+  n=$(q "$db" "SELECT (SELECT COUNT(*) FROM (SELECT day, site, channel, SUM(visits), SUM(visitors),
+      SUM(bounces), SUM(conversions), SUM(clicks) FROM visit_device_channels GROUP BY 1, 2, 3
+      HAVING SUM(visits) > 0 EXCEPT SELECT day, site, channel, COUNT(*), COUNT(DISTINCT visitor),
+      SUM(pageviews = 1 AND clicks = 0), SUM(conversions), SUM(clicks) FROM visit_log GROUP BY 1, 2, 3))
+    + (SELECT COUNT(*) FROM (SELECT day, site, channel, COUNT(*), COUNT(DISTINCT visitor),
+      SUM(pageviews = 1 AND clicks = 0), SUM(conversions), SUM(clicks) FROM visit_log GROUP BY 1, 2, 3
+      EXCEPT SELECT day, site, channel, SUM(visits), SUM(visitors), SUM(bounces), SUM(conversions),
+      SUM(clicks) FROM visit_device_channels GROUP BY 1, 2, 3 HAVING SUM(visits) > 0))")
+  expect_eq "$what: device x channel counters by channel (KPI filter) = grouping visit_log by channel" "$n" 0
   [ -n "$partial" ] || expect_eq "$what: bounces and devices not empty" "$(q "$db" "SELECT (SELECT SUM(bounces) FROM pages_daily) > 0
     AND (SELECT COUNT(DISTINCT device) FROM devices_daily) > 1 AND (SELECT COUNT(DISTINCT channel) FROM devices_daily) > 1")" 1
   [ -n "$partial" ] || expect_eq "$what: views not empty" "$(q "$db" "SELECT (SELECT COUNT(*) FROM channels_daily) > 50 AND (SELECT SUM(conversions) FROM goals_daily) > 0")" 1
