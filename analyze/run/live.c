@@ -114,7 +114,13 @@ struct live {
   bool paused;
   bool held;  /* reading waits for the commit in flight (hold_reading) */
   bool added; /* the loop thread gave the feeder lines (on_handover) */
-  bool bulk;  /* a backlog is read as a bulk load (bulk_check()) */
+  /* A commit came due by lines (or visits) rather than by time: reading is
+   * behind.  Once it catches up (commit_if_caught_up()) the rest is
+   * committed at once, not up to flush_interval later: the end of a
+   * backlog or of a burst is visible as soon as it is read. */
+  bool behind;
+  bool at_end; /* the last read ended at the end of its file */
+  bool bulk;   /* a backlog is read as a bulk load (bulk_check()) */
   bool stopping;
   /* memory ran out while a line was accounted (bsl_pipeline_fed_line):
    * the run must end without another commit; FAILURE says why */
@@ -237,6 +243,7 @@ static void read_ended(live *L) {
   run_input *ri = res.tag;
   ri->reading = false;
   ri->in_flight += (int64_t)res.lines;
+  L->at_end = res.rc == 0;
   if (L->tail)
     bsl_tail_read_done(L->tail, res.rc, res.err);
 }
@@ -294,6 +301,26 @@ static void notify_parsed(void *async) {
   (void)uv_async_send(async); /* fails only once closing */
 }
 
+/* True when every line handed to the feeder is modelled. */
+static bool all_modelled(const live *L) {
+  for (const run_input *ri = L->files; ri; ri = ri->next)
+    if (ri->reading || ri->in_flight != 0)
+      return false;
+  for (const stream *s = L->streams; s; s = s->next)
+    if (s->ri.in_flight != 0)
+      return false;
+  return true;
+}
+
+/* See live.behind. */
+static void commit_if_caught_up(live *L) {
+  if (L->behind && L->at_end && !L->commit_in_flight && !L->paused &&
+      !L->stopping && !L->failed && all_modelled(L)) {
+    L->behind = false;
+    commit_start(L);
+  }
+}
+
 static void on_parsed(uv_async_t *h) {
   live *L = h->data;
   if (L->stopping || !L->pipe)
@@ -308,8 +335,10 @@ static void on_parsed(uv_async_t *h) {
    * the next tick (memory would grow with the rate times the interval). */
   if (L->paused || !bsl_pipeline_commit_due(L->pipe)) {
     release_reading(L);
+    commit_if_caught_up(L);
     return;
   }
+  L->behind = true;
   if (!L->commit_in_flight)
     commit_start(L);
   if (L->commit_in_flight)
@@ -402,6 +431,7 @@ static int on_tail_read(void *ctx, void *file, bsl_reader *r, size_t budget) {
   if (bsl_feeder_read(L->feeder, &req) != 0)
     return -1; /* cannot happen: the tail reads one file at a time */
   ri->reading = true;
+  L->at_end = false;
   return 0;
 }
 
@@ -681,8 +711,11 @@ static void on_committed(uv_async_t *h) {
     return; /* stale: the commit it was for is done already */
   commit_done(L);
   if (!L->paused && !L->stopping && !L->failed &&
-      bsl_pipeline_commit_due(L->pipe))
+      bsl_pipeline_commit_due(L->pipe)) {
+    L->behind = true;
     commit_start(L);
+  }
+  commit_if_caught_up(L);
 }
 
 /* Every flush tick commits, then reports the state as it is, committed or
