@@ -281,6 +281,17 @@ static void serve_read(bsl_feeder *f, const bsl_feeder_read_req *req,
   res->offset = bsl_reader_offset(req->r);
 }
 
+/* After a batch parsed or a read done, with mu held: wakes the threads
+ * waiting for it and tells the caller (without mu: NOTIFY may take time). */
+static void wake_and_notify(bsl_feeder *f) {
+  pthread_cond_broadcast(&f->cv);
+  if (f->notify) {
+    pthread_mutex_unlock(&f->mu);
+    f->notify(f->notify_ctx);
+    pthread_mutex_lock(&f->mu);
+  }
+}
+
 /* Stage 1 without a reader of its own: the reads the caller asks for. */
 static void *request_main(void *arg) {
   bsl_feeder *f = arg;
@@ -298,12 +309,7 @@ static void *request_main(void *arg) {
     f->res = res;
     f->req_active = false;
     f->req_done = true;
-    pthread_cond_broadcast(&f->cv);
-    if (f->notify) {
-      pthread_mutex_unlock(&f->mu);
-      f->notify(f->notify_ctx);
-      pthread_mutex_lock(&f->mu);
-    }
+    wake_and_notify(f);
   }
   pthread_mutex_unlock(&f->mu);
   return NULL;
@@ -323,12 +329,7 @@ static void *parser_main(void *arg) {
     parse_batch(f, slot);
     pthread_mutex_lock(&f->mu);
     f->parsed++;
-    pthread_cond_broadcast(&f->cv);
-    if (f->notify) {
-      pthread_mutex_unlock(&f->mu);
-      f->notify(f->notify_ctx);
-      pthread_mutex_lock(&f->mu);
-    }
+    wake_and_notify(f);
   }
   pthread_mutex_unlock(&f->mu);
   return NULL;
