@@ -1,21 +1,24 @@
 /*
  * Live mode (see live.h): the run driver.
  *
- * Lines come from the tail (tail.h: watching, rotation, reading order) and
- * from the syslog listeners (syslog.h).  Both hand them to the callbacks
- * here, which pass them, in that order, to a feeder (feeder.h): its thread
- * parses and classifies them, the same code `ingest` runs, and the loop
- * thread models the parsed batches in the order the lines came.  So one
- * core reads and models while the other parses, and the model sees the
- * lines in exactly the order it would without the thread.
+ * Lines come from the tail's files (tail.h: watching, rotation, which file
+ * is read next) and from the syslog listeners (syslog.h), through a feeder
+ * (feeder.h): its reader thread reads the file the tail names
+ * (on_tail_read(), one read at a time), the listeners' lines are added
+ * here, and its parser thread parses and classifies them, the same code
+ * `ingest` runs; the loop thread models the parsed batches in the order the
+ * lines came.  So the loop thread only models and dispatches, and the model
+ * sees the lines in exactly the order it would without the threads.
  *
  * Exactly once: a file's committed offset is the end of the last of its
  * lines that was modelled, never of one read or parsed but not modelled
- * yet; once none of its lines is in flight, it is the reader's offset (a
- * reader may move on without a line: the tail of an over-long line).  A
- * file is released by the tail only once nothing it read is in flight or
- * uncommitted.  When every batch is in flight, the loop thread models the
- * oldest before taking a new line, which bounds memory.
+ * yet; once none of its lines is in flight and no read of it is, it is the
+ * reader's offset (a reader may move on without a line: the tail of an
+ * over-long line).  While a read is in flight the loop thread does not
+ * touch the file's reader.  A file is released by the tail only once
+ * nothing it read is in flight or uncommitted.  The feeder's ring bounds
+ * memory: its reader thread waits while every batch is in flight, and the
+ * loop thread models the oldest before adding a listener's line.
  *
  * Every flush_interval, and every BSL_BATCH_FLUSH_LINES lines, one
  * transaction commits the model and every file's offset.  The loop thread
@@ -234,8 +237,8 @@ static void model_parsed(live *L) {
   }
 }
 
-/* A read of the tail's the feeder's reader thread ended: its lines are
- * counted in flight, and the tail decides what to read next. */
+/* The read the tail asked of the feeder's reader thread ended: its lines
+ * are counted in flight, and the tail decides what to read next. */
 static void read_ended(live *L) {
   bsl_feeder_read_result res;
   if (!L->feeder || bsl_feeder_read_done(L->feeder, &res) != 1)
