@@ -13,6 +13,7 @@
 #include "feeder.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ struct bsl_feeder {
   bool filling;
   size_t used;
   pthread_mutex_t fill_mu;
+  int fill_waiting; /* callers waiting for fill_mu (atomic) */
   /* the read being served (req_active) or done (req_done), under mu; the
    * reader thread started by bsl_feeder_start_lines() waits for one */
   bsl_feeder_read_req req;
@@ -251,9 +253,24 @@ static void fill_submit(bsl_feeder *f) {
   f->filling = false;
 }
 
-/* Lines between two releases of fill_mu by the reader thread: a line the
- * caller adds meanwhile (syslog) waits at most that long. */
-#define FILL_HOLD_LINES 256
+/* The caller's side of fill_mu: the reader thread holds it through a read
+ * and lets it go between two lines when the caller waits for it (a mutex
+ * let go and taken again at once would not let the caller in). */
+static void fill_lock(bsl_feeder *f) {
+  __atomic_add_fetch(&f->fill_waiting, 1, __ATOMIC_ACQ_REL);
+  pthread_mutex_lock(&f->fill_mu);
+  __atomic_sub_fetch(&f->fill_waiting, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The reader thread's side: hands fill_mu over to a waiting caller. */
+static void fill_yield(bsl_feeder *f) {
+  if (__atomic_load_n(&f->fill_waiting, __ATOMIC_ACQUIRE) == 0)
+    return;
+  pthread_mutex_unlock(&f->fill_mu);
+  while (__atomic_load_n(&f->fill_waiting, __ATOMIC_ACQUIRE) > 0)
+    sched_yield();
+  pthread_mutex_lock(&f->fill_mu);
+}
 
 /* Serves one read (bsl_feeder_read()) on the reader thread. */
 static void serve_read(bsl_feeder *f, const bsl_feeder_read_req *req,
@@ -271,10 +288,8 @@ static void serve_read(bsl_feeder *f, const bsl_feeder_read_req *req,
     }
     if (fill_add(f, &line, req->format, req->tag, true) != 0)
       break; /* stopping: nothing more is consumed */
-    if (++res->lines % FILL_HOLD_LINES == 0) {
-      pthread_mutex_unlock(&f->fill_mu);
-      pthread_mutex_lock(&f->fill_mu);
-    }
+    res->lines++;
+    fill_yield(f);
   }
   fill_submit(f); /* what was read is parsed now, not when more comes */
   pthread_mutex_unlock(&f->fill_mu);
@@ -437,14 +452,14 @@ int bsl_feeder_start_lines(bsl_feeder **out, bsl_classifier *cls,
 
 int bsl_feeder_add(bsl_feeder *f, const bsl_line *line, bsl_format *format,
                    void *tag) {
-  pthread_mutex_lock(&f->fill_mu);
+  fill_lock(f);
   int rc = fill_add(f, line, format, tag, false);
   pthread_mutex_unlock(&f->fill_mu);
   return rc;
 }
 
 void bsl_feeder_submit(bsl_feeder *f) {
-  pthread_mutex_lock(&f->fill_mu);
+  fill_lock(f);
   fill_submit(f);
   pthread_mutex_unlock(&f->fill_mu);
 }
