@@ -8,23 +8,29 @@
 #   cmake -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel
 #   BUILD=build-rel bench/live_rate.sh
 #
-# Part 1, rates: one `run` follows one file; for each rate of RATES it
-# appends generated lines (boussole-genlog, cut anywhere: a partial line
-# waits for its newline as in real life) at that rate for SECONDS seconds,
-# then completes the last line and waits until every byte is committed.  Every 100 ms it reads the
-# committed offset (the `sources` view) and the process's VmRSS; the lag of
-# a sample is how long ago the oldest uncommitted byte was appended (0 when
-# all is committed).  Per rate it prints the rate reached, lag p50/p99/max
-# over the samples of the phase and its drain, VmRSS max, VmHWM so far, and
-# each thread's CPU share over the phase (threads are named: the loop
-# thread models, bsl-parse parses, bsl-write writes SQLite).
+# Part 1, rates: one `run` follows one file; for each rate of RATES,
+# bench-append (bench/append.c) appends generated lines (boussole-genlog,
+# cut anywhere every 5 ms: a partial line waits for its newline as in real
+# life) at that rate for SECONDS_PER_RATE seconds, ending on a whole line,
+# and the script waits until every byte is committed.  Every 100 ms it reads
+# the committed offset (the `sources` view) and the process's VmRSS; the lag
+# of a sample is how long ago the oldest uncommitted byte was appended (0
+# when all is committed).  Per rate it prints the rate the appender reached
+# and its own CPU, lag p50/p99/max over the samples of the phase and its
+# drain, VmRSS max, VmHWM so far, and each thread's CPU share over the
+# appending (threads are named: bsl-read reads, bsl-parse parses, the loop
+# thread models, bsl-write writes SQLite).
 #
 # Part 2, catch-up: CATCHUP lines already in a file; `run` from offset 0
 # until every byte is committed, against `ingest` of the same file, ROUNDS
 # rounds; prints each round and the median of the per-round ratios
 # (throughput of run / throughput of ingest).
 #
-# environment: BUILD (./build)         holds boussole and boussole-genlog
+# environment: BUILD (./build)         holds boussole, boussole-genlog and
+#                                      bench-append
+#              APPEND ($BUILD/bench-append)  the appender (to measure an older
+#                                      build with today's appender)
+#              MIX (unset)             boussole-genlog options, e.g. --realistic
 #              RATES ("50000 200000 500000 1000000")  lines/s
 #              SECONDS_PER_RATE (10)   append time per rate
 #              FLUSH (1s)              flush_interval
@@ -43,10 +49,12 @@ ROUNDS=${ROUNDS:-3}
 DAYS=${DAYS:-7}
 BOUSSOLE=$BUILD/boussole
 GENLOG=$BUILD/boussole-genlog
+APPEND=${APPEND:-$BUILD/bench-append}
 
 die() { echo "bench/live_rate.sh: $*" >&2; exit 2; }
 [ -x "$BOUSSOLE" ] || die "$BOUSSOLE not built (set BUILD)"
 [ -x "$GENLOG" ] || die "$GENLOG not built (set BUILD)"
+[ -x "$APPEND" ] || die "$APPEND not built (set BUILD or APPEND)"
 command -v python3 >/dev/null || die "python3 is needed"
 [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is needed"
 
@@ -59,8 +67,9 @@ trap cleanup EXIT
 total=0
 for r in $RATES; do total=$((total + r * SECONDS_PER_RATE)); done
 [ "$CATCHUP" -le "$total" ] || total=$CATCHUP # the catch-up file is its head
-echo "generating $total lines over $DAYS days..."
-"$GENLOG" -n "$total" --days "$DAYS" > "$WORK/source.log"
+echo "generating $total lines over $DAYS days (mix: ${MIX:-default})..."
+# shellcheck disable=SC2086 # MIX holds options
+"$GENLOG" -n "$total" --days "$DAYS" ${MIX:-} > "$WORK/source.log"
 
 conf() { # conf DIR: a configuration following DIR/access.log
   cat > "$1/boussole.conf" <<EOF
@@ -77,7 +86,7 @@ EOF
 # The appender, sampler and summary: one Python process per part, so the
 # appending is not held up by forking a sqlite3 shell per sample.
 cat > "$WORK/drive.py" <<'PY'
-import os, sqlite3, subprocess, sys, time
+import bisect, os, sqlite3, subprocess, sys, time
 
 def status(pid, key):
     try:
@@ -132,89 +141,70 @@ def stop_run(p):
     p.terminate()
     p.wait()
 
-def rates(boussole, source, workdir, rate_list, seconds):
+def rates(boussole, appender, source, workdir, rate_list, seconds):
     db = os.path.join(workdir, "b.db")
     log_path = os.path.join(workdir, "access.log")
     open(log_path, "wb").close()
     p = start_run(boussole, os.path.join(workdir, "boussole.conf"), workdir)
-    src = open(source, "rb")
-    # average line length, to turn a line rate into a byte rate
-    head = src.read(1 << 20)
-    avg = len(head) / max(1, head.count(b"\n"))
-    src.seek(0)
-    out = open(log_path, "ab", buffering=0)
-    appended = 0   # bytes
-    marks = []     # (time, bytes appended by then)
-    print(f"{'lines/s':>9} {'reached':>9} {'lag p50':>8} {'p99':>7} {'max':>7}"
-          f" {'RSS max':>8} {'HWM':>7}  CPU% by thread")
+    print(f"{'lines/s':>9} {'reached':>9} {'appender':>8} {'lag p50':>8}"
+          f" {'p99':>7} {'max':>7} {'RSS max':>8} {'HWM':>7}  CPU% by thread")
     for rate in rate_list:
-        tick = 0.01
-        per_tick = int(rate * avg * tick)
+        marks_path = os.path.join(workdir, "marks")
         t0 = time.time()
         cpu0 = threads(p.pid)
-        lags, rss_max = [], 0
-        next_sample = t0
-        start_bytes = appended
-        c0 = committed(db) or 0
-        n = 0
+        with open(marks_path, "w") as mf:
+            a = subprocess.Popen([appender, source, log_path, str(rate),
+                                  str(seconds)], stdout=mf,
+                                 stderr=subprocess.PIPE, text=True)
+        samples, rss_max = [], 0  # (time, committed offset)
         drain_until = None
         while True:
             now = time.time()
-            if now - t0 < seconds:
-                want = int((now - t0) / tick) + 1
-                while n < want:
-                    chunk = src.read(per_tick)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    appended += len(chunk)
-                    n += 1
-                marks.append((time.time(), appended))
-            elif drain_until is None:
-                # the phase ends on a whole line, or its last bytes would
-                # wait for a newline forever
-                tail = src.readline()
-                out.write(tail)
-                appended += len(tail)
-                marks.append((time.time(), appended))
-                append_time = time.time() - t0
-                drain_until = now + 60
-            if now >= next_sample:
-                next_sample = now + 0.1
-                c = committed(db)
-                if c is not None:
-                    if c >= appended:
-                        lags.append(0.0)
-                    else:
-                        # when was byte c appended?
-                        lo, hi = 0, len(marks) - 1
-                        while lo < hi:
-                            mid = (lo + hi) // 2
-                            if marks[mid][1] > c:
-                                hi = mid
-                            else:
-                                lo = mid + 1
-                        lags.append(now - marks[lo][0] if marks else 0.0)
-                    if drain_until is not None and c >= appended:
-                        break
-                rss_max = max(rss_max, status(p.pid, "VmRSS"))
-            if drain_until is not None and now > drain_until:
+            c = committed(db)
+            if c is not None:
+                samples.append((now, c))
+            rss_max = max(rss_max, status(p.pid, "VmRSS"))
+            if drain_until is None and a.poll() is not None:
+                drain_until = time.time() + 60
+                appended = os.path.getsize(log_path)
+                elapsed = time.time() - t0
+                cpu1 = threads(p.pid)
+            if drain_until is not None and (
+                    (c is not None and c >= appended) or now > drain_until):
                 break
-            time.sleep(0.002)
-        elapsed = time.time() - t0
-        cpu1 = threads(p.pid)
+            time.sleep(max(0.0, now + 0.1 - time.time()))
+        report = a.stderr.read().strip()
+        if a.returncode != 0:
+            sys.exit(f"bench-append failed: {report}")
+        # "appended N lines in T s: R lines/s, CPU C%"
+        reached = report.split(": ")[1].split(" lines/s")[0]
+        app_cpu = report.rsplit("CPU ", 1)[1]
+        marks = []
+        with open(marks_path) as mf:
+            for line in mf:
+                t, b = line.split()
+                marks.append((float(t), int(b)))
+        times = [m[0] for m in marks]
+        lags = []
+        for now, c in samples:
+            # bytes appended by NOW, and when the first uncommitted one was
+            i = bisect.bisect_right(times, now)
+            if i == 0 or c >= marks[i - 1][1]:
+                lags.append(0.0)
+                continue
+            j = bisect.bisect_right([m[1] for m in marks[:i]], c)
+            lags.append(now - marks[j][0])
         hz = os.sysconf("SC_CLK_TCK")
         busy = []
         for tid, (name, ticks) in sorted(cpu1.items()):
             d = ticks - cpu0.get(tid, (name, 0))[1]
             if d > 0:
                 busy.append(f"{name} {100.0 * d / hz / elapsed:.0f}")
-        lines = (appended - start_bytes) / avg
         c = committed(db) or 0
-        reached = lines / append_time
-        print(f"{rate:>9} {reached:>9.0f} {pct(lags, .5):>7.2f}s {pct(lags, .99):>6.2f}s"
-              f" {max(lags) if lags else 0:>6.2f}s {rss_max / 1024:>6.1f}MB"
-              f" {status(p.pid, 'VmHWM') / 1024:>5.1f}MB  {', '.join(busy)}"
+        print(f"{rate:>9} {reached:>9} {app_cpu:>8} {pct(lags, .5):>7.2f}s"
+              f" {pct(lags, .99):>6.2f}s {max(lags) if lags else 0:>6.2f}s"
+              f" {rss_max / 1024:>6.1f}MB {status(p.pid, 'VmHWM') / 1024:>5.1f}MB"
+              f"  {', '.join(busy)}"
               + ("" if c >= appended else "  (not caught up after 60 s)"),
               flush=True)
     stop_run(p)
@@ -255,8 +245,8 @@ def catchup(boussole, path, workdir, rounds):
     print(f"median ratio (run / ingest throughput): {ratios[len(ratios) // 2]:.3f}")
 
 if sys.argv[1] == "rates":
-    rates(sys.argv[2], sys.argv[3], sys.argv[4],
-          [int(x) for x in sys.argv[5].split()], float(sys.argv[6]))
+    rates(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+          [int(x) for x in sys.argv[6].split()], float(sys.argv[7]))
 else:
     catchup(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
 PY
@@ -265,7 +255,8 @@ echo
 echo "== rates (flush_interval = $FLUSH, $SECONDS_PER_RATE s each) =="
 mkdir -p "$WORK/rates"
 conf "$WORK/rates"
-python3 "$WORK/drive.py" rates "$BOUSSOLE" "$WORK/source.log" "$WORK/rates" \
+python3 "$WORK/drive.py" rates "$BOUSSOLE" "$APPEND" "$WORK/source.log" \
+  "$WORK/rates" \
   "$RATES" "$SECONDS_PER_RATE"
 
 if [ "$CATCHUP" -gt 0 ]; then

@@ -3,14 +3,17 @@
  * two-stage pipeline.  The producer copies each framed line into a batch's
  * byte arena (the reader reuses its buffer); the parser thread parses the
  * batch in place, so the hits' slices point into memory the batch owns;
- * then the consumer reads it.  The producer is the feeder's reader thread,
- * or, without a reader, the caller (bsl_feeder_add()).  Two stages rather
+ * then the consumer reads it.  The producer is the feeder's reader thread
+ * (reading its reader, or, without one, serving the reads the caller asks
+ * for) and, without a reader, also the caller (bsl_feeder_add()): the
+ * batch being filled is shared under fill_mu.  Two stages rather
  * than one because inflating a .gz costs as much as parsing: split, they
  * keep both cores busy alongside the model and the writer.
  */
 #include "feeder.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +49,18 @@ struct bsl_feeder {
   void *notify_ctx;
   pthread_t reader_thread, parser_thread;
   bool parser_started, reader_started;
-  /* without a reader, the caller's: the slot being filled (produced %
-   * RING) and its bytes used */
+  /* without a reader: the slot being filled (produced % RING) and its
+   * bytes used, under fill_mu: the caller fills it (bsl_feeder_add()), and
+   * so does the reader thread while it serves a read (bsl_feeder_read()) */
   bool filling;
   size_t used;
+  pthread_mutex_t fill_mu;
+  int fill_waiting; /* callers waiting for fill_mu (atomic) */
+  /* the read being served (req_active) or done (req_done), under mu; the
+   * reader thread started by bsl_feeder_start_lines() waits for one */
+  bsl_feeder_read_req req;
+  bool req_active, req_done, req_stop;
+  bsl_feeder_read_result res;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   batch_slot ring[RING];
@@ -198,6 +209,127 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
+/* Adds LINE to the batch being filled; fill_mu is held.  When every batch
+ * is in flight, WAIT waits for one (without fill_mu, so that the caller
+ * can go on adding and consuming) rather than returning 1.  Returns 0 when
+ * LINE was taken, 1 when not (no batch free and not WAIT, or stopping). */
+static int fill_add(bsl_feeder *f, const bsl_line *line, bsl_format *format,
+                    void *tag, bool wait) {
+  for (;;) {
+    if (f->filling &&
+        add_line(&f->ring[f->produced % RING], &f->used, line, format, tag))
+      return 0;
+    if (f->filling) { /* full: on to the parser, and a fresh batch */
+      publish(f, false, 0);
+      f->filling = false;
+    }
+    pthread_mutex_lock(&f->mu);
+    bool free_slot = f->produced - f->consumed < RING;
+    if (!free_slot && wait) {
+      pthread_mutex_unlock(&f->fill_mu);
+      while (f->produced - f->consumed >= RING && !f->stop)
+        pthread_cond_wait(&f->cv, &f->mu);
+      bool stop = f->stop;
+      pthread_mutex_unlock(&f->mu);
+      pthread_mutex_lock(&f->fill_mu);
+      if (stop)
+        return 1;
+      continue; /* the caller may have begun a batch meanwhile */
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (!free_slot)
+      return 1;
+    f->ring[f->produced % RING].pub.n = 0;
+    f->used = 0;
+    f->filling = true;
+  }
+}
+
+/* Hands the batch being filled, if any, to the parser; fill_mu is held. */
+static void fill_submit(bsl_feeder *f) {
+  if (!f->filling)
+    return;
+  publish(f, false, 0);
+  f->filling = false;
+}
+
+/* The caller's side of fill_mu: the reader thread holds it through a read
+ * and lets it go between two lines when the caller waits for it (a mutex
+ * let go and taken again at once would not let the caller in). */
+static void fill_lock(bsl_feeder *f) {
+  __atomic_add_fetch(&f->fill_waiting, 1, __ATOMIC_ACQ_REL);
+  pthread_mutex_lock(&f->fill_mu);
+  __atomic_sub_fetch(&f->fill_waiting, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The reader thread's side: hands fill_mu over to a waiting caller. */
+static void fill_yield(bsl_feeder *f) {
+  if (__atomic_load_n(&f->fill_waiting, __ATOMIC_ACQUIRE) == 0)
+    return;
+  pthread_mutex_unlock(&f->fill_mu);
+  while (__atomic_load_n(&f->fill_waiting, __ATOMIC_ACQUIRE) > 0)
+    sched_yield();
+  pthread_mutex_lock(&f->fill_mu);
+}
+
+/* Serves one read (bsl_feeder_read()) on the reader thread. */
+static void serve_read(bsl_feeder *f, const bsl_feeder_read_req *req,
+                       bsl_feeder_read_result *res) {
+  *res = (bsl_feeder_read_result){.tag = req->tag, .rc = 1};
+  bsl_line line;
+  pthread_mutex_lock(&f->fill_mu);
+  while (res->lines < req->max_lines &&
+         !__atomic_load_n(&f->req_stop, __ATOMIC_RELAXED) &&
+         !__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
+    int got = bsl_reader_next(req->r, &line, res->err, sizeof res->err);
+    if (got <= 0) {
+      res->rc = got < 0 ? -1 : 0;
+      break;
+    }
+    if (fill_add(f, &line, req->format, req->tag, true) != 0)
+      break; /* stopping: nothing more is consumed */
+    res->lines++;
+    fill_yield(f);
+  }
+  fill_submit(f); /* what was read is parsed now, not when more comes */
+  pthread_mutex_unlock(&f->fill_mu);
+  res->offset = bsl_reader_offset(req->r);
+}
+
+/* After a batch parsed or a read done, with mu held: wakes the threads
+ * waiting for it and tells the caller (without mu: NOTIFY may take time). */
+static void wake_and_notify(bsl_feeder *f) {
+  pthread_cond_broadcast(&f->cv);
+  if (f->notify) {
+    pthread_mutex_unlock(&f->mu);
+    f->notify(f->notify_ctx);
+    pthread_mutex_lock(&f->mu);
+  }
+}
+
+/* Stage 1 without a reader of its own: the reads the caller asks for. */
+static void *request_main(void *arg) {
+  bsl_feeder *f = arg;
+  pthread_mutex_lock(&f->mu);
+  for (;;) {
+    while (!f->req_active && !f->stop)
+      pthread_cond_wait(&f->cv, &f->mu);
+    if (f->stop)
+      break;
+    bsl_feeder_read_req req = f->req;
+    pthread_mutex_unlock(&f->mu);
+    bsl_feeder_read_result res;
+    serve_read(f, &req, &res);
+    pthread_mutex_lock(&f->mu);
+    f->res = res;
+    f->req_active = false;
+    f->req_done = true;
+    wake_and_notify(f);
+  }
+  pthread_mutex_unlock(&f->mu);
+  return NULL;
+}
+
 /* Stage 2: parsing and classifying, batch by batch, in order. */
 static void *parser_main(void *arg) {
   bsl_feeder *f = arg;
@@ -212,12 +344,7 @@ static void *parser_main(void *arg) {
     parse_batch(f, slot);
     pthread_mutex_lock(&f->mu);
     f->parsed++;
-    pthread_cond_broadcast(&f->cv);
-    if (f->notify) {
-      pthread_mutex_unlock(&f->mu);
-      f->notify(f->notify_ctx);
-      pthread_mutex_lock(&f->mu);
-    }
+    wake_and_notify(f);
   }
   pthread_mutex_unlock(&f->mu);
   return NULL;
@@ -250,28 +377,29 @@ static int start(bsl_feeder *f, char *err, size_t errlen) {
     s->pub.lines = s->lines;
   }
   pthread_mutex_init(&f->mu, NULL);
+  pthread_mutex_init(&f->fill_mu, NULL);
   pthread_cond_init(&f->cv, NULL);
   int rc = pthread_create(&f->parser_thread, NULL, parser_main, f);
   if (rc == 0) {
     f->parser_started = true;
     /* named for top -H, perf and bench/live_rate.sh's per-thread CPU */
     (void)pthread_setname_np(f->parser_thread, "bsl-parse");
-    if (f->reader) {
-      rc = pthread_create(&f->reader_thread, NULL, reader_main, f);
-      f->reader_started = rc == 0;
-      if (rc == 0)
-        (void)pthread_setname_np(f->reader_thread, "bsl-read");
-    }
+    rc = pthread_create(&f->reader_thread, NULL,
+                        f->reader ? reader_main : request_main, f);
+    f->reader_started = rc == 0;
+    if (rc == 0)
+      (void)pthread_setname_np(f->reader_thread, "bsl-read");
   }
   if (rc != 0) {
     if (f->parser_started) {
       pthread_mutex_lock(&f->mu);
-      f->stop = true;
+      __atomic_store_n(&f->stop, true, __ATOMIC_RELAXED);
       pthread_cond_broadcast(&f->cv);
       pthread_mutex_unlock(&f->mu);
       pthread_join(f->parser_thread, NULL);
     }
     pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->fill_mu);
     pthread_mutex_destroy(&f->mu);
     snprintf(err, errlen, "cannot start a %s thread: %s",
              f->parser_started ? "reader" : "parser", strerror(rc));
@@ -324,31 +452,44 @@ int bsl_feeder_start_lines(bsl_feeder **out, bsl_classifier *cls,
 
 int bsl_feeder_add(bsl_feeder *f, const bsl_line *line, bsl_format *format,
                    void *tag) {
-  if (f->filling &&
-      add_line(&f->ring[f->produced % RING], &f->used, line, format, tag))
-    return 0;
-  if (f->filling) { /* full: on to the parser, and a fresh batch */
-    publish(f, false, 0);
-    f->filling = false;
-  }
-  pthread_mutex_lock(&f->mu);
-  bool free_slot = f->produced - f->consumed < RING;
-  pthread_mutex_unlock(&f->mu);
-  if (!free_slot)
-    return 1;
-  batch_slot *slot = &f->ring[f->produced % RING];
-  slot->pub.n = 0;
-  f->used = 0;
-  f->filling = true;
-  add_line(slot, &f->used, line, format, tag); /* fits an empty batch */
-  return 0;
+  fill_lock(f);
+  int rc = fill_add(f, line, format, tag, false);
+  pthread_mutex_unlock(&f->fill_mu);
+  return rc;
 }
 
 void bsl_feeder_submit(bsl_feeder *f) {
-  if (!f->filling)
-    return;
-  publish(f, false, 0);
-  f->filling = false;
+  fill_lock(f);
+  fill_submit(f);
+  pthread_mutex_unlock(&f->fill_mu);
+}
+
+int bsl_feeder_read(bsl_feeder *f, const bsl_feeder_read_req *req) {
+  pthread_mutex_lock(&f->mu);
+  int rc = f->reader || f->req_active || f->req_done ? -1 : 0;
+  if (rc == 0) {
+    f->req = *req;
+    f->req_active = true;
+    __atomic_store_n(&f->req_stop, false, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&f->cv);
+  }
+  pthread_mutex_unlock(&f->mu);
+  return rc;
+}
+
+void bsl_feeder_read_stop(bsl_feeder *f) {
+  __atomic_store_n(&f->req_stop, true, __ATOMIC_RELAXED);
+}
+
+int bsl_feeder_read_done(bsl_feeder *f, bsl_feeder_read_result *res) {
+  pthread_mutex_lock(&f->mu);
+  int rc = f->req_done;
+  if (rc) {
+    *res = f->res;
+    f->req_done = false;
+  }
+  pthread_mutex_unlock(&f->mu);
+  return rc;
 }
 
 int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
@@ -356,7 +497,7 @@ int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
   pthread_mutex_lock(&f->mu);
   while (f->parsed == f->consumed &&
          !(f->read_done && f->parsed == f->produced) &&
-         !(!f->reader && f->produced == f->consumed))
+         !(!f->reader && f->produced == f->consumed && !f->req_active))
     pthread_cond_wait(&f->cv, &f->mu);
   int rc = 1;
   if (f->parsed == f->consumed) {
@@ -390,13 +531,14 @@ void bsl_feeder_stop(bsl_feeder *f) {
   if (!f)
     return;
   pthread_mutex_lock(&f->mu);
-  f->stop = true;
+  __atomic_store_n(&f->stop, true, __ATOMIC_RELAXED);
   pthread_cond_broadcast(&f->cv);
   pthread_mutex_unlock(&f->mu);
   if (f->reader_started)
     pthread_join(f->reader_thread, NULL);
   pthread_join(f->parser_thread, NULL);
   pthread_cond_destroy(&f->cv);
+  pthread_mutex_destroy(&f->fill_mu);
   pthread_mutex_destroy(&f->mu);
   free_ring(f);
   free(f);

@@ -3,11 +3,13 @@
  * classifies lines on a thread of its own and hands them to the caller in
  * batches, in the order they came.  The lines come either from a file read
  * (and inflated) on a second thread of the feeder (bsl_feeder_start(), for
- * `ingest`), or from the caller itself, one at a time from any number of
- * inputs (bsl_feeder_start_lines(), for `run`, whose event loop tails the
- * files).  Either way the caller's thread only feeds the model, so both
- * cores are busy, and the model still sees every line in exactly the order
- * it was read: results do not depend on threading.
+ * `ingest`), or from any number of inputs (bsl_feeder_start_lines(), for
+ * `run`): reads the caller asks for one at a time (bsl_feeder_read(): the
+ * tail decides what to read, in rotation order, and the feeder's reader
+ * thread reads it), and lines the caller hands over itself
+ * (bsl_feeder_add(): syslog).  Either way the caller's thread only feeds
+ * the model, so both cores are busy, and the model still sees every line in
+ * exactly the order it was read: results do not depend on threading.
  *
  * Memory: a feeder owns its batches (a fixed ring of them, each bounded in
  * lines and bytes) and its threads; it borrows the reader, the formats and
@@ -62,12 +64,13 @@ int bsl_feeder_start(bsl_feeder **out, bsl_reader *r, struct bsl_format *format,
                      char *err, size_t errlen);
 
 /*
- * Starts a feeder without a reader: the caller hands it lines with
- * bsl_feeder_add(), each with its own format, and gets them back parsed, in
- * the same order.  CLS and BEACON_PATH are as for bsl_feeder_start().
- * NOTIFY, when not NULL, is called with NOTIFY_CTX on the parser thread
- * each time a batch is parsed (uv_async_send(), say).  Returns 0, or -1
- * with err set (no thread started).
+ * Starts a feeder without a reader: the caller has it read files
+ * (bsl_feeder_read()) or hands it lines with bsl_feeder_add(), each with
+ * its own format, and gets them back parsed, in the same order.  CLS and
+ * BEACON_PATH are as for bsl_feeder_start().  NOTIFY, when not NULL, is
+ * called with NOTIFY_CTX on the parser thread each time a batch is parsed
+ * and on the reader thread each time a read ends (uv_async_send(), say).
+ * Returns 0, or -1 with err set (no thread started).
  */
 int bsl_feeder_start_lines(bsl_feeder **out, struct bsl_classifier *cls,
                            const char *beacon_path, void (*notify)(void *),
@@ -88,12 +91,47 @@ int bsl_feeder_add(bsl_feeder *f, const bsl_line *line,
 /* Hands the batch being filled, if it holds a line, to the parser thread. */
 void bsl_feeder_submit(bsl_feeder *f);
 
+/* A read for the reader thread (bsl_feeder_read()). */
+typedef struct bsl_feeder_read_req {
+  bsl_reader *r;
+  struct bsl_format *format; /* NULL: handed out unparsed (campaign lines) */
+  void *tag;                 /* given back with each line */
+  size_t max_lines;
+} bsl_feeder_read_req;
+
+/* How a read ended (bsl_feeder_read_done()). */
+typedef struct bsl_feeder_read_result {
+  void *tag;
+  int rc;          /* 1: MAX_LINES read or asked to stop, 0: end of input,
+                      -1: a read error (err) */
+  size_t lines;    /* lines it added to the batches */
+  uint64_t offset; /* bsl_reader_offset() where it ended */
+  char err[512];
+} bsl_feeder_read_result;
+
+/*
+ * Has the reader thread read up to REQ->max_lines lines of REQ->r into the
+ * batches (feeders from bsl_feeder_start_lines() only), in order with
+ * those of bsl_feeder_add(); the batch being filled goes to the parser
+ * when the read ends.  One read at a time: the reader is the thread's
+ * until bsl_feeder_read_done() gave the result.  Returns 0, or -1 when a
+ * read is in flight or its result not collected.
+ */
+int bsl_feeder_read(bsl_feeder *f, const bsl_feeder_read_req *req);
+
+/* Asks the read in flight, if any, to end after the line it is on. */
+void bsl_feeder_read_stop(bsl_feeder *f);
+
+/* 1 with *RES set when a read ended since the last call, else 0. */
+int bsl_feeder_read_done(bsl_feeder *f, bsl_feeder_read_result *res);
+
 /*
  * Waits for the next batch.  Returns 1 with *batch set, 0 once the input
  * ended cleanly, -1 when reading failed: err holds the reader's message and
  * every line read before the failure was handed out first.  Without a
- * reader, 0 means that every batch submitted was consumed (it returns at
- * once then).  The previous batch must have been released.
+ * reader, 0 means that every batch submitted was consumed and no read is
+ * in flight (it returns at once then).  The previous batch must have been
+ * released.
  */
 int bsl_feeder_next(bsl_feeder *f, const bsl_fed_batch **batch, char *err,
                     size_t errlen);

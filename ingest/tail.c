@@ -45,7 +45,9 @@
 
 #include "source.h"
 
-#define DRAIN_BUDGET 8192 /* lines per rotation set per loop turn */
+/* Lines per read: between two reads the next rotation set gets its turn,
+ * and a read costs a hand-over between threads (bsl_tail_read_done()) */
+#define READ_BUDGET 65536
 #define SCAN_INTERVAL_MS 1000
 #define GZIP_SETTLE_SECONDS 2 /* a .gz younger than this may be mid-write */
 #define MAX_IGNORED 256
@@ -66,7 +68,10 @@ typedef struct tracked {
   bool seen;      /* present at the last scan */
   bool gone;      /* its path no longer holds it */
   bool truncated; /* shrank or was rewritten: release after commit */
-  bool eof;       /* the last drain reached the end of input */
+  bool eof;       /* the last read reached the end of input */
+  /* bytes read (decompressed, or compressed for a .gz) when no read was in
+   * flight: for bsl_tail_unread() while one is */
+  uint64_t done;
   struct tracked *next;
 } tracked;
 
@@ -120,6 +125,11 @@ struct bsl_tail {
   size_t n_waiting, cap_waiting;
   tracked **order; /* scratch for on_idle: files in reading order */
   size_t cap_order;
+  tracked *reading;    /* the file whose read is in flight (cb.read) */
+  uint64_t wakes;      /* wake_all() calls, to tell one during a read */
+  uint64_t read_wakes; /* wakes when the read in flight began */
+  size_t turn;         /* which rotation set reads next: sets take turns once a
+                         read spent its budget */
   uint64_t next_seq;
   bool lookup_failing; /* a file could not be looked up (logged once) */
   bool idle_on;
@@ -145,39 +155,74 @@ static void tail_log(bsl_tail *t, const char *level, const char *fmt, ...) {
 
 static void start_idle(bsl_tail *t);
 
-/* Hands out up to BUDGET lines of F; returns how many. */
-static size_t drain(bsl_tail *t, tracked *f, size_t budget) {
-  char err[512];
-  bsl_line line;
-  size_t n = 0;
-  /* copytruncate: a file that shrank below what was read is not read on
-   * from the old position (that would cut new lines in the middle) */
+/* Bytes of F read so far, as bsl_tail_unread() counts them. */
+static uint64_t read_so_far(const tracked *f) {
+  return bsl_reader_is_gzip(f->r) ? bsl_reader_raw_position(f->r)
+                                  : bsl_reader_offset(f->r);
+}
+
+/* copytruncate: a file that shrank below what was read is not read on
+ * from the old position (that would cut new lines in the middle). */
+static bool shrank(bsl_tail *t, tracked *f) {
   struct stat sb;
-  if (!bsl_reader_is_gzip(f->r) && fstat(bsl_reader_fd(f->r), &sb) == 0 &&
-      (uint64_t)sb.st_size < bsl_reader_raw_position(f->r)) {
-    if (!f->truncated)
-      tail_log(t, "info", "%s was truncated; releasing it", f->path);
-    f->truncated = f->eof = true;
-    return 0;
-  }
-  while (n < budget) {
-    int got = bsl_reader_next(f->r, &line, err, sizeof err);
-    if (got == 0) {
-      f->eof = true;
-      break;
-    }
-    if (got < 0) {
-      tail_log(t, "error", "%s", err);
-      f->eof = f->gone = true;
-      break;
-    }
+  if (bsl_reader_is_gzip(f->r) || fstat(bsl_reader_fd(f->r), &sb) != 0 ||
+      (uint64_t)sb.st_size >= bsl_reader_raw_position(f->r))
+    return false;
+  if (!f->truncated)
+    tail_log(t, "info", "%s was truncated; releasing it", f->path);
+  f->truncated = f->eof = true;
+  return true;
+}
+
+/* Reads F here, line by line to the line callback (a caller without a
+ * reader thread: no read callback); returns as bsl_tail_read_done() wants. */
+static int drain(bsl_tail *t, tracked *f, size_t budget, char *err,
+                 size_t errlen) {
+  bsl_line line;
+  for (size_t n = 0; n < budget; n++) {
+    int got = bsl_reader_next(f->r, &line, err, errlen);
+    if (got <= 0)
+      return got;
     if (t->cb.line(t->cb.ctx, f->file, &line) != 0) {
       t->paused = true; /* the caller stops the tail */
       break;
     }
-    n++;
   }
-  return n;
+  return 1;
+}
+
+void bsl_tail_read_done(bsl_tail *t, int got, const char *err) {
+  tracked *f = t->reading;
+  if (!f)
+    return;
+  t->reading = NULL;
+  f->done = read_so_far(f);
+  if (got > 0)
+    t->turn++; /* its budget spent: the next set's turn */
+  if (got < 0) {
+    tail_log(t, "error", "%s", err);
+    f->eof = f->gone = true;
+  } else if (got == 0 && t->wakes == t->read_wakes) {
+    f->eof = true; /* else something came after the end was seen: read on */
+  }
+  start_idle(t);
+}
+
+/* Starts a read of F: on the caller's thread when it has a read callback,
+ * else here. */
+static void read_file(bsl_tail *t, tracked *f) {
+  t->reading = f;
+  t->read_wakes = t->wakes;
+  if (t->cb.read) {
+    if (t->cb.read(t->cb.ctx, f->file, f->r, READ_BUDGET) != 0) {
+      t->reading = NULL;
+      t->paused = true; /* the caller stops the tail */
+    }
+    return;
+  }
+  char err[512];
+  int got = drain(t, f, READ_BUDGET, err, sizeof err);
+  bsl_tail_read_done(t, got, err);
 }
 
 /* Orders files by source, then rotation set, then age (oldest first). */
@@ -234,38 +279,37 @@ static size_t reading_order(bsl_tail *t) {
   return n;
 }
 
-/* Reads every rotation set up to DRAIN_BUDGET lines, oldest file first: a
- * file is read only once the older ones of its set are at their end. */
+/* Starts a read of a rotation set's oldest file not at its end (a file is
+ * read only once the older ones of its set are at their end); a set keeps
+ * its turn until a read spends its budget.  One read at a time:
+ * bsl_tail_read_done() comes back here. */
 static void on_idle(uv_idle_t *h) {
   bsl_tail *t = h->data;
   bool more = false;
-  if (!t->paused && !t->stopping) {
-    size_t n = reading_order(t);
-    for (size_t i = 0, end; i < n && !t->paused; i = end) {
+  while (!t->paused && !t->stopping && !t->reading) {
+    size_t n = reading_order(t), n_sets = 0;
+    /* each set's candidate, in place at the front of T->order */
+    for (size_t i = 0, end; i < n; i = end) {
       for (end = i + 1; end < n && same_set(t->order[i], t->order[end]); end++)
         ;
-      size_t budget = DRAIN_BUDGET;
       for (size_t k = i; k < end; k++) {
         tracked *f = t->order[k];
         if (f->eof || f->truncated)
           continue;
-        if (waits_for_older(t, f))
-          break; /* the next scan opens the older one, or gives up on it */
-        if (budget == 0) {
-          more = true;
-          break;
-        }
-        budget -= drain(t, f, budget);
-        if (t->paused) {
-          more = false;
-          break;
-        }
-        if (!f->eof && !f->truncated) {
-          more = true;
-          break;
-        }
+        if (!waits_for_older(t, f)) /* else the next scan opens the older
+                                       one, or gives up on it */
+          t->order[n_sets++] = f;
+        break;
       }
     }
+    if (n_sets == 0)
+      break;
+    tracked *f = t->order[t->turn % n_sets];
+    if (shrank(t, f))
+      continue;
+    read_file(t, f);
+    more = !t->reading && !t->paused; /* read here: the next in a turn */
+    break;
   }
   if (!more) {
     (void)uv_idle_stop(&t->idle); /* never fails */
@@ -274,7 +318,7 @@ static void on_idle(uv_idle_t *h) {
 }
 
 static void start_idle(bsl_tail *t) {
-  if (t->idle_on || t->paused || t->stopping)
+  if (t->idle_on || t->paused || t->stopping || t->reading)
     return;
   int rc = uv_idle_start(&t->idle, on_idle);
   if (rc != 0) { /* the rescan tries again */
@@ -285,6 +329,7 @@ static void start_idle(bsl_tail *t) {
 }
 
 static void wake_all(bsl_tail *t) {
+  t->wakes++;
   for (tracked *f = t->files; f; f = f->next)
     f->eof = false;
   start_idle(t);
@@ -292,6 +337,8 @@ static void wake_all(bsl_tail *t) {
 
 void bsl_tail_pause(bsl_tail *t, bool paused) {
   t->paused = paused;
+  if (paused && t->reading && t->cb.stop_read)
+    t->cb.stop_read(t->cb.ctx);
   if (!paused)
     start_idle(t);
 }
@@ -524,6 +571,7 @@ static found consider(bsl_tail *t, const bsl_source_conf *src,
   tr->dev = sb->st_dev;
   tr->ino = sb->st_ino;
   tr->r = r;
+  tr->done = read_so_far(tr);
   tr->file = id.file;
   tr->fp_len = id.fp_len;
   memcpy(tr->fingerprint, id.fingerprint, sizeof tr->fingerprint);
@@ -632,7 +680,8 @@ static void scan(bsl_tail *t) {
         f->gen = sf->gen;
         t->cb.renamed(t->cb.ctx, f->file, f->path);
       }
-      if (!f->truncated && rewritten(f, &sf->st)) {
+      /* (a file being read is looked at again at the next scan) */
+      if (!f->truncated && f != t->reading && rewritten(f, &sf->st)) {
         tail_log(t, "info", "%s was truncated; releasing it", f->path);
         f->truncated = true;
       }
@@ -689,6 +738,8 @@ static void release(bsl_tail *t, tracked *f, uint64_t offset,
 void bsl_tail_release_committed(bsl_tail *t) {
   for (tracked *f = t->files, *next; f; f = next) {
     next = f->next;
+    if (f == t->reading)
+      continue; /* the reader thread's until its read is done */
     bool finished_gz = bsl_reader_is_gzip(f->r) && f->eof;
     uint64_t offset;
     if ((f->truncated || (f->eof && (f->gone || finished_gz))) &&
@@ -714,8 +765,8 @@ void bsl_tail_unread(const bsl_tail *t,
     struct stat sb;
     if (fstat(bsl_reader_fd(f->r), &sb) != 0)
       continue;
-    uint64_t done = bsl_reader_is_gzip(f->r) ? bsl_reader_raw_position(f->r)
-                                             : bsl_reader_offset(f->r);
+    /* a file being read: as of the end of its last read */
+    uint64_t done = f == t->reading ? f->done : read_so_far(f);
     each(ctx, f->path,
          (uint64_t)sb.st_size > done ? (uint64_t)sb.st_size - done : 0);
   }

@@ -6,8 +6,11 @@
  * What only the caller knows - the store, where a file is known by its
  * content and its committed offset - comes through callbacks: the tail asks
  * whether and where to read a file it found (open), and whether what it
- * read from a file is committed before letting it go (committed).  Lines go
- * to the line callback in the order the model must see them.
+ * read from a file is committed before letting it go (committed).  The tail
+ * decides which file is read next, in the order the model must see the
+ * lines; the reading itself is done by the caller's reader thread (read,
+ * then bsl_tail_read_done()), so the loop thread is free for the model, or
+ * here, line by line to the line callback.
  *
  * A tail owns its handles (an idle handle that reads, the rescan timer, a
  * directory watch per directory), its readers and its bookkeeping; it
@@ -51,9 +54,19 @@ typedef struct bsl_tail_callbacks {
   int (*open)(void *ctx, const bsl_source_conf *src, const char *path,
               bsl_reader *r, bsl_tail_ident *id, char *err, size_t errlen);
   /*
-   * The next line of FILE (LINE valid during the call only).  Returns 0,
-   * or -1 when the caller can take no more: the tail then stops reading,
-   * as paused by bsl_tail_pause(), until it is stopped.
+   * Reads FILE on another thread: up to BUDGET lines of R, in order (one
+   * read at a time).  The caller calls bsl_tail_read_done() once the read
+   * ended; until then the tail does not touch R.  Returns 0, or -1 when the
+   * caller can take no more: the tail then stops reading, as paused by
+   * bsl_tail_pause(), until it is stopped.  NULL: the tail reads here and
+   * hands each line to the line callback.
+   */
+  int (*read)(void *ctx, void *file, bsl_reader *r, size_t budget);
+  /* Asks the read in flight to end soon (bsl_tail_pause()). */
+  void (*stop_read)(void *ctx);
+  /*
+   * Without a read callback: the next line of FILE (LINE valid during the
+   * call only).  Returns 0, or -1 as the read callback does.
    */
   int (*line)(void *ctx, void *file, const bsl_line *line);
   /* FILE is now at PATH (renamed): its row takes the new path. */
@@ -79,9 +92,17 @@ int bsl_tail_start(bsl_tail **out, uv_loop_t *loop, const bsl_config *cfg,
                    const bsl_tail_callbacks *cb, char *err, size_t errlen);
 
 /*
+ * The read started by the read callback ended: GOT is 1 when its budget was
+ * spent or it was asked to stop, 0 at the end of input, -1 on a read error
+ * (ERR, logged; the file is then read no more).
+ */
+void bsl_tail_read_done(bsl_tail *t, int got, const char *err);
+
+/*
  * Stops: releases every file (release() with KEEP false) and forgets every
- * kept one, then closes the handles; no callback comes after it.  T is
- * freed once the loop has run the close callbacks.  NULL is a no-op.
+ * kept one, then closes the handles; no callback comes after it.  No read
+ * may be in flight (the caller ended it, or stopped the thread reading).
+ * T is freed once the loop has run the close callbacks.  NULL is a no-op.
  */
 void bsl_tail_stop(bsl_tail *t);
 

@@ -1,21 +1,24 @@
 /*
  * Live mode (see live.h): the run driver.
  *
- * Lines come from the tail (tail.h: watching, rotation, reading order) and
- * from the syslog listeners (syslog.h).  Both hand them to the callbacks
- * here, which pass them, in that order, to a feeder (feeder.h): its thread
- * parses and classifies them, the same code `ingest` runs, and the loop
- * thread models the parsed batches in the order the lines came.  So one
- * core reads and models while the other parses, and the model sees the
- * lines in exactly the order it would without the thread.
+ * Lines come from the tail's files (tail.h: watching, rotation, which file
+ * is read next) and from the syslog listeners (syslog.h), through a feeder
+ * (feeder.h): its reader thread reads the file the tail names
+ * (on_tail_read(), one read at a time), the listeners' lines are added
+ * here, and its parser thread parses and classifies them, the same code
+ * `ingest` runs; the loop thread models the parsed batches in the order the
+ * lines came.  So the loop thread only models and dispatches, and the model
+ * sees the lines in exactly the order it would without the threads.
  *
  * Exactly once: a file's committed offset is the end of the last of its
  * lines that was modelled, never of one read or parsed but not modelled
- * yet; once none of its lines is in flight, it is the reader's offset (a
- * reader may move on without a line: the tail of an over-long line).  A
- * file is released by the tail only once nothing it read is in flight or
- * uncommitted.  When every batch is in flight, the loop thread models the
- * oldest before taking a new line, which bounds memory.
+ * yet; once none of its lines is in flight and no read of it is, it is the
+ * reader's offset (a reader may move on without a line: the tail of an
+ * over-long line).  While a read is in flight the loop thread does not
+ * touch the file's reader.  A file is released by the tail only once
+ * nothing it read is in flight or uncommitted.  The feeder's ring bounds
+ * memory: its reader thread waits while every batch is in flight, and the
+ * loop thread models the oldest before adding a listener's line.
  *
  * Every flush_interval, and every BSL_BATCH_FLUSH_LINES lines, one
  * transaction commits the model and every file's offset.  The loop thread
@@ -72,8 +75,12 @@ typedef struct run_input {
   /* where everything before is modelled (the end of the last line
    * modelled, or the start of the first line in flight) */
   uint64_t modelled;
-  size_t in_flight; /* lines handed to the feeder, not modelled yet */
-  uint64_t sent;    /* the offset in commit number SENT_IN */
+  /* lines handed to the feeder, not modelled yet; a read in flight
+   * (reading) adds its lines when it ends, so until then this may be below
+   * 0 */
+  int64_t in_flight;
+  bool reading;  /* the feeder's reader thread reads it (on_tail_read) */
+  uint64_t sent; /* the offset in commit number SENT_IN */
   uint64_t sent_in;
   uint64_t durable; /* the offset a successful commit wrote */
   struct run_input *next;
@@ -108,8 +115,15 @@ struct live {
   uv_signal_t sig_int, sig_term, sig_hup;
   source_counts *counts; /* per configured source, since start/reload */
   bool paused;
-  bool held; /* reading waits for the commit in flight (hold_reading) */
-  bool bulk; /* a backlog is read as a bulk load (bulk_check()) */
+  bool held;  /* reading waits for the commit in flight (hold_reading) */
+  bool added; /* the loop thread gave the feeder lines (on_handover) */
+  /* A commit came due by lines (or visits) rather than by time: reading is
+   * behind.  Once it catches up (commit_if_caught_up()) the rest is
+   * committed at once, not up to flush_interval later: the end of a
+   * backlog or of a burst is visible as soon as it is read. */
+  bool behind;
+  bool at_end; /* the last read ended at the end of its file */
+  bool bulk;   /* a backlog is read as a bulk load (bulk_check()) */
   bool stopping;
   /* memory ran out while a line was accounted (bsl_pipeline_fed_line):
    * the run must end without another commit; FAILURE says why */
@@ -223,15 +237,32 @@ static void model_parsed(live *L) {
   }
 }
 
-/* Hands over the batch being filled and models every line handed over. */
+/* The read the tail asked of the feeder's reader thread ended: its lines
+ * are counted in flight, and the tail decides what to read next. */
+static void read_ended(live *L) {
+  bsl_feeder_read_result res;
+  if (!L->feeder || bsl_feeder_read_done(L->feeder, &res) != 1)
+    return;
+  run_input *ri = res.tag;
+  ri->reading = false;
+  ri->in_flight += (int64_t)res.lines;
+  L->at_end = res.rc == 0;
+  if (L->tail)
+    bsl_tail_read_done(L->tail, res.rc, res.err);
+}
+
+/* Ends the read in flight, hands over the batch being filled and models
+ * every line handed over. */
 static void model_all(live *L) {
   const bsl_fed_batch *b;
   char err[512];
+  bsl_feeder_read_stop(L->feeder);
   bsl_feeder_submit(L->feeder);
   while (bsl_feeder_next(L->feeder, &b, err, sizeof err) == 1) {
     model_batch(L, b);
     bsl_feeder_release(L->feeder);
   }
+  read_ended(L);
 }
 
 /* A line of RI for the feeder.  Returns 0, or -1 once the run failed (it
@@ -264,6 +295,7 @@ static int enqueue(live *L, run_input *ri, const bsl_line *line) {
   }
   if (ri->in_flight++ == 0)
     ri->modelled = line->offset; /* everything before it is modelled */
+  L->added = true;
   return 0;
 }
 
@@ -272,11 +304,32 @@ static void notify_parsed(void *async) {
   (void)uv_async_send(async); /* fails only once closing */
 }
 
+/* True when every line handed to the feeder is modelled. */
+static bool all_modelled(const live *L) {
+  for (const run_input *ri = L->files; ri; ri = ri->next)
+    if (ri->reading || ri->in_flight != 0)
+      return false;
+  for (const stream *s = L->streams; s; s = s->next)
+    if (s->ri.in_flight != 0)
+      return false;
+  return true;
+}
+
+/* See live.behind. */
+static void commit_if_caught_up(live *L) {
+  if (L->behind && L->at_end && !L->commit_in_flight && !L->paused &&
+      !L->stopping && !L->failed && all_modelled(L)) {
+    L->behind = false;
+    commit_start(L);
+  }
+}
+
 static void on_parsed(uv_async_t *h) {
   live *L = h->data;
   if (L->stopping || !L->pipe)
     return;
   model_parsed(L);
+  read_ended(L);
   if (L->failed) {
     stop_failed(L);
     return;
@@ -285,8 +338,10 @@ static void on_parsed(uv_async_t *h) {
    * the next tick (memory would grow with the rate times the interval). */
   if (L->paused || !bsl_pipeline_commit_due(L->pipe)) {
     release_reading(L);
+    commit_if_caught_up(L);
     return;
   }
+  L->behind = true;
   if (!L->commit_in_flight)
     commit_start(L);
   if (L->commit_in_flight)
@@ -295,13 +350,16 @@ static void on_parsed(uv_async_t *h) {
     release_reading(L);
 }
 
-/* Before the loop waits for events: what the tail and the listeners read
- * goes to the parser even if the batch is not full (or a line read in the
- * last turn would wait for the next timer to wake the loop). */
+/* Before the loop waits for events: what the listeners gave goes to the
+ * parser even if the batch is not full (or a line read in the last turn
+ * would wait for the next timer to wake the loop).  Only then: a read
+ * hands over its own last batch, and a partial batch handed over at every
+ * turn would cost a hand-over per wakeup. */
 static void on_handover(uv_prepare_t *h) {
   live *L = h->data;
-  if (L->feeder && !L->stopping)
+  if (L->feeder && !L->stopping && L->added)
     bsl_feeder_submit(L->feeder);
+  L->added = false;
 }
 
 /* ---- the tail's callbacks ---- */
@@ -360,8 +418,30 @@ static int on_tail_open(void *ctx, const bsl_source_conf *src, const char *path,
   return 0;
 }
 
-static int on_tail_line(void *ctx, void *file, const bsl_line *line) {
-  return enqueue(ctx, file, line);
+/* The tail's turn to read FILE: the feeder's reader thread reads it. */
+static int on_tail_read(void *ctx, void *file, bsl_reader *r, size_t budget) {
+  live *L = ctx;
+  run_input *ri = file;
+  if (L->failed || !L->feeder)
+    return -1;
+  if (ri->in_flight == 0)
+    ri->modelled = bsl_reader_offset(r); /* everything before is modelled */
+  bsl_feeder_read_req req = {
+      .r = r,
+      .format = ri->in.type == BSL_SOURCE_CAMPAIGN ? NULL : ri->in.format,
+      .tag = ri,
+      .max_lines = budget};
+  if (bsl_feeder_read(L->feeder, &req) != 0)
+    return -1; /* cannot happen: the tail reads one file at a time */
+  ri->reading = true;
+  L->at_end = false;
+  return 0;
+}
+
+static void on_tail_stop_read(void *ctx) {
+  live *L = ctx;
+  if (L->feeder)
+    bsl_feeder_read_stop(L->feeder);
 }
 
 static void on_tail_renamed(void *ctx, void *file, const char *path) {
@@ -377,8 +457,8 @@ static bool on_tail_committed(void *ctx, void *file, uint64_t *offset) {
   const live *L = ctx;
   const run_input *ri = file;
   *offset = ri->durable;
-  return !L->commit_in_flight && ri->in_flight == 0 && !ri->in.dirty &&
-         ri->durable == modelled_offset(ri);
+  return !L->commit_in_flight && ri->in_flight == 0 && !ri->reading &&
+         !ri->in.dirty && ri->durable == modelled_offset(ri);
 }
 
 static void on_tail_release(void *ctx, void *file, bool keep) {
@@ -441,7 +521,8 @@ static void evaluate_kpis(live *L) {
 
 /* Where RI's row may say reading stopped: see the top of the file. */
 static uint64_t modelled_offset(const run_input *ri) {
-  return ri->in_flight == 0 ? bsl_reader_offset(ri->r) : ri->modelled;
+  return ri->in_flight == 0 && !ri->reading ? bsl_reader_offset(ri->r)
+                                            : ri->modelled;
 }
 
 static void set_paused(live *L, bool paused) {
@@ -633,8 +714,11 @@ static void on_committed(uv_async_t *h) {
     return; /* stale: the commit it was for is done already */
   commit_done(L);
   if (!L->paused && !L->stopping && !L->failed &&
-      bsl_pipeline_commit_due(L->pipe))
+      bsl_pipeline_commit_due(L->pipe)) {
+    L->behind = true;
     commit_start(L);
+  }
+  commit_if_caught_up(L);
 }
 
 /* Every flush tick commits, then reports the state as it is, committed or
@@ -935,7 +1019,8 @@ static int start_sources(live *L, char *err, size_t errlen) {
       .ctx = L,
       .log = on_tail_log,
       .open = on_tail_open,
-      .line = on_tail_line,
+      .read = on_tail_read,
+      .stop_read = on_tail_stop_read,
       .renamed = on_tail_renamed,
       .committed = on_tail_committed,
       .release = on_tail_release,
@@ -959,6 +1044,10 @@ static void stop_sources(live *L) {
     log_event("warn", "last commit failed; the lines read since the previous "
                       "commit will be read again at the next start");
   write_metrics(L);
+  /* first: its reader thread may still be reading a file of the tail (the
+   * run failed, nothing was modelled) */
+  bsl_feeder_stop(L->feeder);
+  L->feeder = NULL;
   bsl_tail_stop(L->tail); /* releases every file: L->files and L->kept */
   L->tail = NULL;
   while (L->streams) {
@@ -967,8 +1056,6 @@ static void stop_sources(live *L) {
     bsl_syslog_close(s->sys);
     free(s);
   }
-  bsl_feeder_stop(L->feeder);
-  L->feeder = NULL;
   if (L->pipe)
     L->closed_early_before += bsl_pipeline_closed_early(L->pipe);
   bsl_pipeline_close(L->pipe);

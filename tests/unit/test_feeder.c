@@ -9,8 +9,11 @@
  * point returns promptly and leaks nothing; an empty file gives no line.
  * Without a reader (lines mode), lines added from three inputs, with two
  * formats and none, come back in order with their tags, the caller told
- * to consume when every batch is in flight; bsl_hit_derive() derives a
- * hand-built hit as the parser thread does.
+ * to consume when every batch is in flight; a file read by the reader
+ * thread in pieces (one stopped at once) amid added lines comes back whole,
+ * in order, each read saying where it ended, and a feeder stopped while a
+ * read waits for room returns; bsl_hit_derive() derives a hand-built hit
+ * as the parser thread does.
  * Every file is written under a fresh mkdtemp directory, removed at the end.
  */
 #include <setjmp.h>
@@ -1075,6 +1078,124 @@ static void test_lines_mode(void **state) {
   bsl_classifier_destroy(cls);
 }
 
+/* Consumes the batches parsed so far (WAIT: every batch, until nothing is
+ * in flight): the
+ * file's lines (tag FILE_TAG) must follow each other, from *END on, and
+ * the added ones (tag ADD_TAG) come in their order, from *ADDED on. */
+static void take_batches(bsl_feeder *f, bool wait, const void *file_tag,
+                         const void *add_tag, uint64_t *end, size_t *lines,
+                         size_t *added) {
+  const bsl_fed_batch *b = NULL;
+  char err[512];
+  while (wait ? bsl_feeder_next(f, &b, err, sizeof err) == 1
+              : bsl_feeder_poll(f, &b) == 1) {
+    for (size_t i = 0; i < b->n; i++) {
+      const bsl_fed_line *fl = &b->lines[i];
+      if (fl->tag == add_tag) {
+        assert_int_equal(fl->line.offset, *added * 1000);
+        assert_false(fl->parsed);
+        (*added)++;
+        continue;
+      }
+      assert_ptr_equal(fl->tag, file_tag);
+      assert_int_equal(fl->line.offset, *end);
+      assert_true(fl->parsed);
+      assert_int_equal(fl->parse_rc, 0);
+      *end = fl->line.end;
+      (*lines)++;
+    }
+    bsl_feeder_release(f);
+  }
+}
+
+/* Reads asked of the reader thread (live mode's tail): a file read in
+ * pieces of MAX_LINES, one stopped at once, with lines added by the caller
+ * meanwhile, gives every line once, in order, and says where it ended. */
+static void test_lines_mode_reads(void **state) {
+  (void)state;
+  enum { N = 10000 };
+  corpus c = {0};
+  add_std_lines(&c, 0, N);
+  char *path = plain_file(c.data, c.len);
+  bsl_reader *r = open_ok(path);
+  bsl_format *fmt = make_format("combined");
+  bsl_classifier *cls = make_classifier();
+  bsl_feeder *f = NULL;
+  char err[512] = "";
+  int notices = 0;
+  assert_int_equal(bsl_feeder_start_lines(&f, cls, "/collect", count_notice,
+                                          &notices, err, sizeof err),
+                   0);
+  char file_tag, add_tag;
+  uint64_t end = 0;
+  size_t lines = 0, added = 0, n_added = 0, reads = 0;
+  bsl_feeder_read_result res = {.rc = 1};
+  bool stopped_one = false;
+  while (res.rc == 1) {
+    bsl_feeder_read_req req = {
+        .r = r, .format = fmt, .tag = &file_tag, .max_lines = 3000};
+    assert_int_equal(bsl_feeder_read(f, &req), 0);
+    reads++;
+    if (!stopped_one) { /* ends after the line it is on, or before any */
+      bsl_feeder_read_stop(f);
+      stopped_one = true;
+    }
+    assert_int_equal(bsl_feeder_read(f, &req), -1); /* one at a time */
+    char text[64];
+    int len = snprintf(text, sizeof text, "added %zu", n_added);
+    bsl_line line = {.ptr = text,
+                     .len = (size_t)len,
+                     .offset = n_added * 1000,
+                     .end = n_added * 1000 + (uint64_t)len + 1,
+                     .kind = BSL_LINE_OK};
+    while (bsl_feeder_add(f, &line, NULL, &add_tag) == 1)
+      take_batches(f, true, &file_tag, &add_tag, &end, &lines, &added);
+    n_added++;
+    /* consume until the read is over (it waits for room in the ring) */
+    while (bsl_feeder_read_done(f, &res) == 0)
+      take_batches(f, false, &file_tag, &add_tag, &end, &lines, &added);
+    assert_ptr_equal(res.tag, &file_tag);
+    assert_true(res.lines <= req.max_lines);
+    assert_true(res.rc == 0 || res.rc == 1);
+    assert_int_equal(res.offset, bsl_reader_offset(r));
+    assert_int_equal(bsl_feeder_read_done(f, &res), 0); /* given once */
+  }
+  bsl_feeder_submit(f);
+  take_batches(f, true, &file_tag, &add_tag, &end, &lines, &added);
+  assert_int_equal(lines, N);
+  assert_int_equal(end, c.len);
+  assert_int_equal(added, n_added);
+  assert_true(reads >= N / 3000 + 1);
+  bsl_feeder_stop(f);
+  bsl_reader_close(r);
+  bsl_format_destroy(fmt);
+  bsl_classifier_destroy(cls);
+  corpus_free(&c);
+}
+
+/* Stopping the feeder while a read waits for room in the ring returns
+ * promptly (the alarm fails a hang) and leaks nothing. */
+static void test_lines_mode_stop_reading(void **state) {
+  (void)state;
+  corpus c = {0};
+  add_std_lines(&c, 0, 20000);
+  char *path = plain_file(c.data, c.len);
+  bsl_reader *r = open_ok(path);
+  bsl_format *fmt = make_format("combined");
+  bsl_feeder *f = NULL;
+  char err[512] = "";
+  assert_int_equal(
+      bsl_feeder_start_lines(&f, NULL, NULL, NULL, NULL, err, sizeof err), 0);
+  bsl_feeder_read_req req = {
+      .r = r, .format = fmt, .tag = NULL, .max_lines = 20000};
+  assert_int_equal(bsl_feeder_read(f, &req), 0);
+  nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+  bsl_feeder_stop(f); /* nothing consumed: the ring is full */
+  bsl_reader_close(r);
+  bsl_format_destroy(fmt);
+  corpus_free(&c);
+}
+
 /* bsl_hit_derive() gives a hand-built hit what the parser thread gives. */
 static void test_hit_derive(void **state) {
   (void)state;
@@ -1138,13 +1259,22 @@ static int disarm_alarm(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      TEST(test_order_plain),    TEST(test_order_gzip),
-      TEST(test_batch_bounds),   TEST(test_rejects_in_the_middle),
-      TEST(test_no_format),      TEST(test_derived_fields),
-      TEST(test_after_skip_to),  TEST(test_truncated_gzip),
-      TEST(test_read_error),     TEST(test_stop_early),
-      TEST(test_stop_after_end), TEST(test_empty_file),
-      TEST(test_lines_mode),     TEST(test_hit_derive),
+      TEST(test_order_plain),
+      TEST(test_order_gzip),
+      TEST(test_batch_bounds),
+      TEST(test_rejects_in_the_middle),
+      TEST(test_no_format),
+      TEST(test_derived_fields),
+      TEST(test_after_skip_to),
+      TEST(test_truncated_gzip),
+      TEST(test_read_error),
+      TEST(test_stop_early),
+      TEST(test_stop_after_end),
+      TEST(test_empty_file),
+      TEST(test_lines_mode),
+      TEST(test_lines_mode_reads),
+      TEST(test_lines_mode_stop_reading),
+      TEST(test_hit_derive),
   };
   return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

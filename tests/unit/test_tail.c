@@ -8,8 +8,10 @@
  * told the new path), copytruncate (the live file released only once
  * committed, the copy read from the committed offset: nothing twice), a
  * gone file kept until its lines are committed, a line callback that
- * refuses (reading stops), and generations renamed or copied while a scan
- * opens them (the newer ones wait for the next scan).
+ * refuses (reading stops), generations renamed or copied while a scan
+ * opens them (the newer ones wait for the next scan), and reads done by the
+ * caller's thread (one at a time, stopped by a pause, a line appended
+ * during a read that saw the end read at once).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,6 +68,11 @@ typedef struct fixture {
   /* called at the first open, in the middle of the scan that listed the
    * files: logrotate renaming one that is listed but not opened yet */
   void (*during_scan)(void);
+  /* reads are the test's to serve (read callback): the one asked for */
+  bool deferred;
+  tfile *pending;
+  size_t pending_budget;
+  int reads, stops_asked;
 } fixture;
 
 static fixture fx;
@@ -127,6 +134,44 @@ static int cb_line(void *ctx, void *file, const bsl_line *line) {
   snprintf(fx.lines[fx.n_lines++], sizeof fx.lines[0], "%s:%.*s",
            strrchr(f->path, '/') + 1, (int)line->len, line->ptr);
   return 0;
+}
+
+/* The read callback of a caller with a reader thread: the test serves the
+ * read (serve()) when it likes. */
+static int cb_read(void *ctx, void *file, bsl_reader *r, size_t budget) {
+  (void)ctx;
+  tfile *f = file;
+  assert_null(fx.pending); /* one read at a time */
+  assert_ptr_equal(f->r, r);
+  fx.pending = f;
+  fx.pending_budget = budget;
+  fx.reads++;
+  return 0;
+}
+
+static void cb_stop_read(void *ctx) {
+  (void)ctx;
+  fx.stops_asked++;
+}
+
+/* Reads the pending read's lines as a reader thread would; with AFTER (not
+ * NULL) called once it saw the end, before the tail learns so. */
+static void serve(void (*after)(void)) {
+  tfile *f = fx.pending;
+  assert_non_null(f);
+  char err[256] = "";
+  bsl_line line;
+  int got = 1;
+  for (size_t n = 0; n < fx.pending_budget; n++) {
+    got = bsl_reader_next(f->r, &line, err, sizeof err);
+    if (got <= 0)
+      break;
+    assert_int_equal(cb_line(NULL, f, &line), 0);
+  }
+  if (after)
+    after();
+  fx.pending = NULL;
+  bsl_tail_read_done(fx.tail, got > 0 ? 1 : got, err);
 }
 
 static void cb_renamed(void *ctx, void *file, const char *path) {
@@ -220,7 +265,9 @@ static void put_gz(const char *name, const char *text, time_t age) {
 static void start_with(const char *pattern, const char *pattern2,
                        void (*hook)(void)) {
   char err[512];
+  bool deferred = fx.deferred;
   memset(&fx, 0, sizeof fx);
+  fx.deferred = deferred;
   fx.refuse_after = -1;
   fx.during_scan = hook;
   assert_int_equal(uv_loop_init(&fx.loop), 0);
@@ -232,6 +279,8 @@ static void start_with(const char *pattern, const char *pattern2,
   fx.cfg.n_sources = pattern2 ? 2 : 1;
   bsl_tail_callbacks cb = {.log = cb_log,
                            .open = cb_open,
+                           .read = deferred ? cb_read : NULL,
+                           .stop_read = deferred ? cb_stop_read : NULL,
                            .line = cb_line,
                            .renamed = cb_renamed,
                            .committed = cb_committed,
@@ -323,6 +372,41 @@ static void test_partial_line(void **state) {
   spin(1200); /* an inotify event, or at worst the rescan */
   const char *want2[] = {"access.log:x1", "access.log:x2-end", "access.log:x3"};
   expect_lines(want2, 3);
+  stop();
+}
+
+/* Lines appended while a read is in flight, after it saw the end of the
+ * file: the tail must read again at once, not at the next rescan. */
+static void append_x3(void) {
+  put("access.log", "x3\n", "a");
+  spin(100); /* the directory event comes during the read */
+}
+
+/* Reads done by the caller's thread (the read callback): one at a time, the
+ * reader left alone meanwhile, a pause asks the read to stop, and a line
+ * appended while a read that saw the end was in flight is read at once. */
+static void test_read_elsewhere(void **state) {
+  (void)state;
+  put("access.log", "x1\nx2\n", "w");
+  fx.deferred = true;
+  start("access.log", NULL);
+  fx.deferred = false; /* for the next tests */
+  spin(100);
+  assert_int_equal(fx.reads, 1);
+  assert_int_equal(fx.n_lines, 0); /* not read until served */
+  bsl_tail_pause(fx.tail, true);
+  assert_int_equal(fx.stops_asked, 1);
+  bsl_tail_pause(fx.tail, false);
+  serve(append_x3);
+  uv_run(&fx.loop, UV_RUN_NOWAIT); /* one turn, far from the rescan */
+  assert_int_equal(fx.reads, 2);
+  serve(NULL);
+  const char *want[] = {"access.log:x1", "access.log:x2", "access.log:x3"};
+  expect_lines(want, 3);
+  spin(100);
+  if (fx.pending) /* the end of the file, seen by a read of its own */
+    serve(NULL);
+  expect_lines(want, 3);
   stop();
 }
 
@@ -472,6 +556,7 @@ int main(void) {
       cmocka_unit_test_setup(test_order, empty_dir),
       cmocka_unit_test_setup(test_young_gz_holds_back, empty_dir),
       cmocka_unit_test_setup(test_partial_line, empty_dir),
+      cmocka_unit_test_setup(test_read_elsewhere, empty_dir),
       cmocka_unit_test_setup(test_rename_create, empty_dir),
       cmocka_unit_test_setup(test_renamed_during_scan_holds_back, empty_dir),
       cmocka_unit_test_setup(test_name_reused_during_scan_holds_back,
