@@ -125,7 +125,11 @@ typedef struct visit {
   int16_t max_scroll;
   enum bsl_channel channel;
   enum bsl_device device;
+  /* each owned, or empty_str; landing and exit may instead point to the
+   * path of one of the visit's pages (landing_page, exit_page): a copy per
+   * pageview was a tenth of the model's mallocs and frees */
   char *source, *medium, *campaign, *landing, *exit;
+  bool landing_page, exit_page;
   page_stat *pages;
   uint32_t n_pages, cap_pages;
   uint64_t goals, goals_written;
@@ -227,17 +231,27 @@ struct bsl_model {
   bool failed;
 };
 
+/* The one copy of "": most visits have no source, medium or campaign. */
+static char empty_str[1];
+
+static void str_free(char *s) {
+  if (s != empty_str)
+    free(s);
+}
+
 static void visit_free(visit *v) {
   if (!v)
     return;
+  if (!v->landing_page)
+    str_free(v->landing);
+  if (!v->exit_page)
+    str_free(v->exit);
   for (uint32_t i = 0; i < v->n_pages; i++)
     free(v->pages[i].path);
   free(v->pages);
-  free(v->source);
-  free(v->medium);
-  free(v->campaign);
-  free(v->landing);
-  free(v->exit);
+  str_free(v->source);
+  str_free(v->medium);
+  str_free(v->campaign);
   free(v);
 }
 
@@ -316,16 +330,30 @@ static char *dup_slice(const char *p, size_t len) {
   return s;
 }
 
+/* A copy of P (LEN bytes), empty_str when empty; NULL when out of memory. */
+static char *str_dup(const char *p, size_t len) {
+  return len ? dup_slice(p, len) : empty_str;
+}
+
 /* Sets *DST to a copy of P; false (and *DST unchanged) when out of memory. */
 static bool replace_str(char **dst, const char *p, size_t len) {
   if (*dst && strlen(*dst) == len && memcmp(*dst, p, len) == 0)
     return true;
-  char *s = dup_slice(p, len);
+  char *s = str_dup(p, len);
   if (!s)
     return false;
-  free(*dst);
+  str_free(*dst);
   *dst = s;
   return true;
+}
+
+/* Points *DST (the landing or the exit, *ON_PAGE saying which it is) to
+ * the path of the visit's page P: pages are freed only with their visit. */
+static void point_to_page(char **dst, bool *on_page, const page_stat *p) {
+  if (!*on_page)
+    str_free(*dst);
+  *dst = p->path;
+  *on_page = true;
 }
 
 static bool slice_eq(bsl_str s, const char *lit) {
@@ -490,8 +518,10 @@ static int close_visit(bsl_model *m, visit *v) {
   return 0;
 }
 
+/* The channel of a visit's landing; the landing path itself is the page's
+ * (pageview() points to it). */
 static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
-                        bsl_str path, enum bsl_device device) {
+                        enum bsl_device device) {
   bsl_channel_info ci;
   bsl_classify_channel(m->cls, &hit->query, &hit->referer, m->sites[site].host,
                        &ci);
@@ -499,8 +529,7 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
   v->device = device;
   if (!replace_str(&v->source, ci.source, strlen(ci.source)) ||
       !replace_str(&v->medium, ci.medium, strlen(ci.medium)) ||
-      !replace_str(&v->campaign, ci.campaign, strlen(ci.campaign)) ||
-      !replace_str(&v->landing, path.ptr, path.len))
+      !replace_str(&v->campaign, ci.campaign, strlen(ci.campaign)))
     m->failed = true;
 }
 
@@ -528,8 +557,7 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
 }
 
 static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
-                        const bsl_hit *hit, bsl_str path,
-                        enum bsl_device device) {
+                        const bsl_hit *hit, enum bsl_device device) {
   visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
   if (!v) {
     m->failed = true;
@@ -541,10 +569,9 @@ static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
   v->site = site;
   v->day = day;
   v->start = v->last = v->last_pageview = hit->time;
-  set_landing(m, v, site, hit, path, device);
-  replace_str(&v->exit, path.ptr, path.len);
-  if (!v->source || !v->medium || !v->campaign || !v->landing || !v->exit ||
-      map_put(&m->open, v) != 0) {
+  v->landing = v->exit = empty_str; /* until pageview() has the page */
+  set_landing(m, v, site, hit, device);
+  if (!v->source || !v->medium || !v->campaign || map_put(&m->open, v) != 0) {
     m->failed = true;
     visit_free(v);
     return NULL;
@@ -609,7 +636,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   }
   bool fresh = false;
   if (!v) {
-    v = new_visit(m, key, site, day, hit, path, device);
+    v = new_visit(m, key, site, day, hit, device);
     if (!v)
       return;
     fresh = true;
@@ -627,6 +654,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   if (fresh) {
     p->entries = 1;
     page_delta(m, v, p, 0, 1, 0, 0);
+    point_to_page(&v->landing, &v->landing_page, p);
   } else if (hit->time < v->start) {
     /* An earlier pageview arrived late: it is the real landing. */
     page_stat *old = visit_page(v, v->landing, strlen(v->landing));
@@ -638,13 +666,14 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
       page_delta(m, v, old, 0, -1, 0, 0);
     }
     p = visit_page(v, path.ptr, path.len); /* may have moved */
-    if (p) {
-      p->entries = 1;
-      page_delta(m, v, p, 0, 1, 0, 0);
-    } else {
+    if (!p) {
       m->failed = true;
+      return;
     }
-    set_landing(m, v, site, hit, path, device);
+    p->entries = 1;
+    page_delta(m, v, p, 0, 1, 0, 0);
+    set_landing(m, v, site, hit, device);
+    point_to_page(&v->landing, &v->landing_page, p);
   }
   if (hit->time < v->start)
     v->start = hit->time;
@@ -652,8 +681,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     v->last = hit->time;
   if (hit->time >= v->last_pageview) {
     v->last_pageview = hit->time;
-    if (!replace_str(&v->exit, path.ptr, path.len))
-      m->failed = true;
+    point_to_page(&v->exit, &v->exit_page, p);
   }
   count_goals(m, v, hit);
 }
@@ -1388,11 +1416,11 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
   v->max_scroll = (int16_t)row->max_scroll;
   v->channel = channel_from_name(row->channel);
   v->device = device_from_name(row->device);
-  v->source = strdup(row->source);
-  v->medium = strdup(row->medium);
-  v->campaign = strdup(row->campaign);
-  v->landing = strdup(row->landing_path);
-  v->exit = strdup(row->exit_path);
+  v->source = str_dup(row->source, strlen(row->source));
+  v->medium = str_dup(row->medium, strlen(row->medium));
+  v->campaign = str_dup(row->campaign, strlen(row->campaign));
+  v->landing = str_dup(row->landing_path, strlen(row->landing_path));
+  v->exit = str_dup(row->exit_path, strlen(row->exit_path));
   if (!v->source || !v->medium || !v->campaign || !v->landing || !v->exit) {
     visit_free(v);
     m->failed = true;
