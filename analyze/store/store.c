@@ -945,7 +945,11 @@ static void bind_visit_at(sqlite3_stmt *st, const bsl_visit_row *v, int base) {
   bind_text(st, base + 16, v->landing_path);
   bind_text(st, base + 17, v->exit_path);
   sqlite3_bind_int(st, base + 18, v->is_open);
-  bind_text(st, base + 19, v->pages_json ? v->pages_json : "[]");
+  /* the longest text of a row: its length comes with it when known */
+  if (v->pages_json && v->pages_json_len)
+    bind_text_n(st, base + 19, v->pages_json, v->pages_json_len, false);
+  else
+    bind_text(st, base + 19, v->pages_json ? v->pages_json : "[]");
 }
 
 static void bind_visit(sqlite3_stmt *st, const bsl_visit_row *v) {
