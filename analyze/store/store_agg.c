@@ -537,6 +537,11 @@ static int compact(bsl_agg *g) {
   size_t cap = 4096;
   while (cap < keep * 2)
     cap *= 2;
+  /* the next commit brings about as many pairs as this one: the table keeps
+   * its size (growing it again, doubling from a few thousand slots, was
+   * a fifth of the counting) unless it is mostly empty for good */
+  if (g->pairs_cap > cap && keep * 16 >= g->pairs_cap)
+    cap = g->pairs_cap;
   /* the pairs first: they read the aggs' days by the old numbers */
   if (pairs_rehash(g, cap, map) != 0) {
     free(map);
