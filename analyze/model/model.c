@@ -1162,12 +1162,21 @@ static void free_retired(bsl_model *m) {
   }
 }
 
+static int by_id(const void *a, const void *b) {
+  int64_t x = (*(visit *const *)a)->id, y = (*(visit *const *)b)->id;
+  return (x > y) - (x < y);
+}
+
 /* Moves the closed visits into a changeset record.  -1 when out of memory
  * (the visits stay in the model for the next attempt). */
 static int hand_over_closed(bsl_model *m) {
   free_retired(m);
   if (m->n_closed == 0)
     return 0;
+  /* In id order, the rows go to the end of visit_log's B-tree: in the order
+   * they closed, most inserts split a page in the middle, which was a
+   * twelfth of the writer's work and left pages a third empty. */
+  qsort(m->closed, m->n_closed, sizeof *m->closed, by_id);
   closed_visits *cv = calloc(1, sizeof *cv);
   const char **names = malloc(m->n_sites * sizeof *names);
   if (!cv || !names) {
