@@ -795,13 +795,22 @@ int bsl_store_number_visitors(bsl_store *s, const char *before) {
   int64_t from;
   if (bsl_store_meta_get(s, "keyed_from", 0, &from) != 0)
     return -1;
-  sqlite3_stmt *st = bsl_store__stmt(s, SQL_NUMBER_VISITORS);
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_OPEN_BEFORE);
+  if (!st)
+    return -1;
+  bind_text(st, 1, before);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return fail(s, "numbering visitors");
+  st = bsl_store__stmt(s, rc == SQLITE_ROW ? SQL_NUMBER_VISITORS
+                                           : SQL_NUMBER_VISITORS_NONE_OPEN);
   if (!st)
     return -1;
   bind_text(st, 1, before);
   sqlite3_bind_int64(st, 2, from);
   number_begin(s);
-  int rc = run(s, st, "numbering visitors");
+  rc = run(s, st, "numbering visitors");
   number_end(s);
   if (rc != 0)
     return -1;
