@@ -148,7 +148,8 @@ row() {
 }
 
 # paired NAME_A NAME_B: the median over rounds of B's time / A's time, i.e.
-# A's throughput relative to B measured seconds apart in the same round.
+# A's throughput relative to B measured seconds apart in the same round,
+# then each round's ratio in parentheses.
 paired() {
   local -a a b r=()
   read -ra a <<<"${SECS[$1]}"
@@ -157,7 +158,7 @@ paired() {
   for ((i = 0; i < ${#a[@]}; i++)); do
     r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { if (x < 0.01) x = 0.01; printf "%.3f", y / x }')")
   done
-  printf '%.2f' "$(median "${r[@]}")"
+  printf '%.2f  (rounds: %s)' "$(median "${r[@]}")" "${r[*]}"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
@@ -212,7 +213,7 @@ for MIX in $MIXES; do
   fi
   echo "  boussole / bare-parse      $(paired boussole bare-parse)"
   if [ -n "$BASE_BOUSSOLE" ]; then
-    echo "  boussole / baseline        $(paired boussole baseline)   ($BASELINE)"
+    echo "  boussole / baseline        $(paired boussole baseline)   [$BASELINE]"
     echo "  boussole.gz / baseline.gz  $(paired boussole.gz baseline.gz)"
   fi
   echo "  boussole.gz / (zcat|wc -l) $(paired boussole.gz "zcat|wc -l")"
