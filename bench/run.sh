@@ -20,8 +20,15 @@
 #                                        commit's): its boussole runs in the
 #                                        same rounds, and the ratio
 #                                        boussole / baseline is printed
+#              MIXES (default "default realistic")  genlog mixes measured
+#                                        for each N: "default" (29 user
+#                                        agents, ~55k visits per 1M lines,
+#                                        static assets in the log) and
+#                                        "realistic" (genlog --realistic:
+#                                        thousands of user agents, assets on
+#                                        a CDN, ~140k visits per 1M lines)
 #
-# For each N it generates a deterministic combined log of N lines with
+# For each N and mix it generates a deterministic combined log of N lines with
 # boussole-genlog (seed 1, 7 days), gzips a copy, then times on the same files:
 #   boussole       boussole ingest on f.log, into a fresh database each run
 #   boussole.gz    the same on f.log.gz
@@ -40,6 +47,7 @@ set -euo pipefail
 BUILD=${BUILD:-./build}
 RUNS=${RUNS:-5}
 SITE=${SITE:-www.example.com}
+MIXES=${MIXES:-default realistic}
 BOUSSOLE=$BUILD/boussole
 GENLOG=$BUILD/boussole-genlog
 PARSE=$BUILD/bench-parse
@@ -65,6 +73,9 @@ for n in "$@"; do
   case $n in '' | *[!0-9]* | 0) die "size '$n' is not a positive integer" ;; esac
 done
 [ $# -gt 0 ] || set -- 1000000
+for mix in $MIXES; do
+  case $mix in default | realistic) ;; *) die "MIXES: unknown mix '$mix' (default, realistic)" ;; esac
+done
 
 # Absolute paths: the timed commands run from the scratch directory.
 abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$PWD" "$(basename "$1")"); }
@@ -137,7 +148,8 @@ row() {
 }
 
 # paired NAME_A NAME_B: the median over rounds of B's time / A's time, i.e.
-# A's throughput relative to B measured seconds apart in the same round.
+# A's throughput relative to B measured seconds apart in the same round,
+# then each round's ratio in parentheses.
 paired() {
   local -a a b r=()
   read -ra a <<<"${SECS[$1]}"
@@ -146,15 +158,18 @@ paired() {
   for ((i = 0; i < ${#a[@]}; i++)); do
     r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { if (x < 0.01) x = 0.01; printf "%.3f", y / x }')")
   done
-  printf '%.2f' "$(median "${r[@]}")"
+  printf '%.2f  (rounds: %s)' "$(median "${r[@]}")" "${r[*]}"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
 for N in "$@"; do
+for MIX in $MIXES; do
+  MIXARG=()
+  [ "$MIX" = default ] || MIXARG=(--"$MIX")
   echo
-  echo "== $N lines =="
-  "$GENLOG" -n "$N" -s 1 --site "$SITE" >f.log
+  echo "== $N lines, $MIX mix =="
+  "$GENLOG" -n "$N" -s 1 --site "$SITE" "${MIXARG[@]}" >f.log
   gzip -n -c f.log >f.log.gz
   echo "input: f.log $(du -k f.log | cut -f1) KB, f.log.gz $(du -k f.log.gz | cut -f1) KB"
 
@@ -198,7 +213,7 @@ for N in "$@"; do
   fi
   echo "  boussole / bare-parse      $(paired boussole bare-parse)"
   if [ -n "$BASE_BOUSSOLE" ]; then
-    echo "  boussole / baseline        $(paired boussole baseline)   ($BASELINE)"
+    echo "  boussole / baseline        $(paired boussole baseline)   [$BASELINE]"
     echo "  boussole.gz / baseline.gz  $(paired boussole.gz baseline.gz)"
   fi
   echo "  boussole.gz / (zcat|wc -l) $(paired boussole.gz "zcat|wc -l")"
@@ -206,4 +221,5 @@ for N in "$@"; do
     echo "note: some medians are under 0.1 s, where 10 ms timer steps dominate; use a larger N"
   fi
   rm -f f.log f.log.gz fresh.db* out.json
+done
 done

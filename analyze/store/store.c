@@ -795,13 +795,22 @@ int bsl_store_number_visitors(bsl_store *s, const char *before) {
   int64_t from;
   if (bsl_store_meta_get(s, "keyed_from", 0, &from) != 0)
     return -1;
-  sqlite3_stmt *st = bsl_store__stmt(s, SQL_NUMBER_VISITORS);
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_OPEN_BEFORE);
+  if (!st)
+    return -1;
+  bind_text(st, 1, before);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return fail(s, "numbering visitors");
+  st = bsl_store__stmt(s, rc == SQLITE_ROW ? SQL_NUMBER_VISITORS
+                                           : SQL_NUMBER_VISITORS_NONE_OPEN);
   if (!st)
     return -1;
   bind_text(st, 1, before);
   sqlite3_bind_int64(st, 2, from);
   number_begin(s);
-  int rc = run(s, st, "numbering visitors");
+  rc = run(s, st, "numbering visitors");
   number_end(s);
   if (rc != 0)
     return -1;
@@ -945,7 +954,11 @@ static void bind_visit_at(sqlite3_stmt *st, const bsl_visit_row *v, int base) {
   bind_text(st, base + 16, v->landing_path);
   bind_text(st, base + 17, v->exit_path);
   sqlite3_bind_int(st, base + 18, v->is_open);
-  bind_text(st, base + 19, v->pages_json ? v->pages_json : "[]");
+  /* the longest text of a row: its length comes with it when known */
+  if (v->pages_json && v->pages_json_len)
+    bind_text_n(st, base + 19, v->pages_json, v->pages_json_len, false);
+  else
+    bind_text(st, base + 19, v->pages_json ? v->pages_json : "[]");
 }
 
 static void bind_visit(sqlite3_stmt *st, const bsl_visit_row *v) {

@@ -204,6 +204,7 @@ typedef struct bsl_visit_row {
   const char *channel, *source, *medium, *campaign, *device;
   const char *landing_path, *exit_path;
   const char *pages_json; /* [[path, pageviews, entries, max_scroll], ...] */
+  size_t pages_json_len;  /* strlen(pages_json), or 0: not known */
   bool is_open;
   bool saved_before; /* a hint: an earlier commit wrote this visit */
 } bsl_visit_row;

@@ -227,6 +227,35 @@ static void test_resume_open_visit(void **state) {
                       "/a|0;/thank-you|1;");
 }
 
+/* Paths with a quote, a backslash and a control byte come back whole from
+ * the pages JSON, written by the writer (a closed visit) and by the model
+ * (an open one), and the landing and exit (the pages' own paths) match. */
+static void test_pages_json_round_trip(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  const char *paths[] = {"/q\"uote", "/back\\slash", "/ctrl\x01x"};
+  for (int i = 0; i < 3; i++) {
+    bsl_hit h = pageview("5.5.5.5", T0 + i, paths[i], NULL);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  /* after the timeout: the first visit closes, a second one stays open;
+   * its landing arrives second (late), its exit first */
+  for (int i = 2; i >= 0; i -= 2) {
+    bsl_hit h = pageview("5.5.5.5", T0 + 4000 + i, paths[i], NULL);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT visit_id, path, pageviews, entries FROM visit_pages "
+            "ORDER BY visit_id, path"),
+      "1|/back\\slash|1|0;1|/ctrl\x01x|1|0;1|/q\"uote|1|1;"
+      "2|/ctrl\x01x|1|0;2|/q\"uote|1|1;");
+  assert_string_equal(query("SELECT landing_path, exit_path FROM visits "
+                            "ORDER BY started_at"),
+                      "/q\"uote|/ctrl\x01x;/q\"uote|/ctrl\x01x;");
+}
+
 static void test_salts_expire(void **state) {
   (void)state;
   fixture f;
@@ -392,6 +421,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_late_landing_and_goal, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_resume_open_visit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pages_json_round_trip, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_salts_expire, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keys_replaced_after_two_days, setup,
                                       teardown),
