@@ -133,8 +133,14 @@ bool bsl_pipeline_commit_pending(bsl_pipeline *p);
  * address flood every line is a visit, and the visits waiting for a commit
  * would otherwise hold more memory than the open-visit cap allows.  Also
  * true after the lines set by bsl_pipeline_set_flush_lines().
+ * 8,192: memory then follows the visits a commit carries rather than the
+ * lines (a busy site's 131,072 lines begin ~17,000 visits, and each waits
+ * in the model and again in a changeset): 10M lines over 7 days of the
+ * realistic mix peak at 91 MB instead of 109; 4,096 gave 85 MB but +10%
+ * CPU, every commit paying for walks over whole tables (README
+ * Performance).
  */
-#define BSL_PIPELINE_PENDING_VISITS 32768
+#define BSL_PIPELINE_PENDING_VISITS 8192
 bool bsl_pipeline_commit_due(const bsl_pipeline *p);
 
 /*

@@ -116,12 +116,13 @@ const char *bsl_store_error(const bsl_store *s) {
 }
 
 /*
- * The page cache of a store that ingests (opened with create): 8 MiB, not
- * 16.  Its inserts go mostly to the right edge of the B-trees, so halving
- * the cache cost no measurable speed at 10M lines, and it was the largest
- * single item of a bulk load's peak memory (issue 18, README Performance).
+ * The page cache of a store that ingests (opened with create): 4 MiB, not
+ * 16.  Its inserts go mostly to the right edge of the B-trees, and commits
+ * come every 8,192 visits (BSL_PIPELINE_PENDING_VISITS), so a smaller cache
+ * cost no measurable speed at 10M lines, and it was the largest single item
+ * of a bulk load's peak memory (issue 18, README Performance).
  */
-#define WRITER_CACHE "PRAGMA cache_size = -8192"
+#define WRITER_CACHE "PRAGMA cache_size = -4096"
 
 static int exec(bsl_store *s, const char *sql, const char *what) {
   if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)

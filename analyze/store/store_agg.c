@@ -311,8 +311,9 @@ static int pairs_rehash(bsl_agg *g, size_t cap, const uint32_t *map) {
 /* Adds D (+1 or -1) to the visits of VISITOR in agg A; its visitors move
  * when the pair appears or goes. */
 static int pair_add(bsl_agg *g, uint32_t a, int64_t visitor, int d) {
-  /* up to 70% full: a day's pairs are most of the aggregates' memory */
-  if ((g->n_pairs + 1) * 10 > g->pairs_cap * 7 &&
+  /* up to 80% full: a day's pairs are most of the aggregates' memory, and
+   * a growth briefly holds the old table and the new one */
+  if ((g->n_pairs + 1) * 10 > g->pairs_cap * 8 &&
       pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096, NULL) != 0)
     return -1;
   uint32_t a1 = a + 1;
@@ -555,8 +556,8 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
   char cut[BSL_PAGE_PATH_MAX + 1];
   const char *landing =
       landing_key(v->landing_path ? v->landing_path : "", cut);
-  const char *f[F_COUNT] = {v->day,    v->site,   v->channel,
-                            v->source, v->medium, v->campaign,
+  const char *f[F_COUNT] = {v->day,    v->site,    v->channel,
+                            v->source, v->medium,  v->campaign,
                             v->device, g->quarter, landing};
   contrib c = {.id = v->visit_id,
                .visitor = v->visitor,

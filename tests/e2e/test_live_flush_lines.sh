@@ -3,8 +3,8 @@
 # interval of an hour, a backlog of 300,000 lines is committed every
 # 131,072 lines (BSL_BATCH_FLUSH_LINES) without waiting for the tick, so
 # what waits for a commit does not grow with the rate times the interval.
-# The generated log begins fewer than 32,768 visits, so the other early
-# commit (an address flood's, BSL_PIPELINE_PENDING_VISITS) does not fire.
+# (Commits also come every 8,192 visits begun or closed,
+# BSL_PIPELINE_PENDING_VISITS: either way, never by the hour's tick.)
 # What is left after the last full step is committed as soon as reading
 # has caught up (a commit came due by lines: reading was behind), not at
 # the hour's tick, and the views equal those of `ingest` on the same file.
