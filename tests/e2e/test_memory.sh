@@ -140,8 +140,13 @@ if command -v /usr/bin/time >/dev/null; then
     "$WORK/logs/access.log"
   spill_kb=$(cat "$WORK/spill.kb")
   echo "flood peak RSS: pairs in memory $ingest_kb KB, past a 64k-slot budget $spill_kb KB"
-  expect_eq "a flood's visitor pairs past their budget leave memory (RSS < 0.7 x)" \
-    "$([ "$spill_kb" -lt $((ingest_kb * 7 / 10)) ] && echo yes)" yes
+  # (ASan keeps freed memory in quarantine: its RSS says nothing here)
+  if ldd "$B" 2>/dev/null | grep -c 'lib[at]san' >/dev/null; then
+    echo "note: sanitizer build, the spilled pairs' memory is not compared"
+  else
+    expect_eq "a flood's visitor pairs past their budget leave memory (RSS < 0.7 x)" \
+      "$([ "$spill_kb" -lt $((ingest_kb * 7 / 10)) ] && echo yes)" yes
+  fi
   expect_eq "spilled visitor pairs count the same" \
     "$(dump_views "$WORK/flood-spill.db" | md5sum)" "$(dump_views "$WORK/flood-ingest.db" | md5sum)"
   cp "$WORK/f.log" "$WORK/logs/access.log" # the source of what follows
