@@ -111,7 +111,8 @@ typedef struct agg {
   size_t key_len;
   uint32_t day;  /* the index of its (day, site) agg; its own for a day */
   uint8_t kind;  /* K_*: what it counts (KINDS) */
-  bool loaded;   /* day: its pairs are in memory */
+  bool loaded;   /* day: its pairs are in memory, or spilled */
+  bool spilled;  /* day: its pairs are in temp.agg_pairs (spill()) */
   bool dirty;    /* deltas to flush */
   uint32_t open; /* day: visits in the open map */
   int64_t visits, visitors, pageviews, bounces, clicks, conversions;
@@ -136,6 +137,8 @@ struct bsl_agg {
   size_t index_cap;
   pair *pairs;
   size_t pairs_cap, n_pairs;
+  size_t pairs_max; /* slots; past it the loaded days spill (spill()) */
+  bool spills;      /* temp.agg_pairs exists */
   contrib *open;
   size_t open_cap, n_open;
   bool open_loaded;
@@ -292,7 +295,8 @@ static int pairs_rehash(bsl_agg *g, size_t cap, const uint32_t *map) {
     if (!p.agg1 || !p.n)
       continue;
     uint32_t old = p.agg1 - 1, a = map ? map[old] : old;
-    if (a == UINT32_MAX || !g->aggs[g->aggs[old].day].loaded)
+    const agg *day = &g->aggs[g->aggs[old].day];
+    if (a == UINT32_MAX || !day->loaded || day->spilled)
       continue;
     p.agg1 = a + 1;
     size_t h = mix((uint64_t)p.visitor ^ (uint64_t)p.agg1 << 40) & (cap - 1);
@@ -308,14 +312,99 @@ static int pairs_rehash(bsl_agg *g, size_t cap, const uint32_t *map) {
   return 0;
 }
 
+/* Moves the visitors of agg A by D when a pair appeared (N became 1 on
+ * D = 1) or went (N became 0 on D = -1). */
+static void pair_moved(bsl_agg *g, uint32_t a, int64_t n, int d) {
+  if ((d > 0 && n == 1) || (d < 0 && n == 0)) {
+    g->aggs[a].visitors += d;
+    g->aggs[a].dirty = true;
+  }
+}
+
+/* pair_add() for a spilled day: the same counts, in temp.agg_pairs. */
+static int pair_add_spilled(bsl_store *s, uint32_t a, int64_t visitor, int d) {
+  bsl_agg *g = s->agg;
+  const agg *ag = &g->aggs[a], *day = &g->aggs[ag->day];
+  sqlite3_stmt *st =
+      bsl_store__stmt(s, d > 0 ? SQL_AGG_SPILL_ADD : SQL_AGG_SPILL_TAKE);
+  if (!st)
+    return -1;
+  int i = 1;
+  if (d > 0)
+    sqlite3_bind_blob(st, i++, day->key, (int)day->key_len, SQLITE_STATIC);
+  sqlite3_bind_blob(st, i++, ag->key, (int)ag->key_len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, i++, visitor);
+  if (d > 0)
+    sqlite3_bind_int(st, i, d);
+  int rc = sqlite3_step(st);
+  int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  while (rc == SQLITE_ROW)
+    rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE)
+    return bsl_store__fail(s, "counting the visitors of a spilled day");
+  if (n >= 0) /* -1: taking back a pair that is not there, as in memory */
+    pair_moved(g, a, n, d);
+  return 0;
+}
+
+/*
+ * More distinct (visitor, agg) pairs than pairs_max slots hold, at 80%:
+ * an address flood, where every line is a new visitor of the same day.
+ * The pairs of every loaded day move to a temporary table, and those days
+ * count there from now on (pair_add_spilled()), until they are forgotten
+ * like any day (bsl_store__agg_flush()).  Memory stays bounded by the
+ * budget, not by a day's visitors, and the counts do not change.
+ */
+static int spill(bsl_store *s) {
+  bsl_agg *g = s->agg;
+  if (sqlite3_exec(s->db, SQL_AGG_SPILL_CREATE, NULL, NULL, NULL) != SQLITE_OK)
+    return bsl_store__fail(s, "making room for a day's visitors");
+  g->spills = true;
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_SPILL_ADD);
+  if (!st)
+    return -1;
+  for (size_t i = 0; i < g->pairs_cap; i++) {
+    const pair *p = &g->pairs[i];
+    if (!p->agg1 || !p->n)
+      continue;
+    const agg *ag = &g->aggs[p->agg1 - 1], *day = &g->aggs[ag->day];
+    sqlite3_bind_blob(st, 1, day->key, (int)day->key_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, ag->key, (int)ag->key_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, p->visitor);
+    sqlite3_bind_int64(st, 4, p->n);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      ;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+      return bsl_store__fail(s, "making room for a day's visitors");
+  }
+  sqlite3_clear_bindings(st);
+  for (uint32_t i = 0; i < g->n_aggs; i++)
+    if (g->aggs[i].kind == K_DAY && g->aggs[i].loaded)
+      g->aggs[i].spilled = true;
+  return pairs_rehash(g, 4096, NULL); /* keeps none: all spilled */
+}
+
 /* Adds D (+1 or -1) to the visits of VISITOR in agg A; its visitors move
  * when the pair appears or goes. */
-static int pair_add(bsl_agg *g, uint32_t a, int64_t visitor, int d) {
+static int pair_add(bsl_store *s, uint32_t a, int64_t visitor, int d) {
+  bsl_agg *g = s->agg;
+  if (g->aggs[g->aggs[a].day].spilled)
+    return pair_add_spilled(s, a, visitor, d);
   /* up to 80% full: a day's pairs are most of the aggregates' memory, and
    * a growth briefly holds the old table and the new one */
-  if ((g->n_pairs + 1) * 10 > g->pairs_cap * 8 &&
-      pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096, NULL) != 0)
-    return -1;
+  if ((g->n_pairs + 1) * 10 > g->pairs_cap * 8) {
+    if (g->pairs_cap && g->pairs_cap * 2 > g->pairs_max) {
+      if (spill(s) != 0)
+        return -1;
+      return pair_add_spilled(s, a, visitor, d);
+    }
+    if (pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096, NULL) != 0)
+      return -1;
+  }
   uint32_t a1 = a + 1;
   size_t h = mix((uint64_t)visitor ^ (uint64_t)a1 << 40) & (g->pairs_cap - 1);
   for (; g->pairs[h].agg1; h = (h + 1) & (g->pairs_cap - 1))
@@ -331,10 +420,7 @@ static int pair_add(bsl_agg *g, uint32_t a, int64_t visitor, int d) {
   if (d < 0 && p->n == 0)
     return 0;
   p->n = (uint32_t)((int64_t)p->n + d);
-  if ((d > 0 && p->n == 1) || (d < 0 && p->n == 0)) {
-    g->aggs[a].visitors += d;
-    g->aggs[a].dirty = true;
-  }
+  pair_moved(g, a, p->n, d);
   return 0;
 }
 
@@ -398,9 +484,26 @@ static void open_remove(bsl_agg *g, contrib *o) {
   }
 }
 
+/* The pairs' memory budget: 2^21 slots (32 MiB, 48 during the last
+ * growth), about 1.6M pairs, three times a busy realistic day's.  Tests set
+ * a small one (BSL_AGG_PAIR_SLOTS, a power of two) to spill at once. */
+static size_t pairs_budget(void) {
+  const char *e = getenv("BSL_AGG_PAIR_SLOTS");
+  size_t max = (size_t)1 << 21;
+  if (e && *e) {
+    unsigned long long v = strtoull(e, NULL, 10);
+    if (v >= 4096 && (v & (v - 1)) == 0 && v <= max)
+      max = (size_t)v;
+  }
+  return max;
+}
+
 static bsl_agg *agg_of(bsl_store *s) {
-  if (!s->agg)
+  if (!s->agg) {
     s->agg = calloc(1, sizeof *s->agg);
+    if (s->agg)
+      s->agg->pairs_max = pairs_budget();
+  }
   return s->agg;
 }
 
@@ -451,7 +554,7 @@ static int day_load(bsl_store *s, uint32_t d) {
       agg *a = &g->aggs[at[k]];
       int64_t visitors = a->visitors;
       bool dirty = a->dirty;
-      if (pair_add(g, at[k], visitor, 1) != 0) {
+      if (pair_add(s, at[k], visitor, 1) != 0) {
         sqlite3_reset(st);
         return oom(s);
       }
@@ -474,7 +577,8 @@ static int place(bsl_store *s, const char *const *f, contrib *c) {
 
 /* Adds contribution C once (D = 1) or takes it back (D = -1); its
  * visitor's pairs too unless PAIRS is false. */
-static int count(bsl_agg *g, const contrib *c, int d, bool pairs) {
+static int count(bsl_store *s, const contrib *c, int d, bool pairs) {
+  bsl_agg *g = s->agg;
   int64_t bounce = c->pageviews == 1 && c->clicks == 0;
   uint32_t at[K_COUNT];
   contrib_aggs(c, at);
@@ -486,7 +590,7 @@ static int count(bsl_agg *g, const contrib *c, int d, bool pairs) {
     a->clicks += d * c->clicks;
     a->conversions += d * c->conversions;
     a->dirty = true;
-    if (pairs && KINDS[i].pairs && pair_add(g, at[i], c->visitor, d) != 0)
+    if (pairs && KINDS[i].pairs && pair_add(s, at[i], c->visitor, d) != 0)
       return -1;
   }
   return 0;
@@ -577,7 +681,7 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
     bool moves = old.seg != c.seg || old.visitor != c.visitor ||
                  old.dev != c.dev || old.qtr != c.qtr || old.dch != c.dch ||
                  old.lnd != c.lnd;
-    if (count(g, &old, -1, moves) != 0)
+    if (count(s, &old, -1, moves) != 0)
       return oom(s);
     /* goals are counted by channel: they follow a visit that moves */
     if (old.seg != c.seg && old.conversions > 0 &&
@@ -585,9 +689,9 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
          goals_move(s, old.id, c.seg, 1) != 0))
       return -1;
     open_remove(g, open_find(g, v->visit_id));
-    if (count(g, &c, 1, moves) != 0)
+    if (count(s, &c, 1, moves) != 0)
       return oom(s);
-  } else if (count(g, &c, 1, true) != 0) {
+  } else if (count(s, &c, 1, true) != 0) {
     return oom(s);
   }
   if (v->is_open && open_put(g, &c) != 0)
@@ -690,8 +794,18 @@ int bsl_store__agg_flush(bsl_store *s) {
   for (uint32_t i = 0; i < g->n_aggs; i++) {
     agg *a = &g->aggs[i];
     if (a->kind == K_DAY && a->loaded && !a->open &&
-        strcmp(field(a, F_DAY), g->newest) < 0)
+        strcmp(field(a, F_DAY), g->newest) < 0) {
+      if (a->spilled) {
+        sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_SPILL_FORGET);
+        if (!st)
+          return -1;
+        sqlite3_bind_blob(st, 1, a->key, (int)a->key_len, SQLITE_STATIC);
+        if (bsl_store__run(s, st, "forgetting a day's visitors") != 0)
+          return -1;
+        a->spilled = false;
+      }
       a->loaded = false, dropped = true;
+    }
   }
   if (dropped && compact(g) != 0)
     return oom(s);
@@ -702,6 +816,10 @@ void bsl_store__agg_reset(bsl_store *s) {
   bsl_agg *g = s->agg;
   if (!g)
     return;
+  /* spilled pairs go with the rest (the table is private to this
+   * connection: nothing else can hold it) */
+  if (g->spills)
+    (void)sqlite3_exec(s->db, SQL_AGG_SPILL_DROP, NULL, NULL, NULL);
   for (uint32_t i = 0; i < g->n_aggs; i++)
     free(g->aggs[i].key);
   free(g->aggs);

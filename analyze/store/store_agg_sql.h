@@ -173,6 +173,21 @@
   " ON CONFLICT(day, site, path) DO UPDATE"                                    \
   " SET bounces = bounces + excluded.bounces"
 /* ... what is already counted of a day (its visitors' segments) ... */
+/* store_agg.c: the pairs of days whose distinct visitors outgrew the
+ * memory budget (an address flood), in a private temporary table: same
+ * rows, same counts, read and written one visit at a time. */
+#define SQL_AGG_SPILL_CREATE                                                   \
+  "CREATE TEMP TABLE IF NOT EXISTS agg_pairs(day BLOB NOT NULL,"               \
+  " agg BLOB NOT NULL, visitor INTEGER NOT NULL, n INTEGER NOT NULL,"          \
+  " PRIMARY KEY(agg, visitor)) WITHOUT ROWID"
+#define SQL_AGG_SPILL_DROP "DROP TABLE IF EXISTS temp.agg_pairs"
+#define SQL_AGG_SPILL_ADD                                                      \
+  "INSERT INTO temp.agg_pairs(day, agg, visitor, n) VALUES(?1, ?2, ?3, ?4)"    \
+  " ON CONFLICT(agg, visitor) DO UPDATE SET n = n + excluded.n RETURNING n"
+#define SQL_AGG_SPILL_TAKE                                                     \
+  "UPDATE temp.agg_pairs SET n = n - 1 WHERE agg = ?1 AND visitor = ?2"        \
+  " AND n > 0 RETURNING n"
+#define SQL_AGG_SPILL_FORGET "DELETE FROM temp.agg_pairs WHERE day = ?1"
 #define SQL_AGG_DAY_COUNTED                                                    \
   "SELECT 1 FROM visit_days WHERE day = ?1 AND site = ?2"
 #define SQL_AGG_DAY_LOAD                                                       \

@@ -112,6 +112,21 @@ same_as_visit_log "three loads" "$WORK/parts.db"
 expect_eq "three loads == one load" \
   "$(dump_views "$WORK/parts.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
 
+# a day whose distinct visitors outgrow the pairs' memory budget (an
+# address flood) counts them in a temporary table instead: the smallest
+# budget (BSL_AGG_PAIR_SLOTS) spills at once, in one load and in three
+# (where the days already counted are read back, then spill again), and
+# every view is the same as with the pairs in memory
+conf spill
+BSL_AGG_PAIR_SLOTS=4096 ingest spill "$WORK/r.log"
+same_as_visit_log "spilled pairs" "$WORK/spill.db"
+expect_eq "spilled pairs == pairs in memory" \
+  "$(dump_views "$WORK/spill.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
+conf spillparts
+for p in "$WORK"/part0*; do BSL_AGG_PAIR_SLOTS=4096 ingest spillparts "$p"; done
+expect_eq "spilled pairs in three loads == one load" \
+  "$(dump_views "$WORK/spillparts.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
+
 # a late line for the second day (finished, dropped from memory), from a
 # visitor already counted that day and from a new one
 line=$(grep -m1 ' "GET /pricing ' "$WORK/r.log" | grep -F "$(sed -n 's/.*\[\([0-9]*\/[A-Za-z]*\/[0-9]*\):.*/\1/p' "$WORK/r.log" | sort -u | sed -n 2p)" || true)
