@@ -321,31 +321,41 @@ static void pair_moved(bsl_agg *g, uint32_t a, int64_t n, int d) {
   }
 }
 
-/* pair_add() for a spilled day: the same counts, in temp.agg_pairs. */
-static int pair_add_spilled(bsl_store *s, uint32_t a, int64_t visitor, int d) {
-  bsl_agg *g = s->agg;
-  const agg *ag = &g->aggs[a], *day = &g->aggs[ag->day];
+/* Adds N (> 0) to, or takes 1 (N < 0) from, the visits of VISITOR in agg A
+ * in temp.agg_pairs; *AFTER is the count after it, -1 when there was
+ * nothing to take.  Returns 0, or -1 with the store's error set. */
+static int spilled_step(bsl_store *s, uint32_t a, int64_t visitor, int64_t n,
+                        int64_t *after) {
+  const agg *ag = &s->agg->aggs[a], *day = &s->agg->aggs[ag->day];
   sqlite3_stmt *st =
-      bsl_store__stmt(s, d > 0 ? SQL_AGG_SPILL_ADD : SQL_AGG_SPILL_TAKE);
+      bsl_store__stmt(s, n > 0 ? SQL_AGG_SPILL_ADD : SQL_AGG_SPILL_TAKE);
   if (!st)
     return -1;
   int i = 1;
-  if (d > 0)
+  if (n > 0)
     sqlite3_bind_blob(st, i++, day->key, (int)day->key_len, SQLITE_STATIC);
   sqlite3_bind_blob(st, i++, ag->key, (int)ag->key_len, SQLITE_STATIC);
   sqlite3_bind_int64(st, i++, visitor);
-  if (d > 0)
-    sqlite3_bind_int(st, i, d);
+  if (n > 0)
+    sqlite3_bind_int64(st, i, n);
   int rc = sqlite3_step(st);
-  int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  *after = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   while (rc == SQLITE_ROW)
     rc = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   if (rc != SQLITE_DONE)
     return bsl_store__fail(s, "counting the visitors of a spilled day");
+  return 0;
+}
+
+/* pair_add() for a spilled day: the same counts, in temp.agg_pairs. */
+static int pair_add_spilled(bsl_store *s, uint32_t a, int64_t visitor, int d) {
+  int64_t n;
+  if (spilled_step(s, a, visitor, d, &n) != 0)
+    return -1;
   if (n >= 0) /* -1: taking back a pair that is not there, as in memory */
-    pair_moved(g, a, n, d);
+    pair_moved(s->agg, a, n, d);
   return 0;
 }
 
@@ -362,26 +372,13 @@ static int spill(bsl_store *s) {
   if (sqlite3_exec(s->db, SQL_AGG_SPILL_CREATE, NULL, NULL, NULL) != SQLITE_OK)
     return bsl_store__fail(s, "making room for a day's visitors");
   g->spills = true;
-  sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_SPILL_ADD);
-  if (!st)
-    return -1;
   for (size_t i = 0; i < g->pairs_cap; i++) {
     const pair *p = &g->pairs[i];
-    if (!p->agg1 || !p->n)
-      continue;
-    const agg *ag = &g->aggs[p->agg1 - 1], *day = &g->aggs[ag->day];
-    sqlite3_bind_blob(st, 1, day->key, (int)day->key_len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, ag->key, (int)ag->key_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, p->visitor);
-    sqlite3_bind_int64(st, 4, p->n);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-      ;
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-      return bsl_store__fail(s, "making room for a day's visitors");
+    int64_t n;
+    if (p->agg1 && p->n &&
+        spilled_step(s, p->agg1 - 1, p->visitor, p->n, &n) != 0)
+      return -1;
   }
-  sqlite3_clear_bindings(st);
   for (uint32_t i = 0; i < g->n_aggs; i++)
     if (g->aggs[i].kind == K_DAY && g->aggs[i].loaded)
       g->aggs[i].spilled = true;
