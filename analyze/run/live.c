@@ -228,10 +228,17 @@ static void model_batch(live *L, const bsl_fed_batch *b) {
   }
 }
 
-/* Models the batches parsed so far, without waiting for more. */
+/* Models the batches parsed so far, without waiting for more, and stops
+ * early once a commit is due: the reader and parser threads keep handing
+ * over batches while this runs, so without the stop a whole read (up to
+ * 65,536 lines of an address flood, as many new visits) would go into one
+ * commit, and memory would follow the read budget instead of
+ * BSL_PIPELINE_PENDING_VISITS.  What is left stays parsed in the feeder's
+ * ring for the next call. */
 static void model_parsed(live *L) {
   const bsl_fed_batch *b;
-  while (L->feeder && bsl_feeder_poll(L->feeder, &b) == 1) {
+  while (L->feeder && (L->paused || !bsl_pipeline_commit_due(L->pipe)) &&
+         bsl_feeder_poll(L->feeder, &b) == 1) {
     model_batch(L, b);
     bsl_feeder_release(L->feeder);
   }
@@ -342,10 +349,17 @@ static void on_parsed(uv_async_t *h) {
     return;
   }
   L->behind = true;
-  if (!L->commit_in_flight)
-    commit_start(L);
+  if (!L->commit_in_flight && commit_start(L) == 0 && L->commit_in_flight) {
+    /* the batches model_parsed() left go into the next commit, which builds
+     * up while the writer thread writes this one */
+    model_parsed(L);
+    if (!bsl_pipeline_commit_due(L->pipe)) {
+      release_reading(L);
+      return;
+    }
+  }
   if (L->commit_in_flight)
-    hold_reading(L); /* released by commit_done() */
+    hold_reading(L); /* released by commit_done(); on_committed() models on */
   else
     release_reading(L);
 }
@@ -719,6 +733,9 @@ static void on_committed(uv_async_t *h) {
     commit_start(L);
   }
   commit_if_caught_up(L);
+  /* batches left parsed while a commit was due are modelled there */
+  if (!L->stopping)
+    (void)uv_async_send(&L->parsed); /* fails only once closing */
 }
 
 /* Every flush tick commits, then reports the state as it is, committed or

@@ -114,7 +114,10 @@ expect_eq "run (killed $run_kills times) equals a clean capped ingest" \
 # run catching up a flood from offset 0: while the writer thread is busy
 # with one commit and the next is due, reading waits, so its memory stays
 # that of ingest (it used to read on and hold every new visit: 228 MB
-# against ingest's 57 MB on 600k flood lines)
+# against ingest's 57 MB on 600k flood lines).  And a commit is made as
+# soon as it is due, not at the end of the read it fell in: each read is up
+# to 65,536 lines, as many new visits in a flood, 8 times what a commit
+# carries (run held 125 MB against ingest's 77 MB on these 400k lines)
 if command -v /usr/bin/time >/dev/null; then
   "$FLOOD" 400000 20 1793613600 3000 > "$WORK/logs/access.log"
   size=$(stat -c %s "$WORK/logs/access.log")
@@ -128,8 +131,8 @@ if command -v /usr/bin/time >/dev/null; then
     --no-progress --db "$WORK/flood-ingest.db" --site "$SITE" "$WORK/logs/access.log"
   ingest_kb=$(cat "$WORK/ingest.kb")
   echo "flood catch-up peak RSS: run $run_kb KB, ingest $ingest_kb KB"
-  expect_eq "run catching up a flood holds no more than 1.5 x ingest's memory + 16 MB" \
-    "$([ "$run_kb" -le $((ingest_kb * 3 / 2 + 16384)) ] && echo yes)" yes
+  expect_eq "run catching up a flood holds no more than 1.15 x ingest's memory + 8 MB" \
+    "$([ "$run_kb" -le $((ingest_kb * 115 / 100 + 8192)) ] && echo yes)" yes
   # every flood address is a new visitor of the day: the exact counts of
   # distinct visitors hold one pair per visitor and day, segment, device x
   # channel.  Past the pairs' budget they go to a temporary table, so the
