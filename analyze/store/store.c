@@ -388,6 +388,8 @@ static int open_store(bsl_store **out, const char *path, const char *host,
   }
   if (migrate(s) != 0)
     goto out_fail;
+  if (create)
+    bsl_store__checkpointer_start(s);
   for (int i = 0; i < ST_COUNT; i++) {
     if (sqlite3_prepare_v3(s->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT,
                            &s->stmt[i], NULL) != SQLITE_OK) {
@@ -475,6 +477,7 @@ void bsl_store_close(bsl_store *s) {
   for (size_t i = 0; i < sizeof s->salt_stmt / sizeof s->salt_stmt[0]; i++)
     sqlite3_finalize(s->salt_stmt[i]);
   sqlite3_close(s->salts);
+  bsl_store__checkpointer_stop(s);
   sqlite3_close(s->db);
   free(s->salts_path);
   free(s->path);

@@ -36,7 +36,17 @@ struct bsl_store {
   char salts_deleted_before[16]; /* the last cut applied, "" at first */
   /* bsl_number()'s key: random while one statement numbers, else zeros */
   unsigned char number_key[16];
+  /* store_checkpoint.c: the writer's checkpoints, on their own thread;
+   * NULL for a reader, a PostgreSQL store, or when it could not start */
+  struct bsl_checkpointer *checkpointer;
 };
+
+typedef struct bsl_checkpointer bsl_checkpointer;
+/* store_checkpoint.c: starts checkpointing S's log on a thread of its own
+ * (SQLite's automatic checkpoints otherwise, silently); stops it, which
+ * must come before S's connection closes. */
+void bsl_store__checkpointer_start(bsl_store *s);
+void bsl_store__checkpointer_stop(bsl_store *s);
 
 /* Records "DB: WHAT: sqlite message" as the store's error; returns -1. */
 int bsl_store__fail(bsl_store *s, const char *what);
