@@ -58,23 +58,30 @@ bool bsl_utf8_is_clean(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {
-    /* most text is ASCII: eight bytes at a time while it is */
-    if (len - i >= 8) {
+    /* most text is ASCII: eight bytes at a time while it is, the last
+     * word ending at the text's end (it may overlap bytes already seen):
+     * the store checks every text it binds, most of them short */
+    if (len >= 8) {
       uint64_t w;
-      memcpy(&w, p + i, 8);
+      size_t at = len - i >= 8 ? i : len - 8;
+      memcpy(&w, p + at, 8);
       /* no high bit set and no zero byte in the word */
       if (!(w & 0x8080808080808080ULL) &&
           !((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL)) {
-        i += 8;
+        i = at + 8;
         continue;
       }
     }
+    if (p[i] - 1u < 0x7fu) { /* ASCII, not NUL */
+      i++;
+      continue;
+    }
     if (p[i] == 0)
       return false;
-    size_t n = bsl_utf8_seq_len(p + i, len - i);
-    if (n == 0)
+    size_t k = bsl_utf8_seq_len(p + i, len - i);
+    if (k == 0)
       return false;
-    i += n;
+    i += k;
   }
   return true;
 }

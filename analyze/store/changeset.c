@@ -299,6 +299,34 @@ static const char *S(const bsl_changeset *cs, const op *o, int i) {
   return o->str[i] == NO_STR ? NULL : cs->arena + o->str[i];
 }
 
+/* The visit row of record O (OP_VISIT), pointing into CS's arena. */
+static void visit_of(const bsl_changeset *cs, const op *o, bsl_visit_row *v) {
+  const int64_t *n = o->num;
+  *v = (bsl_visit_row){
+      .visit_id = n[0],
+      .site = S(cs, o, 0),
+      .day = S(cs, o, 1),
+      .visitor = n[1],
+      .started_at = n[2],
+      .ended_at = n[3],
+      .pageviews = n[4],
+      .clicks = n[5],
+      .conversions = n[6],
+      .max_scroll = (int)n[7],
+      .channel = S(cs, o, 2),
+      .source = S(cs, o, 3),
+      .medium = S(cs, o, 4),
+      .campaign = S(cs, o, 5),
+      .device = S(cs, o, 6),
+      .landing_path = S(cs, o, 7),
+      .exit_path = S(cs, o, 8),
+      .pages_json = S(cs, o, 9),
+      .pages_json_len = o->len[9],
+      .is_open = n[8] != 0,
+      .saved_before = n[9] != 0,
+  };
+}
+
 /* Runs records FIRST.. of CS.  REMOTE: a PostgreSQL store, whose day
  * salts are in the database, written in the transaction with the rest. */
 static int apply_from(bsl_store *s, const bsl_changeset *cs, size_t first,
@@ -325,29 +353,17 @@ static int apply_from(bsl_store *s, const bsl_changeset *cs, size_t first,
                                    n[0]);
       break;
     case OP_VISIT: {
-      bsl_visit_row v = {
-          .visit_id = n[0],
-          .site = S(cs, o, 0),
-          .day = S(cs, o, 1),
-          .visitor = n[1],
-          .started_at = n[2],
-          .ended_at = n[3],
-          .pageviews = n[4],
-          .clicks = n[5],
-          .conversions = n[6],
-          .max_scroll = (int)n[7],
-          .channel = S(cs, o, 2),
-          .source = S(cs, o, 3),
-          .medium = S(cs, o, 4),
-          .campaign = S(cs, o, 5),
-          .device = S(cs, o, 6),
-          .landing_path = S(cs, o, 7),
-          .exit_path = S(cs, o, 8),
-          .pages_json = S(cs, o, 9),
-          .is_open = n[8] != 0,
-          .saved_before = n[9] != 0,
-      };
-      rc = bsl_store_put_visit(s, &v);
+      /* a run of visit records (the open visits of a flush) goes to the
+       * store together: its new rows are written several per statement,
+       * as the closed ones are, rather than one INSERT each */
+      enum { RUN = 64 };
+      bsl_visit_row v[RUN];
+      size_t k = 0;
+      for (; k < RUN && i + k < cs->n_ops && cs->ops[i + k].type == OP_VISIT;
+           k++)
+        visit_of(cs, &cs->ops[i + k], &v[k]);
+      rc = bsl_store_put_visits(s, v, k);
+      i += k - 1;
       break;
     }
     case OP_GOAL:

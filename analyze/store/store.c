@@ -124,6 +124,19 @@ const char *bsl_store_error(const bsl_store *s) {
  */
 #define WRITER_CACHE "PRAGMA cache_size = -4096"
 
+/*
+ * The page size of a new database: 16 KiB, not SQLite's 4.  The writer
+ * appends visit rows of a few hundred bytes each (with their pages JSON)
+ * and rewrites them once when a day's visitors are numbered: with bigger
+ * pages it splits, writes to the WAL and checkpoints a quarter as many
+ * pages for the same bytes, and a long pages JSON stays in its leaf rather
+ * than an overflow page.  The writer's CPU per line fell by ~15% (issue 18,
+ * README Performance); the cache is set in bytes, so memory is the same.
+ * It only applies before the first table: an existing database keeps the
+ * size it was made with (in WAL mode SQLite never changes it).
+ */
+#define NEW_PAGE_SIZE "PRAGMA page_size = 16384"
+
 static int exec(bsl_store *s, const char *sql, const char *what) {
   if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     return fail(s, what);
@@ -361,7 +374,8 @@ static int open_store(bsl_store **out, const char *path, const char *host,
   sqlite3_busy_timeout(s->db, busy_timeout_ms);
   if (!create && check_schema(s) != 0)
     goto out_fail;
-  if (exec(s, "PRAGMA journal_mode = WAL", "enabling WAL") != 0 ||
+  if ((create && exec(s, NEW_PAGE_SIZE, "setting the page size") != 0) ||
+      exec(s, "PRAGMA journal_mode = WAL", "enabling WAL") != 0 ||
       exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
       exec(s, "PRAGMA foreign_keys = OFF", "setting pragmas") != 0 ||
       /* a deleted day salt must not linger in a page's free space (SPEC §5:

@@ -235,6 +235,35 @@ static void test_newer_schema_is_refused(void **state) {
   assert_non_null(strstr(err, db_path));
 }
 
+/* A new database gets 16 KiB pages (the writer's CPU per line, store.c
+ * NEW_PAGE_SIZE); one made before keeps its 4 KiB pages and its rows. */
+static void test_page_size_of_new_and_existing(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("PRAGMA page_size"), 16384);
+  unlink(db_path);
+
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "PRAGMA page_size = 4096;"
+                                "PRAGMA journal_mode = WAL;"
+                                "CREATE TABLE t(x)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_add_hits(s, "2026-11-02", "a", 200, 3, 1), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("PRAGMA page_size"), 4096);
+  assert_int_equal(query_int("SELECT hits FROM status_daily"), 3);
+}
+
 static void test_unwritable_path(void **state) {
   (void)state;
   char err[512];
@@ -538,6 +567,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_text_is_valid_utf8, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_page_size_of_new_and_existing, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unwritable_path, setup, teardown),
       cmocka_unit_test_setup_teardown(test_counters_add_up_and_rollback, setup,

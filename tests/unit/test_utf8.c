@@ -91,6 +91,28 @@ static void test_nul(void **state) {
   assert_int_equal(bsl_utf8_seq_len((const unsigned char *)"\0", 1), 1);
 }
 
+/* Every length and position, the short tail of a text included (the last
+ * bytes, read as one padded word): one bad byte or NUL makes it unclean. */
+static void test_clean_at_every_position(void **state) {
+  (void)state;
+  char buf[32];
+  for (size_t len = 1; len <= 24; len++) {
+    memset(buf, 'a', len);
+    assert_true(bsl_utf8_is_clean(buf, len));
+    for (size_t at = 0; at < len; at++) {
+      memset(buf, 'a', len);
+      buf[at] = '\xe9'; /* Latin-1, or a sequence cut short at the end */
+      assert_false(bsl_utf8_is_clean(buf, len));
+      buf[at] = '\0';
+      assert_false(bsl_utf8_is_clean(buf, len));
+      if (at + 1 < len) { /* a whole sequence anywhere is fine */
+        buf[at] = '\xc3', buf[at + 1] = '\xa9';
+        assert_true(bsl_utf8_is_clean(buf, len));
+      }
+    }
+  }
+}
+
 static void test_seq_len(void **state) {
   (void)state;
   assert_int_equal(bsl_utf8_seq_len((const unsigned char *)"a", 1), 1);
@@ -128,6 +150,7 @@ int main(void) {
       cmocka_unit_test(test_valid_text_unchanged),
       cmocka_unit_test(test_invalid_bytes_escaped),
       cmocka_unit_test(test_nul),
+      cmocka_unit_test(test_clean_at_every_position),
       cmocka_unit_test(test_seq_len),
       cmocka_unit_test(test_truncation_keeps_units_whole),
   };
