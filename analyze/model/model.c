@@ -116,6 +116,13 @@ typedef struct page_stat {
   bool dirty;
 } page_stat;
 
+/* Room inside each visit for its first pages and for short strings (page
+ * paths, source, medium, campaign; a path is 15 bytes on average): most
+ * visits then need no allocation besides their own, where a malloc and a
+ * free per page and per string were a sixth of the model thread's work. */
+#define VISIT_INLINE_PAGES 2
+#define VISIT_INLINE_TEXT 80
+
 typedef struct visit {
   int64_t id;
   uint64_t visitor;
@@ -130,11 +137,14 @@ typedef struct visit {
    * copies and the empty strings were a third of the model's mallocs */
   char *source, *medium, *campaign, *landing, *exit;
   bool landing_page, exit_page;
-  page_stat *pages;
+  page_stat *pages; /* inline_pages, or owned once they are too few */
   uint32_t n_pages, cap_pages;
   uint64_t goals, goals_written;
   bool dirty;
-  bool saved; /* a changeset already holds its row */
+  bool saved;         /* a changeset already holds its row */
+  uint16_t text_used; /* bytes of text[] handed out (visit_str()) */
+  page_stat inline_pages[VISIT_INLINE_PAGES];
+  char text[VISIT_INLINE_TEXT];
 } visit;
 
 typedef struct visit_map {
@@ -234,24 +244,41 @@ struct bsl_model {
 /* The one copy of "": most visits have no source, medium or campaign. */
 static char empty_str[1];
 
-static void str_free(char *s) {
-  if (s != empty_str)
+/* Whether S lies in V's own text[] (integers: S may be any pointer). */
+static bool in_text(const visit *v, const char *s) {
+  uintptr_t a = (uintptr_t)s, t = (uintptr_t)v->text;
+  return a >= t && a < t + sizeof v->text;
+}
+
+/* Frees a string of V made by visit_str() (or str_dup()). */
+static void str_free(visit *v, char *s) {
+  if (s != empty_str && !in_text(v, s))
     free(s);
+}
+
+static visit *visit_new(void) {
+  visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
+  if (v) {
+    v->pages = v->inline_pages;
+    v->cap_pages = VISIT_INLINE_PAGES;
+  }
+  return v;
 }
 
 static void visit_free(visit *v) {
   if (!v)
     return;
   if (!v->landing_page)
-    str_free(v->landing);
+    str_free(v, v->landing);
   if (!v->exit_page)
-    str_free(v->exit);
+    str_free(v, v->exit);
   for (uint32_t i = 0; i < v->n_pages; i++)
-    free(v->pages[i].path);
-  free(v->pages);
-  str_free(v->source);
-  str_free(v->medium);
-  str_free(v->campaign);
+    str_free(v, v->pages[i].path);
+  if (v->pages != v->inline_pages)
+    free(v->pages);
+  str_free(v, v->source);
+  str_free(v, v->medium);
+  str_free(v, v->campaign);
   free(v);
 }
 
@@ -335,23 +362,39 @@ static char *str_dup(const char *p, size_t len) {
   return len ? dup_slice(p, len) : empty_str;
 }
 
-/* Sets *DST to a copy of P; false (and *DST unchanged) when out of memory. */
-static bool replace_str(char **dst, const char *p, size_t len) {
+/* A copy of P (LEN bytes) for visit V: in V's own text while it has room
+ * (never reused: a replaced string's bytes stay until the visit goes),
+ * else str_dup(); NULL when out of memory. */
+static char *visit_str(visit *v, const char *p, size_t len) {
+  if (len && len < sizeof v->text - v->text_used) {
+    char *s = v->text + v->text_used;
+    memcpy(s, p, len);
+    s[len] = '\0';
+    v->text_used = (uint16_t)(v->text_used + len + 1);
+    return s;
+  }
+  return str_dup(p, len);
+}
+
+/* Sets *DST, a string of V, to a copy of P; false (and *DST unchanged) when
+ * out of memory. */
+static bool replace_str(visit *v, char **dst, const char *p, size_t len) {
   if (*dst && strlen(*dst) == len && memcmp(*dst, p, len) == 0)
     return true;
-  char *s = str_dup(p, len);
+  char *s = visit_str(v, p, len);
   if (!s)
     return false;
-  str_free(*dst);
+  str_free(v, *dst);
   *dst = s;
   return true;
 }
 
-/* Points *DST (the landing or the exit, *ON_PAGE saying which it is) to
- * the path of the visit's page P: pages are freed only with their visit. */
-static void point_to_page(char **dst, bool *on_page, const page_stat *p) {
+/* Points *DST (V's landing or exit, *ON_PAGE saying which it is) to the
+ * path of V's page P: pages are freed only with their visit. */
+static void point_to_page(visit *v, char **dst, bool *on_page,
+                          const page_stat *p) {
   if (!*on_page)
-    str_free(*dst);
+    str_free(v, *dst);
   *dst = p->path;
   *on_page = true;
 }
@@ -485,14 +528,17 @@ static page_stat *visit_page(visit *v, const char *path, size_t len) {
     if (v->pages[i].path_len == len && memcmp(v->pages[i].path, path, len) == 0)
       return &v->pages[i];
   if (v->n_pages == v->cap_pages) {
-    uint32_t ncap = v->cap_pages ? v->cap_pages * 2 : 4;
-    page_stat *np = realloc(v->pages, ncap * sizeof *np);
+    uint32_t ncap = v->cap_pages * 2;
+    bool was_inline = v->pages == v->inline_pages;
+    page_stat *np = realloc(was_inline ? NULL : v->pages, ncap * sizeof *np);
     if (!np)
       return NULL;
+    if (was_inline)
+      memcpy(np, v->inline_pages, sizeof v->inline_pages);
     v->pages = np;
     v->cap_pages = ncap;
   }
-  char *copy = dup_slice(path, len);
+  char *copy = visit_str(v, path, len);
   if (!copy)
     return NULL;
   page_stat *p = &v->pages[v->n_pages++];
@@ -527,9 +573,9 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
                        &ci);
   v->channel = ci.channel;
   v->device = device;
-  if (!replace_str(&v->source, ci.source, strlen(ci.source)) ||
-      !replace_str(&v->medium, ci.medium, strlen(ci.medium)) ||
-      !replace_str(&v->campaign, ci.campaign, strlen(ci.campaign)))
+  if (!replace_str(v, &v->source, ci.source, strlen(ci.source)) ||
+      !replace_str(v, &v->medium, ci.medium, strlen(ci.medium)) ||
+      !replace_str(v, &v->campaign, ci.campaign, strlen(ci.campaign)))
     m->failed = true;
 }
 
@@ -558,7 +604,7 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
 
 static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
                         const bsl_hit *hit, enum bsl_device device) {
-  visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
+  visit *v = visit_new();
   if (!v) {
     m->failed = true;
     return NULL;
@@ -654,7 +700,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   if (fresh) {
     p->entries = 1;
     page_delta(m, v, p, 0, 1, 0, 0);
-    point_to_page(&v->landing, &v->landing_page, p);
+    point_to_page(v, &v->landing, &v->landing_page, p);
   } else if (hit->time < v->start) {
     /* An earlier pageview arrived late: it is the real landing. */
     page_stat *old = visit_page(v, v->landing, strlen(v->landing));
@@ -673,7 +719,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     p->entries = 1;
     page_delta(m, v, p, 0, 1, 0, 0);
     set_landing(m, v, site, hit, device);
-    point_to_page(&v->landing, &v->landing_page, p);
+    point_to_page(v, &v->landing, &v->landing_page, p);
   }
   if (hit->time < v->start)
     v->start = hit->time;
@@ -681,7 +727,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     v->last = hit->time;
   if (hit->time >= v->last_pageview) {
     v->last_pageview = hit->time;
-    point_to_page(&v->exit, &v->exit_page, p);
+    point_to_page(v, &v->exit, &v->exit_page, p);
   }
   count_goals(m, v, hit);
 }
@@ -1414,6 +1460,10 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
   bsl_model *m = ctx;
   int site = bsl_model_site(m, row->site);
   visit *v = calloc(1, sizeof *v);
+  if (v) {
+    v->pages = v->inline_pages;
+    v->cap_pages = VISIT_INLINE_PAGES;
+  }
   if (!v || site < 0) {
     free(v);
     m->failed = true;
