@@ -1102,10 +1102,19 @@ static ptrdiff_t pages_json(json_buf *j, const visit *v) {
   return (ptrdiff_t)at;
 }
 
+/* Formats DAY into OUT unless OUT holds it already (*SHOWN says which
+ * day it holds): a flush formats tens of thousands of days, nearly all
+ * the same one or two. */
+static void format_day(int32_t day, char out[11], int32_t *shown) {
+  if (*shown != day) {
+    bsl_day_format(day, out);
+    *shown = day;
+  }
+}
+
 /* Fills ROW from V, but for pages_json; DAY (11 bytes) holds its day. */
 static void visit_row(const visit *v, const char *site, bool is_open,
-                      char day[11], bsl_visit_row *row) {
-  bsl_day_format(v->day, day);
+                      const char day[11], bsl_visit_row *row) {
   *row = (bsl_visit_row){
       .visit_id = v->id,
       .site = site,
@@ -1129,8 +1138,10 @@ static void visit_row(const visit *v, const char *site, bool is_open,
   };
 }
 
-static int write_visit(bsl_model *m, visit *v, bool is_open) {
-  char day[11];
+/* DAY and *SHOWN: format_day()'s, kept across the visits of a flush. */
+static int write_visit(bsl_model *m, visit *v, bool is_open, char day[11],
+                       int32_t *shown) {
+  format_day(v->day, day, shown);
   bsl_visit_row row;
   visit_row(v, m->sites[v->site].name, is_open, day, &row);
   m->json.len = 0;
@@ -1179,6 +1190,7 @@ static int closed_visits_apply(bsl_store *store, void *arg) {
     cv->json.len = 0;
     for (size_t k = 0; k < n; k++) {
       const visit *v = cv->visits[first + k];
+      bsl_day_format(v->day, days[k]);
       visit_row(v, cv->site_names[v->site], false, days[k], &rows[k]);
       json_at[k] = pages_json(&cv->json, v);
       if (json_at[k] < 0)
@@ -1319,10 +1331,10 @@ static int hand_over_closed(bsl_model *m) {
 
 /* The day, site (returned) and path of a counter keyed (day, site, path). */
 static const char *path_key(const bsl_model *m, const counter *c, char day[11],
-                            char path[4097]) {
+                            int32_t *shown, char path[4097]) {
   int32_t dims[2];
   memcpy(dims, c->key, sizeof dims);
-  bsl_day_format(dims[0], day);
+  format_day(dims[0], day, shown);
   size_t len = c->key_len - sizeof dims;
   memcpy(path, c->key + sizeof dims, len);
   path[len] = '\0';
@@ -1335,13 +1347,15 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   m->cs = cs;
   sweep(m);
   char day[11];
+  int32_t shown = INT32_MIN; /* the day in DAY (format_day()) */
+  bsl_day_format(shown, day);
   for (size_t i = 0; i < m->hits.cap; i++) {
     counter *c = &m->hits.slots[i];
     if (!c->key || (!c->a && !c->b))
       continue;
     int32_t dims[3];
     memcpy(dims, c->key, sizeof dims);
-    bsl_day_format(dims[0], day);
+    format_day(dims[0], day, &shown);
     bsl_changeset_add_hits(m->cs, day, m->sites[dims[1]].name, dims[2], c->a,
                            c->b);
   }
@@ -1351,7 +1365,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
       continue;
     int32_t dims[2];
     memcpy(dims, c->key, sizeof dims);
-    bsl_day_format(dims[0], day);
+    format_day(dims[0], day, &shown);
     const char *path = c->key + sizeof dims;
     const char *event = path + strlen(path) + 1;
     const char *target = event + strlen(event) + 1;
@@ -1363,14 +1377,14 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     counter *c = &m->not_found.slots[i];
     if (!c->key || !c->a)
       continue;
-    const char *site = path_key(m, c, day, path);
+    const char *site = path_key(m, c, day, &shown, path);
     bsl_changeset_add_not_found(m->cs, day, site, path, c->a);
   }
   for (size_t i = 0; i < m->pages.cap; i++) {
     counter *c = &m->pages.slots[i];
     if (!c->key || (!c->a && !c->b && !c->c && !c->d))
       continue;
-    const char *site = path_key(m, c, day, path);
+    const char *site = path_key(m, c, day, &shown, path);
     bsl_changeset_add_page_counts(m->cs, day, site, path, c->a, c->b, c->c,
                                   c->d);
   }
@@ -1382,7 +1396,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     return -1;
   for (size_t i = 0; i < m->open.cap; i++) {
     visit *v = m->open.slots[i];
-    if (v && v->dirty && write_visit(m, v, true) != 0)
+    if (v && v->dirty && write_visit(m, v, true, day, &shown) != 0)
       return -1;
   }
   /* The salts of the days before the day before the newest are deleted by
