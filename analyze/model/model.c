@@ -796,10 +796,11 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
   memcpy(key, dims, sizeof dims);
   size_t n = sizeof dims;
   const char *parts[3] = {page, event, target};
+  size_t lens[3];
   for (int i = 0; i < 3; i++) {
-    size_t len = strlen(parts[i]);
-    memcpy(key + n, parts[i], len + 1);
-    n += len + 1;
+    lens[i] = strlen(parts[i]);
+    memcpy(key + n, parts[i], lens[i] + 1);
+    n += lens[i] + 1;
   }
   counter *c = counter_get(&m->events, key, n);
   if (!c) {
@@ -825,7 +826,7 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
       return;
     if (d > v->max_scroll)
       v->max_scroll = (int16_t)d;
-    page_stat *p = visit_page(v, page, strlen(page));
+    page_stat *p = visit_page(v, page, lens[0]);
     if (!p)
       m->failed = true;
     if (p && d > p->max_scroll) {
