@@ -887,11 +887,10 @@ bool bsl_classify_is_static(const bsl_classifier *c, const char *path,
 /* ---- channels ----------------------------------------------------------- */
 
 /*
- * Reads utm parameter NAME decoded, trimmed and lower-cased into out.
+ * Trims and lower-cases utm value OUT as read (N from bsl_query_params()).
  * Returns true when it is present with a non-empty value (SPEC: "present").
  */
-static bool utm(const bsl_str *q, const char *name, char out[BSL_DIM_MAX]) {
-  int n = bsl_query_param(q->ptr, q->len, name, out, BSL_DIM_MAX);
+static bool utm(int n, char out[BSL_DIM_MAX]) {
   if (n <= 0) {
     out[0] = '\0';
     return false;
@@ -906,11 +905,6 @@ static bool utm(const bsl_str *q, const char *name, char out[BSL_DIM_MAX]) {
   out[len - s] = '\0';
   bsl_ascii_lower(out);
   return out[0] != '\0';
-}
-
-static bool click_id(const bsl_str *q, const char *name) {
-  char v[8];
-  return bsl_query_param(q->ptr, q->len, name, v, sizeof v) > 0;
 }
 
 /* The site's own host, normalised like a referer host; "" when none. */
@@ -941,8 +935,11 @@ static bool is_one_of(const char *v, const char *const *list) {
   return false;
 }
 
+/* snprintf's truncation without its cost: this runs once per visit. */
 static void copy_dim(char dst[BSL_DIM_MAX], const char *src) {
-  snprintf(dst, BSL_DIM_MAX, "%s", src);
+  size_t len = strnlen(src, BSL_DIM_MAX - 1);
+  memcpy(dst, src, len);
+  dst[len] = '\0';
 }
 
 void bsl_classify_channel(bsl_classifier *c, const bsl_str *query,
@@ -958,12 +955,20 @@ void bsl_classify_channel(bsl_classifier *c, const bsl_str *query,
   if (!query || !query->ptr)
     query = &noq;
 
-  char medium[BSL_DIM_MAX];
-  bool has_medium = utm(query, "utm_medium", medium);
-  out->has_utm_source = utm(query, "utm_source", out->utm_source);
-  out->has_utm_campaign = utm(query, "utm_campaign", out->campaign);
-  bool gclid = click_id(query, "gclid"), dclid = click_id(query, "dclid");
-  bool msclkid = click_id(query, "msclkid");
+  /* one pass over the query for all six parameters */
+  static const char *const names[6] = {
+      "utm_medium", "utm_source", "utm_campaign", "gclid", "dclid", "msclkid"};
+  char medium[BSL_DIM_MAX], click[3][8];
+  char *const outs[6] = {medium,   out->utm_source, out->campaign,
+                         click[0], click[1],        click[2]};
+  static const size_t caps[6] = {BSL_DIM_MAX, BSL_DIM_MAX, BSL_DIM_MAX,
+                                 8,           8,           8};
+  int rcs[6];
+  bsl_query_params(query->ptr, query->len, names, 6, outs, caps, rcs);
+  bool has_medium = utm(rcs[0], medium);
+  out->has_utm_source = utm(rcs[1], out->utm_source);
+  out->has_utm_campaign = utm(rcs[2], out->campaign);
+  bool gclid = rcs[3] > 0, dclid = rcs[4] > 0, msclkid = rcs[5] > 0;
 
   /* What the referer says, needed for rules 5-9 and for source fallbacks. */
   char host[256], self[256];

@@ -56,9 +56,21 @@ typedef struct counter_table {
   counter *last; /* the last one returned: consecutive lines share keys */
 } counter_table;
 
-static counter *counter_get(counter_table *t, const void *key, size_t len) {
-  if (t->last && t->last->key_len == len && memcmp(t->last->key, key, len) == 0)
-    return t->last;
+/* Inlined: with the constant length of a hits key, the compiler compares
+ * and hashes it without calls (a tenth of the model's time per line). */
+static inline __attribute__((always_inline)) counter *
+counter_get(counter_table *t, const void *key, size_t len) {
+  if (t->last && t->last->key_len == len) {
+    /* keys of a table mostly share their first bytes (day, site): their
+     * last eight tell a different key without a call to memcmp */
+    uint64_t x = 0, y = 1;
+    if (len >= sizeof x) {
+      memcpy(&x, t->last->key + len - sizeof x, sizeof x);
+      memcpy(&y, (const char *)key + len - sizeof y, sizeof y);
+    }
+    if ((len < sizeof x || x == y) && memcmp(t->last->key, key, len) == 0)
+      return t->last;
+  }
   if ((t->used + 1) * 4 >= t->cap * 3) {
     size_t ncap = t->cap ? t->cap * 2 : 256;
     counter *ns = calloc(ncap, sizeof *ns);
@@ -116,6 +128,13 @@ typedef struct page_stat {
   bool dirty;
 } page_stat;
 
+/* Room inside each visit for its first pages and for short strings (page
+ * paths, source, medium, campaign; a path is 15 bytes on average): most
+ * visits then need no allocation besides their own, where a malloc and a
+ * free per page and per string were a sixth of the model thread's work. */
+#define VISIT_INLINE_PAGES 2
+#define VISIT_INLINE_TEXT 80
+
 typedef struct visit {
   int64_t id;
   uint64_t visitor;
@@ -130,11 +149,14 @@ typedef struct visit {
    * copies and the empty strings were a third of the model's mallocs */
   char *source, *medium, *campaign, *landing, *exit;
   bool landing_page, exit_page;
-  page_stat *pages;
+  page_stat *pages; /* inline_pages, or owned once they are too few */
   uint32_t n_pages, cap_pages;
   uint64_t goals, goals_written;
   bool dirty;
-  bool saved; /* a changeset already holds its row */
+  bool saved;         /* a changeset already holds its row */
+  uint16_t text_used; /* bytes of text[] handed out (visit_str()) */
+  page_stat inline_pages[VISIT_INLINE_PAGES];
+  char text[VISIT_INLINE_TEXT];
 } visit;
 
 typedef struct visit_map {
@@ -234,24 +256,41 @@ struct bsl_model {
 /* The one copy of "": most visits have no source, medium or campaign. */
 static char empty_str[1];
 
-static void str_free(char *s) {
-  if (s != empty_str)
+/* Whether S lies in V's own text[] (integers: S may be any pointer). */
+static bool in_text(const visit *v, const char *s) {
+  uintptr_t a = (uintptr_t)s, t = (uintptr_t)v->text;
+  return a >= t && a < t + sizeof v->text;
+}
+
+/* Frees a string of V made by visit_str() (or str_dup()). */
+static void str_free(visit *v, char *s) {
+  if (s != empty_str && !in_text(v, s))
     free(s);
+}
+
+static visit *visit_new(void) {
+  visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
+  if (v) {
+    v->pages = v->inline_pages;
+    v->cap_pages = VISIT_INLINE_PAGES;
+  }
+  return v;
 }
 
 static void visit_free(visit *v) {
   if (!v)
     return;
   if (!v->landing_page)
-    str_free(v->landing);
+    str_free(v, v->landing);
   if (!v->exit_page)
-    str_free(v->exit);
+    str_free(v, v->exit);
   for (uint32_t i = 0; i < v->n_pages; i++)
-    free(v->pages[i].path);
-  free(v->pages);
-  str_free(v->source);
-  str_free(v->medium);
-  str_free(v->campaign);
+    str_free(v, v->pages[i].path);
+  if (v->pages != v->inline_pages)
+    free(v->pages);
+  str_free(v, v->source);
+  str_free(v, v->medium);
+  str_free(v, v->campaign);
   free(v);
 }
 
@@ -335,25 +374,48 @@ static char *str_dup(const char *p, size_t len) {
   return len ? dup_slice(p, len) : empty_str;
 }
 
-/* Sets *DST to a copy of P; false (and *DST unchanged) when out of memory. */
-static bool replace_str(char **dst, const char *p, size_t len) {
+/* A copy of P (LEN bytes) for visit V: in V's own text while it has room
+ * (never reused: a replaced string's bytes stay until the visit goes),
+ * else str_dup(); NULL when out of memory. */
+static char *visit_str(visit *v, const char *p, size_t len) {
+  if (len && len < sizeof v->text - v->text_used) {
+    char *s = v->text + v->text_used;
+    memcpy(s, p, len);
+    s[len] = '\0';
+    v->text_used = (uint16_t)(v->text_used + len + 1);
+    return s;
+  }
+  return str_dup(p, len);
+}
+
+/* Sets *DST, a string of V, to a copy of P; false (and *DST unchanged) when
+ * out of memory. */
+static bool replace_str(visit *v, char **dst, const char *p, size_t len) {
   if (*dst && strlen(*dst) == len && memcmp(*dst, p, len) == 0)
     return true;
-  char *s = str_dup(p, len);
+  char *s = visit_str(v, p, len);
   if (!s)
     return false;
-  str_free(*dst);
+  str_free(v, *dst);
   *dst = s;
   return true;
 }
 
-/* Points *DST (the landing or the exit, *ON_PAGE saying which it is) to
- * the path of the visit's page P: pages are freed only with their visit. */
-static void point_to_page(char **dst, bool *on_page, const page_stat *p) {
+/* Points *DST (V's landing or exit, *ON_PAGE saying which it is) to the
+ * path of V's page P: pages are freed only with their visit. */
+static void point_to_page(visit *v, char **dst, bool *on_page,
+                          const page_stat *p) {
   if (!*on_page)
-    str_free(*dst);
+    str_free(v, *dst);
   *dst = p->path;
   *on_page = true;
+}
+
+/* strcmp(S, LIT) == 0, inlined: for the beacon's short event names. */
+static inline bool str_is(const char *s, const char *lit) {
+  while (*lit && *s == *lit)
+    s++, lit++;
+  return *s == *lit;
 }
 
 static bool slice_eq(bsl_str s, const char *lit) {
@@ -384,8 +446,17 @@ static bsl_str clean_path(bsl_model *m, bsl_str path) {
 }
 
 static int32_t day_of(bsl_model *m, int64_t t) {
-  if (m->zone.fixed)
-    return (int32_t)bsl_zone_day_of(&m->zone, t);
+  if (m->zone.fixed) {
+    /* A fixed zone's day is the 86400 s from its local midnight: remember
+     * the current one by its start (in cached_block), a call per line less.
+     * Unsigned: a wrapped difference is a miss, never an overflow. */
+    if ((uint64_t)t - (uint64_t)m->cached_block < 86400)
+      return m->cached_day;
+    m->cached_day = (int32_t)bsl_zone_day_of(&m->zone, t);
+    if (t > -((int64_t)1 << 40) && t < ((int64_t)1 << 40)) /* ~34800 years */
+      m->cached_block = bsl_zone_to_unix(&m->zone, m->cached_day, 0);
+    return m->cached_day;
+  }
   /* Every zone offset in use is a multiple of 15 minutes, so a quarter of an
    * hour never straddles midnight: cache the day per quarter. */
   int64_t block = t >= 0 ? t / 900 : (t - 899) / 900;
@@ -485,14 +556,17 @@ static page_stat *visit_page(visit *v, const char *path, size_t len) {
     if (v->pages[i].path_len == len && memcmp(v->pages[i].path, path, len) == 0)
       return &v->pages[i];
   if (v->n_pages == v->cap_pages) {
-    uint32_t ncap = v->cap_pages ? v->cap_pages * 2 : 4;
-    page_stat *np = realloc(v->pages, ncap * sizeof *np);
+    uint32_t ncap = v->cap_pages * 2;
+    bool was_inline = v->pages == v->inline_pages;
+    page_stat *np = realloc(was_inline ? NULL : v->pages, ncap * sizeof *np);
     if (!np)
       return NULL;
+    if (was_inline)
+      memcpy(np, v->inline_pages, sizeof v->inline_pages);
     v->pages = np;
     v->cap_pages = ncap;
   }
-  char *copy = dup_slice(path, len);
+  char *copy = visit_str(v, path, len);
   if (!copy)
     return NULL;
   page_stat *p = &v->pages[v->n_pages++];
@@ -527,9 +601,9 @@ static void set_landing(bsl_model *m, visit *v, int site, const bsl_hit *hit,
                        &ci);
   v->channel = ci.channel;
   v->device = device;
-  if (!replace_str(&v->source, ci.source, strlen(ci.source)) ||
-      !replace_str(&v->medium, ci.medium, strlen(ci.medium)) ||
-      !replace_str(&v->campaign, ci.campaign, strlen(ci.campaign)))
+  if (!replace_str(v, &v->source, ci.source, strlen(ci.source)) ||
+      !replace_str(v, &v->medium, ci.medium, strlen(ci.medium)) ||
+      !replace_str(v, &v->campaign, ci.campaign, strlen(ci.campaign)))
     m->failed = true;
 }
 
@@ -558,7 +632,7 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
 
 static visit *new_visit(bsl_model *m, uint64_t key, int site, int32_t day,
                         const bsl_hit *hit, enum bsl_device device) {
-  visit *v = bsl_fault("visit") ? NULL : calloc(1, sizeof *v);
+  visit *v = visit_new();
   if (!v) {
     m->failed = true;
     return NULL;
@@ -650,11 +724,11 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
   p->dirty = true;
   v->pageviews++;
   v->dirty = true;
-  page_delta(m, v, p, 1, 0, p->max_scroll, p->max_scroll >= 75);
+  /* a fresh visit's pageview is also its entry: one delta for both */
+  page_delta(m, v, p, 1, fresh, p->max_scroll, p->max_scroll >= 75);
   if (fresh) {
     p->entries = 1;
-    page_delta(m, v, p, 0, 1, 0, 0);
-    point_to_page(&v->landing, &v->landing_page, p);
+    point_to_page(v, &v->landing, &v->landing_page, p);
   } else if (hit->time < v->start) {
     /* An earlier pageview arrived late: it is the real landing. */
     page_stat *old = visit_page(v, v->landing, strlen(v->landing));
@@ -673,7 +747,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     p->entries = 1;
     page_delta(m, v, p, 0, 1, 0, 0);
     set_landing(m, v, site, hit, device);
-    point_to_page(&v->landing, &v->landing_page, p);
+    point_to_page(v, &v->landing, &v->landing_page, p);
   }
   if (hit->time < v->start)
     v->start = hit->time;
@@ -681,7 +755,7 @@ static void pageview(bsl_model *m, int site, int32_t day, const bsl_hit *hit,
     v->last = hit->time;
   if (hit->time >= v->last_pageview) {
     v->last_pageview = hit->time;
-    point_to_page(&v->exit, &v->exit_page, p);
+    point_to_page(v, &v->exit, &v->exit_page, p);
   }
   count_goals(m, v, hit);
 }
@@ -722,10 +796,11 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
   memcpy(key, dims, sizeof dims);
   size_t n = sizeof dims;
   const char *parts[3] = {page, event, target};
+  size_t lens[3];
   for (int i = 0; i < 3; i++) {
-    size_t len = strlen(parts[i]);
-    memcpy(key + n, parts[i], len + 1);
-    n += len + 1;
+    lens[i] = strlen(parts[i]);
+    memcpy(key + n, parts[i], lens[i] + 1);
+    n += lens[i] + 1;
   }
   counter *c = counter_get(&m->events, key, n);
   if (!c) {
@@ -743,15 +818,15 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
   if (hit->time < v->start)
     v->start = hit->time;
   v->dirty = true;
-  if (strcmp(event, "click") == 0) {
+  if (str_is(event, "click")) {
     v->clicks++;
-  } else if (strcmp(event, "scroll") == 0 && depth[0]) {
+  } else if (str_is(event, "scroll") && depth[0]) {
     int d = parse_depth(depth);
     if (d < 0)
       return;
     if (d > v->max_scroll)
       v->max_scroll = (int16_t)d;
-    page_stat *p = visit_page(v, page, strlen(page));
+    page_stat *p = visit_page(v, page, lens[0]);
     if (!p)
       m->failed = true;
     if (p && d > p->max_scroll) {
@@ -1028,10 +1103,19 @@ static ptrdiff_t pages_json(json_buf *j, const visit *v) {
   return (ptrdiff_t)at;
 }
 
+/* Formats DAY into OUT unless OUT holds it already (*SHOWN says which
+ * day it holds): a flush formats tens of thousands of days, nearly all
+ * the same one or two. */
+static void format_day(int32_t day, char out[11], int32_t *shown) {
+  if (*shown != day) {
+    bsl_day_format(day, out);
+    *shown = day;
+  }
+}
+
 /* Fills ROW from V, but for pages_json; DAY (11 bytes) holds its day. */
 static void visit_row(const visit *v, const char *site, bool is_open,
-                      char day[11], bsl_visit_row *row) {
-  bsl_day_format(v->day, day);
+                      const char day[11], bsl_visit_row *row) {
   *row = (bsl_visit_row){
       .visit_id = v->id,
       .site = site,
@@ -1055,8 +1139,10 @@ static void visit_row(const visit *v, const char *site, bool is_open,
   };
 }
 
-static int write_visit(bsl_model *m, visit *v, bool is_open) {
-  char day[11];
+/* DAY and *SHOWN: format_day()'s, kept across the visits of a flush. */
+static int write_visit(bsl_model *m, visit *v, bool is_open, char day[11],
+                       int32_t *shown) {
+  format_day(v->day, day, shown);
   bsl_visit_row row;
   visit_row(v, m->sites[v->site].name, is_open, day, &row);
   m->json.len = 0;
@@ -1105,6 +1191,7 @@ static int closed_visits_apply(bsl_store *store, void *arg) {
     cv->json.len = 0;
     for (size_t k = 0; k < n; k++) {
       const visit *v = cv->visits[first + k];
+      bsl_day_format(v->day, days[k]);
       visit_row(v, cv->site_names[v->site], false, days[k], &rows[k]);
       json_at[k] = pages_json(&cv->json, v);
       if (json_at[k] < 0)
@@ -1167,6 +1254,49 @@ static int by_id(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Sorts V[0..N) by id (ids are unique): a radix sort of the ids' offsets
+ * from the smallest, 11 bits per pass and only as many passes as their
+ * range needs (one or two: ids are allocated in order), where qsort was a
+ * third of a flush's time on the model's thread.  qsort when out of memory
+ * or when the range is huge. */
+static void sort_by_id(visit **v, size_t n) {
+  if (n < 2)
+    return;
+  int64_t lo = v[0]->id, hi = v[0]->id;
+  for (size_t i = 1; i < n; i++) {
+    lo = v[i]->id < lo ? v[i]->id : lo;
+    hi = v[i]->id > hi ? v[i]->id : hi;
+  }
+  uint64_t range = (uint64_t)hi - (uint64_t)lo;
+  visit **tmp = range >> 44 ? NULL : malloc(n * sizeof *tmp);
+  if (!tmp) {
+    qsort(v, n, sizeof *v, by_id);
+    return;
+  }
+  enum { BITS = 11, BUCKETS = 1 << BITS };
+  visit **from = v, **to = tmp;
+  for (int shift = 0; shift == 0 || range >> shift; shift += BITS) {
+    size_t count[BUCKETS] = {0};
+    for (size_t i = 0; i < n; i++)
+      count[((uint64_t)from[i]->id - (uint64_t)lo) >> shift & (BUCKETS - 1)]++;
+    size_t at = 0;
+    for (size_t b = 0; b < BUCKETS; b++) {
+      size_t c = count[b];
+      count[b] = at;
+      at += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      to[count[((uint64_t)from[i]->id - (uint64_t)lo) >> shift &
+               (BUCKETS - 1)]++] = from[i];
+    visit **t = from;
+    from = to;
+    to = t;
+  }
+  if (from != v)
+    memcpy(v, from, n * sizeof *v);
+  free(tmp);
+}
+
 /* Moves the closed visits into a changeset record.  -1 when out of memory
  * (the visits stay in the model for the next attempt). */
 static int hand_over_closed(bsl_model *m) {
@@ -1176,7 +1306,7 @@ static int hand_over_closed(bsl_model *m) {
   /* In id order, the rows go to the end of visit_log's B-tree: in the order
    * they closed, most inserts split a page in the middle, which was a
    * twelfth of the writer's work and left pages a third empty. */
-  qsort(m->closed, m->n_closed, sizeof *m->closed, by_id);
+  sort_by_id(m->closed, m->n_closed);
   closed_visits *cv = calloc(1, sizeof *cv);
   const char **names = malloc(m->n_sites * sizeof *names);
   if (!cv || !names) {
@@ -1202,10 +1332,10 @@ static int hand_over_closed(bsl_model *m) {
 
 /* The day, site (returned) and path of a counter keyed (day, site, path). */
 static const char *path_key(const bsl_model *m, const counter *c, char day[11],
-                            char path[4097]) {
+                            int32_t *shown, char path[4097]) {
   int32_t dims[2];
   memcpy(dims, c->key, sizeof dims);
-  bsl_day_format(dims[0], day);
+  format_day(dims[0], day, shown);
   size_t len = c->key_len - sizeof dims;
   memcpy(path, c->key + sizeof dims, len);
   path[len] = '\0';
@@ -1218,13 +1348,15 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   m->cs = cs;
   sweep(m);
   char day[11];
+  int32_t shown = INT32_MIN; /* the day in DAY (format_day()) */
+  bsl_day_format(shown, day);
   for (size_t i = 0; i < m->hits.cap; i++) {
     counter *c = &m->hits.slots[i];
     if (!c->key || (!c->a && !c->b))
       continue;
     int32_t dims[3];
     memcpy(dims, c->key, sizeof dims);
-    bsl_day_format(dims[0], day);
+    format_day(dims[0], day, &shown);
     bsl_changeset_add_hits(m->cs, day, m->sites[dims[1]].name, dims[2], c->a,
                            c->b);
   }
@@ -1234,7 +1366,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
       continue;
     int32_t dims[2];
     memcpy(dims, c->key, sizeof dims);
-    bsl_day_format(dims[0], day);
+    format_day(dims[0], day, &shown);
     const char *path = c->key + sizeof dims;
     const char *event = path + strlen(path) + 1;
     const char *target = event + strlen(event) + 1;
@@ -1246,14 +1378,14 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     counter *c = &m->not_found.slots[i];
     if (!c->key || !c->a)
       continue;
-    const char *site = path_key(m, c, day, path);
+    const char *site = path_key(m, c, day, &shown, path);
     bsl_changeset_add_not_found(m->cs, day, site, path, c->a);
   }
   for (size_t i = 0; i < m->pages.cap; i++) {
     counter *c = &m->pages.slots[i];
     if (!c->key || (!c->a && !c->b && !c->c && !c->d))
       continue;
-    const char *site = path_key(m, c, day, path);
+    const char *site = path_key(m, c, day, &shown, path);
     bsl_changeset_add_page_counts(m->cs, day, site, path, c->a, c->b, c->c,
                                   c->d);
   }
@@ -1265,7 +1397,7 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     return -1;
   for (size_t i = 0; i < m->open.cap; i++) {
     visit *v = m->open.slots[i];
-    if (v && v->dirty && write_visit(m, v, true) != 0)
+    if (v && v->dirty && write_visit(m, v, true, day, &shown) != 0)
       return -1;
   }
   /* The salts of the days before the day before the newest are deleted by
@@ -1414,6 +1546,10 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
   bsl_model *m = ctx;
   int site = bsl_model_site(m, row->site);
   visit *v = calloc(1, sizeof *v);
+  if (v) {
+    v->pages = v->inline_pages;
+    v->cap_pages = VISIT_INLINE_PAGES;
+  }
   if (!v || site < 0) {
     free(v);
     m->failed = true;

@@ -414,6 +414,68 @@ static void test_out_of_memory_is_sticky(void **state) {
   bsl_store_close(f.store);
 }
 
+/* A visit with more pages and longer strings than it keeps inline (model.c
+ * VISIT_INLINE_PAGES, VISIT_INLINE_TEXT): pages found again after they
+ * moved, a late landing replacing the source, scroll on a moved page. */
+static void test_many_pages_long_strings(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  char longpath[120] = "/long-";
+  memset(longpath + 6, 'x', 100);
+  longpath[106] = '\0';
+  const char *paths[] = {longpath, "/p2", "/p3", "/p4", "/p5", "/p2"};
+  for (int i = 0; i < 6; i++) {
+    bsl_hit h = pageview("6.6.6.6", T0 + 100 + 10 * i, paths[i],
+                         i ? NULL
+                           : "utm_source=Some-Rather-Long-Newsletter-Name"
+                             "&utm_campaign=Spring-Sale-With-A-Long-Name");
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  bsl_hit b = pageview("6.6.6.6", T0 + 165, "/collect", "e=scroll&d=80");
+  b.referer = S("https://www.example.com/p3");
+  assert_int_equal(bsl_model_hit(f.model, f.site, &b), 0);
+  bsl_hit late = pageview("6.6.6.6", T0, "/first", NULL);
+  late.referer = S("https://www.google.com/search?q=x");
+  assert_int_equal(bsl_model_hit(f.model, f.site, &late), 0);
+  flush_and_close(&f);
+  assert_string_equal(
+      query("SELECT pageviews, landing_path, exit_path, channel, source, "
+            "medium, campaign, max_scroll FROM visits"),
+      "7|/first|/p2|organic_search|google|organic||80;");
+  assert_string_equal(
+      query("SELECT path, pageviews, entries, max_scroll FROM visit_pages "
+            "ORDER BY path"),
+      "/first|1|1|0;/long-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx|1|0|0;"
+      "/p2|2|0|0;/p3|1|0|80;/p4|1|0|0;/p5|1|0|0;");
+  assert_string_equal(query("SELECT SUM(pageviews), SUM(entries) FROM "
+                            "pages_daily"),
+                      "7|1;");
+}
+
+/* Thousands of visits closed in one flush, their ids spanning more than
+ * one radix pass of the sort that orders them: each is written once. */
+static void test_many_visits_closed_at_once(void **state) {
+  (void)state;
+  fixture f;
+  open_model(&f, "UTC");
+  for (int i = 0; i < 5000; i++) {
+    char addr[32];
+    snprintf(addr, sizeof addr, "10.1.%d.%d", i / 256, i % 256);
+    bsl_hit h = pageview(addr, T0 + i / 10, "/a", NULL);
+    assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  }
+  /* moves the site's clock two timeouts on: the flush closes the others */
+  bsl_hit h = pageview("10.2.0.1", T0 + 5000, "/a", NULL);
+  assert_int_equal(bsl_model_hit(f.model, f.site, &h), 0);
+  flush_and_close(&f);
+  assert_string_equal(query("SELECT COUNT(*), COUNT(DISTINCT visit_id), "
+                            "MIN(visit_id), MAX(visit_id), SUM(pageviews) "
+                            "FROM visits"),
+                      "5001|5001|1|5001|5001;");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_timeout_boundary, setup, teardown),
@@ -429,6 +491,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_open_visit_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cap_after_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(test_out_of_memory_is_sticky, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_many_pages_long_strings, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_many_visits_closed_at_once, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
