@@ -128,8 +128,11 @@ if command -v /usr/bin/time >/dev/null; then
     --no-progress --db "$WORK/flood-ingest.db" --site "$SITE" "$WORK/logs/access.log"
   ingest_kb=$(cat "$WORK/ingest.kb")
   echo "flood catch-up peak RSS: run $run_kb KB, ingest $ingest_kb KB"
-  expect_eq "run catching up a flood holds no more than 1.5 x ingest's memory + 16 MB" \
-    "$([ "$run_kb" -le $((ingest_kb * 3 / 2 + 16384)) ] && echo yes)" yes
+  # (the bound is a difference, not a multiple: issue 18's third round took
+  # 25 MB off both, leaving run's 48 MB over ingest as it was, which a
+  # multiple of ingest's smaller figure no longer covered)
+  expect_eq "run catching up a flood holds no more than ingest's memory + 64 MB" \
+    "$([ "$run_kb" -le $((ingest_kb + 65536)) ] && echo yes)" yes
   # every flood address is a new visitor of the day: the exact counts of
   # distinct visitors hold one pair per visitor and day, segment, device x
   # channel.  Past the pairs' budget they go to a temporary table, so the
