@@ -152,11 +152,12 @@ void bsl_feeder_stop(bsl_feeder *f);
  * Fills the derived fields of HIT (hit.h) as the feeder's parser thread
  * does: its identity digest, bot and device from CLS, whether a GET asks
  * for a static file and, when its path is BEACON_PATH (not NULL), the
- * beacon's parameters decoded into *BP, which HIT->beacon then points to.
+ * beacon's parameters decoded into *BP and BUF (BSL_BEACON_BYTES, url.h),
+ * which HIT->beacon then points to.
  * For hits that did not come through a feeder (built by hand); it uses
  * CLS's user-agent cache, so not while a feeder runs on CLS.
  */
 void bsl_hit_derive(struct bsl_classifier *cls, const char *beacon_path,
-                    bsl_hit *hit, struct bsl_beacon_params *bp);
+                    bsl_hit *hit, struct bsl_beacon_params *bp, char *buf);
 
 #endif

@@ -80,24 +80,18 @@ int bsl_url_decode(const char *v, size_t vlen, char *out, size_t cap) {
 }
 
 /*
- * Only '&' separates parameters: ';' appears inside real values (Google's
+ * The first occurrence of each of the N names in QUERY: its value
+ * (vals[i], lens[i]), found[i] -1 absent, 0 present without '=', 1 with
+ * one.  Names that are NULL or empty are not looked for.  Only '&'
+ * separates parameters: ';' appears inside real values (Google's
  * "ved=1t:429,r:13" and friends) far more often than as a separator.
  */
-int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
-                    size_t cap) {
-  int rc;
-  bsl_query_params(query, qlen, &name, 1, &out, &cap, &rc);
-  return rc;
-}
-
-void bsl_query_params(const char *query, size_t qlen, const char *const *names,
-                      size_t n, char *const *outs, const size_t *caps,
-                      int *rcs) {
+static void find_params(const char *query, size_t qlen,
+                        const char *const *names, size_t n, const char **vals,
+                        size_t *lens, int *found) {
   size_t missing = 0;
   for (size_t i = 0; i < n; i++) {
-    if (caps[i] > 0)
-      outs[i][0] = '\0';
-    rcs[i] = -1;
+    found[i] = -1;
     missing += names[i] && names[i][0];
   }
   if (!query)
@@ -114,12 +108,13 @@ void bsl_query_params(const char *query, size_t qlen, const char *const *names,
     const char *amp = v < end ? memchr(v, '&', (size_t)(end - v)) : NULL;
     const char *vend = amp ? amp : end;
     for (size_t i = 0; i < n && klen > 0; i++) {
-      if (rcs[i] != -1 || !names[i] || names[i][0] != k[0] ||
+      if (found[i] != -1 || !names[i] || names[i][0] != k[0] ||
           strlen(names[i]) != klen || memcmp(names[i], k, klen) != 0)
         continue;
       /* the first occurrence wins */
-      rcs[i] =
-          has_eq ? decode_value(v, (size_t)(vend - v), outs[i], caps[i]) : 0;
+      found[i] = has_eq;
+      vals[i] = v;
+      lens[i] = (size_t)(vend - v);
       missing--;
     }
     if (!amp)
@@ -128,18 +123,62 @@ void bsl_query_params(const char *query, size_t qlen, const char *const *names,
   }
 }
 
-void bsl_beacon_params_parse(const char *query, size_t qlen,
-                             bsl_beacon_params *out) {
+int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
+                    size_t cap) {
+  const char *v = NULL;
+  size_t vlen = 0;
+  int found;
+  find_params(query, qlen, &name, 1, &v, &vlen, &found);
+  if (cap > 0)
+    out[0] = '\0';
+  return found > 0 ? decode_value(v, vlen, out, cap) : found;
+}
+
+void bsl_query_params(const char *query, size_t qlen, const char *const *names,
+                      size_t n, char *const *outs, const size_t *caps,
+                      int *rcs) {
+  enum { MAX_NAMES = 16 };
+  const char *vals[MAX_NAMES];
+  size_t lens[MAX_NAMES];
+  int found[MAX_NAMES];
+  for (size_t at = 0; at < n; at += MAX_NAMES) {
+    size_t k = n - at < MAX_NAMES ? n - at : MAX_NAMES;
+    find_params(query, qlen, names + at, k, vals, lens, found);
+    for (size_t i = 0; i < k; i++) {
+      if (caps[at + i] > 0)
+        outs[at + i][0] = '\0';
+      rcs[at + i] = found[i] > 0 ? decode_value(vals[i], lens[i], outs[at + i],
+                                                caps[at + i])
+                                 : found[i];
+    }
+  }
+}
+
+size_t bsl_beacon_params_parse(const char *query, size_t qlen,
+                               bsl_beacon_params *out, char *buf) {
   static const char *const names[4] = {"e", "p", "d", "t"};
-  char *const outs[4] = {out->event, out->page, out->depth, out->target};
-  static const size_t caps[4] = {sizeof out->event, sizeof out->page,
-                                 sizeof out->depth, sizeof out->target};
-  int rcs[4];
-  bsl_query_params(query, qlen, names, 4, outs, caps, rcs);
-  out->rc_event = rcs[0];
-  out->rc_page = rcs[1];
-  out->rc_depth = rcs[2];
-  out->rc_target = rcs[3];
+  static const size_t caps[4] = {BSL_BEACON_EVENT_CAP, BSL_BEACON_PAGE_CAP,
+                                 BSL_BEACON_DEPTH_CAP, BSL_BEACON_TARGET_CAP};
+  const char *vals[4];
+  size_t lens[4];
+  int found[4];
+  find_params(query, qlen, names, 4, vals, lens, found);
+  /* one value after the other, each as long as it is: a batch's beacons
+   * take their decoded bytes, not four fixed-size fields each */
+  const char **ptrs[4] = {&out->event, &out->page, &out->depth, &out->target};
+  int *rcs[4] = {&out->rc_event, &out->rc_page, &out->rc_depth,
+                 &out->rc_target};
+  size_t used = 0;
+  for (int i = 0; i < 4; i++) {
+    char *o = buf + used;
+    o[0] = '\0';
+    int rc =
+        found[i] > 0 ? decode_value(vals[i], lens[i], o, caps[i]) : found[i];
+    *ptrs[i] = o;
+    *rcs[i] = rc;
+    used += (rc > 0 ? (size_t)rc : 0) + 1;
+  }
+  return used;
 }
 
 void bsl_ascii_lower(char *s) {

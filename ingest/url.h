@@ -30,16 +30,30 @@ void bsl_query_params(const char *query, size_t qlen, const char *const *names,
 
 /*
  * The tracking beacon's parameters e (event), p (page), d (depth) and
- * t (target), decoded as bsl_query_param() does into fields of these
- * sizes; rc_* are its results (-1 absent, 0 empty, else the length).
+ * t (target), decoded as bsl_query_param() does with these capacities
+ * (bytes, NUL included); rc_* are its results (-1 absent, 0 empty, else
+ * the length).  The strings are NUL-terminated ("" when absent or empty)
+ * and live in the caller's buffer given to bsl_beacon_params_parse().
  */
+#define BSL_BEACON_EVENT_CAP 256
+#define BSL_BEACON_PAGE_CAP 1024
+#define BSL_BEACON_DEPTH_CAP 32
+#define BSL_BEACON_TARGET_CAP 256
+/* the most bsl_beacon_params_parse() writes */
+#define BSL_BEACON_BYTES                                                       \
+  (BSL_BEACON_EVENT_CAP + BSL_BEACON_PAGE_CAP + BSL_BEACON_DEPTH_CAP +         \
+   BSL_BEACON_TARGET_CAP)
+
 typedef struct bsl_beacon_params {
-  char event[256], page[1024], depth[32], target[256];
+  const char *event, *page, *depth, *target;
   int rc_event, rc_page, rc_depth, rc_target;
 } bsl_beacon_params;
 
-void bsl_beacon_params_parse(const char *query, size_t qlen,
-                             bsl_beacon_params *out);
+/* Decodes the parameters into BUF (BSL_BEACON_BYTES at least), one value
+ * after the other, and points OUT's strings there; returns the bytes used
+ * (the four lengths plus their NULs). */
+size_t bsl_beacon_params_parse(const char *query, size_t qlen,
+                               bsl_beacon_params *out, char *buf);
 
 /* Decodes a whole value as bsl_query_param() does ('+' as space, %XX,
  * the text rule); returns the length written to out. */

@@ -782,7 +782,7 @@ static int parse_depth(const char *s) {
 static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
   const bsl_beacon_params *bp = hit->beacon; /* derived (bsl_model_hit) */
   const char *event = bp->event, *depth = bp->depth, *page = bp->page;
-  char referer_page[sizeof bp->page];
+  char referer_page[BSL_BEACON_PAGE_CAP];
   if (bp->rc_page <= 0)
     page = bsl_referer_path(hit->referer.ptr, hit->referer.len, referer_page,
                             sizeof referer_page)
@@ -791,7 +791,8 @@ static void beacon(bsl_model *m, int site, int32_t day, const bsl_hit *hit) {
   const char *target = bp->rc_target > 0 ? bp->target : depth;
 
   /* events_daily key: day, site, then path\0event\0target */
-  char key[8 + sizeof bp->page + sizeof bp->event + sizeof bp->target];
+  char key[8 + BSL_BEACON_PAGE_CAP + BSL_BEACON_EVENT_CAP +
+           BSL_BEACON_TARGET_CAP];
   int32_t dims[2] = {day, site};
   memcpy(key, dims, sizeof dims);
   size_t n = sizeof dims;
@@ -949,7 +950,8 @@ static __attribute__((noinline)) int underived_hit(bsl_model *m, int site,
                                                    const bsl_hit *hit) {
   bsl_hit derived = *hit;
   bsl_beacon_params bp;
-  bsl_hit_derive(m->cls, m->beacon_path, &derived, &bp);
+  char buf[BSL_BEACON_BYTES];
+  bsl_hit_derive(m->cls, m->beacon_path, &derived, &bp, buf);
   return bsl_model_hit(m, site, &derived);
 }
 

@@ -30,19 +30,29 @@ enum op_type {
 };
 
 #define MAX_STR 10
-#define MAX_NUM 10
+#define MAX_NUM 8
+/* OP_VISIT's flags */
+#define F_OPEN 1u
+#define F_SAVED_BEFORE 2u
 
-/* 32-bit offsets and lengths: an op is 168 bytes instead of 264, and a
- * commit holds one per visit changed in its interval (tens of thousands
- * at a bulk load's peak).  The arena is refused past 4 GiB (a failure like
- * running out of memory), far beyond what one commit interval writes. */
+/* 32-bit offsets, no lengths (the strings end with a NUL; the two binary
+ * values keep theirs in a number) and a visit's two booleans as flags: an
+ * op is 112 bytes instead of 264, and a commit holds one per visit changed
+ * in its interval (tens of thousands at a bulk load's peak).  The arena
+ * is refused past 4 GiB (a failure like running out of memory), far
+ * beyond what one commit interval writes. */
 #define NO_STR UINT32_MAX
 typedef struct op {
   enum op_type type;
   uint32_t str[MAX_STR]; /* offsets into the arena; NO_STR for NULL */
-  uint32_t len[MAX_STR];
+  uint32_t flags;
   int64_t num[MAX_NUM];
 } op;
+
+/* The visit fields that repeat from one visit to the next (site, day,
+ * channel, source, medium, campaign, device): a visit whose value is the
+ * previous visit's points to the same bytes. */
+#define SHARED_STR 7
 
 typedef struct custom {
   int (*apply)(bsl_store *, void *);
@@ -57,11 +67,20 @@ struct bsl_changeset {
   size_t arena_len, arena_cap;
   custom *customs;
   size_t n_customs, cap_customs;
+  uint32_t last[SHARED_STR], last_len[SHARED_STR]; /* NO_STR: none yet */
   bool failed;
 };
 
+static void forget_shared(bsl_changeset *cs) {
+  for (int i = 0; i < SHARED_STR; i++)
+    cs->last[i] = NO_STR;
+}
+
 bsl_changeset *bsl_changeset_create(void) {
-  return calloc(1, sizeof(bsl_changeset));
+  bsl_changeset *cs = calloc(1, sizeof(bsl_changeset));
+  if (cs)
+    forget_shared(cs);
+  return cs;
 }
 
 void bsl_changeset_clear(bsl_changeset *cs) {
@@ -70,6 +89,7 @@ void bsl_changeset_clear(bsl_changeset *cs) {
       cs->customs[i].drop(cs->customs[i].payload);
   cs->n_ops = cs->arena_len = cs->n_customs = 0;
   cs->failed = false;
+  forget_shared(cs);
 }
 
 void bsl_changeset_destroy(bsl_changeset *cs) {
@@ -131,12 +151,29 @@ static void put_bytes(bsl_changeset *cs, op *o, int i, const char *s,
   memcpy(cs->arena + cs->arena_len, s, len);
   cs->arena[cs->arena_len + len] = '\0';
   o->str[i] = (uint32_t)cs->arena_len;
-  o->len[i] = (uint32_t)len;
   cs->arena_len += len + 1;
 }
 
 static void put_str(bsl_changeset *cs, op *o, int i, const char *s) {
   put_bytes(cs, o, i, s, s ? strlen(s) : 0);
+}
+
+/* put_str() of visit field I (< SHARED_STR), reusing the previous visit's
+ * copy when it is the same text. */
+static void put_shared(bsl_changeset *cs, op *o, int i, const char *s) {
+  if (!o)
+    return;
+  size_t len = s ? strlen(s) : 0;
+  if (s && cs->last[i] != NO_STR && cs->last_len[i] == len &&
+      memcmp(cs->arena + cs->last[i], s, len) == 0) {
+    o->str[i] = cs->last[i];
+    return;
+  }
+  put_bytes(cs, o, i, s, len);
+  if (s && !cs->failed) {
+    cs->last[i] = o->str[i];
+    cs->last_len[i] = (uint32_t)len;
+  }
 }
 
 void bsl_changeset_add_hits(bsl_changeset *cs, const char *day,
@@ -195,13 +232,11 @@ void bsl_changeset_add_not_found(bsl_changeset *cs, const char *day,
 
 void bsl_changeset_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
   op *o = new_op(cs, OP_VISIT);
-  put_str(cs, o, 0, v->site);
-  put_str(cs, o, 1, v->day);
-  put_str(cs, o, 2, v->channel);
-  put_str(cs, o, 3, v->source);
-  put_str(cs, o, 4, v->medium);
-  put_str(cs, o, 5, v->campaign);
-  put_str(cs, o, 6, v->device);
+  const char *shared[SHARED_STR] = {v->site,   v->day,    v->channel,
+                                    v->source, v->medium, v->campaign,
+                                    v->device};
+  for (int i = 0; i < SHARED_STR; i++)
+    put_shared(cs, o, i, shared[i]);
   put_str(cs, o, 7, v->landing_path);
   put_str(cs, o, 8, v->exit_path);
   if (!o)
@@ -214,8 +249,7 @@ void bsl_changeset_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
   o->num[5] = v->clicks;
   o->num[6] = v->conversions;
   o->num[7] = v->max_scroll;
-  o->num[8] = v->is_open;
-  o->num[9] = v->saved_before;
+  o->flags = (v->is_open ? F_OPEN : 0) | (v->saved_before ? F_SAVED_BEFORE : 0);
   put_str(cs, o, 9, v->pages_json ? v->pages_json : "[]");
 }
 
@@ -232,6 +266,8 @@ void bsl_changeset_put_salt(bsl_changeset *cs, const char *day,
   op *o = new_op(cs, OP_SALT);
   put_str(cs, o, 0, day);
   put_bytes(cs, o, 1, (const char *)salt, len);
+  if (o)
+    o->num[0] = (int64_t)len;
 }
 
 void bsl_changeset_delete_salts_before(bsl_changeset *cs, const char *day) {
@@ -260,8 +296,10 @@ void bsl_changeset_add_reject(bsl_changeset *cs, const char *source,
   put_str(cs, o, 1, path);
   put_str(cs, o, 2, reason);
   put_bytes(cs, o, 3, excerpt, excerpt_len);
-  if (o)
+  if (o) {
     o->num[0] = offset;
+    o->num[1] = (int64_t)excerpt_len;
+  }
 }
 
 void bsl_changeset_file_update(bsl_changeset *cs, const bsl_file_state *st) {
@@ -321,9 +359,10 @@ static void visit_of(const bsl_changeset *cs, const op *o, bsl_visit_row *v) {
       .landing_path = S(cs, o, 7),
       .exit_path = S(cs, o, 8),
       .pages_json = S(cs, o, 9),
-      .pages_json_len = o->len[9],
-      .is_open = n[8] != 0,
-      .saved_before = n[9] != 0,
+      /* ops keep no lengths (see op): bound as a C string */
+      .pages_json_len = 0,
+      .is_open = (o->flags & F_OPEN) != 0,
+      .saved_before = (o->flags & F_SAVED_BEFORE) != 0,
   };
 }
 
@@ -372,7 +411,7 @@ static int apply_from(bsl_store *s, const bsl_changeset *cs, size_t first,
     case OP_SALT:
       if (remote) /* claimed already (bsl_store_salt_claim): a no-op */
         rc = bsl_store_put_salt(s, S(cs, o, 0), (const uint8_t *)S(cs, o, 1),
-                                o->len[1]);
+                                (size_t)n[0]);
       break; /* else the salts file's, around the transaction: see below */
     case OP_SALT_DELETE:
       if (remote)
@@ -386,7 +425,7 @@ static int apply_from(bsl_store *s, const bsl_changeset *cs, size_t first,
       break;
     case OP_REJECT:
       rc = bsl_store_add_reject(s, S(cs, o, 0), S(cs, o, 1), n[0], S(cs, o, 2),
-                                S(cs, o, 3), o->len[3]);
+                                S(cs, o, 3), (size_t)n[1]);
       break;
     case OP_FILE: {
       bsl_file_state st = {.file_id = n[0],
@@ -427,10 +466,10 @@ static int apply_salts(bsl_store *s, const bsl_changeset *cs, enum op_type type,
     if (o->type != type)
       continue;
     (*n)++;
-    int rc = type == OP_SALT
-                 ? bsl_store_put_salt(s, S(cs, o, 0),
-                                      (const uint8_t *)S(cs, o, 1), o->len[1])
-                 : bsl_store_delete_salts_before(s, S(cs, o, 0));
+    int rc = type == OP_SALT ? bsl_store_put_salt(s, S(cs, o, 0),
+                                                  (const uint8_t *)S(cs, o, 1),
+                                                  (size_t)o->num[0])
+                             : bsl_store_delete_salts_before(s, S(cs, o, 0));
     if (rc != 0)
       return -1;
   }

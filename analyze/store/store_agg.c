@@ -118,11 +118,26 @@ typedef struct agg {
   int64_t visits, visitors, pageviews, bounces, clicks, conversions;
 } agg;
 
+/* 12 bytes, not 16: the visitor as two halves keeps the alignment at 4.
+ * A day's pairs are the largest thing the writer holds. */
 typedef struct pair {
-  uint32_t agg1; /* agg index + 1; 0: an empty slot */
-  uint32_t n;    /* visits of the visitor in it */
-  int64_t visitor;
+  uint32_t agg1;   /* agg index + 1; 0: an empty slot */
+  uint32_t n;      /* visits of the visitor in it */
+  uint32_t vis[2]; /* the visitor (int64_t, memcpy'd) */
 } pair;
+
+/* The pairs are split by visitor into shards that grow one at a time, by
+ * a quarter: a growth holds one shard's old and new slots, not a whole
+ * table twice (that transient was the writer's peak, 8 MiB more at 7 days
+ * of 10M realistic lines), and a shard is 64 to 80% full instead of 40 to
+ * 80% (slots are picked by multiplying, so any number of them works). */
+#define PAIR_SHARD_BITS 4
+#define PAIR_SHARDS (1u << PAIR_SHARD_BITS)
+#define PAIR_SHARD_MIN 256 /* slots; PAIR_SHARDS of them: 4,096 */
+typedef struct pair_shard {
+  pair *slots;
+  size_t cap, n;
+} pair_shard;
 
 typedef struct contrib {
   int64_t id; /* visit_id; 0: an empty slot (ids start at 1) */
@@ -135,8 +150,8 @@ struct bsl_agg {
   uint32_t n_aggs, cap_aggs;
   uint32_t *index; /* agg index + 1 by key hash, 0 empty */
   size_t index_cap;
-  pair *pairs;
-  size_t pairs_cap, n_pairs;
+  pair_shard pairs[PAIR_SHARDS];
+  size_t pairs_cap; /* slots of all shards */
   size_t pairs_max; /* slots; past it the loaded days spill (spill()) */
   bool spills;      /* temp.agg_pairs exists */
   contrib *open;
@@ -283,32 +298,84 @@ static int aggs_get(bsl_agg *g, const char *const *f, contrib *c) {
   return 0;
 }
 
-/* Rehashes the pairs into CAP slots, renumbering their aggs by MAP (NULL:
- * unchanged); pairs of days no longer loaded, and emptied ones, go. */
-static int pairs_rehash(bsl_agg *g, size_t cap, const uint32_t *map) {
+static uint64_t pair_hash(uint32_t agg1, int64_t visitor) {
+  return mix((uint64_t)visitor ^ (uint64_t)agg1 << 40);
+}
+
+/* A pair's shard follows its visitor alone: a rehash renumbers the aggs,
+ * and a pair must stay in its shard. */
+static pair_shard *pair_shard_of(bsl_agg *g, int64_t visitor) {
+  return &g->pairs[((uint64_t)visitor * 0x9e3779b97f4a7c15ULL) >>
+                   (64 - PAIR_SHARD_BITS)];
+}
+
+/* The first slot to probe for HASH among CAP. */
+static size_t pair_slot(uint64_t hash, size_t cap) {
+  return (size_t)(((hash & 0xffffffffu) * (uint64_t)cap) >> 32);
+}
+
+static int64_t pair_visitor(const pair *p) {
+  int64_t v;
+  memcpy(&v, p->vis, sizeof v);
+  return v;
+}
+
+/* Whether pair P stays at a rehash renumbering the aggs by MAP (NULL:
+ * unchanged): pairs of days no longer loaded, and emptied ones, go. */
+static bool pair_keeps(const bsl_agg *g, const pair *p, const uint32_t *map) {
+  if (!p->agg1 || !p->n)
+    return false;
+  uint32_t old = p->agg1 - 1;
+  const agg *day = &g->aggs[g->aggs[old].day];
+  return (!map || map[old] != UINT32_MAX) && day->loaded && !day->spilled;
+}
+
+/* Rehashes shard SH into CAP slots, renumbering the aggs by MAP (NULL:
+ * unchanged), keeping what pair_keeps() keeps. */
+static int shard_rehash(bsl_agg *g, pair_shard *sh, size_t cap,
+                        const uint32_t *map) {
   pair *np = calloc(cap, sizeof *np);
   if (!np)
     return -1;
   size_t n = 0;
-  for (size_t i = 0; i < g->pairs_cap; i++) {
-    pair p = g->pairs[i];
-    if (!p.agg1 || !p.n)
+  for (size_t i = 0; i < sh->cap; i++) {
+    pair p = sh->slots[i];
+    if (!pair_keeps(g, &p, map))
       continue;
-    uint32_t old = p.agg1 - 1, a = map ? map[old] : old;
-    const agg *day = &g->aggs[g->aggs[old].day];
-    if (a == UINT32_MAX || !day->loaded || day->spilled)
-      continue;
-    p.agg1 = a + 1;
-    size_t h = mix((uint64_t)p.visitor ^ (uint64_t)p.agg1 << 40) & (cap - 1);
+    if (map)
+      p.agg1 = map[p.agg1 - 1] + 1;
+    size_t h = pair_slot(pair_hash(p.agg1, pair_visitor(&p)), cap);
     while (np[h].agg1)
-      h = (h + 1) & (cap - 1);
+      h = h + 1 == cap ? 0 : h + 1;
     np[h] = p;
     n++;
   }
-  free(g->pairs);
-  g->pairs = np;
-  g->pairs_cap = cap;
-  g->n_pairs = n;
+  free(sh->slots);
+  sh->slots = np;
+  g->pairs_cap = g->pairs_cap - sh->cap + cap;
+  sh->cap = cap;
+  sh->n = n;
+  return 0;
+}
+
+/* Rehashes every shard (renumbering by MAP, see shard_rehash()) into as
+ * many slots as its pairs need: the next commit brings about as many pairs
+ * as this one, so a shard keeps its size (growing it again, doubling from
+ * a few hundred slots, was a fifth of the counting) unless it is mostly
+ * empty for good. */
+static int pairs_rehash(bsl_agg *g, const uint32_t *map) {
+  for (size_t s = 0; s < PAIR_SHARDS; s++) {
+    pair_shard *sh = &g->pairs[s];
+    size_t keep = 0;
+    for (size_t i = 0; i < sh->cap; i++)
+      keep += pair_keeps(g, &sh->slots[i], map);
+    size_t cap =
+        keep + keep / 2 > PAIR_SHARD_MIN ? keep + keep / 2 : PAIR_SHARD_MIN;
+    if (sh->cap > cap && keep * 16 >= sh->cap)
+      cap = sh->cap;
+    if (shard_rehash(g, sh, cap, map) != 0)
+      return -1;
+  }
   return 0;
 }
 
@@ -372,17 +439,18 @@ static int spill(bsl_store *s) {
   if (sqlite3_exec(s->db, SQL_AGG_SPILL_CREATE, NULL, NULL, NULL) != SQLITE_OK)
     return bsl_store__fail(s, "making room for a day's visitors");
   g->spills = true;
-  for (size_t i = 0; i < g->pairs_cap; i++) {
-    const pair *p = &g->pairs[i];
-    int64_t n;
-    if (p->agg1 && p->n &&
-        spilled_step(s, p->agg1 - 1, p->visitor, p->n, &n) != 0)
-      return -1;
-  }
+  for (size_t sh = 0; sh < PAIR_SHARDS; sh++)
+    for (size_t i = 0; i < g->pairs[sh].cap; i++) {
+      const pair *p = &g->pairs[sh].slots[i];
+      int64_t n;
+      if (p->agg1 && p->n &&
+          spilled_step(s, p->agg1 - 1, pair_visitor(p), p->n, &n) != 0)
+        return -1;
+    }
   for (uint32_t i = 0; i < g->n_aggs; i++)
     if (g->aggs[i].kind == K_DAY && g->aggs[i].loaded)
       g->aggs[i].spilled = true;
-  return pairs_rehash(g, 4096, NULL); /* keeps none: all spilled */
+  return pairs_rehash(g, NULL); /* keeps none: all spilled */
 }
 
 /* Adds D (+1 or -1) to the visits of VISITOR in agg A; its visitors move
@@ -391,28 +459,33 @@ static int pair_add(bsl_store *s, uint32_t a, int64_t visitor, int d) {
   bsl_agg *g = s->agg;
   if (g->aggs[g->aggs[a].day].spilled)
     return pair_add_spilled(s, a, visitor, d);
-  /* up to 80% full: a day's pairs are most of the aggregates' memory, and
-   * a growth briefly holds the old table and the new one */
-  if ((g->n_pairs + 1) * 10 > g->pairs_cap * 8) {
-    if (g->pairs_cap && g->pairs_cap * 2 > g->pairs_max) {
+  uint32_t a1 = a + 1;
+  uint64_t hash = pair_hash(a1, visitor);
+  pair_shard *sh = pair_shard_of(g, visitor);
+  /* up to 80% full: a day's pairs are most of the aggregates' memory */
+  if ((sh->n + 1) * 10 > sh->cap * 8) {
+    size_t grown = sh->cap ? sh->cap + sh->cap / 4 : PAIR_SHARD_MIN;
+    if (sh->cap && g->pairs_cap - sh->cap + grown > g->pairs_max) {
       if (spill(s) != 0)
         return -1;
       return pair_add_spilled(s, a, visitor, d);
     }
-    if (pairs_rehash(g, g->pairs_cap ? g->pairs_cap * 2 : 4096, NULL) != 0)
+    if (shard_rehash(g, sh, grown, NULL) != 0)
       return -1;
   }
-  uint32_t a1 = a + 1;
-  size_t h = mix((uint64_t)visitor ^ (uint64_t)a1 << 40) & (g->pairs_cap - 1);
-  for (; g->pairs[h].agg1; h = (h + 1) & (g->pairs_cap - 1))
-    if (g->pairs[h].agg1 == a1 && g->pairs[h].visitor == visitor)
+  uint32_t vis[2];
+  memcpy(vis, &visitor, sizeof vis);
+  size_t h = pair_slot(hash, sh->cap);
+  for (; sh->slots[h].agg1; h = h + 1 == sh->cap ? 0 : h + 1)
+    if (sh->slots[h].agg1 == a1 && sh->slots[h].vis[0] == vis[0] &&
+        sh->slots[h].vis[1] == vis[1])
       break;
-  pair *p = &g->pairs[h];
+  pair *p = &sh->slots[h];
   if (!p->agg1) {
     if (d < 0)
       return 0; /* not counted here (cannot happen: loaded days are whole) */
-    *p = (pair){.agg1 = a1, .visitor = visitor};
-    g->n_pairs++;
+    *p = (pair){.agg1 = a1, .vis = {vis[0], vis[1]}};
+    sh->n++;
   }
   if (d < 0 && p->n == 0)
     return 0;
@@ -481,9 +554,9 @@ static void open_remove(bsl_agg *g, contrib *o) {
   }
 }
 
-/* The pairs' memory budget: 2^21 slots (32 MiB, 48 during the last
- * growth), about 1.6M pairs, three times a busy realistic day's.  Tests set
- * a small one (BSL_AGG_PAIR_SLOTS, a power of two) to spill at once. */
+/* The pairs' memory budget: 2^21 slots (24 MiB, and a shard's growth),
+ * about 1.6M pairs, three times a busy realistic day's.  Tests set a small
+ * one (BSL_AGG_PAIR_SLOTS, a power of two) to spill at once. */
 static size_t pairs_budget(void) {
   const char *e = getenv("BSL_AGG_PAIR_SLOTS");
   size_t max = (size_t)1 << 21;
@@ -708,20 +781,8 @@ static int compact(bsl_agg *g) {
     const agg *d = &g->aggs[g->aggs[i].day];
     map[i] = d->loaded || d->open ? n++ : UINT32_MAX;
   }
-  size_t keep = 0;
-  for (size_t i = 0; i < g->pairs_cap; i++)
-    keep += g->pairs[i].agg1 && g->pairs[i].n &&
-            map[g->pairs[i].agg1 - 1] != UINT32_MAX;
-  size_t cap = 4096;
-  while (cap < keep * 2)
-    cap *= 2;
-  /* the next commit brings about as many pairs as this one: the table keeps
-   * its size (growing it again, doubling from a few thousand slots, was
-   * a fifth of the counting) unless it is mostly empty for good */
-  if (g->pairs_cap > cap && keep * 16 >= g->pairs_cap)
-    cap = g->pairs_cap;
   /* the pairs first: they read the aggs' days by the old numbers */
-  if (pairs_rehash(g, cap, map) != 0) {
+  if (pairs_rehash(g, map) != 0) {
     free(map);
     return -1;
   }
@@ -821,7 +882,8 @@ void bsl_store__agg_reset(bsl_store *s) {
     free(g->aggs[i].key);
   free(g->aggs);
   free(g->index);
-  free(g->pairs);
+  for (size_t i = 0; i < PAIR_SHARDS; i++)
+    free(g->pairs[i].slots);
   free(g->open);
   free(g);
   s->agg = NULL;

@@ -772,7 +772,8 @@ static void test_derived_fields(void **state) {
   assert_string_equal(bh->beacon->depth, "75");
   assert_int_equal(bh->beacon->rc_target, -1);
   bsl_beacon_params want;
-  bsl_beacon_params_parse(bh->query.ptr, bh->query.len, &want);
+  char wbuf[BSL_BEACON_BYTES];
+  bsl_beacon_params_parse(bh->query.ptr, bh->query.len, &want, wbuf);
   assert_int_equal(bh->beacon->rc_page, want.rc_page);
   assert_string_equal(bh->beacon->page, want.page);
   bsl_feeder_release(f);
@@ -1223,7 +1224,8 @@ static void test_hit_derive(void **state) {
   assert_int_equal(bsl_format_parse(fmt, text, strlen(text), &hit, &reason),
                    0); /* the feeder is idle: FMT is free */
   bsl_beacon_params bp;
-  bsl_hit_derive(mine, "/collect", &hit, &bp);
+  char bbuf[BSL_BEACON_BYTES];
+  bsl_hit_derive(mine, "/collect", &hit, &bp, bbuf);
   assert_true(hit.derived);
   assert_int_equal(hit.is_bot, fed->is_bot);
   assert_true(hit.is_bot);
@@ -1234,7 +1236,7 @@ static void test_hit_derive(void **state) {
   assert_string_equal(bp.event, fed->beacon->event);
   assert_string_equal(bp.target, "buy");
   /* without a beacon path, no beacon */
-  bsl_hit_derive(mine, NULL, &hit, &bp);
+  bsl_hit_derive(mine, NULL, &hit, &bp, bbuf);
   assert_null(hit.beacon);
   bsl_feeder_release(f);
   bsl_feeder_stop(f);

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "url.h"
@@ -135,6 +136,91 @@ static void test_query_truncation(void **state) {
   assert_string_equal(v, "AB");
   assert_int_equal(param("q=abc", "q", v, 1), 0);
   assert_string_equal(v, "");
+}
+
+/* The beacon's four values come one after the other in the caller's
+ * buffer, each as long as it decodes to; the longest of each still fit
+ * in BSL_BEACON_BYTES, truncated as bsl_query_param() truncates. */
+/* One pass for several names (the channel's six parameters) answers what
+ * bsl_query_param() answers for each: value, empty, absent, bare key,
+ * first occurrence, truncation. */
+static void test_query_params_one_pass(void **state) {
+  (void)state;
+  static const char q[] = "utm_source=news%20letter&gclid&utm_medium=&a=1&"
+                          "utm_source=second&utm_campaign=a+very+long+name";
+  const char *names[] = {"utm_source", "gclid", "utm_medium",
+                         "msclkid",    "",      "utm_campaign"};
+  char b[6][8];
+  char *outs[6] = {b[0], b[1], b[2], b[3], b[4], b[5]};
+  size_t caps[6] = {8, 8, 8, 8, 8, 8};
+  int rcs[6];
+  bsl_query_params(q, strlen(q), names, 6, outs, caps, rcs);
+  for (int i = 0; i < 6; i++) {
+    char one[8];
+    int rc = bsl_query_param(q, strlen(q), names[i], one, sizeof one);
+    assert_int_equal(rcs[i], rc);
+    assert_string_equal(outs[i], one);
+  }
+  assert_string_equal(b[0], "news le"); /* truncated to the cap */
+  assert_int_equal(rcs[1], 0);          /* present without '=' */
+  assert_int_equal(rcs[3], -1);         /* absent */
+}
+
+static void test_beacon_params_compact(void **state) {
+  (void)state;
+  static const char q[] = "t=buy&x=1&e=click&p=%2Fcaf%C3%A9&d";
+  char buf[BSL_BEACON_BYTES];
+  memset(buf, 'z', sizeof buf);
+  bsl_beacon_params bp;
+  size_t used = bsl_beacon_params_parse(q, strlen(q), &bp, buf);
+  assert_string_equal(bp.event, "click");
+  assert_int_equal(bp.rc_event, 5);
+  assert_string_equal(bp.page, "/caf\xc3\xa9");
+  assert_int_equal(bp.rc_page, 6);
+  assert_string_equal(bp.depth, ""); /* present without '=' */
+  assert_int_equal(bp.rc_depth, 0);
+  assert_string_equal(bp.target, "buy");
+  assert_ptr_equal(bp.event, buf);
+  assert_ptr_equal(bp.page, buf + 6);
+  assert_ptr_equal(bp.depth, buf + 13);
+  assert_ptr_equal(bp.target, buf + 14);
+  assert_int_equal(used, 18);
+  assert_int_equal(buf[used], 'z'); /* nothing written past it */
+
+  used = bsl_beacon_params_parse(NULL, 0, &bp, buf);
+  assert_int_equal(used, 4);
+  assert_int_equal(bp.rc_event, -1);
+  assert_int_equal(bp.rc_target, -1);
+  assert_string_equal(bp.page, "");
+
+  /* every value longer than its field, '%FF' 3 bytes decoding to 4 */
+  static char big[4 * (3 * 2048 + 3)];
+  size_t n = 0;
+  const char *names = "epdt";
+  for (int k = 0; k < 4; k++) {
+    big[n++] = names[k];
+    big[n++] = '=';
+    for (int j = 0; j < 2048; j++) {
+      memcpy(big + n, "%FF", 3);
+      n += 3;
+    }
+    big[n++] = '&';
+  }
+  char *huge = malloc(BSL_BEACON_BYTES + 1);
+  assert_non_null(huge);
+  huge[BSL_BEACON_BYTES] = 'z';
+  used = bsl_beacon_params_parse(big, n - 1, &bp, huge);
+  assert_true(used <= BSL_BEACON_BYTES);
+  assert_int_equal(huge[BSL_BEACON_BYTES], 'z');
+  char one[BSL_BEACON_PAGE_CAP];
+  assert_int_equal(bp.rc_page,
+                   bsl_query_param(big, n - 1, "p", one, BSL_BEACON_PAGE_CAP));
+  assert_string_equal(bp.page, one);
+  assert_int_equal(bp.rc_depth,
+                   bsl_query_param(big, n - 1, "d", one, BSL_BEACON_DEPTH_CAP));
+  assert_string_equal(bp.depth, one);
+  assert_true(bp.rc_target > 0 && bp.rc_target < BSL_BEACON_TARGET_CAP);
+  free(huge);
 }
 
 static void test_ascii_lower(void **state) {
@@ -285,6 +371,8 @@ int main(void) {
       cmocka_unit_test(test_query_text_rule),
       cmocka_unit_test(test_query_separators),
       cmocka_unit_test(test_query_truncation),
+      cmocka_unit_test(test_query_params_one_pass),
+      cmocka_unit_test(test_beacon_params_compact),
       cmocka_unit_test(test_ascii_lower),
       cmocka_unit_test(test_host_common),
       cmocka_unit_test(test_host_userinfo_ip),
