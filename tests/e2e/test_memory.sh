@@ -147,8 +147,12 @@ if command -v /usr/bin/time >/dev/null; then
   if ldd "$B" 2>/dev/null | grep -c 'lib[at]san' >/dev/null; then
     echo "note: sanitizer build, the spilled pairs' memory is not compared"
   else
-    expect_eq "a flood's visitor pairs past their budget leave memory (RSS < 0.7 x)" \
-      "$([ "$spill_kb" -lt $((ingest_kb * 7 / 10)) ] && echo yes)" yes
+    # (a difference, not a ratio: the pairs are ~20 MB of this flood in
+    # memory, and the rest of ingest's memory shrank in issue 18's third
+    # round, 77 -> 51 MB, which took a 0.7 ratio to its edge: 35.9 MB
+    # spilled against 50.6 MB; without the spill both are the same)
+    expect_eq "a flood's visitor pairs past their budget leave memory (RSS 8 MB lower)" \
+      "$([ "$spill_kb" -le $((ingest_kb - 8192)) ] && echo yes)" yes
   fi
   expect_eq "spilled visitor pairs count the same" \
     "$(dump_views "$WORK/flood-spill.db" | md5sum)" "$(dump_views "$WORK/flood-ingest.db" | md5sum)"
