@@ -80,7 +80,8 @@ struct bsl_feeder {
 
 /* Work the model would do per hit that depends only on the line: done
  * here, it runs on the feeder's core instead of the model's.  BP receives
- * the beacon's parameters when the path is BEACON_PATH (LEN bytes); returns
+ * the beacon's parameters when the path is BEACON_PATH (LEN bytes), their
+ * strings in BUF from *USED on (*USED grows by what they take); returns
  * whether it did. */
 static bool derive(bsl_classifier *cls, const char *beacon_path,
                    size_t beacon_len, bsl_hit *hit, bsl_beacon_params *bp,
@@ -104,7 +105,8 @@ static bool derive(bsl_classifier *cls, const char *beacon_path,
   if (!beacon_path || hit->path.len != beacon_len ||
       memcmp(hit->path.ptr, beacon_path, beacon_len) != 0)
     return false;
-  *used += bsl_beacon_params_parse(hit->query.ptr, hit->query.len, bp, buf);
+  *used +=
+      bsl_beacon_params_parse(hit->query.ptr, hit->query.len, bp, buf + *used);
   hit->beacon = bp;
   return true;
 }
@@ -154,7 +156,7 @@ static void parse_batch(bsl_feeder *f, batch_slot *slot) {
                                     fl->line.len, &fl->hit, &fl->reason);
     if (fl->parse_rc == 0 &&
         derive(f->cls, f->beacon_path, f->beacon_len, &fl->hit,
-               &slot->beacons[n_beacons], slot->beacon_bytes + used, &used))
+               &slot->beacons[n_beacons], slot->beacon_bytes, &used))
       n_beacons++;
   }
 }

@@ -123,15 +123,21 @@ static void find_params(const char *query, size_t qlen,
   }
 }
 
-int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
+/* The result of one name looked up by find_params(): its decoded value in
+ * OUT (CAP bytes, "" when absent or empty) and its length, or -1 absent,
+ * 0 present without '='. */
+static int value_of(int found, const char *v, size_t vlen, char *out,
                     size_t cap) {
-  const char *v = NULL;
-  size_t vlen = 0;
-  int found;
-  find_params(query, qlen, &name, 1, &v, &vlen, &found);
   if (cap > 0)
     out[0] = '\0';
   return found > 0 ? decode_value(v, vlen, out, cap) : found;
+}
+
+int bsl_query_param(const char *query, size_t qlen, const char *name, char *out,
+                    size_t cap) {
+  int rc;
+  bsl_query_params(query, qlen, &name, 1, &out, &cap, &rc);
+  return rc;
 }
 
 void bsl_query_params(const char *query, size_t qlen, const char *const *names,
@@ -144,13 +150,9 @@ void bsl_query_params(const char *query, size_t qlen, const char *const *names,
   for (size_t at = 0; at < n; at += MAX_NAMES) {
     size_t k = n - at < MAX_NAMES ? n - at : MAX_NAMES;
     find_params(query, qlen, names + at, k, vals, lens, found);
-    for (size_t i = 0; i < k; i++) {
-      if (caps[at + i] > 0)
-        outs[at + i][0] = '\0';
-      rcs[at + i] = found[i] > 0 ? decode_value(vals[i], lens[i], outs[at + i],
-                                                caps[at + i])
-                                 : found[i];
-    }
+    for (size_t i = 0; i < k; i++)
+      rcs[at + i] =
+          value_of(found[i], vals[i], lens[i], outs[at + i], caps[at + i]);
   }
 }
 
@@ -171,9 +173,7 @@ size_t bsl_beacon_params_parse(const char *query, size_t qlen,
   size_t used = 0;
   for (int i = 0; i < 4; i++) {
     char *o = buf + used;
-    o[0] = '\0';
-    int rc =
-        found[i] > 0 ? decode_value(vals[i], lens[i], o, caps[i]) : found[i];
+    int rc = value_of(found[i], vals[i], lens[i], o, caps[i]);
     *ptrs[i] = o;
     *rcs[i] = rc;
     used += (rc > 0 ? (size_t)rc : 0) + 1;

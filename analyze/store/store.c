@@ -384,12 +384,15 @@ static int open_store(bsl_store **out, const char *path, const char *host,
       /* big flushes would otherwise spill pages to the WAL mid-transaction;
        * the writer's is smaller (WRITER_CACHE), readers' queries keep 16 MiB */
       exec(s, create ? WRITER_CACHE : "PRAGMA cache_size = -16384",
-           "setting cache size") != 0 ||
-      /* SQLite's default, said out loud: small checkpoints run on the
-       * committing (writer) thread while reading goes on; a big WAL would
-       * leave one long checkpoint for the close, when nothing overlaps it */
-      exec(s, "PRAGMA wal_autocheckpoint = 1000", "setting checkpoints") != 0)
+           "setting cache size") != 0)
     goto out_fail;
+  /* on the committing thread until a writer's checkpointer takes over
+   * (bsl_store__checkpointer_start(), after the migrations) */
+  if (sqlite3_wal_autocheckpoint(s->db, BSL_STORE_CHECKPOINT_PAGES) !=
+      SQLITE_OK) {
+    fail(s, "setting checkpoints");
+    goto out_fail;
+  }
   if (sodium_init() < 0) {
     bsl_store_fail_with(s, "cannot initialise libsodium");
     goto out_fail;

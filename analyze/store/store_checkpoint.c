@@ -30,10 +30,8 @@
 
 #include "store_internal.h"
 
-/* SQLite's own default (wal_autocheckpoint), in pages of the database. */
-#define CHECKPOINT_PAGES 1000
-/* Past this many times CHECKPOINT_PAGES the writer stops waiting for the
- * thread and checkpoints itself. */
+/* Past this many times BSL_STORE_CHECKPOINT_PAGES the writer stops waiting for
+ * the thread and checkpoints itself. */
 #define CHECKPOINT_BEHIND 4
 
 struct bsl_checkpointer {
@@ -41,7 +39,8 @@ struct bsl_checkpointer {
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  bool due;  /* the log passed CHECKPOINT_PAGES since the last request */
+  bool due;  /* the log passed BSL_STORE_CHECKPOINT_PAGES since the last request
+              */
   bool quit; /* the store is closing */
 };
 
@@ -69,12 +68,12 @@ static void *checkpointer_main(void *arg) {
 static int on_wal_commit(void *arg, sqlite3 *db, const char *schema,
                          int pages) {
   bsl_checkpointer *c = arg;
-  if (pages >= CHECKPOINT_BEHIND * CHECKPOINT_PAGES) {
+  if (pages >= CHECKPOINT_BEHIND * BSL_STORE_CHECKPOINT_PAGES) {
     (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL,
                                     NULL);
     return SQLITE_OK;
   }
-  if (pages >= CHECKPOINT_PAGES) {
+  if (pages >= BSL_STORE_CHECKPOINT_PAGES) {
     pthread_mutex_lock(&c->mu);
     if (!c->due) {
       c->due = true;
@@ -127,7 +126,7 @@ void bsl_store__checkpointer_stop(bsl_store *s) {
     return;
   /* back to SQLite's own checkpoints for whatever the connection still
    * writes (its close checkpoints and removes the log anyway) */
-  sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES);
+  sqlite3_wal_autocheckpoint(s->db, BSL_STORE_CHECKPOINT_PAGES);
   pthread_mutex_lock(&c->mu);
   c->quit = true;
   pthread_cond_signal(&c->cv);

@@ -41,6 +41,11 @@ struct bsl_store {
   struct bsl_checkpointer *checkpointer;
 };
 
+/* The WAL's checkpoint cadence, in pages: SQLite's default, said out
+ * loud.  Small checkpoints overlap with the writing; a big WAL would leave
+ * one long checkpoint for the close, when nothing overlaps it. */
+#define BSL_STORE_CHECKPOINT_PAGES 1000
+
 typedef struct bsl_checkpointer bsl_checkpointer;
 /* store_checkpoint.c: starts checkpointing S's log on a thread of its own
  * (SQLite's automatic checkpoints otherwise, silently); stops it, which
