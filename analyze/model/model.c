@@ -154,6 +154,7 @@ typedef struct visit {
   uint64_t goals, goals_written;
   bool dirty;
   bool saved;         /* a changeset already holds its row */
+  bool parked;        /* the last changeset with its row parked it */
   uint16_t text_used; /* bytes of text[] handed out (visit_str()) */
   page_stat inline_pages[VISIT_INLINE_PAGES];
   char text[VISIT_INLINE_TEXT];
@@ -230,6 +231,13 @@ struct bsl_model {
   int32_t newest_written; /* the newest day as saved (meta newest_day) */
   /* visitor keys of the days before this are numbers (meta numbered_before) */
   int32_t numbered_before;
+  /* bsl_model_set_parking(); whether the last flush parked visits (or the
+   * store had parked ones when they were loaded): the next flush empties
+   * visit_parked and writes every open visit not in visit_log again */
+  bool parking, parked_last;
+  /* pages_daily's entries come from the visit rows (bsl_store_counts_
+   * entries): a visit parked or not yet written counts there with them */
+  bool entries_by_store;
 
   int64_t next_visit_id;
   int64_t hits_since_sweep;
@@ -625,7 +633,7 @@ static void page_delta(bsl_model *m, const visit *v, const page_stat *p,
     return;
   }
   c->a += pageviews;
-  c->b += entries;
+  c->b += m->entries_by_store ? 0 : entries;
   c->c += scroll_sum;
   c->d += scroll_75;
 }
@@ -1138,22 +1146,26 @@ static void visit_row(const visit *v, const char *site, bool is_open,
       .exit_path = v->exit,
       .is_open = is_open,
       .saved_before = v->saved,
+      .parked_before = v->parked,
   };
 }
 
-/* DAY and *SHOWN: format_day()'s, kept across the visits of a flush. */
-static int write_visit(bsl_model *m, visit *v, bool is_open, char day[11],
-                       int32_t *shown) {
+/* DAY and *SHOWN: format_day()'s, kept across the visits of a flush.  A
+ * PARKED visit (open) goes to visit_parked and stays unsaved. */
+static int write_visit(bsl_model *m, visit *v, bool is_open, bool parked,
+                       char day[11], int32_t *shown) {
   format_day(v->day, day, shown);
   bsl_visit_row row;
   visit_row(v, m->sites[v->site].name, is_open, day, &row);
+  row.parked = parked;
   m->json.len = 0;
   if (pages_json(&m->json, v) < 0)
     return -1;
   row.pages_json = m->json.p;
   row.pages_json_len = m->json.len - 1;
   bsl_changeset_put_visit(m->cs, &row);
-  v->saved = true;
+  v->saved = v->saved || !parked;
+  v->parked = parked;
   uint64_t fresh = v->goals & ~v->goals_written;
   for (size_t g = 0; g < m->n_goals; g++)
     if (fresh & (1ULL << g))
@@ -1397,11 +1409,32 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
     late = m->closed[i]->day < m->newest_day - 1;
   if (hand_over_closed(m) != 0)
     return -1;
+  /* Parking (store.h): every open visit not in visit_log is written to
+   * visit_parked, whose last contents this commit drops, when most of them
+   * changed since the last commit (a busy site, whose visits span a few
+   * commits each) and they are not many; not in an address flood, where
+   * most are waiting to time out, unchanged, and writing them all again at
+   * every commit would cost more than it saves. */
+  size_t unsaved = 0, unsaved_dirty = 0;
+  for (size_t i = 0; m->parking && i < m->open.cap; i++) {
+    const visit *v = m->open.slots[i];
+    if (v && !v->saved) {
+      unsaved++;
+      unsaved_dirty += v->dirty;
+    }
+  }
+  bool park = m->parking && unsaved <= BSL_MODEL_PARK_MAX &&
+              unsaved_dirty * 2 >= unsaved;
+  if (park || m->parked_last)
+    bsl_changeset_park_reset(m->cs);
   for (size_t i = 0; i < m->open.cap; i++) {
     visit *v = m->open.slots[i];
-    if (v && v->dirty && write_visit(m, v, true, day, &shown) != 0)
+    bool again = v && !v->saved && (park || m->parked_last);
+    if (v && (v->dirty || again) &&
+        write_visit(m, v, true, park && !v->saved, day, &shown) != 0)
       return -1;
   }
+  m->parked_last = park;
   /* The salts of the days before the day before the newest are deleted by
    * this commit: their keys become numbers in the same transaction, after
    * every visit it writes (README: who can re-identify what). */
@@ -1442,6 +1475,14 @@ int bsl_model_flush(bsl_model *m, bsl_changeset *cs) {
   }
   m->cs = NULL;
   return bsl_changeset_failed(cs) || m->failed ? -1 : 0;
+}
+
+void bsl_model_set_parking(bsl_model *m, bool on) {
+  m->parking = on;
+}
+
+bool bsl_model_parked(const bsl_model *m) {
+  return m->parked_last;
 }
 
 size_t bsl_model_pending_visits(const bsl_model *m) {
@@ -1531,8 +1572,11 @@ static enum bsl_device device_from_name(const char *name) {
 }
 
 /* Open visits arrive ordered by id while resuming; pages and goals find
- * theirs by binary search in that order. */
+ * theirs by binary search in that order.  A parked visit's come right
+ * after it (store.h), whatever its id. */
 static visit *find_by_id(bsl_model *m, int64_t id) {
+  if (m->n_loading && m->loading[m->n_loading - 1]->id == id)
+    return m->loading[m->n_loading - 1];
   size_t lo = 0, hi = m->n_loading;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -1558,7 +1602,9 @@ static void load_visit(void *ctx, const bsl_visit_row *row) {
     return;
   }
   v->id = row->visit_id;
-  v->saved = true;
+  v->saved = !row->parked;
+  v->parked = row->parked;
+  m->parked_last = m->parked_last || row->parked;
   v->visitor = (uint64_t)row->visitor;
   v->site = site;
   v->day = day_number(row->day);
@@ -1657,6 +1703,7 @@ int bsl_model_create(bsl_model **out, const bsl_model_options *o, char *err,
     goto out_oom;
   m->cls = o->classifier;
   m->store = o->store;
+  m->entries_by_store = bsl_store_counts_entries(o->store);
   m->cached_block = INT64_MIN;
   m->newest_day = m->newest_written = INT32_MIN / 2;
   m->numbered_before = INT32_MIN / 2;

@@ -79,6 +79,21 @@ void bsl_model_flush_done(bsl_model *m);
  * grows large (an address flood), so memory stays bounded by the cap. */
 size_t bsl_model_pending_visits(const bsl_model *m);
 
+/*
+ * Parking (store.h): with ON, each flush writes the open visits not yet in
+ * visit_log to visit_parked, all of them, rather than each changed one to
+ * visit_log; a visit's row then goes to visit_log once, when it closes.
+ * For a bulk load, whose readers look at the end: a flush after parking
+ * is turned off writes the parked visits to visit_log
+ * (bsl_model_parked() says whether one is needed).  Parking pauses while
+ * more than BSL_MODEL_PARK_MAX visits, or mostly unchanged ones, are open
+ * (an address flood: writing them all at every commit would cost more
+ * than the rewrites it saves, and hold them all in the changeset).
+ */
+#define BSL_MODEL_PARK_MAX 32768
+void bsl_model_set_parking(bsl_model *m, bool on);
+bool bsl_model_parked(const bsl_model *m);
+
 /* Number of visits currently held in memory. */
 size_t bsl_model_open_visits(const bsl_model *m);
 

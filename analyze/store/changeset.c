@@ -26,6 +26,7 @@ enum op_type {
   OP_REJECT,
   OP_FILE,
   OP_NUMBER,
+  OP_PARK_RESET,
   OP_CUSTOM
 };
 
@@ -34,6 +35,8 @@ enum op_type {
 /* OP_VISIT's flags */
 #define F_OPEN 1u
 #define F_SAVED_BEFORE 2u
+#define F_PARKED 4u
+#define F_PARKED_BEFORE 8u
 
 /* 32-bit offsets, no lengths (the strings end with a NUL; the two binary
  * values keep theirs in a number) and a visit's two booleans as flags: an
@@ -249,7 +252,9 @@ void bsl_changeset_put_visit(bsl_changeset *cs, const bsl_visit_row *v) {
   o->num[5] = v->clicks;
   o->num[6] = v->conversions;
   o->num[7] = v->max_scroll;
-  o->flags = (v->is_open ? F_OPEN : 0) | (v->saved_before ? F_SAVED_BEFORE : 0);
+  o->flags =
+      (v->is_open ? F_OPEN : 0) | (v->saved_before ? F_SAVED_BEFORE : 0) |
+      (v->parked ? F_PARKED : 0) | (v->parked_before ? F_PARKED_BEFORE : 0);
   put_str(cs, o, 9, v->pages_json ? v->pages_json : "[]");
 }
 
@@ -278,6 +283,10 @@ void bsl_changeset_delete_salts_before(bsl_changeset *cs, const char *day) {
 void bsl_changeset_number_visitors(bsl_changeset *cs, const char *before) {
   op *o = new_op(cs, OP_NUMBER);
   put_str(cs, o, 0, before);
+}
+
+void bsl_changeset_park_reset(bsl_changeset *cs) {
+  (void)new_op(cs, OP_PARK_RESET);
 }
 
 void bsl_changeset_meta_set(bsl_changeset *cs, const char *key, int64_t value) {
@@ -363,6 +372,8 @@ static void visit_of(const bsl_changeset *cs, const op *o, bsl_visit_row *v) {
       .pages_json_len = 0,
       .is_open = (o->flags & F_OPEN) != 0,
       .saved_before = (o->flags & F_SAVED_BEFORE) != 0,
+      .parked = (o->flags & F_PARKED) != 0,
+      .parked_before = (o->flags & F_PARKED_BEFORE) != 0,
   };
 }
 
@@ -419,6 +430,9 @@ static int apply_from(bsl_store *s, const bsl_changeset *cs, size_t first,
       break;
     case OP_NUMBER:
       rc = bsl_store_number_visitors(s, S(cs, o, 0));
+      break;
+    case OP_PARK_RESET:
+      rc = bsl_store_park_reset(s);
       break;
     case OP_META:
       rc = bsl_store_meta_set(s, S(cs, o, 0), n[0]);

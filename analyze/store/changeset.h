@@ -48,6 +48,9 @@ void bsl_changeset_put_salt(bsl_changeset *cs, const char *day,
 void bsl_changeset_delete_salts_before(bsl_changeset *cs, const char *day);
 /* bsl_store_number_visitors(BEFORE) */
 void bsl_changeset_number_visitors(bsl_changeset *cs, const char *before);
+/* bsl_store_park_reset(): the open visits parked by the last commit go;
+ * this commit's parked rows (bsl_visit_row.parked) follow. */
+void bsl_changeset_park_reset(bsl_changeset *cs);
 void bsl_changeset_meta_set(bsl_changeset *cs, const char *key, int64_t value);
 void bsl_changeset_add_reject(bsl_changeset *cs, const char *source,
                               const char *path, int64_t offset,
@@ -75,9 +78,10 @@ int bsl_store_apply(bsl_store *s, const bsl_changeset *cs);
  * transaction, then the deletion of old salts (changeset.c says why in that
  * order).  On PostgreSQL everything, salts included, is one transaction,
  * fenced so that a retry of CS after a COMMIT whose answer was lost applies
- * only the records appended since (store_pg.c).  Returns 0, or -1 with bsl_store_error() set when nothing of the
- * transaction was committed (salts saved ahead of it are harmless, and the
- * same changeset may be committed again).
+ * only the records appended since (store_pg.c).  Returns 0, or -1 with
+ * bsl_store_error() set when nothing of the transaction was committed (salts
+ * saved ahead of it are harmless, and the same changeset may be committed
+ * again).
  */
 int bsl_store_commit_changeset(bsl_store *s, const bsl_changeset *cs);
 

@@ -487,6 +487,7 @@ void bsl_store_close(bsl_store *s) {
   if (s->in_tx)
     bsl_store_rollback(s);
   bsl_store__agg_reset(s);
+  bsl_store__park_free(s);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->stmt[i]);
   for (size_t i = 0; i < s->n_extra; i++)
@@ -519,7 +520,8 @@ int bsl_store_fleet_serialize(bsl_store *s) {
 int bsl_store_commit(bsl_store *s) {
   if (s->pg)
     return bsl_store__pg_commit(s);
-  if (bsl_store__agg_flush(s) != 0 || exec(s, "COMMIT", "committing") != 0) {
+  if (bsl_store__park_flush(s) != 0 || bsl_store__agg_flush(s) != 0 ||
+      exec(s, "COMMIT", "committing") != 0) {
     bsl_store_rollback(s);
     return -1;
   }
@@ -536,6 +538,7 @@ void bsl_store_rollback(bsl_store *s) {
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   s->in_tx = false;
   bsl_store__agg_reset(s); /* it counted what was rolled back */
+  bsl_store__park_forget(s);
 }
 
 /* Steps a bound write statement to completion and resets it. */
@@ -813,6 +816,9 @@ int bsl_store_delete_salts_before(bsl_store *s, const char *day) {
 int bsl_store_number_visitors(bsl_store *s, const char *before) {
   if (s->pg)
     return bsl_store__pg_number_visitors(s, before);
+  /* the days of the visits this commit parks wait, as open ones do */
+  if (bsl_store__park_flush(s) != 0)
+    return -1;
   int64_t from;
   if (bsl_store_meta_get(s, "keyed_from", 0, &from) != 0)
     return -1;
@@ -1019,10 +1025,41 @@ static int put_visit_row(bsl_store *s, const bsl_visit_row *v) {
   return fail(s, "saving visit");
 }
 
+static bool is_parked(const bsl_visit_row *v) {
+  return v->parked && v->is_open;
+}
+
+bool bsl_store_can_park(const bsl_store *s) {
+  return s && s->db && !s->pg;
+}
+
+bool bsl_store_counts_entries(const bsl_store *s) {
+  return s && s->db && !s->pg;
+}
+
+/* A visit parked until this commit lands in visit_log: its goals, saved
+ * while it was parked, count now (its counts: bsl_store__agg_visit). */
+static int landed(bsl_store *s, const bsl_visit_row *v) {
+  if (!v->parked_before || v->conversions <= 0)
+    return 0;
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_GOALS_MOVE);
+  if (!st)
+    return -1;
+  bind_text(st, 1, v->day);
+  bind_text(st, 2, v->site);
+  bind_text(st, 3, v->channel);
+  sqlite3_bind_int64(st, 4, v->visit_id);
+  sqlite3_bind_int(st, 5, 1);
+  return run(s, st, "counting a parked visit's goals");
+}
+
 int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v) {
   if (s->pg)
     return bsl_store__pg_put_visit(s, v);
-  if (bsl_store__agg_visit(s, v) != 0 || put_visit_row(s, v) != 0)
+  if (is_parked(v))
+    return bsl_store__park_add(s, v);
+  if (bsl_store__agg_visit(s, v) != 0 || put_visit_row(s, v) != 0 ||
+      landed(s, v) != 0)
     return -1;
   return agg_autocommit(s);
 }
@@ -1033,14 +1070,20 @@ int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n) {
       return -1;
   if (s->pg)
     return 0;
-  /* counted first: a day's first count reads the day's rows already saved */
+  /* counted first: a day's first count reads the day's rows already saved
+   * (parked visits count when they land) */
   for (size_t i = 0; i < n; i++)
-    if (bsl_store__agg_visit(s, &rows[i]) != 0)
+    if (!is_parked(&rows[i]) && bsl_store__agg_visit(s, &rows[i]) != 0)
       return -1;
   enum { CHUNK = SQL_VISIT_PUT_MANY_ROWS };
   const bsl_visit_row *fresh[CHUNK];
   size_t n_fresh = 0;
   for (size_t i = 0; i <= n; i++) {
+    if (i < n && is_parked(&rows[i])) {
+      if (bsl_store__park_add(s, &rows[i]) != 0)
+        return -1;
+      continue;
+    }
     if (i < n && rows[i].saved_before) {
       if (put_visit_row(s, &rows[i]) != 0)
         return -1;
@@ -1071,6 +1114,9 @@ int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n) {
         return -1;
     n_fresh = 0;
   }
+  for (size_t i = 0; i < n; i++)
+    if (!is_parked(&rows[i]) && landed(s, &rows[i]) != 0)
+      return -1;
   return agg_autocommit(s);
 }
 
@@ -1118,6 +1164,33 @@ static const char *col_text(sqlite3_stmt *st, int col) {
   return t ? (const char *)t : "";
 }
 
+/* A visit a killed ingest parked (store_park.c): resumed with its pages
+ * and goals right after it, .parked set. */
+static int load_parked(bsl_store *s, const bsl_visit_row *v, void *ctx) {
+  const bsl_open_visit_cbs *cbs = ctx;
+  cbs->visit(cbs->ctx, v);
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_PARKED_PAGES);
+  if (!st)
+    return -1;
+  sqlite3_bind_text(st, 1, v->pages_json, (int)v->pages_json_len,
+                    SQLITE_STATIC);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    cbs->page(cbs->ctx, v->visit_id, col_text(st, 0),
+              sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+              sqlite3_column_int(st, 3));
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return fail(s, "loading parked visit pages");
+  if (!(st = bsl_store__stmt(s, SQL_PARKED_GOALS)))
+    return -1;
+  sqlite3_bind_int64(st, 1, v->visit_id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    cbs->goal(cbs->ctx, v->visit_id, col_text(st, 0));
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : fail(s, "loading parked visit goals");
+}
+
 int bsl_store_load_open_visits(bsl_store *s, const bsl_open_visit_cbs *cbs) {
   if (s->pg)
     return bsl_store__pg_load_open_visits(s, cbs);
@@ -1163,7 +1236,7 @@ int bsl_store_load_open_visits(bsl_store *s, const bsl_open_visit_cbs *cbs) {
   sqlite3_reset(st);
   if (rc != SQLITE_DONE)
     return fail(s, "loading open visit goals");
-  return 0;
+  return bsl_store__park_each(s, load_parked, (void *)cbs);
 }
 
 int bsl_store_sync_goals(bsl_store *s, const char *const *names,

@@ -25,7 +25,7 @@
 typedef struct bsl_store bsl_store;
 
 /* Schema version this build writes; older databases are migrated at open. */
-#define BSL_SCHEMA_VERSION 9
+#define BSL_SCHEMA_VERSION 10
 
 /*
  * Opens (creating if needed) the database at PATH, enables WAL, sets a busy
@@ -207,6 +207,11 @@ typedef struct bsl_visit_row {
   size_t pages_json_len;  /* strlen(pages_json), or 0: not known */
   bool is_open;
   bool saved_before; /* a hint: an earlier commit wrote this visit */
+  /* An open visit kept in visit_parked rather than visit_log (see
+   * "Parking" below); on load: it was there. */
+  bool parked;
+  /* The last commit parked it: it lands in visit_log now, counted then. */
+  bool parked_before;
 } bsl_visit_row;
 
 int bsl_store_put_visit(bsl_store *s, const bsl_visit_row *v);
@@ -216,7 +221,8 @@ int bsl_store_put_visits(bsl_store *s, const bsl_visit_row *rows, size_t n);
  * model's counters, and the landing pages' bounces in store_agg.c). */
 #define BSL_PAGE_PATH_MAX 4096
 /* pages_daily counters: pageviews, entries, sum of the pageviews' scroll
- * depths, pageviews reaching 75%. */
+ * depths, pageviews reaching 75%.  ENTRIES is 0 where the store counts
+ * them from the visit rows (bsl_store_counts_entries()). */
 int bsl_store_add_page_counts(bsl_store *s, const char *day, const char *site,
                               const char *path, int64_t pageviews,
                               int64_t entries, int64_t scroll_sum,
@@ -226,7 +232,27 @@ int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal);
 int bsl_store_add_not_found(bsl_store *s, const char *day, const char *site,
                             const char *path, int64_t hits);
 
-/* Open visits, with their pages and goals, to resume sessions. */
+/*
+ * Parking (SQLite only: bsl_store_can_park()).  An open visit is written
+ * at every commit it is open and changed, and once more when it closes: on
+ * a busy site most visits span a few commits, and those rewrites were a
+ * third of the writer's work.  A parked visit goes to visit_parked, which
+ * each commit empties (bsl_store_park_reset) and fills again with every
+ * open visit not yet in visit_log, all in one blob; its row goes to
+ * visit_log once, when it closes or when parking stops, and only then
+ * counts (aggregates, goals): every view agrees with visit_log at every
+ * commit, and leaves out the visits still parked, as it does visits not
+ * read yet.  A day keeps its visitor keys while one of them is parked.
+ */
+bool bsl_store_can_park(const bsl_store *s);
+/* Whether pages_daily's entries are counted from the visit rows the store
+ * writes (SQLite: with the bounces, store_agg.c), rather than by the model
+ * as its visits begin (PostgreSQL). */
+bool bsl_store_counts_entries(const bsl_store *s);
+int bsl_store_park_reset(bsl_store *s);
+
+/* Open visits, with their pages and goals, to resume sessions (parked
+ * ones too, with .parked set). */
 typedef struct bsl_open_visit_cbs {
   void (*visit)(void *ctx, const bsl_visit_row *v);
   void (*page)(void *ctx, int64_t visit_id, const char *path, int64_t pageviews,

@@ -93,14 +93,15 @@ static const struct kind {
      /* clicks too: a KPI filtered by channel reads its days from here */
      {C_VISITS, C_VISITORS, C_PAGEVIEWS, C_BOUNCES, C_CONVERSIONS, C_CLICKS},
      true},
-    /* pages_daily.bounces, in page_counts: bounces only (entries and the
-     * rest are the model's) */
+    /* pages_daily's entries and bounces, in page_counts: the visits that
+     * land on a page, from their rows as every visit count here (the
+     * pageviews and the rest are the model's) */
     {'l',
      SQL_AGG_LANDING_ADD,
      3,
      {F_DAY, F_SITE, F_LANDING},
-     1,
-     {C_BOUNCES},
+     2,
+     {C_VISITS, C_BOUNCES},
      false},
 };
 enum { K_DAY, K_SEGMENT, K_DEVICE, K_QUARTER, K_DEVCHAN, K_LANDING, K_COUNT };
@@ -114,6 +115,7 @@ typedef struct agg {
   bool loaded;   /* day: its pairs are in memory, or spilled */
   bool spilled;  /* day: its pairs are in temp.agg_pairs (spill()) */
   bool dirty;    /* deltas to flush */
+  bool held;     /* day: visits of it are parked by this commit (kept) */
   uint32_t open; /* day: visits in the open map */
   int64_t visits, visitors, pageviews, bounces, clicks, conversions;
 } agg;
@@ -820,9 +822,9 @@ int bsl_store__agg_flush(bsl_store *s) {
     agg *a = &g->aggs[i];
     if (!a->dirty)
       continue;
-    /* most visits touch a landing page's counter without moving its
-     * bounces: no write (the column's default is 0) */
-    if (a->kind == K_LANDING && a->bounces == 0) {
+    /* an open visit rewritten touches its landing page's counter without
+     * moving its entries or bounces: no write */
+    if (a->kind == K_LANDING && a->visits == 0 && a->bounces == 0) {
       a->visits = a->pageviews = a->clicks = a->conversions = 0;
       a->dirty = false;
       continue;
@@ -851,7 +853,9 @@ int bsl_store__agg_flush(bsl_store *s) {
   bool dropped = false;
   for (uint32_t i = 0; i < g->n_aggs; i++) {
     agg *a = &g->aggs[i];
-    if (a->kind == K_DAY && a->loaded && !a->open &&
+    bool held = a->held;
+    a->held = false;
+    if (a->kind == K_DAY && a->loaded && !a->open && !held &&
         strcmp(field(a, F_DAY), g->newest) < 0) {
       if (a->spilled) {
         sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_SPILL_FORGET);
@@ -867,6 +871,18 @@ int bsl_store__agg_flush(bsl_store *s) {
   }
   if (dropped && compact(g) != 0)
     return oom(s);
+  return 0;
+}
+
+int bsl_store__agg_hold(bsl_store *s, const char *day, const char *site) {
+  bsl_agg *g = agg_of(s);
+  if (!g)
+    return oom(s);
+  const char *f[F_COUNT] = {day, site};
+  uint32_t d = agg_of_kind(g, K_DAY, f);
+  if (d == UINT32_MAX)
+    return oom(s);
+  g->aggs[d].held = true;
   return 0;
 }
 

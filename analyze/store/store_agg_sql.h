@@ -169,9 +169,10 @@
   " clicks = clicks + excluded.clicks"
 #define SQL_AGG_LANDING_ADD                                                    \
   "INSERT INTO page_counts(day, site, path, pageviews, entries, scroll_sum,"   \
-  " scroll_75, bounces) VALUES(?1, ?2, ?3, 0, 0, 0, 0, ?4)"                    \
+  " scroll_75, bounces) VALUES(?1, ?2, ?3, 0, ?4, 0, 0, ?5)"                   \
   " ON CONFLICT(day, site, path) DO UPDATE"                                    \
-  " SET bounces = bounces + excluded.bounces"
+  " SET entries = entries + excluded.entries,"                                 \
+  " bounces = bounces + excluded.bounces"
 /* ... what is already counted of a day (its visitors' segments) ... */
 /* store_agg.c: the pairs of days whose distinct visitors outgrew the
  * memory budget (an address flood), in a private temporary table: same

@@ -27,7 +27,8 @@ struct bsl_store {
   sqlite3_stmt *extra[BSL_STORE_EXTRA_MAX];
   size_t n_extra;
   bool in_tx;
-  struct bsl_agg *agg; /* store_agg.c: visit aggregates being counted */
+  struct bsl_agg *agg;   /* store_agg.c: visit aggregates being counted */
+  struct bsl_park *park; /* store_park.c: this commit's parked visits */
   char error[512];
   /* the salts file (store.c), opened by the first salt operation */
   sqlite3 *salts;
@@ -65,7 +66,24 @@ sqlite3_stmt *bsl_store__stmt(bsl_store *s, const char *sql);
  * at close). */
 int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v);
 int bsl_store__agg_flush(bsl_store *s);
+/* Keeps the day's visitors in memory past this commit: visits of it are
+ * parked (store_park.c), counted when they land in visit_log. */
+int bsl_store__agg_hold(bsl_store *s, const char *day, const char *site);
 void bsl_store__agg_reset(bsl_store *s);
+
+/* store_park.c (SQLite only): adds parked row V to this commit's (after
+ * bsl_store_park_reset()); writes them in place of the last commit's,
+ * before the numbering and the commit (once a commit); drops them (after a
+ * rollback); frees the module; calls CB for each row visit_parked holds,
+ * strings valid during the call (CB's non-zero return stops it). */
+int bsl_store__park_add(bsl_store *s, const bsl_visit_row *v);
+int bsl_store__park_flush(bsl_store *s);
+void bsl_store__park_forget(bsl_store *s);
+void bsl_store__park_free(bsl_store *s);
+int bsl_store__park_each(bsl_store *s,
+                         int (*cb)(bsl_store *s, const bsl_visit_row *v,
+                                   void *ctx),
+                         void *ctx);
 
 /* Steps a bound write statement to completion and resets it: 0 or -1. */
 int bsl_store__run(bsl_store *s, sqlite3_stmt *st, const char *what);

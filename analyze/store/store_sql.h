@@ -20,7 +20,7 @@
  * stays what it was; numbers are negative and keys positive. */
 #define SQL_NUMBER_WHERE                                                       \
   " visitor > 0 AND (day, site) NOT IN (SELECT day, site FROM visit_log"       \
-  " WHERE is_open = 1)"
+  " WHERE is_open = 1 UNION ALL SELECT day, site FROM visit_parked_days)"
 #define SQL_NUMBER_VISITORS                                                    \
   "UPDATE visit_log SET visitor = bsl_number(visitor)"                         \
   " WHERE visit_id >= ?2 AND day < ?1 AND" SQL_NUMBER_WHERE
@@ -30,7 +30,8 @@
   "UPDATE visit_log SET visitor = bsl_number(visitor)"                         \
   " WHERE visit_id >= ?2 AND day < ?1 AND visitor > 0"
 #define SQL_OPEN_BEFORE                                                        \
-  "SELECT 1 FROM visit_log WHERE is_open = 1 AND day < ?1 LIMIT 1"
+  "SELECT 1 FROM visit_log WHERE is_open = 1 AND day < ?1"                     \
+  " UNION ALL SELECT 1 FROM visit_parked_days WHERE day < ?1 LIMIT 1"
 
 /* 3 -> 4, see MIGRATIONS.  "live" are the days from the day before the
  * newest salt on: their salts are kept, and with them their keys. */
@@ -65,6 +66,21 @@
   " PRIMARY KEY(day, site, path)) WITHOUT ROWID;"                              \
   "CREATE VIEW not_found_daily AS"                                             \
   " SELECT day, site, path, hits FROM not_found_counts;"
+
+/* 9 -> 10: open visits parked during an ingest (store.h, "Parking";
+ * store_park.c): their rows in one blob, and the days they hold back from
+ * the numbering as open visits in visit_log do. */
+#define SQL_MIGRATION_PARKED                                                   \
+  "CREATE TABLE visit_parked(part INTEGER PRIMARY KEY, visits BLOB NOT NULL);" \
+  "CREATE TABLE visit_parked_days(day TEXT NOT NULL, site TEXT NOT NULL,"      \
+  " PRIMARY KEY(day, site)) WITHOUT ROWID;"
+/* store_park.c */
+#define SQL_PARK_GET "SELECT visits FROM visit_parked ORDER BY part"
+#define SQL_PARK_DROP "DELETE FROM visit_parked"
+#define SQL_PARK_DAYS_DROP "DELETE FROM visit_parked_days"
+#define SQL_PARK_PUT "INSERT INTO visit_parked(part, visits) VALUES(?1, ?2)"
+#define SQL_PARK_DAY_PUT                                                       \
+  "INSERT OR IGNORE INTO visit_parked_days(day, site) VALUES(?1, ?2)"
 
 /* MIGRATIONS[i] brings the schema from user_version i to i + 1. */
 static const char *const MIGRATIONS[] = {
@@ -186,6 +202,8 @@ static const char *const MIGRATIONS[] = {
     SQL_MIGRATION_AGGREGATES,
     /* 8 -> 9: pages_daily.bounces and devices_daily (store_agg_sql.h) */
     SQL_MIGRATION_DEVICES,
+    /* 9 -> 10: visit_parked */
+    SQL_MIGRATION_PARKED,
 };
 
 /* The version whose migration moves the salts out (store.c runs its C step
@@ -253,6 +271,7 @@ static const char *const MIGRATIONS[] = {
 #define SQL_VISIT_PUT_MANY_ROWS 32
 #define SQL_VISIT_PUT_MANY                                                     \
   "INSERT OR FAIL INTO " VISIT_COLUMNS " VALUES " VISIT_ROWS16 "," VISIT_ROWS16
+
 /* OR FAIL (not REPLACE or the default ABORT): a statement that cannot
  * abort half-way needs no statement journal, which made a visit row cost
  * three times as much to write.  Any failure rolls the whole commit back. */
@@ -296,6 +315,10 @@ static const char *const MIGRATIONS[] = {
 #define SQL_OPEN_GOALS                                                         \
   "SELECT g.visit_id, g.goal FROM visit_goals g"                               \
   " JOIN visit_log v ON v.visit_id = g.visit_id WHERE v.is_open = 1"
+#define SQL_PARKED_PAGES                                                       \
+  "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3"          \
+  " FROM json_each(?1) j"
+#define SQL_PARKED_GOALS "SELECT goal FROM visit_goals WHERE visit_id = ?1"
 #define SQL_GOAL_SYNC                                                          \
   "INSERT INTO goals(goal, path) VALUES(?1, ?2)"                               \
   " ON CONFLICT(goal) DO UPDATE SET path = excluded.path"

@@ -169,9 +169,10 @@ same_as_visit_log "killed, then resumed" "$WORK/killed.db"
 expect_eq "killed, then resumed == one load" \
   "$(dump_views "$WORK/killed.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"
 
-# databases of versions 8 (as the last release left it) and 7 are migrated
+# databases of versions 9 (as the last release left it), 8 and 7 are migrated
 OLD_PAGES="SELECT day, site, path, pageviews, entries, scroll_sum * 1.0 / pageviews AS avg_scroll_depth, scroll_75
  FROM page_counts WHERE pageviews > 0"
+TO_V9="DROP TABLE visit_parked; DROP TABLE visit_parked_days; PRAGMA user_version = 9;"
 TO_V8="DROP VIEW devices_daily; DROP TABLE visit_device_channels;
   DROP VIEW pages_daily; ALTER TABLE page_counts DROP COLUMN bounces;
   DELETE FROM page_counts WHERE pageviews = 0; CREATE VIEW pages_daily AS $OLD_PAGES;
@@ -182,14 +183,18 @@ TO_V7="DROP VIEW traffic_daily; DROP VIEW channels_daily; DROP VIEW goals_daily;
   DROP TABLE visit_devices; DROP TABLE visit_quarters;
   CREATE VIEW traffic_daily AS $OLD_TRAFFIC; CREATE VIEW channels_daily AS $OLD_CHANNELS;
   CREATE VIEW goals_daily AS $OLD_GOALS; PRAGMA user_version = 7;"
-for v in 8 7; do
+for v in 9 8 7; do
   cp "$WORK/one.db" "$WORK/v$v.db"
   cp "$WORK/one.db.salts" "$WORK/v$v.db.salts"
-  if [ "$v" = 8 ]; then sqlite3 "$WORK/v$v.db" "$TO_V8"; else sqlite3 "$WORK/v$v.db" "$TO_V8 $TO_V7"; fi
-  expect_eq "version-$v copy: no bounces" \
+  case $v in
+    9) sqlite3 "$WORK/v$v.db" "$TO_V9" ;;
+    8) sqlite3 "$WORK/v$v.db" "$TO_V9 $TO_V8" ;;
+    *) sqlite3 "$WORK/v$v.db" "$TO_V9 $TO_V8 $TO_V7" ;;
+  esac
+  [ "$v" = 9 ] || expect_eq "version-$v copy: no bounces" \
     "$(q "$WORK/v$v.db" "SELECT COUNT(*) FROM pragma_table_info('pages_daily') WHERE name = 'bounces'")" 0
   "$BOUSSOLE" report --db "$WORK/v$v.db" > /dev/null
-  expect "$WORK/v$v.db" "PRAGMA user_version" 9
+  expect "$WORK/v$v.db" "PRAGMA user_version" 10
   same_as_visit_log "migrated from $v" "$WORK/v$v.db"
   expect_eq "migrated from $v == written by this version" \
     "$(dump_views "$WORK/v$v.db" | md5sum)" "$(dump_views "$WORK/one.db" | md5sum)"

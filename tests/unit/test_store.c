@@ -393,7 +393,7 @@ static void test_open_visits_resume(void **state) {
   v.pages_json = "[[\"/in\",2,1,0]]";
   assert_int_equal(bsl_store_put_visit(s, &v), 0);
   assert_int_equal(
-      bsl_store_add_page_counts(s, "2026-11-02", "a", "/in", 3, 2, 50, 0), 0);
+      bsl_store_add_page_counts(s, "2026-11-02", "a", "/in", 3, 0, 50, 0), 0);
   assert_int_equal(
       bsl_store_add_page_counts(s, "2026-11-02", "a", "/out", 1, 0, 0, 0), 0);
   assert_int_equal(bsl_store_put_visit_goal(s, 1, "signup"), 0);
@@ -479,7 +479,7 @@ static void test_put_visits_batches_and_hints(void **state) {
       N);
 }
 
-/* pages_daily.bounces and devices_daily (schema 9) follow an open visit
+/* pages_daily's entries and bounces and devices_daily follow an open visit
  * whose landing page, channel and device change (an earlier pageview came
  * late), across a reopen (the counters' memory read back from visit_log);
  * a landing path longer than BSL_PAGE_PATH_MAX counts under its first
@@ -508,9 +508,9 @@ static void test_landing_and_device_counters(void **state) {
   x.visitor = 8;
   x.landing_path = x.exit_path = longpath;
   assert_int_equal(bsl_store_put_visit(s, &x), 0);
-  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/a", 1, 1, 0, 0), 0);
-  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/b", 1, 1, 0, 0), 0);
-  assert_int_equal(bsl_store_add_page_counts(s, day, "a", cut, 1, 1, 0, 0), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/a", 1, 0, 0, 0), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/b", 1, 0, 0, 0), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", cut, 1, 0, 0, 0), 0);
   assert_int_equal(bsl_store_commit(s), 0);
   bsl_store_close(s);
   assert_int_equal(query_int("SELECT bounces FROM pages_daily WHERE path = "
@@ -538,9 +538,7 @@ static void test_landing_and_device_counters(void **state) {
   v.saved_before = true;
   assert_int_equal(bsl_store_begin(s), 0);
   assert_int_equal(bsl_store_put_visit(s, &v), 0);
-  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/a", 0, -1, 0, 0),
-                   0);
-  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/c", 1, 1, 0, 0), 0);
+  assert_int_equal(bsl_store_add_page_counts(s, day, "a", "/c", 1, 0, 0, 0), 0);
   assert_int_equal(bsl_store_commit(s), 0);
   bsl_store_close(s);
   assert_int_equal(
@@ -558,6 +556,117 @@ static void test_landing_and_device_counters(void **state) {
                              "'organic_search'"),
                    1000 + 100 + 20 + 0);
   assert_int_equal(query_int("SELECT COUNT(*) FROM devices_daily"), 2);
+}
+
+/* Parking (store.h): a parked visit is in one blob, counts nowhere until
+ * it lands, keeps its day from the numbering, comes back whole on resume,
+ * and lands in visit_log once, its goals then counted. */
+struct parked_seen {
+  int visits, pages, goals;
+  bool parked;
+  int64_t pageviews;
+};
+static void parked_visit(void *ctx, const bsl_visit_row *v) {
+  struct parked_seen *p = ctx;
+  p->visits++;
+  p->parked = v->parked;
+  p->pageviews = v->pageviews;
+  assert_string_equal(v->exit_path, "/out");
+  assert_string_equal(v->channel, "direct");
+}
+static void parked_page(void *ctx, int64_t id, const char *path, int64_t pv,
+                        int64_t entries, int max_scroll) {
+  struct parked_seen *p = ctx;
+  assert_int_equal(id, 5);
+  assert_string_equal(path, p->pages == 0 ? "/in" : "/out");
+  assert_int_equal(pv, 1);
+  assert_int_equal(entries, p->pages == 0);
+  assert_int_equal(max_scroll, p->pages == 0 ? 60 : 0);
+  p->pages++;
+}
+static void parked_goal(void *ctx, int64_t id, const char *goal) {
+  assert_int_equal(id, 5);
+  assert_string_equal(goal, "signup");
+  ((struct parked_seen *)ctx)->goals++;
+}
+
+static void test_parked_visits(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  assert_true(bsl_store_can_park(s));
+  bsl_visit_row v = direct_visit(5, "2026-11-02", 77, "/in");
+  v.pageviews = 2;
+  v.conversions = 1;
+  v.exit_path = "/out";
+  v.pages_json = "[[\"/in\",1,1,60],[\"/out\",1,0,0]]";
+  v.parked = true;
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_park_reset(s), 0);
+  assert_int_equal(bsl_store_put_visits(s, &v, 1), 0);
+  assert_int_equal(bsl_store_put_visit_goal(s, 5, "signup"), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  /* counted nowhere yet, its day held back from the numbering */
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_log"), 0);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM channels_daily"), 0);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM goal_counts"), 0);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_parked"), 1);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_parked_days WHERE "
+                             "day = '2026-11-02' AND site = 'a'"),
+                   1);
+
+  /* resumed whole, marked parked */
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  struct parked_seen seen = {0};
+  bsl_open_visit_cbs cbs = {parked_visit, parked_page, parked_goal, &seen};
+  assert_int_equal(bsl_store_load_open_visits(s, &cbs), 0);
+  assert_int_equal(seen.visits, 1);
+  assert_true(seen.parked);
+  assert_int_equal(seen.pageviews, 2);
+  assert_int_equal(seen.pages, 2);
+  assert_int_equal(seen.goals, 1);
+
+  /* the next commit empties the parking and the visit lands, closed */
+  v.parked = false;
+  v.parked_before = true;
+  v.is_open = false;
+  assert_int_equal(bsl_store_begin(s), 0);
+  assert_int_equal(bsl_store_park_reset(s), 0);
+  assert_int_equal(bsl_store_put_visits(s, &v, 1), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_parked"), 0);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_parked_days"), 0);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_log WHERE "
+                             "visit_id = 5 AND is_open = 0"),
+                   1);
+  assert_int_equal(query_int("SELECT visits * 10 + conversions FROM "
+                             "channels_daily"),
+                   11);
+  assert_int_equal(query_int("SELECT conversions FROM goal_counts WHERE "
+                             "goal = 'signup' AND channel = 'direct'"),
+                   1);
+  assert_int_equal(query_int("SELECT entries FROM page_counts WHERE "
+                             "path = '/in'"),
+                   1);
+
+  /* a damaged blob is refused with a message, never read past its end */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO visit_parked(part, visits) "
+                                "VALUES(1, X'42534C500100')",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(bsl_store_load_open_visits(s, &cbs), -1);
+  assert_non_null(strstr(bsl_store_error(s), "visit_parked holds a malformed"));
+  assert_int_equal(seen.visits, 0);
+  bsl_store_close(s);
 }
 
 int main(void) {
@@ -580,6 +689,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_put_visits_batches_and_hints, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_parked_visits, setup, teardown),
       cmocka_unit_test_setup_teardown(test_landing_and_device_counters, setup,
                                       teardown),
   };
