@@ -1,12 +1,13 @@
 /*
  * Parked open visits (store.h, "Parking"), SQLite only.
  *
- * A commit that parks (bsl_store_park_reset(), then its parked rows) keeps
- * the rows in memory, encoded one after the other, and writes them as one
- * blob when the numbering comes or the commit does (bsl_store__park_flush):
- * a few pages for thousands of visits, where rows in a table cost as much
- * to write as the visit_log rewrites they replace.  Until then visit_parked
- * holds the last commit's visits.  A parked visit counts nowhere yet: the
+ * A commit that parks (bsl_store_park_reset(), which drops the last
+ * commit's, then its parked rows) encodes the rows one after the other and
+ * writes them in blobs of PART_BYTES (the last one when the numbering or
+ * the commit comes: bsl_store__park_flush): a few pages for thousands of
+ * visits, where rows in a table cost as much to write as the visit_log
+ * rewrites they replace.  Only a process resuming reads them (at its
+ * start, bsl_store_load_open_visits).  A parked visit counts nowhere yet: the
  * per-day aggregates and the goal counts take it when its row lands in
  * visit_log (store.c), so every view agrees with visit_log at every
  * commit; meanwhile its day keeps its visitors in memory (agg hold) and,
@@ -31,6 +32,9 @@
 
 #define PARK_MAGIC "BSLP"
 enum { PARK_NUMS = 8, PARK_STRS = 10 };
+/* A part's size: memory holds one, not all the visits a busy site's commit
+ * parks (~2.5 MB at 10k open visits) */
+#define PART_BYTES (256 * 1024)
 
 typedef struct park_day {
   char day[11];
@@ -38,9 +42,10 @@ typedef struct park_day {
 } park_day;
 
 struct bsl_park {
-  bool pending; /* a reset came: the rows below replace the stored ones */
-  unsigned char *buf;
+  bool pending;       /* a reset came: rows to park, then a flush */
+  unsigned char *buf; /* the part being filled */
   size_t len, cap;
+  int parts;      /* written by this commit */
   park_day *days; /* distinct (day, site) of the rows: a few */
   size_t n_days, cap_days;
 };
@@ -103,19 +108,46 @@ void bsl_store__park_forget(bsl_store *s) {
   }
 }
 
+/* Starts a part in the buffer (which has room for the magic). */
+static void part_begin(struct bsl_park *p) {
+  memcpy(p->buf, PARK_MAGIC, 4);
+  p->len = 4;
+}
+
+/* Writes the part being filled, if it holds a row, and starts another. */
+static int part_write(bsl_store *s) {
+  struct bsl_park *p = s->park;
+  if (p->len <= 4)
+    return 0;
+  sqlite3_stmt *st = bsl_store__stmt(s, SQL_PARK_PUT);
+  if (!st)
+    return -1;
+  sqlite3_bind_int(st, 1, ++p->parts);
+  sqlite3_bind_blob64(st, 2, p->buf, p->len, SQLITE_STATIC);
+  int rc = bsl_store__run(s, st, "parking open visits");
+  sqlite3_clear_bindings(st);
+  part_begin(p);
+  return rc;
+}
+
 int bsl_store_park_reset(bsl_store *s) {
   if (s->pg)
     return 0; /* never parks: bsl_store_can_park() */
   if (!s->park && !(s->park = calloc(1, sizeof *s->park)))
     return oom(s);
   struct bsl_park *p = s->park;
-  p->pending = true;
-  p->len = 0;
+  sqlite3_stmt *st;
+  if (!(st = bsl_store__stmt(s, SQL_PARK_DROP)) ||
+      bsl_store__run(s, st, "emptying visit_parked") != 0 ||
+      !(st = bsl_store__stmt(s, SQL_PARK_DAYS_DROP)) ||
+      bsl_store__run(s, st, "emptying visit_parked_days") != 0)
+    return -1;
   days_clear(p);
   if (!reserve(p, 4))
     return oom(s);
-  memcpy(p->buf, PARK_MAGIC, 4);
-  p->len = 4;
+  part_begin(p);
+  p->parts = 0;
+  p->pending = true;
   return 0;
 }
 
@@ -163,6 +195,8 @@ int bsl_store__park_add(bsl_store *s, const bsl_visit_row *v) {
       return oom(s);
     need += 4 + len[i] + 1;
   }
+  if (p->len + need > PART_BYTES && part_write(s) != 0)
+    return -1;
   if (!reserve(p, need))
     return oom(s);
   const int64_t num[PARK_NUMS] = {v->visit_id,    v->visitor,   v->started_at,
@@ -179,22 +213,9 @@ int bsl_store__park_flush(bsl_store *s) {
   struct bsl_park *p = s->park;
   if (!p || !p->pending)
     return 0;
-  sqlite3_stmt *st;
-  if (!(st = bsl_store__stmt(s, SQL_PARK_DROP)) ||
-      bsl_store__run(s, st, "emptying visit_parked") != 0 ||
-      !(st = bsl_store__stmt(s, SQL_PARK_DAYS_DROP)) ||
-      bsl_store__run(s, st, "emptying visit_parked_days") != 0)
+  if (part_write(s) != 0)
     return -1;
-  if (p->len > 4) {
-    if (!(st = bsl_store__stmt(s, SQL_PARK_PUT)))
-      return -1;
-    sqlite3_bind_int(st, 1, 1);
-    sqlite3_bind_blob64(st, 2, p->buf, p->len, SQLITE_STATIC);
-    int rc = bsl_store__run(s, st, "parking open visits");
-    sqlite3_clear_bindings(st);
-    if (rc != 0)
-      return -1;
-  }
+  sqlite3_stmt *st;
   for (size_t i = 0; i < p->n_days; i++) {
     if (!(st = bsl_store__stmt(s, SQL_PARK_DAY_PUT)))
       return -1;
