@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef struct bsl_agg bsl_agg;
 
@@ -332,11 +333,35 @@ static bool pair_keeps(const bsl_agg *g, const pair *p, const uint32_t *map) {
   return (!map || map[old] != UINT32_MAX) && day->loaded && !day->spilled;
 }
 
+/* A shard's slots.  Past 128 KiB they are a mapping of their own (glibc's
+ * mmap threshold in ingest and run, main.c), which MAP_POPULATE fills at
+ * once: faulting its pages in one at a time, at each growth, was a sixth
+ * of the writer's time on a busy site (3M lines of 10M-line density), the
+ * page faults of a virtual machine being dear. */
+#define SLOTS_MAPPED_MIN (128 * 1024)
+static pair *slots_alloc(size_t cap) {
+  size_t bytes = cap * sizeof(pair);
+  if (bytes < SLOTS_MAPPED_MIN)
+    return calloc(cap, sizeof(pair));
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void slots_free(pair *slots, size_t cap) {
+  if (!slots)
+    return;
+  if (cap * sizeof(pair) < SLOTS_MAPPED_MIN)
+    free(slots);
+  else
+    munmap(slots, cap * sizeof(pair));
+}
+
 /* Rehashes shard SH into CAP slots, renumbering the aggs by MAP (NULL:
  * unchanged), keeping what pair_keeps() keeps. */
 static int shard_rehash(bsl_agg *g, pair_shard *sh, size_t cap,
                         const uint32_t *map) {
-  pair *np = calloc(cap, sizeof *np);
+  pair *np = slots_alloc(cap);
   if (!np)
     return -1;
   size_t n = 0;
@@ -352,7 +377,7 @@ static int shard_rehash(bsl_agg *g, pair_shard *sh, size_t cap,
     np[h] = p;
     n++;
   }
-  free(sh->slots);
+  slots_free(sh->slots, sh->cap);
   sh->slots = np;
   g->pairs_cap = g->pairs_cap - sh->cap + cap;
   sh->cap = cap;
@@ -899,7 +924,7 @@ void bsl_store__agg_reset(bsl_store *s) {
   free(g->aggs);
   free(g->index);
   for (size_t i = 0; i < PAIR_SHARDS; i++)
-    free(g->pairs[i].slots);
+    slots_free(g->pairs[i].slots, g->pairs[i].cap);
   free(g->open);
   free(g);
   s->agg = NULL;
