@@ -15,10 +15,11 @@
 /* Lines between two commits of `ingest` unless --flush-lines says. */
 #define BSL_BATCH_FLUSH_LINES 131072
 
-/* A load is "bulk" (visit_log_day built once at the end, see
- * bsl_store_day_index()) when its input is at least this large and larger
- * than the database: then one rebuild is cheaper than maintaining it.
- * `run` treats a backlog the same way (live.c). */
+/* `run` reads a backlog this large, and larger than the database, as a
+ * bulk load: visit_log_day built once when it is read (live.c,
+ * bsl_store_day_index()), cheaper than maintaining it while its open
+ * visits are rewritten at every commit.  `ingest` parks them (model.h)
+ * and keeps the index up. */
 #define BSL_BATCH_BULK_MIN_BYTES (64u << 20)
 
 typedef struct bsl_batch_options {
