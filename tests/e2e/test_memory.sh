@@ -131,8 +131,16 @@ if command -v /usr/bin/time >/dev/null; then
     --no-progress --db "$WORK/flood-ingest.db" --site "$SITE" "$WORK/logs/access.log"
   ingest_kb=$(cat "$WORK/ingest.kb")
   echo "flood catch-up peak RSS: run $run_kb KB, ingest $ingest_kb KB"
-  expect_eq "run catching up a flood holds no more than 1.15 x ingest's memory + 8 MB" \
-    "$([ "$run_kb" -le $((ingest_kb * 115 / 100 + 8192)) ] && echo yes)" yes
+  # (ASan keeps freed memory in quarantine, up to 256 MB: its RSS follows
+  # how much each one allocated and freed, not what it holds.  Measured
+  # when `ingest` began to park its open visits: run 455 against ingest
+  # 346 MB in the ASan build, 52 against 50 MB in the release build)
+  if ldd "$B" 2>/dev/null | grep -c 'lib[at]san' >/dev/null; then
+    echo "note: sanitizer build, run's and ingest's memory are not compared"
+  else
+    expect_eq "run catching up a flood holds no more than 1.15 x ingest's memory + 8 MB" \
+      "$([ "$run_kb" -le $((ingest_kb * 115 / 100 + 8192)) ] && echo yes)" yes
+  fi
   # every flood address is a new visitor of the day: the exact counts of
   # distinct visitors hold one pair per visitor and day, segment, device x
   # channel.  Past the pairs' budget they go to a temporary table, so the
