@@ -175,9 +175,11 @@ wait_until 20 started || fail_with_log "(d) the restart did not come up"
 # (d3) the new log is unreadable: one warning naming it; readable again and
 # written to: read from its start
 if [ -n "$CAN_DENY" ]; then
-  sed -n '20001,21000p' "$WORK/all.log" > "$D/logs/access.log.tmp"
-  chmod 0000 "$D/logs/access.log.tmp"
-  mv "$D/logs/access.log.tmp" "$D/logs/access.log"
+  # (written outside logs/: the source also reads access.log's siblings,
+  # and a run starting while it was written read it before the chmod)
+  sed -n '20001,21000p' "$WORK/all.log" > "$D/unreadable.log"
+  chmod 0000 "$D/unreadable.log"
+  mv "$D/unreadable.log" "$D/logs/access.log"
   denied() { [ "$(logged 'access.log: Permission denied')" -ge 1 ]; }
   wait_until 20 denied || fail_with_log "(d3) the unreadable file was not reported"
   sleep 1
