@@ -674,14 +674,16 @@ static void sum_unread(void *ctx, const char *path, uint64_t bytes) {
 }
 
 /*
- * A backlog (a first run on old logs, a long stop) is read as `ingest`
- * reads a bulk load: visit_log_day is dropped while at least
- * BSL_BATCH_BULK_MIN_BYTES, and more than the database holds, are unread,
- * and built once when less than an eighth of that is left.  Kept up row by
- * row, the index tripled the writer's work of a catch-up.  Queries stay
- * right meanwhile, only slower; a run killed before the build leaves it to
- * the next start (bsl_pipeline_open()).  Called with no commit in flight:
- * the store is the loop thread's.
+ * A backlog (a first run on old logs, a long stop) is read as a bulk load:
+ * while at least BSL_BATCH_BULK_MIN_BYTES, and more than the database
+ * holds, are unread, visit_log_day is dropped (built once when less than an
+ * eighth of that is left: kept up row by row, the index tripled the
+ * writer's work of a catch-up) and open visits are parked as `ingest`
+ * parks them (model.h: a visit's row written once; the commit after the
+ * catch-up writes those still open).  Queries stay right meanwhile, only
+ * slower, and the visits of the backlog appear as they close; a run killed
+ * before the build leaves it to the next start (bsl_pipeline_open()).
+ * Called with no commit in flight: the store is the loop thread's.
  */
 static void bulk_check(live *L) {
   if (!L->tail || !L->pipe || L->commit_in_flight || L->stopping)
@@ -693,10 +695,13 @@ static void bulk_check(live *L) {
       (int64_t)unread > bsl_store_bytes(store)) {
     if (bsl_store_day_index(store, false) == 0) {
       L->bulk = true;
+      bsl_model_set_parking(bsl_pipeline_model(L->pipe),
+                            bsl_store_can_park(store));
       log_event("info", "reading a backlog of %llu bytes as a bulk load",
                 (unsigned long long)unread);
     }
   } else if (L->bulk && unread < BSL_BATCH_BULK_MIN_BYTES / 8) {
+    bsl_model_set_parking(bsl_pipeline_model(L->pipe), false);
     if (bsl_store_day_index(store, true) == 0)
       L->bulk = false;
     else /* tried again after the next commit */
@@ -1057,6 +1062,8 @@ static int start_sources(live *L, char *err, size_t errlen) {
 static void stop_sources(live *L) {
   if (L->feeder && L->pipe && !L->failed)
     model_all(L);
+  if (L->pipe) /* the last commit leaves no visit parked */
+    bsl_model_set_parking(bsl_pipeline_model(L->pipe), false);
   if (commit_now(L) != 0 && L->pipe)
     log_event("warn", "last commit failed; the lines read since the previous "
                       "commit will be read again at the next start");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `run` reads a backlog as `ingest` reads a bulk load (issue 18): with at
-# least 64 MiB unread at start, more than the database holds, it drops
-# visit_log_day, says so, reads everything, and builds the index again once
-# caught up.  The views equal those of `ingest` on the same file.
+# `run` reads a backlog as a bulk load (issue 18): with at least 64 MiB
+# unread at start, more than the database holds, it drops visit_log_day and
+# parks its open visits as `ingest` does, says so, reads everything, builds
+# the index again once caught up and leaves nothing parked.  The views
+# equal those of `ingest` on the same file.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 
@@ -22,6 +23,11 @@ expect_eq "the backlog is read as a bulk load" \
   "$(grep -c 'reading a backlog of [0-9]* bytes as a bulk load' "$WORK/run.log")" 1
 if wait_until 60 index_present; then got=yes; else got=no; fi
 expect_eq "visit_log_day built again once caught up" "$got" yes
+# the open visits it parked while reading the backlog are in visit_log
+# once it has caught up (the commit after parking stops writes them)
+parked_none() { [ "$(qs "$WORK/live.db" "SELECT COUNT(*) FROM visit_parked")" = 0 ]; }
+if wait_until 30 parked_none; then got=yes; else got=no; fi
+expect_eq "nothing parked once caught up" "$got" yes
 run_stop
 expect_eq "run stops cleanly" "$STOPPED" ok
 
