@@ -1482,7 +1482,7 @@ void bsl_model_set_parking(bsl_model *m, bool on) {
 }
 
 bool bsl_model_parked(const bsl_model *m) {
-  return m->parked_last;
+  return m->parked_last && !m->parking;
 }
 
 size_t bsl_model_pending_visits(const bsl_model *m) {

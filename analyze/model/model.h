@@ -84,9 +84,9 @@ size_t bsl_model_pending_visits(const bsl_model *m);
  * visit_log to visit_parked, all of them, rather than each changed one to
  * visit_log; a visit's row then goes to visit_log once, when it closes.
  * For a bulk load, whose readers look at the end: a flush after parking
- * is turned off writes the parked visits to visit_log
- * (bsl_model_parked() says whether one is needed).  Parking pauses while
- * more than BSL_MODEL_PARK_MAX visits, or mostly unchanged ones, are open
+ * is turned off writes the parked visits to visit_log (bsl_model_parked()
+ * says that one is needed: parked visits wait, parking is off).  Parking pauses
+ * while more than BSL_MODEL_PARK_MAX visits, or mostly unchanged ones, are open
  * (an address flood: writing them all at every commit would cost more
  * than the rewrites it saves, and hold them all in the changeset).
  */

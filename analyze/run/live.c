@@ -576,7 +576,9 @@ static int commit_start(live *L) {
     return 0; /* backing off: see commit_done() */
   model_parsed(L);
   size_t n = 0;
-  bool dirty = L->paused; /* a failed commit's changes wait for this one */
+  /* a failed commit's changes wait for this one, and so do visits parked
+   * while a backlog was read, once it is (bulk_check()) */
+  bool dirty = L->paused || bsl_model_parked(bsl_pipeline_model(L->pipe));
   for (run_input *ri = L->kept; ri; ri = ri->next)
     if (ri->in.dirty)
       n++, dirty = true;
