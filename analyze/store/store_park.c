@@ -70,14 +70,21 @@ static bool reserve(struct bsl_park *p, size_t more) {
   return true;
 }
 
-static void put_u64(struct bsl_park *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
+/* The blob's numbers: V in BYTES bytes, little-endian, and back. */
+static void put_le(struct bsl_park *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++)
     p->buf[p->len++] = (unsigned char)(v >> (8 * i));
 }
 
+static uint64_t get_le(const unsigned char *at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++)
+    v |= (uint64_t)at[i] << (8 * i);
+  return v;
+}
+
 static void put_str(struct bsl_park *p, const char *t, size_t n) {
-  for (int i = 0; i < 4; i++)
-    p->buf[p->len++] = (unsigned char)(n >> (8 * i));
+  put_le(p, n, 4);
   memcpy(p->buf + p->len, t, n);
   p->len += n;
   p->buf[p->len++] = '\0';
@@ -203,7 +210,7 @@ int bsl_store__park_add(bsl_store *s, const bsl_visit_row *v) {
                                   v->ended_at,    v->pageviews, v->clicks,
                                   v->conversions, v->max_scroll};
   for (int i = 0; i < PARK_NUMS; i++)
-    put_u64(p, (uint64_t)num[i]);
+    put_le(p, (uint64_t)num[i], 8);
   for (int i = 0; i < PARK_STRS; i++)
     put_str(p, str[i], len[i]);
   return day_note(s, str[1], str[0]);
@@ -239,18 +246,13 @@ static bool row_at(const unsigned char *blob, size_t len, size_t *at,
   for (int k = 0; k < PARK_NUMS; k++) {
     if (len - i < 8)
       return false;
-    uint64_t u = 0;
-    for (int b = 0; b < 8; b++)
-      u |= (uint64_t)blob[i + b] << (8 * b);
-    num[k] = (int64_t)u;
+    num[k] = (int64_t)get_le(blob + i, 8);
     i += 8;
   }
   for (int k = 0; k < PARK_STRS; k++) {
     if (len - i < 4)
       return false;
-    uint64_t n = 0;
-    for (int b = 0; b < 4; b++)
-      n |= (uint64_t)blob[i + b] << (8 * b);
+    uint64_t n = get_le(blob + i, 4);
     i += 4;
     if (len - i < n + 1 || blob[i + n] != '\0')
       return false;
