@@ -74,6 +74,8 @@ expect_eq "lintian errors" "$(grep '^E:' "$WORK/lintian.log" || true)" ""
 expect_eq "declared dependencies come from shlibs" \
   "$(dpkg-deb -f "$DEB" Depends | grep -o 'libpcre2-8-0\|libsqlite3-0\|libuv1' | sort | tr '\n' ' ')" \
   "libpcre2-8-0 libsqlite3-0 libuv1 "
+expect_eq "libpq5, which boussole loads for a PostgreSQL store, is a dependency" \
+  "$(dpkg-deb -f "$DEB" Depends | grep -o 'libpq5' || true)" libpq5
 
 # --- install --------------------------------------------------------------
 INSTALLED=1
