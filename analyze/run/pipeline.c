@@ -8,6 +8,7 @@
 #include "pipeline.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct bsl_pipeline {
   pthread_cond_t cv;
   bool writer_ok, quit;
   bsl_changeset *job;   /* being applied by the writer */
+  atomic_bool writing;  /* job != NULL, read without mu */
   bsl_changeset *spare; /* applied, free for the next commit (or, after a
                            failure, the changes that failed) */
   int result;           /* first failure of the writer */
@@ -535,7 +537,11 @@ int bsl_pipeline_fed_line(bsl_pipeline *p, bsl_input *in,
 }
 
 bool bsl_pipeline_commit_due(const bsl_pipeline *p) {
-  return bsl_model_pending_visits(p->model) >= BSL_PIPELINE_PENDING_VISITS ||
+  size_t pending = bsl_model_pending_visits(p->model);
+  size_t due = atomic_load_explicit(&p->writing, memory_order_relaxed)
+                   ? BSL_PIPELINE_PENDING_VISITS_BUSY
+                   : BSL_PIPELINE_PENDING_VISITS;
+  return pending >= due ||
          (p->flush_lines &&
           p->stats.lines - p->lines_at_prepare >= p->flush_lines);
 }
@@ -635,6 +641,7 @@ static void *writer_main(void *arg) {
     }
     p->spare = job;
     p->job = NULL;
+    atomic_store_explicit(&p->writing, false, memory_order_relaxed);
     pthread_cond_broadcast(&p->cv);
     if (p->on_commit) {
       pthread_mutex_unlock(&p->mu);
@@ -661,6 +668,7 @@ int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
   } else {
     /* one changeset in flight, the other being filled */
     p->job = p->cs;
+    atomic_store_explicit(&p->writing, true, memory_order_relaxed);
     p->cs = p->spare;
     p->spare = NULL;
     pthread_cond_broadcast(&p->cv);
@@ -707,6 +715,7 @@ int bsl_pipeline_commit_start(bsl_pipeline *p, bsl_input *const *inputs,
     return refuse_commit(p, err, errlen);
   pthread_mutex_lock(&p->mu);
   p->job = p->cs;
+  atomic_store_explicit(&p->writing, true, memory_order_relaxed);
   p->cs = p->spare;
   p->spare = NULL;
   pthread_cond_broadcast(&p->cv);

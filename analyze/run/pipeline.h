@@ -141,6 +141,17 @@ bool bsl_pipeline_commit_pending(bsl_pipeline *p);
  * Performance).
  */
 #define BSL_PIPELINE_PENDING_VISITS 8192
+/*
+ * While the writer thread still writes the last commit, the next one is
+ * due only at twice as many: the model goes on with its lines instead of
+ * waiting for the writer, and that commit carries more visits for the same
+ * per-commit work (the open visits parked again, the aggregates' rows
+ * rewritten, the WAL's pages).  The first 3M lines of the realistic 10M
+ * over 7 days load in ~0.8 of the time; memory is bounded by this count
+ * instead of 8,192, paid for by libpq no longer being linked (README
+ * Performance, issue 18 fifth round).
+ */
+#define BSL_PIPELINE_PENDING_VISITS_BUSY 16384
 bool bsl_pipeline_commit_due(const bsl_pipeline *p);
 
 /*
