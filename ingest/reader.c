@@ -10,7 +10,10 @@
  * aside, and its tail is skipped as far as the input goes, so its end offset
  * is exact whenever its newline is already there and memory never grows.
  *
- * Gzip is inflated member by member (zlib, gzip header auto-detected).  Damage
+ * Gzip is inflated member by member, by ISA-L's igzip when the build found it
+ * (BSL_HAVE_ISAL: three to four times zlib's speed on x86-64, so a .gz reads
+ * at the pace of a plain file) and by zlib otherwise; both check each
+ * member's CRC-32 and length, and the rest below is the same.  Damage
  * - a stream cut short, corrupt deflate data, bytes after the last member that
  * are not another member - is not an error: the lines decoded before it are
  * returned, then one BSL_LINE_TRUNCATED line with the partial data and why,
@@ -30,7 +33,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#ifdef BSL_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+typedef struct inflate_state gz_stream;
+#else
 #include <zlib.h>
+typedef z_stream gz_stream;
+#endif
 
 /* Large enough that refills are rare next to the lines they carry, and that
  * moving a maximal partial line to the front still leaves most of it free. */
@@ -69,7 +78,7 @@ struct bsl_reader {
   uint64_t pos_off;
   uint64_t offset; /* bsl_reader_offset() */
   size_t prefix_len;
-  z_stream zs;
+  gz_stream zs;     /* next_in, avail_in: the same in both libraries */
   char reason[160]; /* "corrupt gzip data: ..." lives as long as the reader */
   unsigned char prefix[BSL_FINGERPRINT_MAX];
   char excerpt[TOO_LONG_KEEP];
@@ -112,9 +121,104 @@ static ssize_t read_raw(bsl_reader *r, void *dst, size_t cap, char *err,
   }
 }
 
+/* What one step of inflating gave. */
+enum gz_step {
+  GZ_MORE,       /* went on, or waits for input or room */
+  GZ_MEMBER_END, /* a member ended, its check and length verified */
+  GZ_DAMAGE,     /* r->reason says why */
+  GZ_NOMEM
+};
+
+#ifdef BSL_HAVE_ISAL
+static int gz_begin(bsl_reader *r) {
+  isal_inflate_init(&r->zs);
+  r->zs.crc_flag = ISAL_GZIP; /* header parsed, CRC-32 and length checked */
+  return 0;
+}
+
+static void gz_next_member(bsl_reader *r) {
+  isal_inflate_reset(&r->zs);
+  r->zs.crc_flag = ISAL_GZIP;
+}
+
+static void gz_end(bsl_reader *r) {
+  (void)r;
+}
+
+/* zlib's words for the same damage, so messages do not depend on the build */
+static const char *gz_damage(int ret) {
+  switch (ret) {
+  case ISAL_INVALID_BLOCK:
+    return "invalid block";
+  case ISAL_INVALID_SYMBOL:
+    return "invalid code";
+  case ISAL_INVALID_LOOKBACK:
+    return "invalid distance too far back";
+  case ISAL_INVALID_WRAPPER:
+    return "incorrect header check";
+  case ISAL_UNSUPPORTED_METHOD:
+    return "unknown compression method";
+  case ISAL_INCORRECT_CHECKSUM:
+    return "incorrect data check";
+  case ISAL_NEED_DICT:
+    return "need dictionary";
+  default:
+    return "unknown error";
+  }
+}
+
+static enum gz_step gz_inflate(bsl_reader *r, char *out, size_t room,
+                               size_t *got) {
+  r->zs.next_out = (uint8_t *)out;
+  r->zs.avail_out = (uint32_t)room;
+  int ret = isal_inflate(&r->zs);
+  *got = room - r->zs.avail_out;
+  if (ret != ISAL_DECOMP_OK) {
+    snprintf(r->reason, sizeof r->reason, "corrupt gzip data: %s",
+             gz_damage(ret));
+    return GZ_DAMAGE;
+  }
+  return r->zs.block_state == ISAL_BLOCK_FINISH ? GZ_MEMBER_END : GZ_MORE;
+}
+#else
+static int gz_begin(bsl_reader *r) {
+  /* 15 + 32: any window, gzip header detected (it was: 1f 8b) */
+  return inflateInit2(&r->zs, 15 + 32) == Z_OK ? 0 : -1;
+}
+
+static void gz_next_member(bsl_reader *r) {
+  inflateReset(&r->zs);
+}
+
+static void gz_end(bsl_reader *r) {
+  inflateEnd(&r->zs);
+}
+
+static enum gz_step gz_inflate(bsl_reader *r, char *out, size_t room,
+                               size_t *got) {
+  r->zs.next_out = (Bytef *)out;
+  r->zs.avail_out = (uInt)room;
+  int ret = inflate(&r->zs, Z_NO_FLUSH);
+  *got = room - r->zs.avail_out;
+  switch (ret) {
+  case Z_STREAM_END:
+    return GZ_MEMBER_END;
+  case Z_OK:
+  case Z_BUF_ERROR:
+    return GZ_MORE;
+  case Z_MEM_ERROR:
+    return GZ_NOMEM;
+  default:
+    snprintf(r->reason, sizeof r->reason, "corrupt gzip data: %s",
+             r->zs.msg ? r->zs.msg : "unknown error");
+    return GZ_DAMAGE;
+  }
+}
+#endif
+
 /* Tops up zin, keeping its unconsumed bytes. */
 static int refill_zin(bsl_reader *r, char *err, size_t errlen) {
-  z_stream *zs = &r->zs;
+  gz_stream *zs = &r->zs;
   if (zs->avail_in > 0 && zs->next_in != r->zin)
     memmove(r->zin, zs->next_in, zs->avail_in);
   zs->next_in = r->zin;
@@ -124,13 +228,13 @@ static int refill_zin(bsl_reader *r, char *err, size_t errlen) {
     return (int)n;
   if (n == 0)
     r->raw_eof = true;
-  zs->avail_in += (uInt)n;
+  zs->avail_in += (uint32_t)n;
   return 0;
 }
 
 /* Inflates into buf[lim, BUF_CAP).  Damage ends the stream with r->damage. */
 static int fill_gzip(bsl_reader *r, char *err, size_t errlen) {
-  z_stream *zs = &r->zs;
+  gz_stream *zs = &r->zs;
   while (!r->eof) {
     if ((zs->avail_in == 0 || (r->member_end && zs->avail_in < 2)) &&
         !r->raw_eof) {
@@ -150,25 +254,21 @@ static int fill_gzip(bsl_reader *r, char *err, size_t errlen) {
         r->eof = true;
         break;
       }
-      inflateReset(zs);
+      gz_next_member(r);
       r->member_end = false;
     }
-    size_t room = BUF_CAP - r->lim;
-    zs->next_out = (Bytef *)r->buf + r->lim;
-    zs->avail_out = (uInt)room;
-    uInt in_before = zs->avail_in;
-    int ret = inflate(zs, Z_NO_FLUSH);
-    size_t got = room - zs->avail_out;
+    uint32_t in_before = zs->avail_in;
+    size_t got;
+    enum gz_step step = gz_inflate(r, r->buf + r->lim, BUF_CAP - r->lim, &got);
     r->lim += got;
-    switch (ret) {
-    case Z_STREAM_END:
+    switch (step) {
+    case GZ_MEMBER_END:
       r->member_end = true;
       break;
-    case Z_OK:
-    case Z_BUF_ERROR:
-      /* No output with all input used up means zlib wants bytes that will
-       * never come; no progress at all with input left cannot happen with
-       * room in buf, but must not spin if it does. */
+    case GZ_MORE:
+      /* No output with all input used up means the inflater wants bytes
+       * that will never come; no progress at all with input left cannot
+       * happen with room in buf, but must not spin if it does. */
       if (got == 0 && zs->avail_in == 0 && r->raw_eof) {
         r->damage = reason_truncated;
         r->eof = true;
@@ -179,12 +279,10 @@ static int fill_gzip(bsl_reader *r, char *err, size_t errlen) {
         r->eof = true;
       }
       break;
-    case Z_MEM_ERROR:
+    case GZ_NOMEM:
       set_err(err, errlen, r->path, "%s", strerror(ENOMEM));
       return -ENOMEM;
-    default:
-      snprintf(r->reason, sizeof r->reason, "corrupt gzip data: %s",
-               zs->msg ? zs->msg : "unknown error");
+    case GZ_DAMAGE:
       r->damage = r->reason;
       r->eof = true;
       break;
@@ -340,13 +438,13 @@ int bsl_reader_open(bsl_reader **out, const char *path, char *err,
     got += (size_t)n;
   }
   if (got >= 2 && r->zin[0] == 0x1f && r->zin[1] == 0x8b) {
-    r->zs.next_in = r->zin;
-    r->zs.avail_in = (uInt)got;
-    if (inflateInit2(&r->zs, 15 + 32) != Z_OK) {
+    if (gz_begin(r) != 0) {
       set_err(err, errlen, r->path, "cannot initialise zlib");
       rc = -ENOMEM;
       goto out_close;
     }
+    r->zs.next_in = r->zin;
+    r->zs.avail_in = (uint32_t)got;
     r->gz = true;
     r->hold_partial = false;
   } else {
@@ -369,7 +467,7 @@ int bsl_reader_open(bsl_reader **out, const char *path, char *err,
 
 out_inflate_end:
   if (r->gz)
-    inflateEnd(&r->zs);
+    gz_end(r);
 out_close:
   close_fd(r);
 out_free_path:
@@ -383,7 +481,7 @@ void bsl_reader_close(bsl_reader *r) {
   if (!r)
     return;
   if (r->gz)
-    inflateEnd(&r->zs);
+    gz_end(r);
   close_fd(r);
   free(r->path);
   free(r);
