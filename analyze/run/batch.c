@@ -232,7 +232,13 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
     draw_progress(b, raw, false);
     if (stop_requested)
       break;
-    if (since_flush >= flush_every || bsl_pipeline_commit_due(b->pipe) ||
+    /* while the writer still writes the last commit, twice as many lines
+     * (as bsl_pipeline_commit_due() does for visits), unless --flush-lines
+     * asked for these */
+    uint64_t every = flush_every;
+    if (!b->opts->flush_lines && bsl_pipeline_commit_pending(b->pipe))
+      every *= 2;
+    if (since_flush >= every || bsl_pipeline_commit_due(b->pipe) ||
         now_seconds() >= flush_deadline) {
       in.st.offset = (int64_t)consumed_offset;
       if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0) {

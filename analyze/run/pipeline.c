@@ -537,13 +537,12 @@ int bsl_pipeline_fed_line(bsl_pipeline *p, bsl_input *in,
 }
 
 bool bsl_pipeline_commit_due(const bsl_pipeline *p) {
-  size_t pending = bsl_model_pending_visits(p->model);
-  size_t due = atomic_load_explicit(&p->writing, memory_order_relaxed)
-                   ? BSL_PIPELINE_PENDING_VISITS_BUSY
-                   : BSL_PIPELINE_PENDING_VISITS;
-  return pending >= due ||
-         (p->flush_lines &&
-          p->stats.lines - p->lines_at_prepare >= p->flush_lines);
+  bool writing = atomic_load_explicit(&p->writing, memory_order_relaxed);
+  size_t visits = bsl_model_pending_visits(p->model);
+  uint64_t lines = p->stats.lines - p->lines_at_prepare;
+  return visits >= (writing ? BSL_PIPELINE_PENDING_VISITS_BUSY
+                            : BSL_PIPELINE_PENDING_VISITS) ||
+         (p->flush_lines && lines >= (writing ? 2 : 1) * p->flush_lines);
 }
 
 void bsl_pipeline_set_flush_lines(bsl_pipeline *p, uint64_t n) {

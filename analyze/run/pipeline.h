@@ -143,7 +143,8 @@ bool bsl_pipeline_commit_pending(bsl_pipeline *p);
 #define BSL_PIPELINE_PENDING_VISITS 8192
 /*
  * While the writer thread still writes the last commit, the next one is
- * due only at twice as many: the model goes on with its lines instead of
+ * due only at twice as many visits (and twice the lines set by
+ * bsl_pipeline_set_flush_lines()): the model goes on with its lines instead of
  * waiting for the writer, and that commit carries more visits for the same
  * per-commit work (the open visits parked again, the aggregates' rows
  * rewritten, the WAL's pages).  The first 3M lines of the realistic 10M
