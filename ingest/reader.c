@@ -11,7 +11,7 @@
  * is exact whenever its newline is already there and memory never grows.
  *
  * Gzip is inflated member by member, by ISA-L's igzip when the build found it
- * (BSL_HAVE_ISAL: three to four times zlib's speed on x86-64, so a .gz reads
+ * (BSL_HAVE_ISAL: three times zlib's speed on x86-64, so a .gz reads
  * at the pace of a plain file) and by zlib otherwise; both check each
  * member's CRC-32 and length, and the rest below is the same.  Damage
  * - a stream cut short, corrupt deflate data, bytes after the last member that

@@ -523,6 +523,49 @@ static void test_failed_changeset_not_committed(void **state) {
   }
 }
 
+/* While the writer thread still writes a commit, the next one comes due at
+ * twice the lines (and visits) it otherwise would: the model goes on with
+ * its lines rather than waiting for the writer (pipeline.h).  The writer is
+ * held by another connection's write transaction, as an analyst's. */
+static void test_next_commit_due_later_while_writing(void **state) {
+  (void)state;
+  assert_non_null(clean);
+  const char *db = tmp_path(".db");
+  char err[1024];
+  bsl_store_set_busy_timeout(30000); /* the writer waits for the lock */
+  bsl_pipeline *p = open_pipeline(db);
+  bsl_pipeline_set_flush_lines(p, 40);
+  feed f;
+  begin(p, &f);
+  feed_ok(p, &f, 39);
+  assert_false(bsl_pipeline_commit_due(p));
+  feed_ok(p, &f, 1);
+  assert_true(bsl_pipeline_commit_due(p)); /* the writer is idle: 40 */
+
+  sqlite3 *lock = lock_db(db);
+  bsl_input *inputs[1] = {&f.in};
+  assert_int_equal(bsl_pipeline_commit_start(p, inputs, 1, err, sizeof err), 0);
+  assert_true(bsl_pipeline_commit_pending(p));
+  feed_ok(p, &f, 40);
+  assert_false(bsl_pipeline_commit_due(p)); /* still writing: not at 40 */
+  feed_ok(p, &f, 39);
+  assert_false(bsl_pipeline_commit_due(p));
+  feed_ok(p, &f, 1);
+  assert_true(bsl_pipeline_commit_due(p)); /* at 80 even so */
+  assert_true(bsl_pipeline_commit_pending(p));
+  unlock_db(lock);
+  assert_int_equal(bsl_pipeline_sync(p, err, sizeof err), 0);
+  assert_int_equal(lines_committed(db), 40);
+  assert_true(bsl_pipeline_commit_due(p)); /* idle again: 80 >= 40 */
+
+  feed_ok(p, &f, 0);
+  commit_ok(p, &f);
+  end(&f);
+  bsl_pipeline_close(p);
+  bsl_store_set_busy_timeout(100);
+  assert_same_as_clean(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_clean_run),
@@ -531,6 +574,7 @@ int main(void) {
       cmocka_unit_test(test_writer_failure_reported),
       cmocka_unit_test(test_out_of_memory_refuses_commits),
       cmocka_unit_test(test_failed_changeset_not_committed),
+      cmocka_unit_test(test_next_commit_due_later_while_writing),
   };
   return unit_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
