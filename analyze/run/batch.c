@@ -189,8 +189,10 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
     goto out_fatal;
   }
 
-  uint64_t flush_every =
-      b->opts->flush_lines ? b->opts->flush_lines : BSL_BATCH_FLUSH_LINES;
+  /* --flush-lines is kept to the letter; the default, BSL_BATCH_FLUSH_LINES,
+   * is the pipeline's (set below bsl_pipeline_open(): twice that while the
+   * writer writes) */
+  uint64_t flush_every = b->opts->flush_lines;
   uint64_t since_flush = 0;
   double flush_deadline = now_seconds() + 5.0;
   bsl_input *inputs[1] = {&in};
@@ -232,14 +234,8 @@ static int ingest_file(batch *b, const job *j, char *err, size_t errlen) {
     draw_progress(b, raw, false);
     if (stop_requested)
       break;
-    /* while the writer still writes the last commit, twice as many lines
-     * (as bsl_pipeline_commit_due() does for visits), unless --flush-lines
-     * asked for these */
-    uint64_t every = flush_every;
-    if (!b->opts->flush_lines && bsl_pipeline_commit_pending(b->pipe))
-      every *= 2;
-    if (since_flush >= every || bsl_pipeline_commit_due(b->pipe) ||
-        now_seconds() >= flush_deadline) {
+    if ((flush_every && since_flush >= flush_every) ||
+        bsl_pipeline_commit_due(b->pipe) || now_seconds() >= flush_deadline) {
       in.st.offset = (int64_t)consumed_offset;
       if (bsl_pipeline_commit_async(b->pipe, inputs, 1, err, errlen) != 0) {
         bsl_feeder_stop(feeder);
@@ -377,6 +373,8 @@ int bsl_batch_ingest(const bsl_config *cfg, const bsl_batch_options *opts,
     goto out;
   if (bsl_pipeline_open(&b.pipe, cfg, opts->db_path, err, errlen) != 0)
     goto out;
+  if (!opts->flush_lines)
+    bsl_pipeline_set_flush_lines(b.pipe, BSL_BATCH_FLUSH_LINES);
   bsl_store *store = bsl_pipeline_store(b.pipe);
   /* Nobody watches the visits of a load go by: open ones are parked
    * (model.h) until the end, and each visit row is written once.  So
