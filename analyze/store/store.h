@@ -232,6 +232,16 @@ int bsl_store_put_visit_goal(bsl_store *s, int64_t visit_id, const char *goal);
 int bsl_store_add_not_found(bsl_store *s, const char *day, const char *site,
                             const char *path, int64_t hits);
 
+/* What the writer's visit aggregates (store_agg.c) hold, for tests and
+ * benchmarks: the distinct (day or segment, visitor) pairs in memory, and
+ * the visit rows read back from visit_log to count them since the store
+ * opened.  Zeros for a PostgreSQL store, which counts in SQL. */
+typedef struct bsl_store_agg_stats {
+  size_t pairs;
+  uint64_t rows_read;
+} bsl_store_agg_stats;
+void bsl_store_agg_stats_get(const bsl_store *s, bsl_store_agg_stats *out);
+
 /*
  * Parking (SQLite only: bsl_store_can_park()).  An open visit is written
  * at every commit it is open and changed, and once more when it closes: on

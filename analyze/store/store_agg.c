@@ -15,9 +15,10 @@
  *
  * What memory holds is a cache of what SQL has: a day's pairs are read from
  * visit_log the first time the day is touched (nothing to read for a day
- * with no visit_days row yet: a bulk load of new days reads nothing); days
- * older than the newest one, with no open visit, are dropped at each commit;
- * a rollback drops everything (bsl_store__agg_reset), and the open map is
+ * with no visit_days row yet: a bulk load of new days reads nothing; nor
+ * numbered visitors, which no key can match); a day with no open visit is
+ * dropped at the first commit that touches other days but not it; a
+ * rollback drops everything (bsl_store__agg_reset), and the open map is
  * read again from the open rows.  Visitor keys that the daily numbering
  * renames (store.c) belong to closed days, whose rows never change again.
  *
@@ -117,6 +118,9 @@ typedef struct agg {
   bool spilled;  /* day: its pairs are in temp.agg_pairs (spill()) */
   bool dirty;    /* deltas to flush */
   bool held;     /* day: visits of it are parked by this commit (kept) */
+  bool touched;  /* day: a visit of it was counted since the last flush */
+  uint16_t idle; /* day: commits since one touched it (counting only those
+                    that touched another day) */
   uint32_t open; /* day: visits in the open map */
   int64_t visits, visitors, pageviews, bounces, clicks, conversions;
 } agg;
@@ -160,7 +164,6 @@ struct bsl_agg {
   contrib *open;
   size_t open_cap, n_open;
   bool open_loaded;
-  char newest[11]; /* the newest day seen */
   /* the quarter hour of the last visit counted, in decimal: visits come in
    * id order, most in the same quarter as the one before (snprintf was a
    * fortieth of the writer's work) */
@@ -581,6 +584,12 @@ static void open_remove(bsl_agg *g, contrib *o) {
   }
 }
 
+/* Commits touching other days after which a day with open visits is
+ * dropped (bsl_store__agg_flush): live, yesterday's last open visits are
+ * written now and then for an hour after midnight, and reading yesterday
+ * back each time would cost more than keeping it. */
+#define OPEN_DAY_IDLE_COMMITS 16
+
 /* The pairs' memory budget: 2^21 slots (24 MiB, and a shard's growth),
  * about 1.6M pairs, three times a busy realistic day's.  Tests set a small
  * one (BSL_AGG_PAIR_SLOTS, a power of two) to spill at once. */
@@ -635,6 +644,7 @@ static int day_load(bsl_store *s, uint32_t d) {
       const unsigned char *t = sqlite3_column_text(st, i);
       f[F_CHANNEL + i] = t ? (const char *)t : "";
     }
+    s->agg_rows_read++;
     int64_t visitor = sqlite3_column_int64(st, 4);
     const unsigned char *dev = sqlite3_column_text(st, 5);
     f[F_DEVICE] = dev ? (const char *)dev : "";
@@ -767,13 +777,13 @@ int bsl_store__agg_visit(bsl_store *s, const bsl_visit_row *v) {
                .conversions = v->conversions};
   if (place(s, f, &c) != 0)
     return -1;
-  if (strcmp(v->day, g->newest) > 0)
-    snprintf(g->newest, sizeof g->newest, "%s", v->day);
+  g->aggs[c.day].touched = true;
   contrib *o = open_find(g, v->visit_id);
   if (o) {
     contrib old = *o;
     if (old.day != c.day && day_load(s, old.day) != 0)
       return -1;
+    g->aggs[old.day].touched = true;
     /* an open visit grows in place: its pairs stay */
     bool moves = old.seg != c.seg || old.visitor != c.visitor ||
                  old.dev != c.dev || old.qtr != c.qtr || old.dch != c.dch ||
@@ -873,15 +883,30 @@ int bsl_store__agg_flush(bsl_store *s) {
         a->conversions = 0;
     a->dirty = false;
   }
-  /* days before the newest with no open visit are done: their pairs go
-   * (read again if a late visit comes) */
+  /* A loaded day that this commit did not touch, while it touched others,
+   * is done: its pairs go (read again if a late visit comes); a day with
+   * open visits only after OPEN_DAY_IDLE_COMMITS such commits, as its open
+   * visits may still change.  Going by what commits touch rather than by
+   * the calendar: older lines replayed after newer ones (a rotated log
+   * ingested after the live one) touch an old day at every commit, and
+   * reading its pairs back at each one was most of the time of such a load,
+   * while the newest day, never touched again, kept its pairs to the end. */
+  bool any_touched = false;
+  for (uint32_t i = 0; i < g->n_aggs; i++)
+    any_touched = any_touched || g->aggs[i].touched;
   bool dropped = false;
   for (uint32_t i = 0; i < g->n_aggs; i++) {
     agg *a = &g->aggs[i];
-    bool held = a->held;
-    a->held = false;
-    if (a->kind == K_DAY && a->loaded && !a->open && !held &&
-        strcmp(field(a, F_DAY), g->newest) < 0) {
+    bool held = a->held, touched = a->touched;
+    a->held = a->touched = false;
+    if (a->kind != K_DAY)
+      continue;
+    if (touched)
+      a->idle = 0;
+    else if (any_touched && a->idle < UINT16_MAX)
+      a->idle++;
+    if (a->loaded && !held && a->idle > 0 &&
+        (!a->open || a->idle >= OPEN_DAY_IDLE_COMMITS)) {
       if (a->spilled) {
         sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_SPILL_FORGET);
         if (!st)
@@ -909,6 +934,16 @@ int bsl_store__agg_hold(bsl_store *s, const char *day, const char *site) {
     return oom(s);
   g->aggs[d].held = true;
   return 0;
+}
+
+void bsl_store_agg_stats_get(const bsl_store *s, bsl_store_agg_stats *out) {
+  *out = (bsl_store_agg_stats){.rows_read = s->agg_rows_read};
+  const bsl_agg *g = s->agg;
+  if (!g)
+    return;
+  for (size_t sh = 0; sh < PAIR_SHARDS; sh++)
+    for (size_t i = 0; i < g->pairs[sh].cap; i++)
+      out->pairs += g->pairs[sh].slots[i].agg1 && g->pairs[sh].slots[i].n;
 }
 
 void bsl_store__agg_reset(bsl_store *s) {

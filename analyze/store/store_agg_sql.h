@@ -191,9 +191,12 @@
 #define SQL_AGG_SPILL_FORGET "DELETE FROM temp.agg_pairs WHERE day = ?1"
 #define SQL_AGG_DAY_COUNTED                                                    \
   "SELECT 1 FROM visit_days WHERE day = ?1 AND site = ?2"
+/* Numbered visitors (< 0, store.c) are left out: no key can ever equal a
+ * number, and a numbered visit never changes, so its pairs would only hold
+ * memory (all of a day's, when older lines come after newer ones). */
 #define SQL_AGG_DAY_LOAD                                                       \
   "SELECT channel, source, medium, campaign, visitor, device FROM visit_log"   \
-  " WHERE day = ?1 AND site = ?2"
+  " WHERE day = ?1 AND site = ?2 AND visitor > 0"
 /* ... the open visits as counted (their next row replaces them) ... */
 #define SQL_AGG_OPEN_LOAD                                                      \
   "SELECT visit_id, " AGG_SEG_COLS ", device, visitor, pageviews, clicks,"     \

@@ -27,8 +27,9 @@ struct bsl_store {
   sqlite3_stmt *extra[BSL_STORE_EXTRA_MAX];
   size_t n_extra;
   bool in_tx;
-  struct bsl_agg *agg;   /* store_agg.c: visit aggregates being counted */
-  struct bsl_park *park; /* store_park.c: this commit's parked visits */
+  struct bsl_agg *agg;    /* store_agg.c: visit aggregates being counted */
+  uint64_t agg_rows_read; /* store_agg.c: visit rows it read back */
+  struct bsl_park *park;  /* store_park.c: this commit's parked visits */
   char error[512];
   /* the salts file (store.c), opened by the first salt operation */
   sqlite3 *salts;

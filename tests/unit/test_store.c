@@ -558,6 +558,63 @@ static void test_landing_and_device_counters(void **state) {
   assert_int_equal(query_int("SELECT COUNT(*) FROM devices_daily"), 2);
 }
 
+/* Older lines after newer ones (a rotated log ingested after the live
+ * one): the late visits of an old day count against the visitors of that
+ * day still keyed, never against its numbered ones (no key equals a
+ * number), so those are not read back; the day stays in memory while
+ * commits keep touching it, rather than being read again at each; and the
+ * newest day, no commit touching it any more, leaves memory. */
+static void test_late_day_pairs(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  static const char *days[] = {"2026-11-01", "2026-11-02", "2026-11-03",
+                               "2026-11-04"};
+  enum { PER_DAY = 200, LATE_COMMITS = 5, LATE_PER_COMMIT = 20 };
+  int64_t id = 1;
+  /* four days in order, one commit each, every visit closed */
+  for (int d = 0; d < 4; d++) {
+    assert_int_equal(bsl_store_begin(s), 0);
+    for (int i = 0; i < PER_DAY; i++) {
+      bsl_visit_row v = direct_visit(id++, days[d], 1000 * (d + 1) + i, "/");
+      v.is_open = false;
+      assert_int_equal(bsl_store_put_visit(s, &v), 0);
+    }
+    /* the salts of the days before the day before are gone */
+    if (d >= 2)
+      assert_int_equal(bsl_store_number_visitors(s, days[d - 1]), 0);
+    assert_int_equal(bsl_store_commit(s), 0);
+  }
+  bsl_store_agg_stats st;
+  bsl_store_agg_stats_get(s, &st);
+  uint64_t read_before = st.rows_read;
+  /* the first day again, under a fresh salt: new keys */
+  for (int c = 0; c < LATE_COMMITS; c++) {
+    assert_int_equal(bsl_store_begin(s), 0);
+    for (int i = 0; i < LATE_PER_COMMIT; i++) {
+      bsl_visit_row v =
+          direct_visit(id++, days[0], 90000 + c * LATE_PER_COMMIT + i, "/");
+      v.is_open = false;
+      assert_int_equal(bsl_store_put_visit(s, &v), 0);
+    }
+    assert_int_equal(bsl_store_number_visitors(s, days[2]), 0);
+    assert_int_equal(bsl_store_commit(s), 0);
+  }
+  bsl_store_agg_stats_get(s, &st);
+  /* pairs: day, segment and device x channel of each late visitor */
+  assert_int_equal(st.pairs, 3 * LATE_COMMITS * LATE_PER_COMMIT);
+  /* the late rows of earlier commits were numbered: none is read back */
+  assert_int_equal(st.rows_read - read_before, 0);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT visits * 1000 + visitors FROM "
+                             "visit_days WHERE day = '2026-11-01'"),
+                   (PER_DAY + LATE_COMMITS * LATE_PER_COMMIT) * 1001);
+  assert_int_equal(query_int("SELECT COUNT(*) FROM visit_log WHERE visitor > 0"
+                             " AND day < '2026-11-03'"),
+                   0);
+}
+
 /* Parking (store.h): a parked visit is in one blob, counts nowhere until
  * it lands, keeps its day from the numbering, comes back whole on resume,
  * and lands in visit_log once, its goals then counted. */
@@ -689,6 +746,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_put_visits_batches_and_hints, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_late_day_pairs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parked_visits, setup, teardown),
       cmocka_unit_test_setup_teardown(test_landing_and_device_counters, setup,
                                       teardown),
