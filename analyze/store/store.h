@@ -241,6 +241,10 @@ typedef struct bsl_store_agg_stats {
   uint64_t rows_read;
 } bsl_store_agg_stats;
 void bsl_store_agg_stats_get(const bsl_store *s, bsl_store_agg_stats *out);
+/* A day's pairs leave memory at the first commit that touches other days
+ * but not it, or after this many when visits of it are open (live,
+ * yesterday's last open visits are written now and then for an hour). */
+#define BSL_STORE_OPEN_DAY_IDLE_COMMITS 16
 
 /*
  * Parking (SQLite only: bsl_store_can_park()).  An open visit is written

@@ -584,12 +584,6 @@ static void open_remove(bsl_agg *g, contrib *o) {
   }
 }
 
-/* Commits touching other days after which a day with open visits is
- * dropped (bsl_store__agg_flush): live, yesterday's last open visits are
- * written now and then for an hour after midnight, and reading yesterday
- * back each time would cost more than keeping it. */
-#define OPEN_DAY_IDLE_COMMITS 16
-
 /* The pairs' memory budget: 2^21 slots (24 MiB, and a shard's growth),
  * about 1.6M pairs, three times a busy realistic day's.  Tests set a small
  * one (BSL_AGG_PAIR_SLOTS, a power of two) to spill at once. */
@@ -885,10 +879,10 @@ int bsl_store__agg_flush(bsl_store *s) {
   }
   /* A loaded day that this commit did not touch, while it touched others,
    * is done: its pairs go (read again if a late visit comes); a day with
-   * open visits only after OPEN_DAY_IDLE_COMMITS such commits, as its open
-   * visits may still change.  Going by what commits touch rather than by
-   * the calendar: older lines replayed after newer ones (a rotated log
-   * ingested after the live one) touch an old day at every commit, and
+   * open visits only after BSL_STORE_OPEN_DAY_IDLE_COMMITS such commits, as
+   * its open visits may still change.  Going by what commits touch rather
+   * than by the calendar: older lines replayed after newer ones (a rotated
+   * log ingested after the live one) touch an old day at every commit, and
    * reading its pairs back at each one was most of the time of such a load,
    * while the newest day, never touched again, kept its pairs to the end. */
   bool any_touched = false;
@@ -906,7 +900,7 @@ int bsl_store__agg_flush(bsl_store *s) {
     else if (any_touched && a->idle < UINT16_MAX)
       a->idle++;
     if (a->loaded && !held && a->idle > 0 &&
-        (!a->open || a->idle >= OPEN_DAY_IDLE_COMMITS)) {
+        (!a->open || a->idle >= BSL_STORE_OPEN_DAY_IDLE_COMMITS)) {
       if (a->spilled) {
         sqlite3_stmt *st = bsl_store__stmt(s, SQL_AGG_SPILL_FORGET);
         if (!st)

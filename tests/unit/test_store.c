@@ -615,6 +615,59 @@ static void test_late_day_pairs(void **state) {
                    0);
 }
 
+/* A day with an open visit that commits stop touching leaves memory after
+ * BSL_STORE_OPEN_DAY_IDLE_COMMITS of them, not before; when its open visit
+ * is written again the day is read back whole, and counts as if it had
+ * stayed. */
+static void test_idle_open_day_leaves_memory(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  enum { PER_DAY = 200, LATE = 5 };
+  const char *today = "2026-11-04", *late_day = "2026-11-01";
+  int64_t id = 1;
+  assert_int_equal(bsl_store_begin(s), 0);
+  bsl_visit_row open_visit = {0};
+  for (int i = 0; i < PER_DAY; i++) {
+    bsl_visit_row v = direct_visit(id++, today, 1000 + i, "/");
+    v.is_open = i == PER_DAY - 1;
+    if (v.is_open)
+      open_visit = v;
+    assert_int_equal(bsl_store_put_visit(s, &v), 0);
+  }
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_agg_stats st;
+  for (int c = 1; c <= BSL_STORE_OPEN_DAY_IDLE_COMMITS; c++) {
+    assert_int_equal(bsl_store_begin(s), 0);
+    for (int i = 0; i < LATE; i++) {
+      bsl_visit_row v = direct_visit(id++, late_day, 90000 + c * LATE + i, "/");
+      v.is_open = false;
+      assert_int_equal(bsl_store_put_visit(s, &v), 0);
+    }
+    assert_int_equal(bsl_store_commit(s), 0);
+    bsl_store_agg_stats_get(s, &st);
+    /* three pairs a visitor: day, segment, device x channel */
+    size_t today_pairs = c < BSL_STORE_OPEN_DAY_IDLE_COMMITS ? 3 * PER_DAY : 0;
+    assert_int_equal(st.pairs, today_pairs + 3 * LATE * c);
+  }
+  uint64_t read_before = st.rows_read;
+  /* the open visit ends with a second pageview */
+  assert_int_equal(bsl_store_begin(s), 0);
+  open_visit.is_open = false;
+  open_visit.saved_before = true;
+  open_visit.pageviews = 2;
+  assert_int_equal(bsl_store_put_visit(s, &open_visit), 0);
+  assert_int_equal(bsl_store_commit(s), 0);
+  bsl_store_agg_stats_get(s, &st);
+  assert_int_equal(st.rows_read - read_before, PER_DAY);
+  bsl_store_close(s);
+  assert_int_equal(query_int("SELECT visits * 1000000 + visitors * 1000 + "
+                             "pageviews FROM visit_days WHERE day = "
+                             "'2026-11-04'"),
+                   PER_DAY * 1000000 + PER_DAY * 1000 + PER_DAY + 1);
+}
+
 /* Parking (store.h): a parked visit is in one blob, counts nowhere until
  * it lands, keeps its day from the numbering, comes back whole on resume,
  * and lands in visit_log once, its goals then counted. */
@@ -747,6 +800,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_put_visits_batches_and_hints, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_late_day_pairs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idle_open_day_leaves_memory, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_parked_visits, setup, teardown),
       cmocka_unit_test_setup_teardown(test_landing_and_device_counters, setup,
                                       teardown),
