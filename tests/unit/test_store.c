@@ -615,6 +615,54 @@ static void test_late_day_pairs(void **state) {
                    0);
 }
 
+/* The day before the newest leaves memory at the first commit after its
+ * last visits (in order, they were closing); lines of it that keep coming
+ * after that (its salt still exists: the same keys) are late data, and it
+ * stays while commits touch it: read back once more, not at every commit. */
+static void test_late_day_before_newest(void **state) {
+  (void)state;
+  char err[512];
+  bsl_store *s;
+  assert_int_equal(bsl_store_open(&s, db_path, err, sizeof err), 0);
+  static const char *days[] = {"2026-11-03", "2026-11-04"};
+  enum { PER_DAY = 200, LATE_COMMITS = 4, LATE_PER_COMMIT = 20 };
+  int64_t id = 1;
+  for (int d = 0; d < 2; d++) {
+    assert_int_equal(bsl_store_begin(s), 0);
+    for (int i = 0; i < PER_DAY; i++) {
+      bsl_visit_row v = direct_visit(id++, days[d], 1000 * (d + 1) + i, "/");
+      v.is_open = false;
+      assert_int_equal(bsl_store_put_visit(s, &v), 0);
+    }
+    assert_int_equal(bsl_store_commit(s), 0);
+  }
+  bsl_store_agg_stats st;
+  bsl_store_agg_stats_get(s, &st);
+  uint64_t read_before = st.rows_read;
+  for (int c = 0; c < LATE_COMMITS; c++) {
+    assert_int_equal(bsl_store_begin(s), 0);
+    for (int i = 0; i < LATE_PER_COMMIT; i++) {
+      /* half of them visitors of the first copy, with their keys */
+      int64_t visitor =
+          i % 2 ? 1000 + c * LATE_PER_COMMIT + i : 90000 + c * 100 + i;
+      bsl_visit_row v = direct_visit(id++, days[0], visitor, "/");
+      v.is_open = false;
+      assert_int_equal(bsl_store_put_visit(s, &v), 0);
+    }
+    assert_int_equal(bsl_store_commit(s), 0);
+  }
+  bsl_store_agg_stats_get(s, &st);
+  /* read back at the first late commit (it had left with the second day's
+   * commit) and at the second (let go once): 200, then 200 + 20 rows */
+  assert_int_equal(st.rows_read - read_before, 2 * PER_DAY + LATE_PER_COMMIT);
+  bsl_store_close(s);
+  /* the returning visitors count once */
+  assert_int_equal(query_int("SELECT visits * 1000 + visitors FROM visit_days "
+                             "WHERE day = '2026-11-03'"),
+                   (PER_DAY + LATE_COMMITS * LATE_PER_COMMIT) * 1000 + PER_DAY +
+                       LATE_COMMITS * LATE_PER_COMMIT / 2);
+}
+
 /* A day with an open visit that commits stop touching leaves memory after
  * BSL_STORE_OPEN_DAY_IDLE_COMMITS of them, not before; when its open visit
  * is written again the day is read back whole, and counts as if it had
@@ -800,6 +848,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_put_visits_batches_and_hints, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_late_day_pairs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_late_day_before_newest, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_idle_open_day_leaves_memory, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_parked_visits, setup, teardown),
