@@ -558,6 +558,14 @@ static void test_landing_and_device_counters(void **state) {
   assert_int_equal(query_int("SELECT COUNT(*) FROM devices_daily"), 2);
 }
 
+/* Puts a closed direct visit of VISITOR on DAY, with the next id. */
+static void put_closed_visit(bsl_store *s, int64_t *id, const char *day,
+                             int64_t visitor) {
+  bsl_visit_row v = direct_visit((*id)++, day, visitor, "/");
+  v.is_open = false;
+  assert_int_equal(bsl_store_put_visit(s, &v), 0);
+}
+
 /* Older lines after newer ones (a rotated log ingested after the live
  * one): the late visits of an old day count against the visitors of that
  * day still keyed, never against its numbered ones (no key equals a
@@ -576,11 +584,8 @@ static void test_late_day_pairs(void **state) {
   /* four days in order, one commit each, every visit closed */
   for (int d = 0; d < 4; d++) {
     assert_int_equal(bsl_store_begin(s), 0);
-    for (int i = 0; i < PER_DAY; i++) {
-      bsl_visit_row v = direct_visit(id++, days[d], 1000 * (d + 1) + i, "/");
-      v.is_open = false;
-      assert_int_equal(bsl_store_put_visit(s, &v), 0);
-    }
+    for (int i = 0; i < PER_DAY; i++)
+      put_closed_visit(s, &id, days[d], 1000 * (d + 1) + i);
     /* the salts of the days before the day before are gone */
     if (d >= 2)
       assert_int_equal(bsl_store_number_visitors(s, days[d - 1]), 0);
@@ -592,12 +597,8 @@ static void test_late_day_pairs(void **state) {
   /* the first day again, under a fresh salt: new keys */
   for (int c = 0; c < LATE_COMMITS; c++) {
     assert_int_equal(bsl_store_begin(s), 0);
-    for (int i = 0; i < LATE_PER_COMMIT; i++) {
-      bsl_visit_row v =
-          direct_visit(id++, days[0], 90000 + c * LATE_PER_COMMIT + i, "/");
-      v.is_open = false;
-      assert_int_equal(bsl_store_put_visit(s, &v), 0);
-    }
+    for (int i = 0; i < LATE_PER_COMMIT; i++)
+      put_closed_visit(s, &id, days[0], 90000 + c * LATE_PER_COMMIT + i);
     assert_int_equal(bsl_store_number_visitors(s, days[2]), 0);
     assert_int_equal(bsl_store_commit(s), 0);
   }
@@ -629,11 +630,8 @@ static void test_late_day_before_newest(void **state) {
   int64_t id = 1;
   for (int d = 0; d < 2; d++) {
     assert_int_equal(bsl_store_begin(s), 0);
-    for (int i = 0; i < PER_DAY; i++) {
-      bsl_visit_row v = direct_visit(id++, days[d], 1000 * (d + 1) + i, "/");
-      v.is_open = false;
-      assert_int_equal(bsl_store_put_visit(s, &v), 0);
-    }
+    for (int i = 0; i < PER_DAY; i++)
+      put_closed_visit(s, &id, days[d], 1000 * (d + 1) + i);
     assert_int_equal(bsl_store_commit(s), 0);
   }
   bsl_store_agg_stats st;
@@ -645,9 +643,7 @@ static void test_late_day_before_newest(void **state) {
       /* half of them visitors of the first copy, with their keys */
       int64_t visitor =
           i % 2 ? 1000 + c * LATE_PER_COMMIT + i : 90000 + c * 100 + i;
-      bsl_visit_row v = direct_visit(id++, days[0], visitor, "/");
-      v.is_open = false;
-      assert_int_equal(bsl_store_put_visit(s, &v), 0);
+      put_closed_visit(s, &id, days[0], visitor);
     }
     assert_int_equal(bsl_store_commit(s), 0);
   }
@@ -688,11 +684,8 @@ static void test_idle_open_day_leaves_memory(void **state) {
   bsl_store_agg_stats st;
   for (int c = 1; c <= BSL_STORE_OPEN_DAY_IDLE_COMMITS; c++) {
     assert_int_equal(bsl_store_begin(s), 0);
-    for (int i = 0; i < LATE; i++) {
-      bsl_visit_row v = direct_visit(id++, late_day, 90000 + c * LATE + i, "/");
-      v.is_open = false;
-      assert_int_equal(bsl_store_put_visit(s, &v), 0);
-    }
+    for (int i = 0; i < LATE; i++)
+      put_closed_visit(s, &id, late_day, 90000 + c * LATE + i);
     assert_int_equal(bsl_store_commit(s), 0);
     bsl_store_agg_stats_get(s, &st);
     /* three pairs a visitor: day, segment, device x channel */
