@@ -16,11 +16,12 @@
  * What memory holds is a cache of what SQL has: a day's pairs are read from
  * visit_log the first time the day is touched (nothing to read for a day
  * with no visit_days row yet: a bulk load of new days reads nothing; nor
- * numbered visitors, which no key can match); a day with no open visit is
- * dropped at the first commit that touches other days but not it; a
- * rollback drops everything (bsl_store__agg_reset), and the open map is
- * read again from the open rows.  Visitor keys that the daily numbering
- * renames (store.c) belong to closed days, whose rows never change again.
+ * numbered visitors, which no key can match); a day is dropped at the
+ * first commit that touches other days but not it (bsl_store__agg_flush
+ * says when else); a rollback drops everything (bsl_store__agg_reset), and
+ * the open map is read again from the open rows.  Visitor keys that the
+ * daily numbering renames (store.c) belong to closed days, whose rows never
+ * change again.
  *
  * Owns all its memory; freed by bsl_store__agg_reset.
  */
