@@ -652,6 +652,17 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* Gives the writer thread the changeset just prepared and takes the spare
+ * one to fill; with p->mu held and no job in flight.  `writing` mirrors
+ * p->job for bsl_pipeline_commit_due(), which reads it without the lock. */
+static void hand_to_writer(bsl_pipeline *p) {
+  p->job = p->cs;
+  atomic_store_explicit(&p->writing, true, memory_order_relaxed);
+  p->cs = p->spare;
+  p->spare = NULL;
+  pthread_cond_broadcast(&p->cv);
+}
+
 int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
                               size_t n, char *err, size_t errlen) {
   if (!p->writer_ok)
@@ -665,12 +676,7 @@ int bsl_pipeline_commit_async(bsl_pipeline *p, bsl_input *const *inputs,
   if (rc != 0) {
     snprintf(err, errlen, "%s", p->werr);
   } else {
-    /* one changeset in flight, the other being filled */
-    p->job = p->cs;
-    atomic_store_explicit(&p->writing, true, memory_order_relaxed);
-    p->cs = p->spare;
-    p->spare = NULL;
-    pthread_cond_broadcast(&p->cv);
+    hand_to_writer(p); /* one changeset in flight, the other being filled */
   }
   pthread_mutex_unlock(&p->mu);
   return rc;
@@ -713,11 +719,7 @@ int bsl_pipeline_commit_start(bsl_pipeline *p, bsl_input *const *inputs,
   if (prepare(p, p->cs, inputs, n) != 0)
     return refuse_commit(p, err, errlen);
   pthread_mutex_lock(&p->mu);
-  p->job = p->cs;
-  atomic_store_explicit(&p->writing, true, memory_order_relaxed);
-  p->cs = p->spare;
-  p->spare = NULL;
-  pthread_cond_broadcast(&p->cv);
+  hand_to_writer(p);
   pthread_mutex_unlock(&p->mu);
   return 0;
 }

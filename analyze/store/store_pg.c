@@ -17,7 +17,7 @@
  * libpq is loaded when the first PostgreSQL store opens (pq_load()), not
  * linked: a SQLite store, every single host's `ingest` and `run`, then
  * never maps it and the twenty libraries it pulls in (TLS, Kerberos, LDAP),
- * ~4.8 MB of resident memory and a few milliseconds of relocations at every
+ * about 5 MB of resident memory and a few milliseconds of relocations at every
  * start (README Performance).
  */
 #include <dlfcn.h>
